@@ -1,0 +1,392 @@
+//! A stand-in for `odoo-bin`, for the tests and the demo: the same command
+//! line, exit codes and signal behaviour as Odoo where `odoo-init` can see
+//! them (read from Odoo's `odoo/service/server.py`):
+//!
+//! - threaded mode (default): first SIGTERM/SIGINT stops gracefully (drain
+//!   time `STANDIN_DRAIN_MS`, default 200), a second one forces the stop;
+//!   SIGHUP re-executes itself (same PID); it does not reap its own children.
+//! - prefork mode (`--workers N`, N > 0): a master and N workers. On SIGTERM
+//!   or SIGINT the master sends SIGINT to its workers and waits for them (a
+//!   second signal forces: SIGTERM to the workers); workers die at once on
+//!   SIGTERM, finish their request on SIGINT; SIGTTIN adds a worker, SIGTTOU
+//!   lowers the target count; SIGHUP drains the workers and re-executes.
+//! - unknown options fail like Odoo's optparse: exit 2.
+//!
+//! Unlike Odoo, it logs and survives every other signal (Odoo would die of
+//! e.g. SIGALRM), so that one run can show which signals reached it.
+//!
+//! Test controls, from the environment:
+//!   STANDIN_LOG=FILE       append one line per event: `PID ROLE EVENT ...`
+//!   STANDIN_DRAIN_MS=N     graceful drain time (threaded: the process; prefork: each worker)
+//!   STANDIN_EXIT=N         exit with N right after starting
+//!   STANDIN_KILL_SELF=N    die of signal N right after starting
+//!   STANDIN_IGNORE_TERM=1  log SIGTERM/SIGINT but keep running
+//!   STANDIN_ORPHANS=N      leave N orphaned grandchildren that exit at once
+//!   STANDIN_LINGER_MS=N    leave one orphan that takes N ms to exit after SIGTERM
+
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{fork, ForkResult};
+use odoo_init::signals::{self, Signals};
+
+/// Options of odoo-bin that take a value (a subset large enough for deployments).
+const VALUE_OPTIONS: &[&str] = &[
+    "-c",
+    "--config",
+    "-d",
+    "--database",
+    "-i",
+    "--init",
+    "-u",
+    "--update",
+    "--load",
+    "--workers",
+    "-p",
+    "--http-port",
+    "--http-interface",
+    "--db_host",
+    "--db_port",
+    "-r",
+    "--db_user",
+    "-w",
+    "--db_password",
+    "--db_sslmode",
+    "--db-filter",
+    "--log-level",
+    "--logfile",
+    "--max-cron-threads",
+    "--limit-time-real",
+    "--limit-time-cpu",
+    "--limit-memory-soft",
+    "--limit-memory-hard",
+    "--dev",
+    "--addons-path",
+    "--upgrade-path",
+    "-D",
+    "--data-dir",
+    "--gevent-port",
+    "--log-handler",
+    "--db_maxconn",
+    "--limit-request",
+    "--without-demo",
+];
+const FLAG_OPTIONS: &[&str] = &[
+    "--stop-after-init",
+    "--no-database-list",
+    "--proxy-mode",
+    "--no-http",
+    "--unaccent",
+    "--x-sendfile",
+    "-s",
+    "--save",
+];
+
+struct Options {
+    workers: u32,
+    stop_after_init: bool,
+}
+
+fn main() {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let opts = match parse(&args) {
+        Ok(o) => o,
+        Err(msg) => {
+            eprintln!("Usage: odoo-bin [options]\n\nodoo-bin: error: {msg}");
+            std::process::exit(2);
+        }
+    };
+    if let Some(signo) = env_num("STANDIN_KILL_SELF") {
+        let _ = signals::send(std::process::id() as i32, signo as i32);
+    }
+    let signals = match Signals::take_over() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("standin-odoo: cannot set up signals: {e}");
+            std::process::exit(1);
+        }
+    };
+    let role = if opts.workers > 0 { "master" } else { "server" };
+    let shown: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    event(role, &format!("start argv={}", shown.join(" ")));
+    leave_orphans();
+    if let Some(code) = env_num("STANDIN_EXIT") {
+        event(role, &format!("exit {code}"));
+        std::process::exit(code as i32);
+    }
+    if opts.stop_after_init {
+        event(role, "exit 0");
+        std::process::exit(0);
+    }
+    let code = if opts.workers > 0 {
+        prefork(&signals, opts.workers, &args)
+    } else {
+        threaded(&signals, &args)
+    };
+    event(role, &format!("exit {code}"));
+    std::process::exit(code);
+}
+
+fn parse(args: &[OsString]) -> Result<Options, String> {
+    let mut opts = Options {
+        workers: 0,
+        stop_after_init: false,
+    };
+    let mut iter = args.iter().map(|a| a.to_string_lossy().into_owned());
+    while let Some(arg) = iter.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        if VALUE_OPTIONS.contains(&name.as_str()) {
+            let value = match inline {
+                Some(v) => v,
+                None => iter
+                    .next()
+                    .ok_or(format!("{name} option requires 1 argument"))?,
+            };
+            if name == "--workers" {
+                opts.workers = value
+                    .parse()
+                    .map_err(|_| format!("option --workers: invalid integer value: '{value}'"))?;
+            }
+        } else if FLAG_OPTIONS.contains(&name.as_str()) {
+            opts.stop_after_init |= name == "--stop-after-init";
+        } else {
+            return Err(format!("no such option: {name}"));
+        }
+    }
+    Ok(opts)
+}
+
+fn threaded(signals: &Signals, args: &[OsString]) -> i32 {
+    let ignore_term = std::env::var("STANDIN_IGNORE_TERM").is_ok_and(|v| v == "1");
+    let mut draining_until: Option<Instant> = None;
+    loop {
+        let Some(sig) = signals.wait(draining_until) else {
+            return 0; // graceful stop finished
+        };
+        event(
+            "server",
+            &format!("signal {} from {}", signals::name(sig.signo), sig.sender),
+        );
+        match sig.signo {
+            libc::SIGTERM | libc::SIGINT if ignore_term => {}
+            libc::SIGTERM | libc::SIGINT => match draining_until {
+                None => draining_until = Some(Instant::now() + drain_time()),
+                Some(_) => {
+                    event("server", "forced shutdown");
+                    return 0;
+                }
+            },
+            libc::SIGHUP => reexec("server", args),
+            // Odoo's threaded server leaves its children to init.
+            _ => {}
+        }
+    }
+}
+
+fn prefork(signals: &Signals, population: u32, args: &[OsString]) -> i32 {
+    let mut population = population;
+    let mut workers: BTreeSet<i32> = BTreeSet::new();
+    let mut stopping = false;
+    let mut phoenix = false;
+    loop {
+        if !stopping {
+            while workers.len() < population as usize {
+                workers.insert(spawn_worker(signals));
+            }
+        } else if workers.is_empty() {
+            if phoenix {
+                reexec("master", args);
+            }
+            return 0;
+        }
+        let Some(sig) = signals.wait(None) else {
+            continue;
+        };
+        if sig.signo != libc::SIGCHLD {
+            event(
+                "master",
+                &format!("signal {} from {}", signals::name(sig.signo), sig.sender),
+            );
+        }
+        match sig.signo {
+            libc::SIGCHLD => reap_workers(&mut workers),
+            libc::SIGTERM | libc::SIGINT | libc::SIGHUP if !stopping => {
+                stopping = true;
+                phoenix = sig.signo == libc::SIGHUP;
+                event("master", "stopping workers gracefully");
+                for &w in &workers {
+                    let _ = signals::send(w, libc::SIGINT);
+                }
+            }
+            libc::SIGTERM | libc::SIGINT => {
+                event("master", "forced shutdown");
+                for &w in &workers {
+                    let _ = signals::send(w, libc::SIGTERM);
+                }
+                return 0;
+            }
+            libc::SIGTTIN => population += 1,
+            libc::SIGTTOU => population = population.saturating_sub(1).max(1),
+            _ => {}
+        }
+    }
+}
+
+fn reap_workers(workers: &mut BTreeSet<i32>) {
+    loop {
+        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(pid, code)) => {
+                workers.remove(&pid.as_raw());
+                event("master", &format!("worker-exit {pid} status {code}"));
+            }
+            Ok(WaitStatus::Signaled(pid, sig, _)) => {
+                workers.remove(&pid.as_raw());
+                event(
+                    "master",
+                    &format!("worker-exit {pid} signal {}", sig.as_str()),
+                );
+            }
+            Ok(WaitStatus::StillAlive) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}
+
+fn spawn_worker(signals: &Signals) -> i32 {
+    // SAFETY: the stand-in is single-threaded, so the child may go on running Rust code.
+    match unsafe { fork() } {
+        Ok(ForkResult::Parent { child }) => child.as_raw(),
+        Ok(ForkResult::Child) => std::process::exit(worker(signals)),
+        Err(e) => {
+            eprintln!("standin-odoo: fork failed: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Odoo's worker: SIGTERM at its default (instant death), SIGINT finishes the
+/// current request and exits.
+fn worker(signals: &Signals) -> i32 {
+    let defaults = [
+        libc::SIGTERM,
+        libc::SIGHUP,
+        libc::SIGCHLD,
+        libc::SIGTTIN,
+        libc::SIGTTOU,
+    ];
+    if signals::set_mask(libc::SIG_UNBLOCK, &defaults).is_err() {
+        return 1;
+    }
+    event("worker", "start");
+    let mut until = None;
+    loop {
+        match signals.wait(until) {
+            None => return 0,
+            Some(sig) => {
+                event(
+                    "worker",
+                    &format!("signal {} from {}", signals::name(sig.signo), sig.sender),
+                );
+                if sig.signo == libc::SIGINT && until.is_none() {
+                    until = Some(Instant::now() + drain_time());
+                }
+            }
+        }
+    }
+}
+
+fn reexec(role: &str, args: &[OsString]) -> ! {
+    event(role, "reexec");
+    let err = Command::new("/proc/self/exe").args(args).exec();
+    eprintln!("standin-odoo: re-exec failed: {err}");
+    std::process::exit(1);
+}
+
+/// A helper child that forks the orphans and exits at once, so that they
+/// are re-parented to init.
+fn leave_orphans() {
+    let quick = env_num("STANDIN_ORPHANS").unwrap_or(0);
+    let linger = env_num("STANDIN_LINGER_MS");
+    if quick == 0 && linger.is_none() {
+        return;
+    }
+    // SAFETY: single-threaded; the helper only forks and exits.
+    match unsafe { fork() } {
+        Ok(ForkResult::Parent { .. }) => {}
+        Ok(ForkResult::Child) => {
+            for _ in 0..quick {
+                // SAFETY: as above; the grandchild exits at once.
+                if let Ok(ForkResult::Child) = unsafe { fork() } {
+                    // SAFETY: _exit skips Rust's atexit work, which the fork copied.
+                    unsafe { libc::_exit(0) }
+                }
+            }
+            if let Some(ms) = linger {
+                // SAFETY: as above.
+                if let Ok(ForkResult::Child) = unsafe { fork() } {
+                    linger_until_term(Duration::from_millis(ms));
+                }
+            }
+            event("helper", &format!("left {quick} orphans"));
+            // SAFETY: as above.
+            unsafe { libc::_exit(0) }
+        }
+        Err(e) => eprintln!("standin-odoo: fork failed: {e}"),
+    }
+}
+
+fn linger_until_term(grace: Duration) -> ! {
+    event("linger", "start");
+    // The mask inherited from the stand-in blocks everything: wait for TERM.
+    let signals = match Signals::take_over() {
+        Ok(s) => s,
+        Err(_) => std::process::exit(1),
+    };
+    while let Some(sig) = signals.wait(None) {
+        if sig.signo == libc::SIGTERM {
+            break;
+        }
+    }
+    event(
+        "linger",
+        &format!("got SIGTERM, exiting in {}ms", grace.as_millis()),
+    );
+    std::thread::sleep(grace); // simulates the work it must finish, not synchronisation
+    event("linger", "exit");
+    std::process::exit(0);
+}
+
+fn drain_time() -> Duration {
+    Duration::from_millis(env_num("STANDIN_DRAIN_MS").unwrap_or(200))
+}
+
+fn env_num(name: &str) -> Option<u64> {
+    std::env::var(name).ok()?.trim().parse().ok()
+}
+
+/// Appends one event line to STANDIN_LOG in a single write (atomic between processes).
+fn event(role: &str, what: &str) {
+    let line = format!("{} {role} {what}\n", std::process::id());
+    let Ok(path) = std::env::var("STANDIN_LOG") else {
+        eprint!("standin-odoo: {line}");
+        return;
+    };
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = f.write_all(line.as_bytes());
+    }
+}

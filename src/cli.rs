@@ -1,0 +1,157 @@
+//! The command line: which job to run, and the exit code it ends with.
+
+use std::ffi::{OsStr, OsString};
+
+use crate::config::{self, SupervisorConfig};
+use crate::exit;
+use crate::restart::{self, ExtraArgs, RuntimeDir};
+use crate::supervisor::{Abort, Launcher, Pause, Supervisor};
+
+pub const HELP: &str = "\
+odoo-init: PID 1 and supervisor for Odoo containers
+
+USAGE:
+    odoo-init [-- ODOO_ARGS...]                 run MODE, then Odoo (the container's main job)
+    odoo-init supervise [--] COMMAND [ARGS...]  PID-1 duties only, for any command
+    odoo-init restart [--pid PID] [-- ARGS...]  restart the supervised command in place
+                                                (with ARGS: instead of the previous extra arguments;
+                                                 `--` alone: with none)
+    odoo-init --help | --version
+
+SIGNALS:
+    HUP restarts the child in place; TERM/INT stop it (once, then escalate after
+    STOP_TIMEOUT); every other catchable signal is forwarded to the child's PID.
+
+ENVIRONMENT:
+    STOP_TIMEOUT           seconds between SIGTERM and the second SIGTERM (25); SIGKILL 3 s later
+    ON_EXIT                exit | wait | restart: when the child exits by itself (exit)
+    ODOO_INIT_RUNTIME_DIR  private directory for restart arguments (/tmp/odoo-init-UID)
+    ODOO_INIT_LOG          log level: error, warn, info, debug (info)
+
+EXIT STATUS:
+    the child's status; 128+N if it died of signal N; 127 not found; 126 not executable;
+    64 usage or configuration; 65 step failed; 69 database unreachable;
+    71 operating system error; 75 gate timed out (Reset written); 77 restart refused
+";
+
+pub fn run(args: Vec<OsString>) -> i32 {
+    crate::logging::init();
+    let (command, rest) = match args.split_first() {
+        Some((c, rest)) => (c.to_str().unwrap_or(""), rest),
+        None => ("", &args[..]),
+    };
+    match command {
+        "-h" | "--help" | "help" => {
+            print!("{HELP}");
+            0
+        }
+        "-V" | "--version" => {
+            println!("odoo-init {}", env!("CARGO_PKG_VERSION"));
+            0
+        }
+        "supervise" => supervise(rest),
+        "restart" => restart(rest),
+        "" | "--" => {
+            log::error!(
+                "the MODE-driven main job is not in this build yet; use `odoo-init supervise -- COMMAND` (see README)"
+            );
+            exit::USAGE
+        }
+        other => usage(&format!("unknown command {other:?}")),
+    }
+}
+
+fn usage(problem: &str) -> i32 {
+    log::error!("{problem}; see `odoo-init --help`");
+    exit::USAGE
+}
+
+fn strip_dashes(args: &[OsString]) -> &[OsString] {
+    match args.first() {
+        Some(first) if first == OsStr::new("--") => &args[1..],
+        _ => args,
+    }
+}
+
+/// `supervise`: the command with its arguments; restart arguments replace ARGS.
+struct FixedCommand {
+    program: OsString,
+    extra: ExtraArgs,
+}
+
+impl Launcher for FixedCommand {
+    fn command(&mut self, _pause: &mut Pause) -> Result<Vec<OsString>, Abort> {
+        let mut argv = vec![self.program.clone()];
+        argv.extend_from_slice(self.extra.current());
+        Ok(argv)
+    }
+
+    fn restarting(&mut self) {
+        self.extra.refresh();
+    }
+}
+
+fn supervise(args: &[OsString]) -> i32 {
+    let Some((program, program_args)) = strip_dashes(args).split_first() else {
+        return usage("supervise needs a command: odoo-init supervise -- COMMAND [ARGS...]");
+    };
+    let settings = match SupervisorConfig::from_env(&config::process_env) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("{e}");
+            return exit::USAGE;
+        }
+    };
+    let dir = RuntimeDir::new(config::runtime_dir(&config::process_env));
+    let extra = ExtraArgs::new(program_args.to_vec(), dir);
+    extra.discard_stale();
+    let mut sup = match Supervisor::new(settings.stop_timeout) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("cannot take over signals: {e}");
+            return exit::OS_ERROR;
+        }
+    };
+    let mut launcher = FixedCommand {
+        program: program.clone(),
+        extra,
+    };
+    sup.serve(&mut launcher, settings.on_exit)
+}
+
+fn restart(args: &[OsString]) -> i32 {
+    let mut pid = 1;
+    let mut rest = args;
+    let mut new_args = None;
+    while let Some((first, tail)) = rest.split_first() {
+        match first.to_str() {
+            Some("--pid") => {
+                let Some(value) = tail.first().and_then(|v| v.to_str()?.parse::<i32>().ok()) else {
+                    return usage("--pid needs a process number");
+                };
+                pid = value;
+                rest = &tail[1..];
+            }
+            Some("--") => {
+                new_args = Some(tail.to_vec());
+                break;
+            }
+            _ => {
+                return usage(&format!(
+                    "restart: unexpected {first:?}; put Odoo arguments after --"
+                ))
+            }
+        }
+    }
+    let dir = RuntimeDir::new(config::runtime_dir(&config::process_env));
+    match restart::request(pid, new_args.as_deref(), &dir) {
+        Ok(()) => {
+            log::info!("asked PID {pid} to restart");
+            0
+        }
+        Err(e) => {
+            log::error!("{e}");
+            exit::RESTART_REFUSED
+        }
+    }
+}

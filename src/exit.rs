@@ -1,0 +1,25 @@
+//! The exit codes of `odoo-init` itself. A supervised child's own status is
+//! passed through unchanged (0-255, 128+N for signal N); these codes are
+//! reserved for what `odoo-init` decides on its own and are listed in the README.
+
+/// Bad command line or configuration; nothing was started, nothing was written.
+pub const USAGE: i32 = 64;
+/// An install, update or maintenance step failed or was interrupted.
+pub const STEP_FAILED: i32 = 65;
+/// PostgreSQL could not be reached in time, or refused the credentials.
+pub const DB_UNREACHABLE: i32 = 69;
+/// The operating system refused something `odoo-init` needs (signal mask, fork).
+pub const OS_ERROR: i32 = 71;
+/// The state gate timed out and wrote `Reset`; the orchestrator should restart us.
+pub const GATE_RESET: i32 = 75;
+/// `odoo-init restart` refused: insecure runtime directory, other user, no such process.
+pub const RESTART_REFUSED: i32 = 77;
+/// The command exists but could not be executed (shell convention).
+pub const NOT_EXECUTABLE: i32 = 126;
+/// The command was not found (shell convention).
+pub const NOT_FOUND: i32 = 127;
+
+/// Status a shell would report for a process killed by `signo`.
+pub fn for_signal(signo: i32) -> i32 {
+    128 + signo
+}

@@ -1,0 +1,3 @@
+fn main() {
+    std::process::exit(odoo_init::cli::run(std::env::args_os().skip(1).collect()));
+}

@@ -1,0 +1,536 @@
+//! PID-1 duties for one supervised child at a time: start it with a clean
+//! signal state, forward every signal it does not own, reap every zombie,
+//! stop with escalation, restart in place on SIGHUP.
+//!
+//! It knows nothing of databases or modes: what to start, and any gate before
+//! a (re)start, comes from a [`Launcher`].
+
+use std::ffi::OsString;
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::config::OnExit;
+use crate::exit;
+use crate::signals::{self, Received, Signals};
+
+/// Between the second SIGTERM and SIGKILL (SPEC §6).
+const KILL_GRACE: Duration = Duration::from_secs(3);
+/// How long to wait for processes to vanish after SIGKILL before giving up.
+const AFTER_KILL: Duration = Duration::from_secs(2);
+const BACKOFF_FIRST: Duration = Duration::from_secs(1);
+const BACKOFF_MAX: Duration = Duration::from_secs(60);
+/// A child that ran this long is considered healthy: the backoff starts over.
+const BACKOFF_RESET_AFTER: Duration = Duration::from_secs(60);
+
+/// Why a launcher did not produce a command.
+#[derive(Debug)]
+pub enum Abort {
+    /// SIGTERM/SIGINT arrived while it was waiting: stop without starting.
+    Stopped,
+    /// It failed and logged why; `odoo-init` exits with this code.
+    Failed(i32),
+}
+
+/// What to start, decided anew before every (re)start.
+pub trait Launcher {
+    /// The command line to start now. It may wait (the state gate), sleeping
+    /// only through `pause` so that SIGTERM is honoured meanwhile.
+    fn command(&mut self, pause: &mut Pause) -> Result<Vec<OsString>, Abort>;
+    /// A restart was asked for (SIGHUP): the previous child is gone.
+    fn restarting(&mut self) {}
+}
+
+/// Lets a launcher sleep while the supervisor keeps reaping and listening.
+pub struct Pause<'a> {
+    sup: &'a mut Supervisor,
+}
+
+impl Pause<'_> {
+    /// Sleeps for `span`; `Err(Abort::Stopped)` if SIGTERM/SIGINT arrives.
+    /// SIGHUPs meanwhile are folded into the start that follows.
+    pub fn sleep(&mut self, span: Duration) -> Result<(), Abort> {
+        let until = Instant::now() + span;
+        loop {
+            match self.sup.next_event(None, Some(until)) {
+                Event::Deadline => return Ok(()),
+                Event::Stop(signo) => {
+                    log::info!("{} while waiting to start: stopping", signals::name(signo));
+                    return Err(Abort::Stopped);
+                }
+                Event::Hangup => log::info!("SIGHUP while waiting to start: already starting"),
+                Event::Reaped { .. } => {}
+            }
+        }
+    }
+}
+
+enum Event {
+    Reaped {
+        /// The tracked child's status, if it was among the reaped.
+        child: Option<i32>,
+        /// `waitpid` said there are no children at all any more.
+        none_left: bool,
+    },
+    Hangup,
+    Stop(i32),
+    Deadline,
+}
+
+/// Which processes a stop sequence must see gone before it is done.
+#[derive(Clone, Copy)]
+enum Scope {
+    /// Everything in the container (as PID 1); only the child otherwise.
+    Container,
+    /// The child and its process group (a restart: `docker exec` shells survive).
+    ChildGroup(libc::pid_t),
+}
+
+struct Child {
+    pid: libc::pid_t,
+    started: Instant,
+    status: Option<i32>,
+}
+
+/// How a stop sequence ended.
+struct Stopped {
+    status: i32,
+    /// SIGTERM/SIGINT arrived during it: the caller must not start anything.
+    stop_requested: bool,
+}
+
+pub struct Supervisor {
+    signals: Signals,
+    pid1: bool,
+    /// We are the foreground process group of our terminal: hand it to each child.
+    terminal: bool,
+    stop_timeout: Duration,
+}
+
+impl Supervisor {
+    /// Takes over the signal mask; when not PID 1, becomes a child subreaper
+    /// so that orphans of the child are still reaped here.
+    pub fn new(stop_timeout: Duration) -> io::Result<Self> {
+        let signals = Signals::take_over()?;
+        let pid1 = std::process::id() == 1;
+        if !pid1 {
+            nix::sys::prctl::set_child_subreaper(true).map_err(io::Error::from)?;
+            log::info!(
+                "not PID 1 (PID {}): child subreaper; orphans of the child are reaped here, and only processes started here are signalled",
+                std::process::id()
+            );
+        }
+        let terminal = nix::unistd::isatty(std::io::stdin()).unwrap_or(false)
+            && nix::unistd::tcgetpgrp(std::io::stdin()).ok() == Some(nix::unistd::getpgrp());
+        Ok(Supervisor {
+            signals,
+            pid1,
+            terminal,
+            stop_timeout,
+        })
+    }
+
+    /// The run phase: start, watch, restart on SIGHUP, apply `on_exit`.
+    /// Returns the exit code for `odoo-init`.
+    pub fn serve(&mut self, launcher: &mut dyn Launcher, on_exit: OnExit) -> i32 {
+        let mut quick_failures = 0u32;
+        let mut last_status = 0;
+        loop {
+            let argv = match launcher.command(&mut Pause { sup: self }) {
+                Ok(argv) => argv,
+                Err(Abort::Stopped) => return self.finish(last_status),
+                Err(Abort::Failed(code)) => return self.finish(code),
+            };
+            let mut child = self.spawn(&argv);
+            let status = match child.status {
+                Some(status) => status,
+                None => match self.watch(&mut child) {
+                    Watched::Exited(status) => status,
+                    Watched::Stopped(stopped) => return self.finish(stopped.status),
+                    Watched::Restart => {
+                        launcher.restarting();
+                        continue;
+                    }
+                },
+            };
+            last_status = status;
+            self.reclaim_terminal();
+            let ran = child.started.elapsed();
+            match on_exit {
+                OnExit::Exit => return self.finish(status),
+                OnExit::Wait => {
+                    log::info!(
+                        "ON_EXIT=wait: staying up; `kill -HUP 1` or `odoo-init restart` starts it again, SIGTERM stops the container"
+                    );
+                    if !self.idle(None) {
+                        return self.finish(0);
+                    }
+                }
+                OnExit::Restart => {
+                    quick_failures = if ran >= BACKOFF_RESET_AFTER {
+                        0
+                    } else {
+                        quick_failures + 1
+                    };
+                    let delay = backoff(quick_failures);
+                    log::info!(
+                        "ON_EXIT=restart: starting again in {}s",
+                        delay.as_secs_f64()
+                    );
+                    if !self.idle(Some(Instant::now() + delay)) {
+                        return self.finish(0);
+                    }
+                }
+            }
+            launcher.restarting();
+        }
+    }
+
+    /// Waits while no child runs. True: start again (SIGHUP or deadline);
+    /// false: SIGTERM/SIGINT arrived.
+    fn idle(&mut self, until: Option<Instant>) -> bool {
+        loop {
+            match self.next_event(None, until) {
+                Event::Deadline | Event::Hangup => return true,
+                Event::Stop(signo) => {
+                    log::info!("{}: stopping", signals::name(signo));
+                    return false;
+                }
+                Event::Reaped { .. } => {}
+            }
+        }
+    }
+
+    /// Watches a running child until it exits, a restart or a stop is asked.
+    fn watch(&mut self, child: &mut Child) -> Watched {
+        loop {
+            match self.next_event(Some(child), None) {
+                Event::Reaped {
+                    child: Some(status),
+                    ..
+                } => return Watched::Exited(status),
+                Event::Reaped { .. } | Event::Deadline => {}
+                Event::Stop(signo) => {
+                    self.forward(child, signo);
+                    return Watched::Stopped(self.stop(child, Scope::Container));
+                }
+                Event::Hangup => {
+                    log::info!("SIGHUP: restarting PID {} in place", child.pid);
+                    self.forward(child, libc::SIGTERM);
+                    let stopped = self.stop(child, Scope::ChildGroup(child.pid));
+                    if stopped.stop_requested {
+                        return Watched::Stopped(self.stop(child, Scope::Container));
+                    }
+                    return Watched::Restart;
+                }
+            }
+        }
+    }
+
+    /// Final drain before `odoo-init` exits: as PID 1, what is left in the
+    /// container gets SIGTERM and is waited for (same escalation).
+    fn finish(&mut self, status: i32) -> i32 {
+        if self.pid1 {
+            let mut none = Child {
+                pid: 0,
+                started: Instant::now(),
+                status: Some(status),
+            };
+            self.stop(&mut none, Scope::Container);
+        }
+        log::info!("exiting with status {status}");
+        status
+    }
+
+    /// The stop sequence after the first TERM reached the child (or the
+    /// child is gone): wait; TERM to what is left in scope once the child is
+    /// gone; second TERM to the child at `STOP_TIMEOUT`; SIGKILL to all in
+    /// scope 3 s later. Returns the moment nothing in scope is left.
+    fn stop(&mut self, child: &mut Child, scope: Scope) -> Stopped {
+        let second_term = Instant::now() + self.stop_timeout;
+        let kill_all = second_term + KILL_GRACE;
+        let give_up = kill_all + AFTER_KILL;
+        let mut deadline = second_term;
+        let mut leftovers_termed = false;
+        let mut none_left = false;
+        let mut stop_requested = false;
+        loop {
+            if child.status.is_some() {
+                if !leftovers_termed {
+                    leftovers_termed = true;
+                    self.signal_scope(scope, libc::SIGTERM);
+                    none_left = self.reap(child).1;
+                }
+                if self.scope_empty(scope, none_left) {
+                    break;
+                }
+            }
+            match self.next_event(Some(child), Some(deadline)) {
+                Event::Reaped { none_left: n, .. } => none_left = n,
+                Event::Hangup => log::info!("SIGHUP while stopping: ignored"),
+                Event::Stop(signo) => {
+                    stop_requested = true;
+                    self.forward(child, signo);
+                }
+                Event::Deadline if deadline == second_term => {
+                    if child.status.is_none() {
+                        log::warn!(
+                            "PID {} still running {}s after SIGTERM (STOP_TIMEOUT): second SIGTERM",
+                            child.pid,
+                            self.stop_timeout.as_secs_f64()
+                        );
+                        self.forward(child, libc::SIGTERM);
+                    }
+                    deadline = kill_all;
+                }
+                Event::Deadline if deadline == kill_all => {
+                    log::warn!("processes still running: SIGKILL");
+                    if child.status.is_none() {
+                        self.forward(child, libc::SIGKILL);
+                    }
+                    self.signal_scope(scope, libc::SIGKILL);
+                    deadline = give_up;
+                }
+                Event::Deadline => {
+                    log::error!("processes survived SIGKILL for {AFTER_KILL:?}; giving up on them");
+                    break;
+                }
+            }
+        }
+        Stopped {
+            // A child killed before it could report keeps the SIGKILL status.
+            status: child.status.unwrap_or(exit::for_signal(libc::SIGKILL)),
+            stop_requested,
+        }
+    }
+
+    fn signal_scope(&self, scope: Scope, signo: i32) {
+        let target = match scope {
+            Scope::Container if self.pid1 => -1,
+            Scope::Container => return,
+            Scope::ChildGroup(pgid) => -pgid,
+        };
+        match signals::send(target, signo) {
+            Ok(()) => log::info!(
+                "sent {} to {}",
+                signals::name(signo),
+                match scope {
+                    Scope::Container => "every process left in the container".to_string(),
+                    Scope::ChildGroup(pgid) => format!("what is left of process group {pgid}"),
+                }
+            ),
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
+            Err(e) => log::warn!("cannot send {}: {e}", signals::name(signo)),
+        }
+    }
+
+    fn scope_empty(&self, scope: Scope, none_left: bool) -> bool {
+        match scope {
+            Scope::Container => !self.pid1 || none_left,
+            Scope::ChildGroup(pgid) => {
+                matches!(signals::send(-pgid, 0), Err(e) if e.raw_os_error() == Some(libc::ESRCH))
+            }
+        }
+    }
+
+    /// Waits for the next thing that matters; forwards everything else.
+    fn next_event(&mut self, child: Option<&mut Child>, deadline: Option<Instant>) -> Event {
+        let mut child = child;
+        loop {
+            let Some(received) = self.signals.wait(deadline) else {
+                return Event::Deadline;
+            };
+            match received.signo {
+                libc::SIGCHLD => {
+                    let (status, none_left) = match child.as_deref_mut() {
+                        Some(c) => self.reap(c),
+                        None => self.reap(&mut Child {
+                            pid: 0,
+                            started: Instant::now(),
+                            status: None,
+                        }),
+                    };
+                    return Event::Reaped {
+                        child: status,
+                        none_left,
+                    };
+                }
+                libc::SIGHUP => return Event::Hangup,
+                libc::SIGTERM | libc::SIGINT => return Event::Stop(received.signo),
+                _ => self.pass_on(child.as_deref(), received),
+            }
+        }
+    }
+
+    fn pass_on(&self, child: Option<&Child>, received: Received) {
+        if received.is_own() {
+            return;
+        }
+        match child {
+            Some(c) if c.status.is_none() => self.forward(c, received.signo),
+            _ => log::info!(
+                "{} received while no child runs: ignored",
+                signals::name(received.signo)
+            ),
+        }
+    }
+
+    /// Sends one signal to the child's PID (never its group: Odoo's prefork
+    /// master must drain its workers itself).
+    fn forward(&self, child: &Child, signo: i32) {
+        if child.status.is_some() || child.pid <= 0 {
+            return;
+        }
+        match signals::send(child.pid, signo) {
+            Ok(()) => log::info!("forwarded {} to PID {}", signals::name(signo), child.pid),
+            Err(e) => log::warn!(
+                "cannot forward {} to PID {}: {e}",
+                signals::name(signo),
+                child.pid
+            ),
+        }
+    }
+
+    /// Reaps until nothing is left to reap. Returns the child's status if it
+    /// was reaped now, and whether no children at all remain.
+    fn reap(&self, child: &mut Child) -> (Option<i32>, bool) {
+        let mut reaped_child = None;
+        loop {
+            let mut raw = 0;
+            // SAFETY: waitpid only writes the status integer we own.
+            let pid = unsafe { libc::waitpid(-1, &mut raw, libc::WNOHANG) };
+            if pid == 0 {
+                return (reaped_child, false);
+            }
+            if pid < 0 {
+                match io::Error::last_os_error().raw_os_error() {
+                    Some(libc::EINTR) => continue,
+                    Some(libc::ECHILD) => return (reaped_child, true),
+                    _ => return (reaped_child, false),
+                }
+            }
+            let status = if libc::WIFEXITED(raw) {
+                libc::WEXITSTATUS(raw)
+            } else if libc::WIFSIGNALED(raw) {
+                exit::for_signal(libc::WTERMSIG(raw))
+            } else {
+                continue;
+            };
+            if pid == child.pid {
+                log::info!(
+                    "PID {pid} exited with status {status}{} after {:.1}s",
+                    describe(raw),
+                    child.started.elapsed().as_secs_f64()
+                );
+                child.status = Some(status);
+                reaped_child = Some(status);
+            } else {
+                log::debug!("reaped PID {pid} (status {status})");
+            }
+        }
+    }
+
+    fn spawn(&mut self, argv: &[OsString]) -> Child {
+        let started = Instant::now();
+        let Some((program, args)) = argv.split_first() else {
+            log::error!("nothing to start: empty command line");
+            return Child {
+                pid: 0,
+                started,
+                status: Some(exit::NOT_FOUND),
+            };
+        };
+        let mut cmd = Command::new(program);
+        cmd.args(args);
+        let terminal = self.terminal;
+        // SAFETY: the closure only makes async-signal-safe calls (setpgid,
+        // sigprocmask, tcsetpgrp), as required between fork and exec.
+        unsafe { cmd.pre_exec(move || prepare_child(terminal)) };
+        match cmd.spawn() {
+            Ok(handle) => {
+                let pid = handle.id() as libc::pid_t;
+                log::info!("started PID {pid}: {}", display_argv(argv));
+                Child {
+                    pid,
+                    started,
+                    status: None,
+                }
+            }
+            Err(e) => {
+                let status = match e.kind() {
+                    io::ErrorKind::NotFound => exit::NOT_FOUND,
+                    _ => exit::NOT_EXECUTABLE,
+                };
+                log::error!(
+                    "cannot start {}: {e} (status {status})",
+                    program.to_string_lossy()
+                );
+                Child {
+                    pid: 0,
+                    started,
+                    status: Some(status),
+                }
+            }
+        }
+    }
+
+    /// After the child is gone, take the terminal's foreground back so that
+    /// Ctrl-C reaches `odoo-init` while nothing runs (ON_EXIT=wait).
+    fn reclaim_terminal(&self) {
+        if self.terminal {
+            let _ = nix::unistd::tcsetpgrp(std::io::stdin(), nix::unistd::getpgrp());
+        }
+    }
+}
+
+enum Watched {
+    Exited(i32),
+    Stopped(Stopped),
+    Restart,
+}
+
+/// In the child between fork and exec: its own process group (so a restart
+/// can clear up after it), the terminal's foreground if we had it (Ctrl-C
+/// then reaches it once, from the kernel), then an empty signal mask.
+fn prepare_child(terminal: bool) -> io::Result<()> {
+    nix::unistd::setpgid(nix::unistd::Pid::from_raw(0), nix::unistd::Pid::from_raw(0))
+        .map_err(io::Error::from)?;
+    if terminal {
+        // tcsetpgrp from a background group raises SIGTTOU unless it is blocked.
+        signals::set_mask(libc::SIG_BLOCK, &[libc::SIGTTOU])?;
+        let _ = nix::unistd::tcsetpgrp(std::io::stdin(), nix::unistd::getpgrp());
+    }
+    signals::set_mask(libc::SIG_SETMASK, &[])
+}
+
+fn backoff(quick_failures: u32) -> Duration {
+    let doubled = BACKOFF_FIRST.saturating_mul(1u32 << quick_failures.saturating_sub(1).min(16));
+    doubled.min(BACKOFF_MAX)
+}
+
+fn describe(raw: i32) -> String {
+    if libc::WIFSIGNALED(raw) {
+        format!(" (killed by {})", signals::name(libc::WTERMSIG(raw)))
+    } else {
+        String::new()
+    }
+}
+
+pub fn display_argv(argv: &[OsString]) -> String {
+    argv.iter()
+        .map(|a| a.to_string_lossy())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let secs: Vec<u64> = (1..=9).map(|n| backoff(n).as_secs()).collect();
+        assert_eq!(secs, vec![1, 2, 4, 8, 16, 32, 60, 60, 60]);
+    }
+}

@@ -1,0 +1,433 @@
+//! Test harness: real processes, `odoo-init` really PID 1 in a fresh PID
+//! namespace, the stand-in Odoo as its child. Waits are on conditions
+//! (a log line, a process state), never fixed sleeps.
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub const LONG: Duration = Duration::from_secs(30);
+
+pub fn odoo_init() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_odoo-init"))
+}
+
+/// The stand-in Odoo, built by `cargo test` beside the binary.
+pub fn standin() -> PathBuf {
+    let path = odoo_init()
+        .parent()
+        .expect("binary has a directory")
+        .join("examples/standin-odoo");
+    assert!(
+        path.exists(),
+        "{} is missing: run the tests with `cargo test --all-targets` (it builds examples)",
+        path.display()
+    );
+    path
+}
+
+/// Fails loudly, saying how to install, when a needed command is missing.
+pub fn require(command: &str, package: &str) {
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(command).is_file()))
+        .unwrap_or(false);
+    assert!(
+        found,
+        "`{command}` is needed by this test: apt-get install {package}"
+    );
+}
+
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// A private scratch directory, removed when dropped.
+pub struct Scratch {
+    pub path: PathBuf,
+}
+
+impl Scratch {
+    pub fn new(name: &str) -> Scratch {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "odoo-init-test-{}-{}-{name}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = fs::remove_dir_all(&path);
+        fs::create_dir_all(&path).expect("create scratch dir");
+        Scratch { path }
+    }
+
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Polls `probe` until it returns Some, or panics after `timeout` with `what`.
+pub fn wait_until<T>(timeout: Duration, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let until = Instant::now() + timeout;
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        assert!(
+            Instant::now() < until,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Proc {
+    pub pid: i32,
+    pub ppid: i32,
+    pub state: char,
+    pub comm: String,
+}
+
+pub fn proc_info(pid: i32) -> Option<Proc> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let comm = stat[open + 1..close].to_string();
+    let mut rest = stat[close + 2..].split(' ');
+    let state = rest.next()?.chars().next()?;
+    let ppid = rest.next()?.parse().ok()?;
+    Some(Proc {
+        pid,
+        ppid,
+        state,
+        comm,
+    })
+}
+
+pub fn all_procs() -> Vec<Proc> {
+    fs::read_dir("/proc")
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .filter_map(proc_info)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Every process below `root` (host PIDs), not including it.
+pub fn descendants(root: i32) -> Vec<Proc> {
+    let procs = all_procs();
+    let mut found: Vec<Proc> = Vec::new();
+    let mut frontier = vec![root];
+    while let Some(parent) = frontier.pop() {
+        for p in procs.iter().filter(|p| p.ppid == parent) {
+            frontier.push(p.pid);
+            found.push(p.clone());
+        }
+    }
+    found
+}
+
+pub fn send(pid: i32, signo: i32) {
+    // SAFETY: kill has no memory effects.
+    let rc = unsafe { libc::kill(pid, signo) };
+    assert_eq!(
+        rc,
+        0,
+        "kill({pid}, {signo}) failed: {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+/// Exit code as a shell reports it (128+N for a signal).
+pub fn code_of(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
+/// One run of `odoo-init` (PID 1 in its own namespace, or a plain child).
+pub struct Run {
+    pub scratch: Scratch,
+    child: Option<Child>,
+    /// Host PID of odoo-init itself.
+    pub pid: i32,
+    pub events: PathBuf,
+    pub stderr: PathBuf,
+    pub stdout: PathBuf,
+    pub runtime_dir: PathBuf,
+    pub exit_code: Option<i32>,
+}
+
+/// Makes stdin, stdout and stderr for the wrapped command.
+pub type MakeStdio = dyn Fn() -> (Stdio, Stdio, Stdio);
+
+pub struct Setup<'a> {
+    pub args: Vec<String>,
+    pub env: Vec<(&'a str, String)>,
+    pub pid1: bool,
+    /// Wraps the whole command (e.g. `setsid --ctty --wait`), stdio given.
+    pub wrapper: Vec<String>,
+    pub stdio: Option<Box<MakeStdio>>,
+}
+
+impl<'a> Setup<'a> {
+    /// `odoo-init supervise -- standin-odoo ARGS` as PID 1.
+    pub fn standin(args: &[&str]) -> Setup<'a> {
+        let mut all = vec![
+            "supervise".to_string(),
+            "--".to_string(),
+            standin().display().to_string(),
+        ];
+        all.extend(args.iter().map(|s| s.to_string()));
+        Setup {
+            args: all,
+            env: Vec::new(),
+            pid1: true,
+            wrapper: Vec::new(),
+            stdio: None,
+        }
+    }
+
+    pub fn command(argv: &[&str]) -> Setup<'a> {
+        let mut s = Setup::standin(&[]);
+        s.args = vec!["supervise".into(), "--".into()];
+        s.args.extend(argv.iter().map(|a| a.to_string()));
+        s
+    }
+
+    pub fn env(mut self, key: &'a str, value: impl ToString) -> Self {
+        self.env.push((key, value.to_string()));
+        self
+    }
+
+    pub fn not_pid1(mut self) -> Self {
+        self.pid1 = false;
+        self
+    }
+
+    pub fn start(self) -> Run {
+        let scratch = Scratch::new("run");
+        let events = scratch.join("events.log");
+        let stderr = scratch.join("stderr.log");
+        let stdout = scratch.join("stdout.log");
+        let runtime_dir = scratch.join("runtime");
+        let mut argv: Vec<String> = self.wrapper.clone();
+        if self.pid1 {
+            require("unshare", "util-linux");
+            argv.push("unshare".into());
+            if !is_root() {
+                argv.extend(["--user".into(), "--map-root-user".into()]);
+            }
+            argv.extend(["--pid".into(), "--fork".into(), "--mount-proc".into()]);
+        }
+        argv.push(odoo_init().display().to_string());
+        argv.extend(self.args.iter().cloned());
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..])
+            .env("STANDIN_LOG", &events)
+            .env("ODOO_INIT_RUNTIME_DIR", &runtime_dir)
+            .env("STANDIN_DRAIN_MS", "100")
+            .env_remove("ON_EXIT")
+            .env_remove("STOP_TIMEOUT");
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        match &self.stdio {
+            Some(make) => {
+                let (i, o, e) = make();
+                cmd.stdin(i).stdout(o).stderr(e);
+            }
+            None => {
+                cmd.stdin(Stdio::null())
+                    .stdout(fs::File::create(&stdout).expect("stdout file"))
+                    .stderr(fs::File::create(&stderr).expect("stderr file"));
+            }
+        }
+        let mut child = cmd.spawn().expect("spawn odoo-init");
+        let top = child.id() as i32;
+        // odoo-init is the spawned process itself, or the first process
+        // below the wrappers (setsid, unshare) whose name is odoo-init;
+        // a short run may be over before it is seen (then its PID is 0).
+        let pid = wait_until(LONG, "odoo-init to start", || {
+            if proc_info(top).is_some_and(|p| p.comm == "odoo-init") {
+                return Some(top);
+            }
+            let found = descendants(top)
+                .into_iter()
+                .find(|p| p.comm == "odoo-init")
+                .map(|p| p.pid);
+            match child.try_wait() {
+                Ok(Some(_)) => Some(found.unwrap_or(0)),
+                _ => found,
+            }
+        });
+        Run {
+            scratch,
+            child: Some(child),
+            pid,
+            events,
+            stderr,
+            stdout,
+            runtime_dir,
+            exit_code: None,
+        }
+    }
+}
+
+impl Run {
+    pub fn events(&self) -> Vec<String> {
+        fs::read_to_string(&self.events)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    pub fn stderr(&self) -> String {
+        fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    pub fn stdout(&self) -> String {
+        fs::read_to_string(&self.stdout).unwrap_or_default()
+    }
+
+    /// Waits until the stand-in's event log satisfies `pred`; returns the lines.
+    pub fn wait_events(&self, what: &str, pred: impl Fn(&[String]) -> bool) -> Vec<String> {
+        wait_until(LONG, what, || {
+            let ev = self.events();
+            if pred(&ev) {
+                Some(ev)
+            } else {
+                self.assert_running(what);
+                None
+            }
+        })
+    }
+
+    /// Lines of the event log that contain every one of `parts`.
+    pub fn count(&self, parts: &[&str]) -> usize {
+        count_in(&self.events(), parts)
+    }
+
+    pub fn wait_stderr(&self, needle: &str) {
+        wait_until(LONG, &format!("odoo-init to log {needle:?}"), || {
+            self.stderr().contains(needle).then_some(())
+        });
+    }
+
+    fn assert_running(&self, what: &str) {
+        if proc_info(self.pid).is_none() {
+            panic!(
+                "odoo-init ended while waiting for {what}\nstderr:\n{}\nevents:\n{}",
+                self.stderr(),
+                self.events().join("\n")
+            );
+        }
+    }
+
+    pub fn signal(&self, signo: i32) {
+        send(self.pid, signo);
+    }
+
+    pub fn alive(&mut self) -> bool {
+        self.exit_code.is_none()
+            && self
+                .child
+                .as_mut()
+                .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// Waits for odoo-init (through its wrappers) to exit; its exit code.
+    pub fn wait_exit(&mut self, timeout: Duration) -> i32 {
+        if let Some(code) = self.exit_code {
+            return code;
+        }
+        let mut child = self.child.take().expect("child handle");
+        let until = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                break status;
+            }
+            if Instant::now() > until {
+                let _ = child.kill();
+                panic!(
+                    "odoo-init did not exit within {timeout:?}\nstderr:\n{}\nevents:\n{}",
+                    self.stderr(),
+                    self.events().join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let code = code_of(status);
+        self.exit_code = Some(code);
+        code
+    }
+
+    /// Processes below odoo-init: the namespace, as odoo-init is its PID 1.
+    pub fn procs(&self) -> Vec<Proc> {
+        descendants(self.pid)
+    }
+
+    pub fn zombies(&self) -> Vec<Proc> {
+        self.procs()
+            .into_iter()
+            .filter(|p| p.state == 'Z')
+            .collect()
+    }
+
+    pub fn restart_cmd(&self, args: &[&str]) -> std::process::Output {
+        let mut all = vec!["restart".to_string(), "--pid".into(), self.pid.to_string()];
+        all.extend(args.iter().map(|s| s.to_string()));
+        Command::new(odoo_init())
+            .args(&all)
+            .env("ODOO_INIT_RUNTIME_DIR", &self.runtime_dir)
+            .output()
+            .expect("run odoo-init restart")
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            if matches!(child.try_wait(), Ok(None)) {
+                // Ends only what this test started: odoo-init, and with it its namespace.
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(self.pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+pub fn count_in(lines: &[String], parts: &[&str]) -> usize {
+    lines
+        .iter()
+        .filter(|l| parts.iter().all(|p| l.contains(p)))
+        .count()
+}
+
+/// PIDs (as the stand-in saw them) of lines with `event`, in order.
+pub fn pids_of(lines: &[String], event: &str) -> Vec<String> {
+    lines
+        .iter()
+        .filter(|l| l.contains(event))
+        .filter_map(|l| l.split(' ').next().map(str::to_string))
+        .collect()
+}
+
+pub fn path_str(p: &Path) -> String {
+    p.display().to_string()
+}
