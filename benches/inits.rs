@@ -1,1 +1,320 @@
-fn main() {}
+//! odoo-init next to the established inits, each really PID 1 of its own PID
+//! namespace, supervising the same stand-in Odoo. Run: `bash scripts/bench.sh`.
+//!
+//! The stand-in writes a byte to an inherited pipe on each signal it gets, so
+//! the receiving end is the same for every init.
+
+use std::fs;
+use std::io::Read;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+
+const SIGNALS: usize = 600;
+const ORPHANS: &str = "5000";
+const IDLE: Duration = Duration::from_secs(3);
+const ROUNDS: usize = 3;
+
+struct Init {
+    name: &'static str,
+    binary: Option<PathBuf>,
+    prefix: Vec<String>,
+}
+
+#[derive(Default, Clone)]
+struct Results {
+    p50_us: f64,
+    p99_us: f64,
+    lost: f64,
+    reap_ms: f64,
+    reap_cpu_ms: f64,
+    term_ms: f64,
+    wakeups: f64,
+    rss_kb: f64,
+    anon_kb: f64,
+    size_kb: f64,
+}
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("inits: a benchmark; run it with `bash scripts/bench.sh`");
+        return;
+    }
+    let odoo_init = PathBuf::from(env!("CARGO_BIN_EXE_odoo-init"));
+    let standin = odoo_init
+        .parent()
+        .map(|d| d.join("examples/standin-odoo"))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| {
+            eprintln!("build the stand-in first: cargo build --release --example standin-odoo");
+            std::process::exit(1);
+        });
+    let inits = [
+        Init {
+            name: "odoo-init",
+            binary: Some(odoo_init.clone()),
+            prefix: vec![
+                odoo_init.display().to_string(),
+                "supervise".into(),
+                "--".into(),
+            ],
+        },
+        found("tini", &["--"]),
+        found("dumb-init", &[]),
+        found("catatonit", &["--"]),
+    ];
+    // Rounds interleave the inits so that a slow moment of the machine hits
+    // all of them; each metric is the median over the rounds.
+    let mut runs: Vec<Vec<Results>> = vec![Vec::new(); inits.len()];
+    for round in 1..=ROUNDS {
+        for (i, init) in inits.iter().enumerate() {
+            if let Some(binary) = &init.binary {
+                eprintln!("round {round}/{ROUNDS}: {} ...", init.name);
+                runs[i].push(measure(init, binary, &standin));
+            }
+        }
+    }
+    let rows: Vec<(&str, Option<Vec<Results>>)> = inits
+        .iter()
+        .zip(runs)
+        .map(|(init, r)| (init.name, init.binary.as_ref().map(|_| r)))
+        .collect();
+    print_table(&rows);
+}
+
+fn found(name: &'static str, args: &[&str]) -> Init {
+    let binary = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    });
+    let mut prefix = vec![name.to_string()];
+    prefix.extend(args.iter().map(|a| a.to_string()));
+    Init {
+        name,
+        binary,
+        prefix,
+    }
+}
+
+struct Session {
+    top: Child,
+    init: i32,
+    ack: fs::File,
+}
+
+fn start(init: &Init, standin: &Path, env: &[(&str, &str)]) -> Session {
+    let (read, write): (OwnedFd, OwnedFd) = nix::unistd::pipe().expect("pipe");
+    // The write end must survive exec into the init and then the stand-in.
+    nix::fcntl::fcntl(
+        &write,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+    )
+    .expect("clear CLOEXEC");
+    let mut argv: Vec<String> = vec!["unshare".into()];
+    if !nix::unistd::geteuid().is_root() {
+        argv.extend(["--user".into(), "--map-root-user".into()]);
+    }
+    argv.extend(["--pid".into(), "--fork".into(), "--mount-proc".into()]);
+    argv.extend(init.prefix.iter().cloned());
+    argv.push(standin.display().to_string());
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..])
+        .env("STANDIN_ACK_FD", write.as_raw_fd().to_string())
+        .env("STANDIN_DRAIN_MS", "0")
+        .env_remove("STANDIN_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let top = cmd.spawn().expect("spawn unshare");
+    drop(write);
+    let mut ack = fs::File::from(read);
+    assert!(
+        wait_ack(&mut ack, Duration::from_secs(10)),
+        "{}: stand-in did not start",
+        init.name
+    );
+    let init_pid = children(top.id() as i32)[0];
+    Session {
+        top,
+        init: init_pid,
+        ack,
+    }
+}
+
+fn wait_ack(ack: &mut fs::File, timeout: Duration) -> bool {
+    let mut fds = [PollFd::new(ack.as_fd(), PollFlags::POLLIN)];
+    let ms = PollTimeout::try_from(timeout.as_millis() as i32).unwrap_or(PollTimeout::MAX);
+    if poll(&mut fds, ms).unwrap_or(0) == 0 {
+        return false;
+    }
+    let mut byte = [0u8; 1];
+    matches!(ack.read(&mut byte), Ok(1))
+}
+
+fn children(pid: i32) -> Vec<i32> {
+    fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+fn status_kb(pid: i32, field: &str) -> f64 {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+/// CPU time the process has used, in ns (schedstat: precise, unlike ticks).
+fn cpu_ns(pid: i32) -> f64 {
+    fs::read_to_string(format!("/proc/{pid}/schedstat"))
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+fn signal(pid: i32, signo: i32) {
+    // SAFETY: kill has no memory effects.
+    unsafe { libc::kill(pid, signo) };
+}
+
+fn measure(init: &Init, binary: &Path, standin: &Path) -> Results {
+    let mut r = Results {
+        size_kb: fs::metadata(binary)
+            .map(|m| m.len() as f64 / 1024.0)
+            .unwrap_or(f64::NAN),
+        ..Results::default()
+    };
+
+    // Idle, memory and forwarding latency.
+    let mut s = start(init, standin, &[]);
+    let switches = |pid| {
+        status_kb(pid, "voluntary_ctxt_switches:") + status_kb(pid, "nonvoluntary_ctxt_switches:")
+    };
+    let before = switches(s.init);
+    std::thread::sleep(IDLE); // the measurement window itself, not synchronisation
+    r.wakeups = (switches(s.init) - before) / IDLE.as_secs_f64();
+    r.rss_kb = status_kb(s.init, "VmRSS:");
+    r.anon_kb = status_kb(s.init, "RssAnon:");
+    let mut lat = Vec::with_capacity(SIGNALS);
+    for _ in 0..SIGNALS {
+        let t0 = Instant::now();
+        signal(s.init, libc::SIGUSR1);
+        if wait_ack(&mut s.ack, Duration::from_secs(1)) {
+            lat.push(t0.elapsed().as_secs_f64() * 1e6);
+        } else {
+            r.lost += 1.0;
+        }
+    }
+    lat.sort_by(|a, b| a.total_cmp(b));
+    r.p50_us = percentile(&lat, 0.50);
+    r.p99_us = percentile(&lat, 0.99);
+    finish(&mut s);
+
+    // Reaping: the helper exits, handing 5000 zombies to PID 1 at once.
+    let mut s = start(init, standin, &[("STANDIN_ORPHANS", ORPHANS)]);
+    assert!(wait_ack(&mut s.ack, Duration::from_secs(60)), "orphans");
+    // The helper's children are re-parented to PID 1 before the helper turns
+    // zombie (the threaded stand-in does not reap it): start the clock then.
+    let standin_pid = children(s.init)[0];
+    let helper = children(standin_pid)[0];
+    while fs::read_to_string(format!("/proc/{helper}/stat"))
+        .map(|st| !st.contains(") Z "))
+        .unwrap_or(false)
+    {
+        std::hint::spin_loop();
+    }
+    let (t0, cpu0) = (Instant::now(), cpu_ns(s.init));
+    while children(s.init).len() > 1 {
+        std::thread::sleep(Duration::from_micros(200)); // sampling interval of the measurement
+    }
+    r.reap_ms = t0.elapsed().as_secs_f64() * 1e3;
+    r.reap_cpu_ms = (cpu_ns(s.init) - cpu0) / 1e6;
+
+    // SIGTERM to exit.
+    let t0 = Instant::now();
+    signal(s.init, libc::SIGTERM);
+    let _ = s.top.wait();
+    r.term_ms = t0.elapsed().as_secs_f64() * 1e3;
+    r
+}
+
+fn finish(s: &mut Session) {
+    signal(s.init, libc::SIGTERM);
+    let _ = s.top.wait();
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+fn median(runs: &[Results], get: fn(&Results) -> f64) -> f64 {
+    let mut v: Vec<f64> = runs.iter().map(get).collect();
+    v.sort_by(|a, b| a.total_cmp(b));
+    percentile(&v, 0.5)
+}
+
+fn print_table(rows: &[(&str, Option<Vec<Results>>)]) {
+    type Metric = (&'static str, fn(&Results) -> f64);
+    let metrics: [Metric; 10] = [
+        ("forward latency p50 (us)", |r| r.p50_us),
+        ("forward latency p99 (us)", |r| r.p99_us),
+        ("signals lost (of 600)", |r| r.lost),
+        ("reap 5000 zombies (ms)", |r| r.reap_ms),
+        ("reap 5000: init CPU (ms)", |r| r.reap_cpu_ms),
+        ("SIGTERM to exit (ms)", |r| r.term_ms),
+        ("idle wake-ups per s", |r| r.wakeups),
+        ("VmRSS (kB)", |r| r.rss_kb),
+        ("RssAnon (kB)", |r| r.anon_kb),
+        ("binary size (kB)", |r| r.size_kb),
+    ];
+    print!("| {:<26}", "metric");
+    for (name, _) in rows {
+        print!("| {name:>10} ");
+    }
+    println!("| odoo-init / best other |");
+    print!("|{:-<27}", "");
+    for _ in rows {
+        print!("|{:->12}", ":");
+    }
+    println!("|{:->24}|", ":");
+    for (label, get) in metrics {
+        print!("| {label:<26}");
+        for (_, r) in rows {
+            match r {
+                Some(r) => print!("| {:>10.1} ", median(r, get)),
+                None => print!("| {:>10} ", "not inst."),
+            }
+        }
+        let ours = rows[0]
+            .1
+            .as_ref()
+            .map(|r| median(r, get))
+            .unwrap_or(f64::NAN);
+        let best = rows[1..]
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().map(|r| median(r, get)))
+            .fold(f64::NAN, f64::min);
+        let ratio = if best > 0.0 {
+            format!("{:.2}x", ours / best)
+        } else if ours == best {
+            "equal".to_string()
+        } else {
+            "-".to_string()
+        };
+        println!("| {ratio:>22} |");
+    }
+}

@@ -3,6 +3,7 @@
 //! `sigtimedwait`, so it sleeps until a signal or a deadline and wakes for
 //! nothing else.
 
+use std::borrow::Cow;
 use std::io;
 use std::mem::MaybeUninit;
 use std::time::Instant;
@@ -147,12 +148,13 @@ pub fn send(pid: libc::pid_t, signo: i32) -> io::Result<()> {
     }
 }
 
-/// `SIGTERM`, `SIGRTMIN+3`, ...
-pub fn name(signo: i32) -> String {
+/// `SIGTERM`, `SIGRTMIN+3`, ... (no allocation for the standard ones: this is
+/// on the forwarding path).
+pub fn name(signo: i32) -> Cow<'static, str> {
     let (min, max) = (libc::SIGRTMIN(), libc::SIGRTMAX());
     match nix::sys::signal::Signal::try_from(signo) {
-        Ok(sig) => sig.as_str().to_string(),
-        Err(_) if (min..=max).contains(&signo) => format!("SIGRTMIN+{}", signo - min),
-        Err(_) => format!("signal {signo}"),
+        Ok(sig) => Cow::Borrowed(sig.as_str()),
+        Err(_) if (min..=max).contains(&signo) => Cow::Owned(format!("SIGRTMIN+{}", signo - min)),
+        Err(_) => Cow::Owned(format!("signal {signo}")),
     }
 }

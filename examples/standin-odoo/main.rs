@@ -23,6 +23,8 @@
 //!   STANDIN_IGNORE_TERM=1  log SIGTERM/SIGINT but keep running
 //!   STANDIN_ORPHANS=N      leave N orphaned grandchildren that exit at once
 //!   STANDIN_LINGER_MS=N    leave one orphan that takes N ms to exit after SIGTERM
+//!   STANDIN_ACK_FD=N       write one byte to fd N per signal received and when the
+//!                          orphans are left (for the benchmark; no logging then)
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -117,6 +119,7 @@ fn main() {
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
     event(role, &format!("start argv={}", shown.join(" ")));
+    ack();
     leave_orphans();
     if let Some(code) = env_num("STANDIN_EXIT") {
         event(role, &format!("exit {code}"));
@@ -178,6 +181,7 @@ fn threaded(signals: &Signals, args: &[OsString]) -> i32 {
             "server",
             &format!("signal {} from {}", signals::name(sig.signo), sig.sender),
         );
+        ack();
         match sig.signo {
             libc::SIGTERM | libc::SIGINT if ignore_term => {}
             libc::SIGTERM | libc::SIGINT => match draining_until {
@@ -339,6 +343,7 @@ fn leave_orphans() {
                 }
             }
             event("helper", &format!("left {quick} orphans"));
+            ack();
             // SAFETY: as above.
             unsafe { libc::_exit(0) }
         }
@@ -375,11 +380,21 @@ fn env_num(name: &str) -> Option<u64> {
     std::env::var(name).ok()?.trim().parse().ok()
 }
 
+/// Tells the benchmark, through an inherited pipe, that something happened.
+fn ack() {
+    if let Some(fd) = env_num("STANDIN_ACK_FD") {
+        // SAFETY: writes one byte from a live buffer to an fd the benchmark handed down.
+        unsafe { libc::write(fd as i32, b"!".as_ptr().cast(), 1) };
+    }
+}
+
 /// Appends one event line to STANDIN_LOG in a single write (atomic between processes).
 fn event(role: &str, what: &str) {
     let line = format!("{} {role} {what}\n", std::process::id());
     let Ok(path) = std::env::var("STANDIN_LOG") else {
-        eprint!("standin-odoo: {line}");
+        if std::env::var_os("STANDIN_ACK_FD").is_none() {
+            eprint!("standin-odoo: {line}");
+        }
         return;
     };
     if let Ok(mut f) = std::fs::OpenOptions::new()
