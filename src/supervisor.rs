@@ -93,6 +93,17 @@ struct Child {
     status: Option<i32>,
 }
 
+impl Child {
+    /// No process: nothing was started, or it is long gone, with this status.
+    fn gone(status: i32) -> Child {
+        Child {
+            pid: 0,
+            started: Instant::now(),
+            status: Some(status),
+        }
+    }
+}
+
 /// How a stop sequence ended.
 struct Stopped {
     status: i32,
@@ -139,15 +150,15 @@ impl Supervisor {
         loop {
             let argv = match launcher.command(&mut Pause { sup: self }) {
                 Ok(argv) => argv,
-                Err(Abort::Stopped) => return self.finish(last_status),
-                Err(Abort::Failed(code)) => return self.finish(code),
+                Err(Abort::Stopped) => return self.finish(&mut Child::gone(last_status)),
+                Err(Abort::Failed(code)) => return self.finish(&mut Child::gone(code)),
             };
             let mut child = self.spawn(&argv);
             let status = match child.status {
                 Some(status) => status,
                 None => match self.watch(&mut child) {
                     Watched::Exited(status) => status,
-                    Watched::Stopped(stopped) => return self.finish(stopped.status),
+                    Watched::Stopped => return self.finish(&mut child),
                     Watched::Restart => {
                         launcher.restarting();
                         continue;
@@ -158,13 +169,13 @@ impl Supervisor {
             self.reclaim_terminal();
             let ran = child.started.elapsed();
             match on_exit {
-                OnExit::Exit => return self.finish(status),
+                OnExit::Exit => return self.finish(&mut child),
                 OnExit::Wait => {
                     log::info!(
                         "ON_EXIT=wait: staying up; `kill -HUP 1` or `odoo-init restart` starts it again, SIGTERM stops the container"
                     );
                     if !self.idle(None) {
-                        return self.finish(0);
+                        return self.finish(&mut Child::gone(0));
                     }
                 }
                 OnExit::Restart => {
@@ -179,7 +190,7 @@ impl Supervisor {
                         delay.as_secs_f64()
                     );
                     if !self.idle(Some(Instant::now() + delay)) {
-                        return self.finish(0);
+                        return self.finish(&mut Child::gone(0));
                     }
                 }
             }
@@ -213,14 +224,14 @@ impl Supervisor {
                 Event::Reaped { .. } | Event::Deadline => {}
                 Event::Stop(signo) => {
                     self.forward(child, signo);
-                    return Watched::Stopped(self.stop(child, Scope::Container));
+                    return Watched::Stopped;
                 }
                 Event::Hangup => {
                     log::info!("SIGHUP: restarting PID {} in place", child.pid);
                     self.forward(child, libc::SIGTERM);
                     let stopped = self.stop(child, Scope::ChildGroup(child.pid));
                     if stopped.stop_requested {
-                        return Watched::Stopped(self.stop(child, Scope::Container));
+                        return Watched::Stopped;
                     }
                     return Watched::Restart;
                 }
@@ -228,17 +239,11 @@ impl Supervisor {
         }
     }
 
-    /// Final drain before `odoo-init` exits: as PID 1, what is left in the
-    /// container gets SIGTERM and is waited for (same escalation).
-    fn finish(&mut self, status: i32) -> i32 {
-        if self.pid1 {
-            let mut none = Child {
-                pid: 0,
-                started: Instant::now(),
-                status: Some(status),
-            };
-            self.stop(&mut none, Scope::Container);
-        }
+    /// The one stop sequence before `odoo-init` exits: waits for the child
+    /// (already sent TERM, or gone), then, as PID 1, for everything left in
+    /// the container. Returns the child's status.
+    fn finish(&mut self, child: &mut Child) -> i32 {
+        let status = self.stop(child, Scope::Container).status;
         log::info!("exiting with status {status}");
         status
     }
@@ -345,11 +350,7 @@ impl Supervisor {
                 libc::SIGCHLD => {
                     let (status, none_left) = match child.as_deref_mut() {
                         Some(c) => self.reap(c),
-                        None => self.reap(&mut Child {
-                            pid: 0,
-                            started: Instant::now(),
-                            status: None,
-                        }),
+                        None => self.reap(&mut Child::gone(0)),
                     };
                     return Event::Reaped {
                         child: status,
@@ -435,11 +436,7 @@ impl Supervisor {
         let started = Instant::now();
         let Some((program, args)) = argv.split_first() else {
             log::error!("nothing to start: empty command line");
-            return Child {
-                pid: 0,
-                started,
-                status: Some(exit::NOT_FOUND),
-            };
+            return Child::gone(exit::NOT_FOUND);
         };
         let mut cmd = Command::new(program);
         cmd.args(args);
@@ -466,11 +463,7 @@ impl Supervisor {
                     "cannot start {}: {e} (status {status})",
                     program.to_string_lossy()
                 );
-                Child {
-                    pid: 0,
-                    started,
-                    status: Some(status),
-                }
+                Child::gone(status)
             }
         }
     }
@@ -486,7 +479,8 @@ impl Supervisor {
 
 enum Watched {
     Exited(i32),
-    Stopped(Stopped),
+    /// SIGTERM/SIGINT: the child has its copy; `finish` does the rest.
+    Stopped,
     Restart,
 }
 
