@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 . scripts/deps.sh
 need_tools
 cargo build --release --quiet --bin odoo-init --example standin-odoo
-BIN=target/release/odoo-init
-ODOO=target/release/examples/standin-odoo
+BIN=target/x86_64-unknown-linux-gnu/release/odoo-init
+ODOO=target/x86_64-unknown-linux-gnu/release/examples/standin-odoo
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 UNSHARE=(unshare --pid --fork --mount-proc)

@@ -23,7 +23,7 @@ pub fn standin() -> PathBuf {
         .join("examples/standin-odoo");
     assert!(
         path.exists(),
-        "{} is missing: run the tests with `cargo test --all-targets` (it builds examples)",
+        "{} is missing: build it first with `cargo build --examples` (scripts/test.sh does)",
         path.display()
     );
     path
