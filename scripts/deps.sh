@@ -14,8 +14,9 @@ apt_install() {
 }
 
 need_tools() {
-  # util-linux: unshare and setsid for the PID-1 tests; procps: ps for debugging.
-  apt_install util-linux procps
+  # util-linux: unshare and setsid for the PID-1 tests; procps: ps for debugging;
+  # postgresql: initdb/pg_ctl for throwaway clusters, psql for the stand-in Odoo.
+  apt_install util-linux procps postgresql postgresql-client
   command -v cargo >/dev/null || { echo "cargo is missing: install Rust with rustup" >&2; exit 1; }
   rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy
 }

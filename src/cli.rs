@@ -5,13 +5,14 @@ use std::ffi::{OsStr, OsString};
 use crate::config::{self, SupervisorConfig};
 use crate::exit;
 use crate::restart::{self, ExtraArgs, RuntimeDir};
-use crate::supervisor::{Abort, Launcher, Pause, Supervisor};
+use crate::supervisor::{Abort, ChildSpec, Launcher, Pause, Supervisor};
 
 pub const HELP: &str = "\
 odoo-init: PID 1 and supervisor for Odoo containers
 
 USAGE:
     odoo-init [-- ODOO_ARGS...]                 run MODE, then Odoo (the container's main job)
+    odoo-init state [--limit N]                 print the state history (curq_state_history)
     odoo-init supervise [--] COMMAND [ARGS...]  PID-1 duties only, for any command
     odoo-init restart [--pid PID] [-- ARGS...]  restart the supervised command in place
                                                 (with ARGS: instead of the previous extra arguments;
@@ -22,7 +23,15 @@ SIGNALS:
     HUP restarts the child in place; TERM/INT stop it (once, then escalate after
     STOP_TIMEOUT); every other catchable signal is forwarded to the child's PID.
 
+MODES (MODE=..., any case):
+    InstallOnly, RunOnly, UpdateOnly, InstallAndRun, UpdateAndRun,
+    ForceRunOnly, ForceUpdateOnly, ForceReadyState, Init
+
 ENVIRONMENT:
+    MODE, MODULES, SERVER_WIDE_MODULES, LIST_DB, TIMEOUT (1800), STATE_LEASE (60)
+    DB_NAME, DB_HOST, DB_PORT, DB_USER, DB_PASSWORD[_FILE]   (else PG*, else Odoo's config)
+    DB_ADMIN_USER, DB_ADMIN_PASSWORD[_FILE]  (Init only), DB_WAIT_TIMEOUT (120)
+    ODOO_BIN (odoo), ODOO_RC (/etc/odoo/odoo.conf), MAINTENANCE_SCRIPT (/etc/odoo/run.sh)
     STOP_TIMEOUT           seconds between SIGTERM and the second SIGTERM (25); SIGKILL 3 s later
     ON_EXIT                exit | wait | restart: when the child exits by itself (exit)
     ODOO_INIT_RUNTIME_DIR  private directory for restart arguments (/tmp/odoo-init-UID)
@@ -51,12 +60,8 @@ pub fn run(args: Vec<OsString>) -> i32 {
         }
         "supervise" => supervise(rest),
         "restart" => restart(rest),
-        "" | "--" => {
-            log::error!(
-                "the MODE-driven main job is not in this build yet; use `odoo-init supervise -- COMMAND` (see README)"
-            );
-            exit::USAGE
-        }
+        "" | "--" => crate::job::main_job(strip_dashes(&args).to_vec()),
+        "state" => state(rest),
         other => usage(&format!("unknown command {other:?}")),
     }
 }
@@ -80,10 +85,10 @@ struct FixedCommand {
 }
 
 impl Launcher for FixedCommand {
-    fn command(&mut self, _pause: &mut Pause) -> Result<Vec<OsString>, Abort> {
+    fn command(&mut self, _pause: &mut Pause) -> Result<ChildSpec, Abort> {
         let mut argv = vec![self.program.clone()];
         argv.extend_from_slice(self.extra.current());
-        Ok(argv)
+        Ok(ChildSpec::new(argv))
     }
 
     fn restarting(&mut self) {
@@ -117,6 +122,18 @@ fn supervise(args: &[OsString]) -> i32 {
         extra,
     };
     sup.serve(&mut launcher, settings.on_exit)
+}
+
+fn state(args: &[OsString]) -> i32 {
+    let limit = match args {
+        [] => None,
+        [flag, n] if flag == "--limit" => match n.to_str().and_then(|n| n.parse::<i64>().ok()) {
+            Some(n) if n > 0 => Some(n),
+            _ => return usage("--limit needs a positive number"),
+        },
+        _ => return usage("state takes only --limit N"),
+    };
+    crate::job::print_state(limit)
 }
 
 fn restart(args: &[OsString]) -> i32 {

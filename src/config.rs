@@ -2,9 +2,12 @@
 //! anything is started; an error names the variable, the value and what is
 //! accepted, in one line.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use crate::plan::Mode;
 
 /// What happens when the supervised command exits by itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +106,337 @@ pub fn invalid(variable: &str, value: &str, accepted: &str) -> ConfigError {
         value: value.to_string(),
         accepted: accepted.to_string(),
     }
+}
+
+/// Where the Odoo database is, and as whom to connect.
+#[derive(Clone, PartialEq)]
+pub struct Db {
+    pub host: String,
+    pub port: u16,
+    /// `None` only with `LIST_DB=True`.
+    pub name: Option<String>,
+    pub user: String,
+    pub password: Option<String>,
+}
+
+impl fmt::Debug for Db {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Db")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("name", &self.name)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "<secret>"))
+            .finish()
+    }
+}
+
+impl Db {
+    /// `DB_*`, then libpq's `PG*`, then `db_*` of the Odoo config file, then
+    /// defaults. `need_name`: a database name is required.
+    pub fn from_env(
+        env: Lookup,
+        rc: &HashMap<String, String>,
+        need_name: bool,
+    ) -> Result<Db, ConfigError> {
+        let pick = |var: &str, pg: &str, key: &str| -> Option<String> {
+            env(var)
+                .or_else(|| env(pg))
+                .or_else(|| rc.get(key).cloned())
+                .filter(|v| !v.is_empty())
+        };
+        let host = pick("DB_HOST", "PGHOST", "db_host").unwrap_or_else(|| "localhost".into());
+        let port_value = pick("DB_PORT", "PGPORT", "db_port").unwrap_or_else(|| "5432".into());
+        let port = port_value
+            .trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| invalid("DB_PORT", &port_value, "a TCP port, 1 to 65535"))?;
+        let name = pick("DB_NAME", "PGDATABASE", "db_name");
+        let user = pick("DB_USER", "PGUSER", "db_user").unwrap_or_else(|| "odoo".into());
+        let password = match secret(env, "DB_PASSWORD")? {
+            Some(p) => Some(p),
+            None => env("PGPASSWORD").or_else(|| rc.get("db_password").cloned()),
+        };
+        match &name {
+            Some(n) => check_name("DB_NAME", n, DB_NAME_CHARS)?,
+            None if need_name => {
+                return Err(invalid(
+                    "DB_NAME",
+                    "",
+                    "a database name: this mode works on one database (or set PGDATABASE, or db_name in the Odoo config)",
+                ))
+            }
+            None => {}
+        }
+        check_name("DB_USER", &user, ROLE_CHARS)?;
+        Ok(Db {
+            host,
+            port,
+            name,
+            user,
+            password,
+        })
+    }
+}
+
+/// `ODOO_RC` (default `/etc/odoo/odoo.conf` when it exists) and its `[options]`.
+pub fn odoo_rc(env: Lookup) -> Result<(Option<PathBuf>, HashMap<String, String>), ConfigError> {
+    let path = match env("ODOO_RC") {
+        Some(path) if !path.is_empty() => Some(PathBuf::from(path)),
+        _ => Some(PathBuf::from(DEFAULT_ODOO_RC)).filter(|p| p.exists()),
+    };
+    let values = match &path {
+        Some(p) => read_odoo_rc(p).map_err(|e| {
+            invalid(
+                "ODOO_RC",
+                &p.display().to_string(),
+                &format!("a readable Odoo config file ({e})"),
+            )
+        })?,
+        None => HashMap::new(),
+    };
+    Ok((path, values))
+}
+
+/// Everything the main job (`odoo-init` with `MODE`) needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub mode: Mode,
+    pub modules: Vec<String>,
+    pub server_wide_modules: Vec<String>,
+    pub list_db: bool,
+    /// How long a busy state may last before a waiting pod writes `Reset`.
+    pub timeout: Duration,
+    /// How long an owner's heartbeat may be silent before it counts as dead.
+    pub lease: Duration,
+    pub db: Db,
+    pub admin_user: String,
+    pub admin_password: Option<String>,
+    pub db_wait_timeout: Duration,
+    pub odoo_bin: PathBuf,
+    pub odoo_rc: Option<PathBuf>,
+    /// `None`: the default script is absent, the step is skipped.
+    pub maintenance_script: Option<PathBuf>,
+    pub supervisor: SupervisorConfig,
+    pub runtime_dir: PathBuf,
+}
+
+const DEFAULT_ODOO_RC: &str = "/etc/odoo/odoo.conf";
+const DEFAULT_MAINTENANCE: &str = "/etc/odoo/run.sh";
+
+impl Config {
+    /// Reads and validates everything, touching nothing but files it reads.
+    pub fn from_env(env: Lookup) -> Result<Config, ConfigError> {
+        let mode_value = env("MODE").unwrap_or_default();
+        let mode = Mode::parse(&mode_value)
+            .ok_or_else(|| invalid("MODE", &mode_value, &format!("one of {}", Mode::names())))?;
+        let list_db = match env("LIST_DB") {
+            None => false,
+            Some(v) => boolean("LIST_DB", &v)?,
+        };
+        if list_db && !mode.allows_list_db() {
+            return Err(invalid(
+                "LIST_DB",
+                "True",
+                &format!("False with MODE={mode}: only RunOnly (and Init, which then does nothing) work without one database"),
+            ));
+        }
+        let timeout = seconds_or("TIMEOUT", env, 1800.0)?;
+        let lease = seconds_or("STATE_LEASE", env, 60.0)?;
+        let db_wait_timeout = seconds_or("DB_WAIT_TIMEOUT", env, 120.0)?;
+
+        let (odoo_rc, rc) = odoo_rc(env)?;
+        let db = Db::from_env(env, &rc, !list_db)?;
+        if db.user == "postgres" {
+            return Err(invalid(
+                "DB_USER",
+                &db.user,
+                "a role other than postgres: Odoo refuses to run as the superuser; Init creates the role for you",
+            ));
+        }
+        let admin_user = env("DB_ADMIN_USER")
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| "postgres".into());
+        check_name("DB_ADMIN_USER", &admin_user, ROLE_CHARS)?;
+        let admin_password = secret(env, "DB_ADMIN_PASSWORD")?;
+
+        let odoo_bin_value = env("ODOO_BIN")
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| "odoo".into());
+        let odoo_bin = find_executable(&odoo_bin_value, env("PATH").as_deref())
+            .map_err(|why| invalid("ODOO_BIN", &odoo_bin_value, &why))?;
+        let maintenance_script = match env("MAINTENANCE_SCRIPT") {
+            Some(path) if !path.is_empty() => {
+                let p = PathBuf::from(&path);
+                if !p.is_file() {
+                    return Err(invalid(
+                        "MAINTENANCE_SCRIPT",
+                        &path,
+                        "an existing script file",
+                    ));
+                }
+                Some(p)
+            }
+            _ => Some(PathBuf::from(DEFAULT_MAINTENANCE)).filter(|p| p.is_file()),
+        };
+        Ok(Config {
+            mode,
+            modules: modules("MODULES", env)?,
+            server_wide_modules: modules("SERVER_WIDE_MODULES", env)?,
+            list_db,
+            timeout,
+            lease,
+            db,
+            admin_user,
+            admin_password,
+            db_wait_timeout,
+            odoo_bin,
+            odoo_rc,
+            maintenance_script,
+            supervisor: SupervisorConfig::from_env(env)?,
+            runtime_dir: runtime_dir(env),
+        })
+    }
+
+    /// The database name; callers only ask when `LIST_DB` is off.
+    pub fn db_name(&self) -> &str {
+        self.db.name.as_deref().unwrap_or("")
+    }
+}
+
+/// Odoo's own rule for database names (`odoo/service/db.py`).
+const DB_NAME_CHARS: &str = "letters, digits, _ . - (not first), at most 63 bytes";
+const ROLE_CHARS: &str = "letters, digits, _ . - @ (not first), at most 63 bytes";
+
+fn check_name(variable: &str, value: &str, rule: &str) -> Result<(), ConfigError> {
+    let first_ok = value
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+    let extra: &[char] = if rule == ROLE_CHARS {
+        &['_', '.', '-', '@']
+    } else {
+        &['_', '.', '-']
+    };
+    let rest_ok = value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || extra.contains(&c));
+    if first_ok && rest_ok && value.len() <= 63 {
+        Ok(())
+    } else {
+        Err(invalid(variable, value, rule))
+    }
+}
+
+fn modules(variable: &str, env: Lookup) -> Result<Vec<String>, ConfigError> {
+    let value = env(variable).unwrap_or_default();
+    let list: Vec<String> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(str::to_string)
+        .collect();
+    for m in &list {
+        if !m.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(invalid(
+                variable,
+                &value,
+                "comma-separated Odoo module names (letters, digits, _)",
+            ));
+        }
+    }
+    Ok(list)
+}
+
+fn boolean(variable: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(invalid(
+            variable,
+            value,
+            "True or False (also 1/0, yes/no, any case)",
+        )),
+    }
+}
+
+fn seconds_or(variable: &str, env: Lookup, default: f64) -> Result<Duration, ConfigError> {
+    match env(variable) {
+        None => Ok(Duration::from_secs_f64(default)),
+        Some(v) => seconds(variable, &v),
+    }
+}
+
+/// `NAME` or `NAME_FILE` (content, one trailing newline stripped), never both.
+fn secret(env: Lookup, name: &str) -> Result<Option<String>, ConfigError> {
+    let file_var = format!("{name}_FILE");
+    match (env(name), env(&file_var)) {
+        (Some(_), Some(path)) => Err(invalid(
+            &file_var,
+            &path,
+            &format!("unset when {name} is set: give the secret one way only"),
+        )),
+        (Some(value), None) => Ok(Some(value)),
+        (None, Some(path)) => {
+            let content = std::fs::read_to_string(&path).map_err(|e| {
+                invalid(
+                    &file_var,
+                    &path,
+                    &format!("a readable file holding the secret ({e})"),
+                )
+            })?;
+            let value = content.strip_suffix('\n').unwrap_or(&content);
+            Ok(Some(value.strip_suffix('\r').unwrap_or(value).to_string()))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+/// `[options]` of an Odoo config file; Odoo writes unset values as `False`.
+pub fn read_odoo_rc(path: &Path) -> std::io::Result<HashMap<String, String>> {
+    let text = std::fs::read_to_string(path)?;
+    let mut in_options = false;
+    let mut values = HashMap::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_options = line == "[options]";
+        } else if let (true, Some((k, v))) = (in_options, line.split_once('=')) {
+            let v = v.trim();
+            if !line.starts_with(['#', ';']) && v != "False" {
+                values.insert(k.trim().to_string(), v.to_string());
+            }
+        }
+    }
+    Ok(values)
+}
+
+/// Like the shell: a name with a slash is a path, otherwise it is looked up on PATH.
+fn find_executable(name: &str, path_var: Option<&str>) -> Result<PathBuf, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let candidates: Vec<PathBuf> = if name.contains('/') {
+        vec![PathBuf::from(name)]
+    } else {
+        std::env::split_paths(path_var.unwrap_or("/usr/local/bin:/usr/bin:/bin"))
+            .map(|d| d.join(name))
+            .collect()
+    };
+    let mut not_executable = None;
+    for c in candidates {
+        if let Ok(meta) = std::fs::metadata(&c) {
+            if meta.is_file() && meta.permissions().mode() & 0o111 != 0 {
+                return Ok(c);
+            }
+            not_executable = Some(c);
+        }
+    }
+    Err(match not_executable {
+        Some(p) => format!("an executable file ({} is not executable)", p.display()),
+        None if name.contains('/') => "the path of the Odoo executable (no such file)".into(),
+        None => "the Odoo executable, a path or a name found on PATH (not found)".into(),
+    })
 }
 
 #[cfg(test)]

@@ -3,8 +3,13 @@
 
 pub mod cli;
 pub mod config;
+pub mod db;
 pub mod exit;
+pub mod job;
 pub mod logging;
+pub mod odoo;
+pub mod plan;
 pub mod restart;
 pub mod signals;
+pub mod state;
 pub mod supervisor;

@@ -33,11 +33,37 @@ pub enum Abort {
     Failed(i32),
 }
 
+/// A command to start: its argv and the changes to odoo-init's environment.
+#[derive(Debug, Clone, Default)]
+pub struct ChildSpec {
+    pub argv: Vec<OsString>,
+    /// `(name, Some(value))` sets, `(name, None)` removes.
+    pub env: Vec<(OsString, Option<OsString>)>,
+}
+
+impl ChildSpec {
+    pub fn new(argv: Vec<OsString>) -> ChildSpec {
+        ChildSpec {
+            argv,
+            env: Vec::new(),
+        }
+    }
+}
+
+/// How a one-off step (install, update, maintenance) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepEnd {
+    /// It exited by itself with this status.
+    Exited(i32),
+    /// SIGTERM/SIGINT stopped it; its status.
+    Interrupted(i32),
+}
+
 /// What to start, decided anew before every (re)start.
 pub trait Launcher {
-    /// The command line to start now. It may wait (the state gate), sleeping
+    /// The command to start now. It may wait (the state gate), sleeping
     /// only through `pause` so that SIGTERM is honoured meanwhile.
-    fn command(&mut self, pause: &mut Pause) -> Result<Vec<OsString>, Abort>;
+    fn command(&mut self, pause: &mut Pause) -> Result<ChildSpec, Abort>;
     /// A restart was asked for (SIGHUP): the previous child is gone.
     fn restarting(&mut self) {}
 }
@@ -148,12 +174,12 @@ impl Supervisor {
         let mut quick_failures = 0u32;
         let mut last_status = 0;
         loop {
-            let argv = match launcher.command(&mut Pause { sup: self }) {
-                Ok(argv) => argv,
+            let spec = match launcher.command(&mut Pause { sup: self }) {
+                Ok(spec) => spec,
                 Err(Abort::Stopped) => return self.finish(&mut Child::gone(last_status)),
                 Err(Abort::Failed(code)) => return self.finish(&mut Child::gone(code)),
             };
-            let mut child = self.spawn(&argv);
+            let mut child = self.spawn(&spec);
             let status = match child.status {
                 Some(status) => status,
                 None => match self.watch(&mut child) {
@@ -196,6 +222,54 @@ impl Supervisor {
             }
             launcher.restarting();
         }
+    }
+
+    /// Runs a one-off step to its end. SIGHUP is logged and ignored (restart
+    /// is for the run phase); SIGTERM/SIGINT stop it with the usual
+    /// escalation. `on_tick` runs every `tick` meanwhile (the heartbeat).
+    pub fn run_step(
+        &mut self,
+        spec: &ChildSpec,
+        tick: Duration,
+        on_tick: &mut dyn FnMut(),
+    ) -> StepEnd {
+        let mut child = self.spawn(spec);
+        if let Some(status) = child.status {
+            return StepEnd::Exited(status);
+        }
+        let mut next_tick = Instant::now() + tick;
+        loop {
+            match self.next_event(Some(&mut child), Some(next_tick)) {
+                Event::Reaped {
+                    child: Some(status),
+                    ..
+                } => return StepEnd::Exited(status),
+                Event::Reaped { .. } => {}
+                Event::Deadline => {
+                    on_tick();
+                    next_tick = Instant::now() + tick;
+                }
+                Event::Hangup => {
+                    log::info!("SIGHUP ignored: restart applies once Odoo runs")
+                }
+                Event::Stop(signo) => {
+                    self.forward(&child, signo);
+                    let group = Scope::ChildGroup(child.pid);
+                    return StepEnd::Interrupted(self.stop(&mut child, group).status);
+                }
+            }
+        }
+    }
+
+    /// Lets code outside the supervisor sleep while signals are honoured.
+    pub fn pause(&mut self) -> Pause<'_> {
+        Pause { sup: self }
+    }
+
+    /// Ends `odoo-init` without a running child: as PID 1, what is left in
+    /// the container is stopped first. Returns `status`.
+    pub fn shutdown(&mut self, status: i32) -> i32 {
+        self.finish(&mut Child::gone(status))
     }
 
     /// Waits while no child runs. True: start again (SIGHUP or deadline);
@@ -432,14 +506,21 @@ impl Supervisor {
         }
     }
 
-    fn spawn(&mut self, argv: &[OsString]) -> Child {
+    fn spawn(&mut self, spec: &ChildSpec) -> Child {
         let started = Instant::now();
+        let argv = &spec.argv;
         let Some((program, args)) = argv.split_first() else {
             log::error!("nothing to start: empty command line");
             return Child::gone(exit::NOT_FOUND);
         };
         let mut cmd = Command::new(program);
         cmd.args(args);
+        for (name, value) in &spec.env {
+            match value {
+                Some(v) => cmd.env(name, v),
+                None => cmd.env_remove(name),
+            };
+        }
         let terminal = self.terminal;
         // SAFETY: the closure only makes async-signal-safe calls (setpgid,
         // sigprocmask, tcsetpgrp), as required between fork and exec.

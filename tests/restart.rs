@@ -23,7 +23,7 @@ fn wait_starts(run: &Run, n: usize) -> Vec<String> {
 fn restart_hands_new_arguments_to_the_next_child_and_hup_keeps_them() {
     let mut run = Setup::standin(&["--log-level=info"]).start();
     wait_starts(&run, 1);
-    let out = run.restart_cmd(&["--", "--dev=all", "-u", "my module"]);
+    let out = run.restart_cmd(&["--", "--dev=all", "--db-filter", "my filter"]);
     assert!(
         out.status.success(),
         "{}",
@@ -31,15 +31,15 @@ fn restart_hands_new_arguments_to_the_next_child_and_hup_keeps_them() {
     );
     let starts = wait_starts(&run, 2);
     assert_eq!(starts[0], "--log-level=info");
-    assert_eq!(starts[1], "--dev=all -u my module");
+    assert_eq!(starts[1], "--dev=all --db-filter my filter");
 
     // Plain kill -HUP: the previous arguments again.
     run.signal(libc::SIGHUP);
-    assert_eq!(wait_starts(&run, 3)[2], "--dev=all -u my module");
+    assert_eq!(wait_starts(&run, 3)[2], "--dev=all --db-filter my filter");
 
     // `restart` without `--`: same as HUP; `restart --` alone: no extra arguments.
     assert!(run.restart_cmd(&[]).status.success());
-    assert_eq!(wait_starts(&run, 4)[3], "--dev=all -u my module");
+    assert_eq!(wait_starts(&run, 4)[3], "--dev=all --db-filter my filter");
     assert!(run.restart_cmd(&["--"]).status.success());
     assert_eq!(wait_starts(&run, 5)[4], "");
     run.signal(libc::SIGTERM);

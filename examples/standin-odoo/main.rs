@@ -37,6 +37,8 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult};
 use odoo_init::signals::{self, Signals};
 
+mod db;
+
 /// Options of odoo-bin that take a value (a subset large enough for deployments).
 const VALUE_OPTIONS: &[&str] = &[
     "-c",
@@ -92,11 +94,12 @@ const FLAG_OPTIONS: &[&str] = &[
 struct Options {
     workers: u32,
     stop_after_init: bool,
+    db: db::DbOptions,
 }
 
 fn main() {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
-    let opts = match parse(&args) {
+    let mut opts = match parse(&args) {
         Ok(o) => o,
         Err(msg) => {
             eprintln!("Usage: odoo-bin [options]\n\nodoo-bin: error: {msg}");
@@ -125,6 +128,24 @@ fn main() {
         event(role, &format!("exit {code}"));
         std::process::exit(code as i32);
     }
+    if opts.db.install.is_some() || opts.db.update.is_some() {
+        apply_odoo_rc(&mut opts.db);
+        let code = match db::run(&opts.db, &signals) {
+            db::Outcome::Done(what) => {
+                event(role, &what);
+                0
+            }
+            db::Outcome::Failed(why) => {
+                eprintln!("{why}");
+                event(role, &format!("failed: {why}"));
+                1
+            }
+        };
+        if code != 0 || opts.stop_after_init {
+            event(role, &format!("exit {code}"));
+            std::process::exit(code);
+        }
+    }
     if opts.stop_after_init {
         event(role, "exit 0");
         std::process::exit(0);
@@ -142,6 +163,7 @@ fn parse(args: &[OsString]) -> Result<Options, String> {
     let mut opts = Options {
         workers: 0,
         stop_after_init: false,
+        db: db::DbOptions::default(),
     };
     let mut iter = args.iter().map(|a| a.to_string_lossy().into_owned());
     while let Some(arg) = iter.next() {
@@ -156,6 +178,19 @@ fn parse(args: &[OsString]) -> Result<Options, String> {
                     .next()
                     .ok_or(format!("{name} option requires 1 argument"))?,
             };
+            let slot = match name.as_str() {
+                "-d" | "--database" => Some(&mut opts.db.database),
+                "-i" | "--init" => Some(&mut opts.db.install),
+                "-u" | "--update" => Some(&mut opts.db.update),
+                "--db_host" => Some(&mut opts.db.host),
+                "--db_port" => Some(&mut opts.db.port),
+                "-r" | "--db_user" => Some(&mut opts.db.user),
+                "-w" | "--db_password" => Some(&mut opts.db.password),
+                _ => None,
+            };
+            if let Some(slot) = slot {
+                *slot = Some(value.clone());
+            }
             if name == "--workers" {
                 opts.workers = value
                     .parse()
@@ -372,11 +407,31 @@ fn linger_until_term(grace: Duration) -> ! {
     std::process::exit(0);
 }
 
+/// Odoo reads `db_*` from its config file (`ODOO_RC`) when the command line has none.
+fn apply_odoo_rc(opts: &mut db::DbOptions) {
+    let Some(path) = std::env::var_os("ODOO_RC") else {
+        return;
+    };
+    let Ok(rc) = odoo_init::config::read_odoo_rc(std::path::Path::new(&path)) else {
+        return;
+    };
+    for (key, slot) in [
+        ("db_host", &mut opts.host),
+        ("db_port", &mut opts.port),
+        ("db_user", &mut opts.user),
+        ("db_password", &mut opts.password),
+    ] {
+        if slot.is_none() {
+            *slot = rc.get(key).cloned();
+        }
+    }
+}
+
 fn drain_time() -> Duration {
     Duration::from_millis(env_num("STANDIN_DRAIN_MS").unwrap_or(200))
 }
 
-fn env_num(name: &str) -> Option<u64> {
+pub(crate) fn env_num(name: &str) -> Option<u64> {
     std::env::var(name).ok()?.trim().parse().ok()
 }
 
@@ -389,7 +444,7 @@ fn ack() {
 }
 
 /// Appends one event line to STANDIN_LOG in a single write (atomic between processes).
-fn event(role: &str, what: &str) {
+pub(crate) fn event(role: &str, what: &str) {
     let line = format!("{} {role} {what}\n", std::process::id());
     let Ok(path) = std::env::var("STANDIN_LOG") else {
         if std::env::var_os("STANDIN_ACK_FD").is_none() {

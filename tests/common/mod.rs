@@ -3,6 +3,8 @@
 //! (a log line, a process state), never fixed sleeps.
 #![allow(dead_code)]
 
+pub mod pg;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -198,6 +200,13 @@ impl<'a> Setup<'a> {
         }
     }
 
+    /// The main job (`odoo-init` with `MODE`), Odoo being the stand-in.
+    pub fn main_job(mode: &str) -> Setup<'a> {
+        let mut s = Setup::standin(&[]);
+        s.args = Vec::new();
+        s.env("MODE", mode).env("ODOO_BIN", standin().display())
+    }
+
     pub fn command(argv: &[&str]) -> Setup<'a> {
         let mut s = Setup::standin(&[]);
         s.args = vec!["supervise".into(), "--".into()];
@@ -238,7 +247,13 @@ impl<'a> Setup<'a> {
             .env("ODOO_INIT_RUNTIME_DIR", &runtime_dir)
             .env("STANDIN_DRAIN_MS", "100")
             .env_remove("ON_EXIT")
-            .env_remove("STOP_TIMEOUT");
+            .env_remove("STOP_TIMEOUT")
+            .env_remove("PGHOST")
+            .env_remove("PGPORT")
+            .env_remove("PGUSER")
+            .env_remove("PGDATABASE")
+            .env_remove("PGPASSWORD")
+            .env_remove("ODOO_RC");
         for (k, v) in &self.env {
             cmd.env(k, v);
         }

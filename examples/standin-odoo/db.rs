@@ -1,0 +1,171 @@
+//! The database side of the stand-in, like `odoo-bin -d DB -i M` / `-u M`
+//! with `--stop-after-init`: create the database if it is missing, record
+//! installed modules in `ir_module_module`, mark updated ones.
+//!
+//! It talks to PostgreSQL through `psql`, i.e. through libpq, which is what
+//! Odoo's psycopg2 uses: its `db_*` options first, else libpq's environment
+//! (`PGHOST`, `PGPORT`, `PGUSER`, `PGPASSFILE`, `PGPASSWORD`).
+//!
+//! Controls: `STANDIN_STEP_MS` (how long the work takes), `STANDIN_UPDATE_FAIL=1`
+//! (an update fails, exit 1), `STANDIN_UPDATE_HANG=1` (an update hangs until
+//! SIGTERM/SIGINT, then exits 1).
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use odoo_init::signals::Signals;
+
+#[derive(Default)]
+pub struct DbOptions {
+    pub database: Option<String>,
+    pub install: Option<String>,
+    pub update: Option<String>,
+    pub host: Option<String>,
+    pub port: Option<String>,
+    pub user: Option<String>,
+    pub password: Option<String>,
+}
+
+pub enum Outcome {
+    Done(String),
+    Failed(String),
+}
+
+/// Runs `-i`/`-u` against the database; what to log and how to exit.
+pub fn run(opts: &DbOptions, signals: &Signals) -> Outcome {
+    let Some(db) = &opts.database else {
+        return Outcome::Failed("no database given (-d)".into());
+    };
+    let exists = match psql(
+        opts,
+        "postgres",
+        &format!(
+            "SELECT count(*) FROM pg_database WHERE datname = {}",
+            lit(db)
+        ),
+    ) {
+        Ok(out) => out.trim() == "1",
+        Err(e) => return Outcome::Failed(format!("psycopg2.OperationalError: {e}")),
+    };
+    if !exists {
+        if opts.install.is_none() {
+            return Outcome::Failed(format!(
+                "psycopg2.OperationalError: database \"{db}\" does not exist"
+            ));
+        }
+        let create = format!(
+            "CREATE DATABASE {} ENCODING 'unicode' LC_COLLATE 'C' TEMPLATE template0",
+            ident(db)
+        );
+        if let Err(e) = psql(opts, "postgres", &create) {
+            return Outcome::Failed(format!("creating database {db}: {e}"));
+        }
+    }
+    let mut sql = String::from(
+        "CREATE TABLE IF NOT EXISTS ir_module_module (name varchar PRIMARY KEY, \
+         state varchar NOT NULL, update_count integer NOT NULL DEFAULT 0, \
+         write_date timestamptz NOT NULL DEFAULT now());\n",
+    );
+    let mut done = Vec::new();
+    if let Some(list) = &opts.install {
+        let mut mods: Vec<&str> = list.split(',').filter(|m| !m.is_empty()).collect();
+        if !mods.contains(&"base") {
+            mods.insert(0, "base");
+        }
+        for m in &mods {
+            sql.push_str(&format!(
+                "INSERT INTO ir_module_module (name, state) VALUES ({}, 'installed') \
+                 ON CONFLICT (name) DO UPDATE SET state = 'installed', write_date = now();\n",
+                lit(m)
+            ));
+        }
+        done.push(format!("installed {}", mods.join(",")));
+    }
+    if let Some(list) = &opts.update {
+        if std::env::var("STANDIN_UPDATE_FAIL").is_ok_and(|v| v == "1") {
+            return Outcome::Failed("update failed (STANDIN_UPDATE_FAIL)".into());
+        }
+        if std::env::var("STANDIN_UPDATE_HANG").is_ok_and(|v| v == "1") {
+            crate::event("server", "update hanging");
+            while let Some(sig) = signals.wait(None) {
+                if matches!(sig.signo, libc::SIGTERM | libc::SIGINT) {
+                    return Outcome::Failed("update interrupted".into());
+                }
+            }
+        }
+        let filter = if list == "all" {
+            String::new()
+        } else {
+            let names: Vec<String> = list.split(',').map(lit).collect();
+            format!(" AND name IN ({})", names.join(", "))
+        };
+        sql.push_str(&format!(
+            "UPDATE ir_module_module SET update_count = update_count + 1, write_date = now() \
+             WHERE state = 'installed'{filter};\n"
+        ));
+        done.push(format!("updated {list}"));
+    }
+    // The work itself takes a while; signals still end it like Odoo's.
+    let until =
+        Instant::now() + Duration::from_millis(crate::env_num("STANDIN_STEP_MS").unwrap_or(0));
+    while let Some(sig) = signals.wait(Some(until)) {
+        if matches!(sig.signo, libc::SIGTERM | libc::SIGINT) {
+            return Outcome::Failed("interrupted".into());
+        }
+    }
+    match psql(opts, db, &sql) {
+        Ok(_) => Outcome::Done(done.join("; ")),
+        Err(e) => Outcome::Failed(e),
+    }
+}
+
+/// Runs SQL through psql (stdin, so nothing of it is on a command line).
+fn psql(opts: &DbOptions, dbname: &str, sql: &str) -> Result<String, String> {
+    let mut cmd = Command::new("psql");
+    cmd.args([
+        "-X",
+        "-q",
+        "-t",
+        "-A",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-d",
+        dbname,
+        "-f",
+        "-",
+    ])
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    for (var, value) in [
+        ("PGHOST", &opts.host),
+        ("PGPORT", &opts.port),
+        ("PGUSER", &opts.user),
+        ("PGPASSWORD", &opts.password),
+    ] {
+        if let Some(v) = value {
+            cmd.env(var, v);
+        }
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot run psql: {e} (apt-get install postgresql-client)"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(sql.as_bytes());
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
+fn lit(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}

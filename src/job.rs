@@ -1,0 +1,509 @@
+//! The main job: the steps of `MODE` in order (each a supervised child, each
+//! behind the state gate), then Odoo under the supervisor.
+
+use std::ffi::OsString;
+use std::time::{Duration, Instant};
+
+use postgres::error::SqlState;
+use postgres::Client;
+
+use crate::config::{self, Config};
+use crate::db::{self, ConnectError, Target};
+use crate::exit;
+use crate::odoo;
+use crate::plan::{Gate, Plan, Step};
+use crate::restart::{ExtraArgs, RuntimeDir};
+use crate::state::{self, Claim, State, Store, Verdict, Writer};
+use crate::supervisor::{Abort, ChildSpec, Launcher, Pause, StepEnd, Supervisor};
+
+/// How often a waiting pod looks at the state again.
+const POLL: Duration = Duration::from_secs(1);
+/// How often a waiting pod says what it waits for.
+const WAIT_LOG_EVERY: Duration = Duration::from_secs(30);
+
+/// Why the job stops early.
+#[derive(Debug)]
+enum Halt {
+    /// SIGTERM/SIGINT before anything was started.
+    Stopped,
+    /// Exit with this code (the reason is logged already).
+    Exit(i32),
+}
+
+type Flow = Result<bool, Halt>;
+
+pub fn main_job(extra: Vec<OsString>) -> i32 {
+    let cfg = match Config::from_env(&config::process_env) {
+        Ok(c) => c,
+        Err(e) => {
+            log::error!("{e}");
+            return exit::USAGE;
+        }
+    };
+    let plan = Plan::for_mode(cfg.mode, cfg.list_db);
+    log::info!(
+        "MODE={}: steps {:?}, database {}",
+        cfg.mode,
+        plan.steps,
+        cfg.db.name.as_deref().unwrap_or("(any: LIST_DB)")
+    );
+    let mut sup = match Supervisor::new(cfg.supervisor.stop_timeout) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("cannot take over signals: {e}");
+            return exit::OS_ERROR;
+        }
+    };
+    let dir = RuntimeDir::new(cfg.runtime_dir.clone());
+    if let Err(e) = dir.ensure_private() {
+        log::error!("{e}");
+        return sup.shutdown(exit::USAGE);
+    }
+    let passfile = match &cfg.db.password {
+        Some(p) => match odoo::write_passfile(dir.path(), &cfg.db.user, p) {
+            Ok(path) => Some(path),
+            Err(e) => {
+                log::error!(
+                    "cannot write the password file in {}: {e}",
+                    dir.path().display()
+                );
+                return sup.shutdown(exit::OS_ERROR);
+            }
+        },
+        None => None,
+    };
+    let extra = ExtraArgs::new(extra, dir);
+    extra.discard_stale();
+    let mut ctx = Ctx {
+        env: odoo::environment(&cfg, passfile.as_deref()),
+        writer: Writer {
+            owner: hostname(),
+            mode: cfg.mode.name().to_string(),
+        },
+        cfg,
+        gate: plan.gate,
+        client: None,
+        claimed: None,
+        extra,
+    };
+    for step in plan.steps {
+        let flow = match step {
+            Step::Provision => ctx.provision(&mut sup.pause()),
+            Step::Install => {
+                let argv = odoo::install(&ctx.cfg);
+                ctx.step(&mut sup, State::Creating, argv, true)
+            }
+            Step::Update => {
+                let argv = odoo::update(&ctx.cfg);
+                let create = ctx.gate == Gate::Ignore;
+                ctx.step(&mut sup, State::Updating, argv, create)
+            }
+            Step::Maintenance => match ctx.cfg.maintenance_script.clone() {
+                Some(script) => ctx.step(
+                    &mut sup,
+                    State::Maintenance,
+                    odoo::maintenance(&script),
+                    false,
+                ),
+                None => {
+                    log::info!("no maintenance script (/etc/odoo/run.sh is absent): step skipped");
+                    Ok(true)
+                }
+            },
+            Step::ForceReady => ctx.force_ready(&mut sup.pause()).map(|()| false),
+            Step::Run => {
+                let on_exit = ctx.cfg.supervisor.on_exit;
+                return sup.serve(&mut ctx, on_exit);
+            }
+        };
+        match flow {
+            Ok(true) => {}
+            Ok(false) => return sup.shutdown(0),
+            Err(Halt::Stopped) => return sup.shutdown(exit::for_signal(libc::SIGTERM)),
+            Err(Halt::Exit(code)) => return sup.shutdown(code),
+        }
+    }
+    sup.shutdown(0)
+}
+
+/// Everything but the supervisor: so that the supervisor can run the
+/// launcher while the launcher uses the connection.
+struct Ctx {
+    cfg: Config,
+    gate: Gate,
+    env: Vec<(OsString, Option<OsString>)>,
+    writer: Writer,
+    client: Option<Client>,
+    /// A busy row claimed by `provision` for the install that follows.
+    claimed: Option<i32>,
+    extra: ExtraArgs,
+}
+
+impl Ctx {
+    /// Waits at the gate; with `busy`, claims it. `create`: the table (and
+    /// the database) may be created here. Returns the claimed row.
+    fn pass_gate(
+        &mut self,
+        pause: &mut Pause,
+        busy: Option<State>,
+        create: bool,
+    ) -> Result<Option<i32>, Halt> {
+        let force = self.gate == Gate::Ignore;
+        let started = Instant::now();
+        let mut said: Option<Instant> = None;
+        let mut say = |what: &str| {
+            if said.is_none_or(|t| t.elapsed() >= WAIT_LOG_EVERY) {
+                log::info!(
+                    "{what}; waiting since {:.0}s",
+                    started.elapsed().as_secs_f64()
+                );
+                said = Some(Instant::now());
+            }
+        };
+        loop {
+            let missing = match live(&mut self.client, &self.cfg, pause) {
+                Ok(client) => {
+                    let (timeout, lease) = (self.cfg.timeout, self.cfg.lease);
+                    let mut store = Store::new(client, &self.writer);
+                    match store.claim(busy, create, force) {
+                        Ok(Claim::Claimed(id)) => return Ok(Some(id)),
+                        Ok(Claim::Open) => return Ok(None),
+                        Ok(Claim::NoTable) => Some("state table"),
+                        Ok(Claim::Busy(latest)) => match state::judge(&latest, timeout, lease) {
+                            Verdict::Proceed => return Ok(None),
+                            Verdict::Wait => {
+                                say(&format!(
+                                    "state '{}' (row {}, written {}, by {})",
+                                    latest.state,
+                                    latest.id,
+                                    latest.write_date,
+                                    latest.owner.as_deref().unwrap_or("the old implementation")
+                                ));
+                                None
+                            }
+                            Verdict::Reset(reason) => match store.reset_if_latest(latest.id) {
+                                Ok(true) => {
+                                    log::error!("{reason}: wrote Reset; exiting so that the orchestrator restarts this container");
+                                    return Err(Halt::Exit(exit::GATE_RESET));
+                                }
+                                Ok(false) => None,
+                                Err(e) => return Err(db_failure("writing Reset", &e)),
+                            },
+                        },
+                        Err(e) if e.is_closed() => {
+                            self.client = None;
+                            None
+                        }
+                        Err(e) => return Err(db_failure("reading the state", &e)),
+                    }
+                }
+                Err(ConnectError::NoDatabase) if create => {
+                    self.create_database(pause)?;
+                    continue;
+                }
+                Err(ConnectError::NoDatabase) => Some("database"),
+                Err(ConnectError::Stopped) => return Err(Halt::Stopped),
+                Err(e) => {
+                    log::error!("{e}");
+                    return Err(Halt::Exit(exit::DB_UNREACHABLE));
+                }
+            };
+            if let Some(what) = missing {
+                if started.elapsed() > self.cfg.timeout {
+                    log::error!(
+                        "no {what} in {} after {:.0}s (TIMEOUT); MODE=ForceRunOnly or ForceUpdateOnly adopt an existing database without a state table",
+                        self.cfg.db_name(),
+                        self.cfg.timeout.as_secs_f64()
+                    );
+                    return Err(Halt::Exit(exit::GATE_RESET));
+                }
+                say(&format!(
+                    "no {what} yet in {} (an Init or install may be creating it)",
+                    self.cfg.db_name()
+                ));
+            }
+            if pause.sleep(POLL).is_err() {
+                return Err(Halt::Stopped);
+            }
+        }
+    }
+
+    /// One install/update/maintenance step: claim its busy state, run it
+    /// with a heartbeat, write `Ready` when it succeeded.
+    fn step(
+        &mut self,
+        sup: &mut Supervisor,
+        busy: State,
+        argv: Vec<OsString>,
+        create: bool,
+    ) -> Flow {
+        let id = match self.claimed.take() {
+            Some(id) => id,
+            None => match self.pass_gate(&mut sup.pause(), Some(busy), create)? {
+                Some(id) => id,
+                None => return Err(Halt::Exit(exit::STEP_FAILED)),
+            },
+        };
+        let spec = odoo::spec(argv, &self.env);
+        let tick = (self.cfg.lease / 4).clamp(Duration::from_secs(1), Duration::from_secs(15));
+        let mut client = self.client.take();
+        let end = sup.run_step(&spec, tick, &mut || {
+            if let Some(c) = client.as_mut() {
+                if let Err(e) = state::heartbeat(c, id) {
+                    log::warn!("heartbeat on state {id} failed: {e}");
+                }
+            }
+        });
+        self.client = client;
+        let what = busy.as_str();
+        match end {
+            StepEnd::Exited(0) => {
+                let client = live(&mut self.client, &self.cfg, &mut sup.pause()).map_err(|e| {
+                    log::error!("{e}");
+                    Halt::Exit(exit::DB_UNREACHABLE)
+                })?;
+                Store::new(client, &self.writer)
+                    .write(State::Ready, false)
+                    .map_err(|e| db_failure("writing Ready", &e))?;
+                Ok(true)
+            }
+            StepEnd::Exited(status) => {
+                log::error!("step '{what}' failed with status {status}; the state stays '{what}' (the database may be half-done): fix it, then MODE=ForceUpdateOnly or ForceReadyState");
+                Err(Halt::Exit(exit::STEP_FAILED))
+            }
+            StepEnd::Interrupted(status) => {
+                log::error!(
+                    "step '{what}' interrupted (status {status}); the state stays '{what}'"
+                );
+                Err(Halt::Exit(exit::STEP_FAILED))
+            }
+        }
+    }
+
+    /// `Init`: as the admin role, the role and the database, then the first
+    /// state row. `Ok(false)`: the database existed, nothing more to do.
+    fn provision(&mut self, pause: &mut Pause) -> Flow {
+        let cfg = &self.cfg;
+        let admin = Target {
+            db: &cfg.db,
+            dbname: "postgres",
+            user: &cfg.admin_user,
+            password: cfg.admin_password.as_deref(),
+        };
+        let mut client = admin
+            .connect(cfg.db_wait_timeout, pause)
+            .map_err(|e| match e {
+                ConnectError::Stopped => Halt::Stopped,
+                e => {
+                    log::error!("Init: {e}");
+                    Halt::Exit(exit::DB_UNREACHABLE)
+                }
+            })?;
+        let name = cfg.db_name();
+        let exists = client
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+            .map_err(|e| db_failure("looking for the database", &e))?
+            .is_some();
+        if exists {
+            log::info!("Init: database {name} exists; nothing to do");
+            return Ok(false);
+        }
+        let user = &cfg.db.user;
+        let role_exists = client
+            .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[user])
+            .map_err(|e| db_failure("looking for the role", &e))?
+            .is_some();
+        if !role_exists {
+            // The password goes as a SCRAM verifier, never in clear text.
+            let password = match &cfg.db.password {
+                Some(p) => format!(
+                    " PASSWORD {}",
+                    db::literal(&postgres_protocol::password::scram_sha_256(p.as_bytes()))
+                ),
+                None => String::new(),
+            };
+            let sql = format!(
+                "CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE{password}",
+                db::ident(user)
+            );
+            match client.batch_execute(&sql) {
+                Ok(()) => log::info!("Init: created role {user}"),
+                Err(e) if e.code() == Some(&SqlState::DUPLICATE_OBJECT) => {}
+                Err(e) => return Err(db_failure("creating the role", &e)),
+            }
+        }
+        let sql = format!(
+            "CREATE DATABASE {} OWNER {} ENCODING 'UTF8' LC_COLLATE 'C' TEMPLATE template0",
+            db::ident(name),
+            db::ident(user)
+        );
+        match client.batch_execute(&sql) {
+            Ok(()) => log::info!("Init: created database {name} owned by {user}"),
+            Err(e) if e.code() == Some(&SqlState::DUPLICATE_DATABASE) => {
+                log::info!(
+                    "Init: database {name} was created meanwhile by another Init; nothing to do"
+                );
+                return Ok(false);
+            }
+            Err(e) => return Err(db_failure("creating the database", &e)),
+        }
+        drop(client);
+        // Claim 'Creating' right away, so that RunOnly pods wait for the install.
+        self.claimed = self.pass_gate(pause, Some(State::Creating), true)?;
+        Ok(true)
+    }
+
+    /// An install on a server without the database: create it as `DB_USER`,
+    /// as Odoo itself would.
+    fn create_database(&mut self, pause: &mut Pause) -> Result<(), Halt> {
+        let cfg = &self.cfg;
+        let target = Target {
+            db: &cfg.db,
+            dbname: "postgres",
+            user: &cfg.db.user,
+            password: cfg.db.password.as_deref(),
+        };
+        let mut client = target
+            .connect(cfg.db_wait_timeout, pause)
+            .map_err(|e| match e {
+                ConnectError::Stopped => Halt::Stopped,
+                e => {
+                    log::error!("{e}");
+                    Halt::Exit(exit::DB_UNREACHABLE)
+                }
+            })?;
+        let sql = format!(
+            "CREATE DATABASE {} ENCODING 'UTF8' LC_COLLATE 'C' TEMPLATE template0",
+            db::ident(cfg.db_name())
+        );
+        match client.batch_execute(&sql) {
+            Ok(()) => {
+                log::info!("created database {}", cfg.db_name());
+                Ok(())
+            }
+            Err(e) if e.code() == Some(&SqlState::DUPLICATE_DATABASE) => Ok(()),
+            Err(e) => {
+                log::error!(
+                    "cannot create database {} as {}: {}; create it first, or use MODE=Init with DB_ADMIN_USER",
+                    cfg.db_name(),
+                    cfg.db.user,
+                    e.as_db_error().map(|d| d.message().to_string()).unwrap_or_else(|| e.to_string())
+                );
+                Err(Halt::Exit(exit::DB_UNREACHABLE))
+            }
+        }
+    }
+
+    fn force_ready(&mut self, pause: &mut Pause) -> Result<(), Halt> {
+        let client = live(&mut self.client, &self.cfg, pause).map_err(|e| match e {
+            ConnectError::Stopped => Halt::Stopped,
+            e => {
+                log::error!("{e}");
+                Halt::Exit(exit::DB_UNREACHABLE)
+            }
+        })?;
+        Store::new(client, &self.writer)
+            .write(State::ForceReady, true)
+            .map_err(|e| db_failure("writing Force Ready", &e))?;
+        Ok(())
+    }
+}
+
+/// The run phase: the gate before every (re)start, then Odoo's command line.
+impl Launcher for Ctx {
+    fn command(&mut self, pause: &mut Pause) -> Result<ChildSpec, Abort> {
+        if self.gate == Gate::Respect {
+            match self.pass_gate(pause, None, false) {
+                Ok(_) => {}
+                Err(Halt::Stopped) => return Err(Abort::Stopped),
+                Err(Halt::Exit(code)) => return Err(Abort::Failed(code)),
+            }
+        }
+        // Odoo may run for weeks: no idle connection of ours meanwhile.
+        self.client = None;
+        Ok(odoo::spec(
+            odoo::run(&self.cfg, self.extra.current()),
+            &self.env,
+        ))
+    }
+
+    fn restarting(&mut self) {
+        self.extra.refresh();
+    }
+}
+
+/// A live connection to the Odoo database as `DB_USER`, made when missing or closed.
+fn live<'c>(
+    slot: &'c mut Option<Client>,
+    cfg: &Config,
+    pause: &mut Pause,
+) -> Result<&'c mut Client, ConnectError> {
+    if slot.as_ref().is_some_and(|c| c.is_closed()) {
+        *slot = None;
+    }
+    if let Some(c) = slot {
+        return Ok(c);
+    }
+    let target = Target {
+        db: &cfg.db,
+        dbname: cfg.db_name(),
+        user: &cfg.db.user,
+        password: cfg.db.password.as_deref(),
+    };
+    let c = target.connect(cfg.db_wait_timeout, pause)?;
+    Ok(slot.insert(c))
+}
+
+fn db_failure(what: &str, e: &postgres::Error) -> Halt {
+    let text = e
+        .as_db_error()
+        .map(|d| d.message().to_string())
+        .unwrap_or_else(|| e.to_string());
+    log::error!("{what}: {text}");
+    Halt::Exit(exit::DB_UNREACHABLE)
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// `odoo-init state [--limit N]`.
+pub fn print_state(limit: Option<i64>) -> i32 {
+    let env = &config::process_env;
+    let db = match config::odoo_rc(env).and_then(|(_, rc)| config::Db::from_env(env, &rc, true)) {
+        Ok(db) => db,
+        Err(e) => {
+            log::error!("{e}");
+            return exit::USAGE;
+        }
+    };
+    let target = Target {
+        db: &db,
+        dbname: db.name.as_deref().unwrap_or(""),
+        user: &db.user,
+        password: db.password.as_deref(),
+    };
+    let mut client = match target.connect_once() {
+        Ok(c) => c,
+        Err(e) => {
+            log::error!("cannot connect to {}: {e:?}", target.describe());
+            return exit::DB_UNREACHABLE;
+        }
+    };
+    match state::history(&mut client, limit) {
+        Ok(Some(rows)) => {
+            print!("{}", state::format_history(&rows));
+            0
+        }
+        Ok(None) => {
+            log::error!("no table {} in {}", state::TABLE, target.describe());
+            exit::DB_UNREACHABLE
+        }
+        Err(e) => {
+            log::error!("reading {}: {e}", state::TABLE);
+            exit::DB_UNREACHABLE
+        }
+    }
+}

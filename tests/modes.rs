@@ -1,0 +1,267 @@
+//! The modes against a real, throwaway PostgreSQL, odoo-init as PID 1.
+
+mod common;
+
+use common::pg::{Pg, SUPERUSER_PASSWORD};
+use common::*;
+use std::time::{Duration, Instant};
+
+const DB: &str = "odoo";
+const USER: &str = "odoo";
+const PASSWORD: &str = "odoo pw";
+
+fn job<'a>(pg: &Pg, mode: &str) -> Setup<'a> {
+    let mut s = Setup::main_job(mode)
+        .env("DB_NAME", DB)
+        .env("DB_USER", USER)
+        .env("DB_PASSWORD", PASSWORD);
+    for (k, v) in pg.host_env() {
+        s = s.env(k, v);
+    }
+    s
+}
+
+fn script(scratch: &Scratch) -> String {
+    let path = scratch.join("run.sh");
+    std::fs::write(&path, "echo maintenance done\n").unwrap();
+    path_str(&path)
+}
+
+fn run_phase_started(run: &Run) -> Vec<String> {
+    run.wait_events("Odoo's run phase", |ev| {
+        ev.iter()
+            .any(|l| l.contains(" start argv=") && !l.contains("--stop-after-init"))
+    })
+}
+
+#[test]
+fn install_and_run_on_a_fresh_server() {
+    let pg = Pg::start();
+    pg.role(USER, PASSWORD, true);
+    let scratch = Scratch::new("maint");
+    let mut run = job(&pg, "InstallAndRun")
+        .env("MODULES", "sale,crm")
+        .env("MAINTENANCE_SCRIPT", script(&scratch))
+        .start();
+    let events = run_phase_started(&run);
+    assert!(
+        events
+            .iter()
+            .any(|l| l.contains("start argv=-d odoo -i sale,crm --stop-after-init --no-http")),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().any(|l| l.contains("installed base,sale,crm")),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|l| l.ends_with("start argv=-d odoo --no-database-list")),
+        "{events:?}"
+    );
+    assert_eq!(
+        pg.states(DB).unwrap(),
+        ["Creating", "Ready", "Maintenance", "Ready"]
+    );
+    let mods: Vec<String> = pg
+        .superuser(DB)
+        .query(
+            "SELECT name FROM ir_module_module WHERE state = 'installed' ORDER BY name",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(mods, ["base", "crm", "sale"]);
+    run.signal(libc::SIGTERM);
+    assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
+}
+
+fn ready_database(pg: &Pg) {
+    pg.role(USER, PASSWORD, false);
+    pg.database(DB, USER);
+    let mut c = pg.superuser(DB);
+    c.batch_execute(
+        "CREATE TABLE curq_state_history (id serial PRIMARY KEY, state varchar NOT NULL, \
+         write_date timestamptz NOT NULL DEFAULT now()); \
+         INSERT INTO curq_state_history (state) VALUES ('Creating'), ('Ready'); \
+         ALTER TABLE curq_state_history OWNER TO odoo",
+    )
+    .unwrap();
+}
+
+#[test]
+fn run_only_waits_while_busy_and_proceeds_on_ready() {
+    let pg = Pg::start();
+    ready_database(&pg);
+    pg.superuser(DB)
+        .batch_execute("INSERT INTO curq_state_history (state) VALUES ('Updating')")
+        .unwrap();
+    let mut run = job(&pg, "RunOnly").start();
+    run.wait_stderr("state 'Updating'");
+    assert_eq!(
+        run.count(&[" start argv="]),
+        0,
+        "Odoo must not start while busy"
+    );
+    pg.superuser(DB)
+        .batch_execute("INSERT INTO curq_state_history (state) VALUES ('Ready')")
+        .unwrap();
+    run_phase_started(&run);
+    assert_eq!(
+        pg.states(DB).unwrap(),
+        ["Creating", "Ready", "Updating", "Ready"]
+    );
+    run.signal(libc::SIGTERM);
+    assert_eq!(run.wait_exit(LONG), 0);
+}
+
+#[test]
+fn a_busy_state_older_than_timeout_is_reset() {
+    let pg = Pg::start();
+    ready_database(&pg);
+    pg.superuser(DB)
+        .batch_execute(
+            "INSERT INTO curq_state_history (state, write_date) VALUES ('Updating', now() - interval '1 hour')",
+        )
+        .unwrap();
+    let mut run = job(&pg, "RunOnly").env("TIMEOUT", "60").start();
+    assert_eq!(run.wait_exit(LONG), 75, "{}", run.stderr());
+    assert!(
+        run.stderr().contains("longer than TIMEOUT"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(pg.states(DB).unwrap().last().unwrap(), "Reset");
+    assert_eq!(run.count(&[" start argv="]), 0);
+}
+
+#[test]
+fn a_wrong_password_fails_at_once() {
+    let pg = Pg::start();
+    ready_database(&pg);
+    let started = Instant::now();
+    let mut run = job(&pg, "RunOnly")
+        .env("DB_PASSWORD", "wrong")
+        .env("DB_WAIT_TIMEOUT", "60")
+        .start();
+    assert_eq!(run.wait_exit(LONG), 69, "{}", run.stderr());
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let err = run.stderr();
+    assert!(err.contains("password authentication failed"), "{err}");
+    assert!(
+        !err.contains("wrong"),
+        "the password must not be logged: {err}"
+    );
+}
+
+#[test]
+fn list_db_runs_without_gate_and_without_d() {
+    let pg = Pg::start();
+    pg.role(USER, PASSWORD, false);
+    let mut s = Setup::main_job("RunOnly")
+        .env("LIST_DB", "True")
+        .env("DB_USER", USER)
+        .env("DB_PASSWORD", PASSWORD);
+    for (k, v) in pg.host_env() {
+        s = s.env(k, v);
+    }
+    let mut run = s.start();
+    let events = run.wait_events("Odoo", |ev| count_in(ev, &[" start argv="]) == 1);
+    assert!(
+        events.iter().any(|l| l.ends_with(" start argv=")),
+        "{events:?}"
+    );
+    run.signal(libc::SIGTERM);
+    assert_eq!(run.wait_exit(LONG), 0);
+}
+
+#[test]
+fn force_modes_adopt_a_database_without_state_table() {
+    let pg = Pg::start();
+    pg.role(USER, PASSWORD, false);
+    pg.database(DB, USER);
+    // ForceRunOnly: runs without looking, writes nothing.
+    let mut run = job(&pg, "ForceRunOnly").start();
+    run_phase_started(&run);
+    run.signal(libc::SIGTERM);
+    assert_eq!(run.wait_exit(LONG), 0);
+    assert_eq!(pg.states(DB), None);
+    // ForceUpdateOnly: creates the table, updates.
+    let mut run = job(&pg, "ForceUpdateOnly").start();
+    assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
+    assert_eq!(pg.states(DB).unwrap(), ["Updating", "Ready"]);
+    // ForceReadyState: one row, no Odoo.
+    let mut run = job(&pg, "ForceReadyState").start();
+    assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
+    assert_eq!(pg.states(DB).unwrap(), ["Updating", "Ready", "Force Ready"]);
+    assert_eq!(run.count(&[" start argv="]), 0);
+}
+
+#[test]
+fn force_ready_state_creates_the_table() {
+    let pg = Pg::start();
+    pg.role(USER, PASSWORD, false);
+    pg.database(DB, USER);
+    let mut run = job(&pg, "ForceReadyState").start();
+    assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
+    assert_eq!(pg.states(DB).unwrap(), ["Force Ready"]);
+}
+
+#[test]
+fn update_only_works_on_a_legacy_three_column_table() {
+    let pg = Pg::start();
+    ready_database(&pg);
+    let mut run = job(&pg, "UpdateOnly").start();
+    assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
+    assert_eq!(
+        pg.states(DB).unwrap(),
+        ["Creating", "Ready", "Updating", "Ready"]
+    );
+    let events = run.events();
+    assert!(
+        events
+            .iter()
+            .any(|l| l.contains("-u all --stop-after-init")),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn init_creates_role_and_database_then_installs_and_a_second_init_does_nothing() {
+    let pg = Pg::start();
+    let admin = |s: Setup<'static>| {
+        s.env("DB_ADMIN_USER", "postgres")
+            .env("DB_ADMIN_PASSWORD", SUPERUSER_PASSWORD)
+    };
+    let mut run = admin(job(&pg, "Init")).env("MODULES", "sale").start();
+    assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
+    assert_eq!(pg.states(DB).unwrap(), ["Creating", "Ready"]);
+    let mut c = pg.superuser("postgres");
+    let role = c
+        .query_one(
+            "SELECT rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, \
+             (SELECT rolpassword FROM pg_authid WHERE rolname = 'odoo') \
+             FROM pg_roles WHERE rolname = 'odoo'",
+            &[],
+        )
+        .unwrap();
+    assert!(role.get::<_, bool>(0) && !role.get::<_, bool>(1));
+    assert!(!role.get::<_, bool>(2) && !role.get::<_, bool>(3));
+    assert!(role.get::<_, String>(4).starts_with("SCRAM-SHA-256$"));
+    let owner: String = c
+        .query_one(
+            "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'odoo'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(owner, USER);
+    // Again: the database exists, exit 0 at once, nothing written.
+    let mut again = admin(job(&pg, "Init")).start();
+    assert_eq!(again.wait_exit(LONG), 0, "{}", again.stderr());
+    assert!(again.stderr().contains("exists; nothing to do"));
+    assert_eq!(pg.states(DB).unwrap(), ["Creating", "Ready"]);
+}
