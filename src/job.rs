@@ -328,7 +328,7 @@ impl Ctx {
             );
             match client.batch_execute(&sql) {
                 Ok(()) => log::info!("Init: created role {user}"),
-                Err(e) if e.code() == Some(&SqlState::DUPLICATE_OBJECT) => {}
+                Err(e) if already_exists(&e) => {}
                 Err(e) => return Err(db_failure("creating the role", &e)),
             }
         }
@@ -339,7 +339,7 @@ impl Ctx {
         );
         match client.batch_execute(&sql) {
             Ok(()) => log::info!("Init: created database {name} owned by {user}"),
-            Err(e) if e.code() == Some(&SqlState::DUPLICATE_DATABASE) => {
+            Err(e) if already_exists(&e) => {
                 log::info!(
                     "Init: database {name} was created meanwhile by another Init; nothing to do"
                 );
@@ -381,7 +381,7 @@ impl Ctx {
                 log::info!("created database {}", cfg.db_name());
                 Ok(())
             }
-            Err(e) if e.code() == Some(&SqlState::DUPLICATE_DATABASE) => Ok(()),
+            Err(e) if already_exists(&e) => Ok(()),
             Err(e) => {
                 log::error!(
                     "cannot create database {} as {}: {}; create it first, or use MODE=Init with DB_ADMIN_USER",
@@ -452,6 +452,19 @@ fn live<'c>(
     };
     let c = target.connect(cfg.db_wait_timeout, pause)?;
     Ok(slot.insert(c))
+}
+
+/// Another pod created it first. CREATE DATABASE/ROLE cannot run inside a
+/// transaction (no transaction lock possible); racing, the loser gets either
+/// the duplicate error or a unique violation on the catalog's index.
+fn already_exists(e: &postgres::Error) -> bool {
+    [
+        SqlState::DUPLICATE_DATABASE,
+        SqlState::DUPLICATE_OBJECT,
+        SqlState::UNIQUE_VIOLATION,
+    ]
+    .iter()
+    .any(|c| e.code() == Some(c))
 }
 
 fn db_failure(what: &str, e: &postgres::Error) -> Halt {

@@ -1,0 +1,153 @@
+//! Bad configuration stops odoo-init before it touches the database: one
+//! clear line naming the variable and the value, exit 64, no row written.
+
+mod common;
+
+use common::pg::Pg;
+use common::*;
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+
+#[test]
+fn bad_configuration_is_refused_before_any_database_contact() {
+    let pg = Pg::start();
+    pg.role("odoo", "pw", true);
+    pg.database("odoo", "odoo");
+    pg.superuser("odoo")
+        .batch_execute(
+            "CREATE TABLE curq_state_history (id serial PRIMARY KEY, state varchar NOT NULL, \
+             write_date timestamptz NOT NULL DEFAULT now()); \
+             INSERT INTO curq_state_history (state) VALUES ('Ready'); \
+             ALTER TABLE curq_state_history OWNER TO odoo",
+        )
+        .unwrap();
+    let scratch = Scratch::new("cfg");
+    let not_exec = scratch.join("odoo-bin");
+    std::fs::write(&not_exec, "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(&not_exec, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let secret = scratch.join("secret");
+    std::fs::write(&secret, "pw\n").unwrap();
+    let (ne, sec) = (path_str(&not_exec), path_str(&secret));
+    let dir = path_str(&scratch.path);
+
+    // (variable named in the message, value shown, the environment)
+    type Case<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>);
+    let cases: Vec<Case> = vec![
+        ("MODE", "", vec![("MODE", "")]),
+        ("MODE", "Run", vec![("MODE", "Run")]),
+        ("TIMEOUT", "abc", vec![("TIMEOUT", "abc")]),
+        ("TIMEOUT", "-1", vec![("TIMEOUT", "-1")]),
+        ("TIMEOUT", "", vec![("TIMEOUT", "")]),
+        ("DB_WAIT_TIMEOUT", "-5", vec![("DB_WAIT_TIMEOUT", "-5")]),
+        ("STOP_TIMEOUT", "soon", vec![("STOP_TIMEOUT", "soon")]),
+        ("ON_EXIT", "never", vec![("ON_EXIT", "never")]),
+        ("LIST_DB", "maybe", vec![("LIST_DB", "maybe")]),
+        (
+            "LIST_DB",
+            "True",
+            vec![("LIST_DB", "True"), ("MODE", "UpdateOnly")],
+        ),
+        ("DB_PASSWORD_FILE", &sec, vec![("DB_PASSWORD_FILE", &sec)]),
+        (
+            "DB_PASSWORD_FILE",
+            "/nonexistent/secret",
+            vec![
+                ("DB_PASSWORD", ""),
+                ("DB_PASSWORD_FILE", "/nonexistent/secret"),
+            ],
+        ),
+        (
+            "DB_ADMIN_PASSWORD_FILE",
+            &dir,
+            vec![("DB_ADMIN_PASSWORD_FILE", &dir)],
+        ),
+        (
+            "DB_USER",
+            "postgres",
+            vec![("DB_USER", "postgres"), ("MODE", "Init")],
+        ),
+        (
+            "ODOO_BIN",
+            "/nonexistent/odoo-bin",
+            vec![("ODOO_BIN", "/nonexistent/odoo-bin")],
+        ),
+        ("ODOO_BIN", &ne, vec![("ODOO_BIN", &ne)]),
+        (
+            "ODOO_BIN",
+            "no-such-odoo",
+            vec![("ODOO_BIN", "no-such-odoo")],
+        ),
+        (
+            "MAINTENANCE_SCRIPT",
+            "/nonexistent/run.sh",
+            vec![
+                ("MAINTENANCE_SCRIPT", "/nonexistent/run.sh"),
+                ("MODE", "UpdateOnly"),
+            ],
+        ),
+        ("DB_PORT", "99999", vec![("DB_PORT", "99999")]),
+        ("DB_PORT", "abc", vec![("DB_PORT", "abc")]),
+        (
+            "DB_NAME",
+            "odoo\\\"; DROP TABLE curq_state_history; --",
+            vec![("DB_NAME", "odoo\"; DROP TABLE curq_state_history; --")],
+        ),
+        ("DB_NAME", "my db", vec![("DB_NAME", "my db")]),
+        ("DB_NAME", "odöo", vec![("DB_NAME", "odöo")]),
+        ("DB_NAME", "", vec![("DB_NAME", "")]),
+        ("DB_USER", "o'doo", vec![("DB_USER", "o'doo")]),
+        (
+            "DB_USER",
+            "odoo; DROP ROLE x",
+            vec![("DB_USER", "odoo; DROP ROLE x")],
+        ),
+        (
+            "MODULES",
+            "sale,--dev=all",
+            vec![("MODULES", "sale,--dev=all")],
+        ),
+    ];
+    assert!(cases.len() >= 20);
+    for (variable, value, env) in &cases {
+        let mut cmd = Command::new(odoo_init());
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("MODE", "UpdateAndRun")
+            .env("DB_NAME", "odoo")
+            .env("DB_USER", "odoo")
+            .env("DB_PASSWORD", "pw")
+            .env("DB_HOST", "127.0.0.1")
+            .env("DB_PORT", pg.port.to_string())
+            .env("ODOO_BIN", standin())
+            .env("ODOO_INIT_RUNTIME_DIR", scratch.join("rt"));
+        for (k, v) in env {
+            if k == &"DB_PASSWORD" && v.is_empty() {
+                cmd.env_remove("DB_PASSWORD");
+            } else {
+                cmd.env(k, v);
+            }
+        }
+        let out = cmd.output().expect("run odoo-init");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(64), "{variable}={value:?}: {err}");
+        let errors: Vec<&str> = err.lines().filter(|l| l.contains("ERROR")).collect();
+        assert_eq!(
+            errors.len(),
+            1,
+            "{variable}={value:?}: one clear line: {err}"
+        );
+        let shown = format!("{variable}=\"{value}\"");
+        assert!(errors[0].contains(&shown), "{shown} in {err}");
+        assert!(errors[0].contains("is not valid:"), "{err}");
+    }
+    assert_eq!(pg.states("odoo").unwrap(), ["Ready"], "no row was written");
+    let dbs: i64 = pg
+        .superuser("postgres")
+        .query_one(
+            "SELECT count(*) FROM pg_database WHERE NOT datistemplate",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(dbs, 2, "no database was created (postgres, odoo)");
+}

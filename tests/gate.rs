@@ -1,0 +1,273 @@
+//! The state gate under concurrency and failure, and secrets.
+
+mod common;
+
+use common::pg::{Pg, SUPERUSER_PASSWORD};
+use common::*;
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const DB: &str = "odoo";
+const USER: &str = "odoo";
+const PASSWORD: &str = "Pw-4-odoo-SECRET";
+
+fn job<'a>(pg: &Pg, mode: &str) -> Setup<'a> {
+    let mut s = Setup::main_job(mode)
+        .env("DB_NAME", DB)
+        .env("DB_USER", USER)
+        .env("DB_PASSWORD", PASSWORD);
+    for (k, v) in pg.host_env() {
+        s = s.env(k, v);
+    }
+    s
+}
+
+fn ready_database(pg: &Pg) {
+    pg.role(USER, PASSWORD, false);
+    pg.database(DB, USER);
+    pg.superuser(DB)
+        .batch_execute(
+            "CREATE TABLE curq_state_history (id serial PRIMARY KEY, state varchar NOT NULL, \
+             write_date timestamptz NOT NULL DEFAULT now()); \
+             INSERT INTO curq_state_history (state) VALUES ('Creating'), ('Ready'); \
+             ALTER TABLE curq_state_history OWNER TO odoo; \
+             CREATE TABLE ir_module_module (name varchar PRIMARY KEY, state varchar NOT NULL, \
+             update_count integer NOT NULL DEFAULT 0, write_date timestamptz NOT NULL DEFAULT now()); \
+             INSERT INTO ir_module_module (name, state) VALUES ('base', 'installed'); \
+             ALTER TABLE ir_module_module OWNER TO odoo",
+        )
+        .unwrap();
+}
+
+fn in_run_phase(run: &Run) -> bool {
+    run.events()
+        .iter()
+        .any(|l| l.contains(" start argv=") && !l.contains("--stop-after-init"))
+}
+
+#[test]
+fn eight_pods_updating_at_once_take_turns_and_all_end_running() {
+    let pg = Pg::start();
+    ready_database(&pg);
+    let mut runs: Vec<Run> = (0..8)
+        .map(|_| {
+            job(&pg, "UpdateAndRun")
+                .env("STANDIN_STEP_MS", "200")
+                .start()
+        })
+        .collect();
+    wait_until(Duration::from_secs(120), "all 8 pods running Odoo", || {
+        runs.iter().all(in_run_phase).then_some(())
+    });
+    let states = pg.states(DB).unwrap();
+    let mut expected = vec!["Creating".to_string(), "Ready".to_string()];
+    for _ in 0..8 {
+        expected.extend(["Updating".to_string(), "Ready".to_string()]);
+    }
+    // Claims happen under the lock and need the latest state to be ready:
+    // never two busy rows in a row, every update serialised.
+    assert_eq!(states, expected);
+    let updates: i32 = pg
+        .superuser(DB)
+        .query_one(
+            "SELECT update_count FROM ir_module_module WHERE name = 'base'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(updates, 8);
+    for run in &mut runs {
+        run.signal(libc::SIGTERM);
+        assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
+    }
+}
+
+#[test]
+fn a_killed_updater_is_reset_by_a_waiter_within_the_lease() {
+    let pg = Pg::start();
+    ready_database(&pg);
+    let mut updater = job(&pg, "UpdateOnly")
+        .env("STANDIN_UPDATE_HANG", "1")
+        .env("STATE_LEASE", "3")
+        .start();
+    updater.wait_events("the update to hang", |ev| {
+        count_in(ev, &["update hanging"]) == 1
+    });
+    let mut waiter = job(&pg, "RunOnly")
+        .env("STATE_LEASE", "3")
+        .env("TIMEOUT", "600")
+        .start();
+    waiter.wait_stderr("state 'Updating'");
+    // The updater's container dies at once: no chance to write anything.
+    let killed = Instant::now();
+    updater.signal(libc::SIGKILL);
+    updater.wait_exit(LONG);
+    assert_eq!(
+        waiter.wait_exit(Duration::from_secs(60)),
+        75,
+        "{}",
+        waiter.stderr()
+    );
+    assert!(
+        killed.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        killed.elapsed()
+    );
+    assert!(waiter.stderr().contains("heartbeat"), "{}", waiter.stderr());
+    assert_eq!(
+        pg.states(DB).unwrap(),
+        ["Creating", "Ready", "Updating", "Reset"]
+    );
+    // The restarted container then proceeds.
+    let mut again = job(&pg, "RunOnly").start();
+    again.wait_events("Odoo", |ev| count_in(ev, &[" start argv="]) == 1);
+    again.signal(libc::SIGTERM);
+    assert_eq!(again.wait_exit(LONG), 0);
+}
+
+#[test]
+fn postgres_started_late_is_waited_for() {
+    let pg = Pg::start();
+    ready_database(&pg);
+    pg.stop();
+    let mut run = job(&pg, "RunOnly").env("DB_WAIT_TIMEOUT", "60").start();
+    run.wait_stderr("waiting for PostgreSQL");
+    pg.start_again();
+    run.wait_events("Odoo", |ev| count_in(ev, &[" start argv="]) == 1);
+    assert!(
+        run.stderr().contains("PostgreSQL is up"),
+        "{}",
+        run.stderr()
+    );
+    run.signal(libc::SIGTERM);
+    assert_eq!(run.wait_exit(LONG), 0);
+}
+
+#[test]
+fn postgres_that_never_comes_is_a_clear_failure() {
+    let pg = Pg::start();
+    ready_database(&pg);
+    pg.stop();
+    let mut run = job(&pg, "RunOnly").env("DB_WAIT_TIMEOUT", "1").start();
+    assert_eq!(run.wait_exit(LONG), 69, "{}", run.stderr());
+    assert!(run.stderr().contains("DB_WAIT_TIMEOUT"), "{}", run.stderr());
+}
+
+#[test]
+fn two_inits_at_once_both_succeed_and_one_installs() {
+    let pg = Pg::start();
+    let init = || {
+        job(&pg, "Init")
+            .env("DB_ADMIN_USER", "postgres")
+            .env("DB_ADMIN_PASSWORD", SUPERUSER_PASSWORD)
+    };
+    let (mut a, mut b) = (init().start(), init().start());
+    assert_eq!(a.wait_exit(LONG), 0, "{}", a.stderr());
+    assert_eq!(b.wait_exit(LONG), 0, "{}", b.stderr());
+    assert_eq!(pg.states(DB).unwrap(), ["Creating", "Ready"]);
+    let installs = [&a, &b]
+        .iter()
+        .filter(|r| r.count(&["installed base"]) == 1)
+        .count();
+    assert_eq!(installs, 1);
+}
+
+/// Every process's command line, sampled until `stop`.
+fn sample_cmdlines(stop: Arc<AtomicBool>, seen: Arc<Mutex<BTreeSet<String>>>) {
+    while !stop.load(Ordering::SeqCst) {
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            if let Ok(raw) = std::fs::read(entry.path().join("cmdline")) {
+                let line = String::from_utf8_lossy(&raw).replace('\0', " ");
+                if !line.is_empty() {
+                    seen.lock().unwrap().insert(line);
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn no_secret_in_any_command_line_or_log() {
+    let pg = Pg::start();
+    let scratch = Scratch::new("secrets");
+    let script = scratch.join("run.sh");
+    std::fs::write(
+        &script,
+        "sleep 1\npsql -X -tAc 'SELECT 1' >/dev/null || exit 3\n",
+    )
+    .unwrap();
+    let admin_secret = scratch.join("admin");
+    std::fs::write(&admin_secret, format!("{SUPERUSER_PASSWORD}\n")).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(Mutex::new(BTreeSet::new()));
+    let sampler = {
+        let (stop, seen) = (stop.clone(), seen.clone());
+        std::thread::spawn(move || sample_cmdlines(stop, seen))
+    };
+    // Init (admin secret from a file), install, maintenance; then update and run.
+    let mut init = job(&pg, "Init")
+        .env("DB_ADMIN_USER", "postgres")
+        .env("DB_ADMIN_PASSWORD_FILE", path_str(&admin_secret))
+        .env("MAINTENANCE_SCRIPT", path_str(&script))
+        .env("STANDIN_STEP_MS", "500")
+        .start();
+    assert_eq!(init.wait_exit(LONG), 0, "{}", init.stderr());
+    let mut run = job(&pg, "UpdateAndRun")
+        .env("MAINTENANCE_SCRIPT", path_str(&script))
+        .env("STANDIN_STEP_MS", "500")
+        .start();
+    run.wait_events("Odoo", |ev| {
+        ev.iter()
+            .any(|l| l.ends_with("start argv=-d odoo --no-database-list"))
+    });
+    wait_until(LONG, "the run phase seen by the sampler", || {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("standin-odoo -d odoo --no-database-list"))
+            .then_some(())
+    });
+    run.signal(libc::SIGTERM);
+    assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
+    stop.store(true, Ordering::SeqCst);
+    sampler.join().unwrap();
+
+    let seen = seen.lock().unwrap();
+    for phase in [
+        "-i base --stop-after-init",
+        "-u all --stop-after-init",
+        "run.sh",
+        "--no-database-list",
+    ] {
+        assert!(
+            seen.iter().any(|l| l.contains(phase)),
+            "the sampler saw no {phase:?}"
+        );
+    }
+    for secret in [PASSWORD, SUPERUSER_PASSWORD] {
+        assert!(
+            !seen.iter().any(|l| l.contains(secret)),
+            "{secret} in a command line"
+        );
+        for r in [&init, &run] {
+            assert!(!r.stderr().contains(secret), "{secret} in a log");
+        }
+    }
+    // The maintenance script reached the database through libpq's environment.
+    assert_eq!(
+        pg.states(DB).unwrap(),
+        [
+            "Creating",
+            "Ready",
+            "Maintenance",
+            "Ready",
+            "Updating",
+            "Ready",
+            "Maintenance",
+            "Ready"
+        ]
+    );
+}
