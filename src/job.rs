@@ -415,7 +415,8 @@ impl Launcher for Ctx {
         if self.gate == Gate::Respect {
             match self.pass_gate(pause, None, false) {
                 Ok(_) => {}
-                Err(Halt::Stopped) => return Err(Abort::Stopped),
+                // Nothing runs: exit like a process stopped by SIGTERM.
+                Err(Halt::Stopped) => return Err(Abort::Failed(exit::for_signal(libc::SIGTERM))),
                 Err(Halt::Exit(code)) => return Err(Abort::Failed(code)),
             }
         }
