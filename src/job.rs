@@ -140,8 +140,8 @@ struct Ctx {
 }
 
 impl Ctx {
-    /// Waits at the gate; with `busy`, claims it. `create`: the table (and
-    /// the database) may be created here. Returns the claimed row.
+    /// Waits at the gate; with `busy`, claims it. `create`: the table may be
+    /// created here (and, for an install, the database). Returns the claimed row.
     fn pass_gate(
         &mut self,
         pause: &mut Pause,
@@ -197,7 +197,8 @@ impl Ctx {
                         Err(e) => return Err(db_failure("reading the state", &e)),
                     }
                 }
-                Err(ConnectError::NoDatabase) if create => {
+                // Only an install makes the database, as Odoo's `-i` would.
+                Err(ConnectError::NoDatabase) if busy == Some(State::Creating) => {
                     self.create_database(pause)?;
                     continue;
                 }

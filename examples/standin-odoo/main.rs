@@ -19,6 +19,7 @@
 //!   STANDIN_LOG=FILE       append one line per event: `PID ROLE EVENT ...`
 //!   STANDIN_DRAIN_MS=N     graceful drain time (threaded: the process; prefork: each worker)
 //!   STANDIN_EXIT=N         exit with N right after starting
+//!   STANDIN_RUN_EXIT=N     in the run phase only (not -i/-u): exit with N after starting
 //!   STANDIN_KILL_SELF=N    die of signal N right after starting
 //!   STANDIN_IGNORE_TERM=1  log SIGTERM/SIGINT but keep running
 //!   STANDIN_ORPHANS=N      leave N orphaned grandchildren that exit at once
@@ -149,6 +150,10 @@ fn main() {
     if opts.stop_after_init {
         event(role, "exit 0");
         std::process::exit(0);
+    }
+    if let Some(code) = env_num("STANDIN_RUN_EXIT") {
+        event(role, &format!("exit {code}"));
+        std::process::exit(code as i32);
     }
     let code = if opts.workers > 0 {
         prefork(&signals, opts.workers, &args)
