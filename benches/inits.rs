@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 const SIGNALS: usize = 600;
 const ORPHANS: &str = "5000";
 const IDLE: Duration = Duration::from_secs(3);
@@ -83,6 +86,118 @@ fn main() {
         .map(|(init, r)| (init.name, init.binary.as_ref().map(|_| r)))
         .collect();
     print_table(&rows);
+    own_costs(&odoo_init, &standin);
+}
+
+const RUNS: usize = 25;
+
+/// odoo-init's own costs with the state gate on a local PostgreSQL (RunOnly,
+/// state Ready), each next to the same measurement without database
+/// (`supervise`): the difference is the gate's.
+fn own_costs(odoo_init: &Path, standin: &Path) {
+    eprintln!("starting a throwaway PostgreSQL ...");
+    let pg = common::pg::Pg::start();
+    pg.role("odoo", "bench-pw", false);
+    pg.database("odoo", "odoo");
+    pg.superuser("odoo")
+        .batch_execute(
+            "CREATE TABLE curq_state_history (id serial PRIMARY KEY, state varchar NOT NULL, \
+             write_date timestamptz NOT NULL DEFAULT now(), host varchar, pid integer, \
+             mode varchar, heartbeat timestamptz); \
+             INSERT INTO curq_state_history (state) VALUES ('Ready'); \
+             ALTER TABLE curq_state_history OWNER TO odoo",
+        )
+        .expect("state table");
+    let port = pg.port.to_string();
+    let run_only: Vec<(&str, &str)> = vec![
+        ("MODE", "RunOnly"),
+        ("DB_NAME", "odoo"),
+        ("DB_USER", "odoo"),
+        ("DB_PASSWORD", "bench-pw"),
+        ("DB_HOST", "127.0.0.1"),
+        ("DB_PORT", &port),
+    ];
+    let odoo = standin.display().to_string();
+    let init = odoo_init.display().to_string();
+    let supervise = vec![init.clone(), "supervise".into(), "--".into(), odoo.clone()];
+    let main_job = vec![init];
+    let odoo_bin = [("ODOO_BIN", odoo.as_str())];
+    let mut env = run_only.clone();
+    env.extend(odoo_bin);
+
+    let start_base = start_times(&supervise, &[]);
+    let start_gate = start_times(&main_job, &env);
+    let restart_base = restart_times(&supervise, &[]);
+    let restart_gate = restart_times(&main_job, &env);
+    let med = |v: &[f64]| percentile(v, 0.5);
+    println!();
+    println!("| odoo-init's own cost, median of {RUNS} (ms) | no database (supervise) | RunOnly, state Ready | the gate's share | target |");
+    println!("|---|---:|---:|---:|---:|");
+    println!(
+        "| start of odoo-init to Odoo running | {:.2} | {:.2} | {:.2} | 10 |",
+        med(&start_base),
+        med(&start_gate),
+        med(&start_gate) - med(&start_base)
+    );
+    println!(
+        "| old Odoo gone to new Odoo running (restart) | {:.2} | {:.2} | {:.2} | 5 |",
+        med(&restart_base),
+        med(&restart_gate),
+        med(&restart_gate) - med(&restart_base)
+    );
+}
+
+/// From spawning odoo-init (not PID 1: no namespace set-up in the figure)
+/// to the stand-in's first byte.
+fn start_times(argv: &[String], env: &[(&str, &str)]) -> Vec<f64> {
+    let mut times: Vec<f64> = (0..RUNS)
+        .map(|_| {
+            let t0 = Instant::now();
+            let (mut child, mut ack) = spawn_acked(argv, env);
+            assert!(
+                wait_ack(&mut ack, Duration::from_secs(10)),
+                "{argv:?} did not start Odoo"
+            );
+            let took = t0.elapsed().as_secs_f64() * 1e3;
+            signal(child.id() as i32, libc::SIGTERM);
+            let _ = child.wait();
+            took
+        })
+        .collect();
+    times.sort_by(|a, b| a.total_cmp(b));
+    times
+}
+
+/// From the old stand-in's last byte (it is exiting) to the new one's first.
+fn restart_times(argv: &[String], env: &[(&str, &str)]) -> Vec<f64> {
+    let (mut child, mut ack) = spawn_acked(argv, env);
+    assert!(
+        wait_ack(&mut ack, Duration::from_secs(10)),
+        "{argv:?} did not start Odoo"
+    );
+    let mut times: Vec<f64> = (0..RUNS)
+        .map(|_| {
+            signal(child.id() as i32, libc::SIGHUP);
+            assert!(
+                wait_ack(&mut ack, Duration::from_secs(10)),
+                "no SIGTERM reached Odoo"
+            );
+            assert!(
+                wait_ack(&mut ack, Duration::from_secs(10)),
+                "old Odoo did not exit"
+            );
+            let t0 = Instant::now();
+            assert!(
+                wait_ack(&mut ack, Duration::from_secs(10)),
+                "new Odoo did not start"
+            );
+            t0.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    signal(child.id() as i32, libc::SIGTERM);
+    let _ = child.wait();
+    times.sort_by(|a, b| a.total_cmp(b));
+    times
 }
 
 fn found(name: &'static str, args: &[&str]) -> Init {
@@ -106,7 +221,8 @@ struct Session {
     ack: fs::File,
 }
 
-fn start(init: &Init, standin: &Path, env: &[(&str, &str)]) -> Session {
+/// Spawns `argv` with the stand-in's ack pipe; the read end is returned.
+fn spawn_acked(argv: &[String], env: &[(&str, &str)]) -> (Child, fs::File) {
     let (read, write): (OwnedFd, OwnedFd) = nix::unistd::pipe().expect("pipe");
     // The write end must survive exec into the init and then the stand-in.
     nix::fcntl::fcntl(
@@ -114,13 +230,6 @@ fn start(init: &Init, standin: &Path, env: &[(&str, &str)]) -> Session {
         nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
     )
     .expect("clear CLOEXEC");
-    let mut argv: Vec<String> = vec!["unshare".into()];
-    if !nix::unistd::geteuid().is_root() {
-        argv.extend(["--user".into(), "--map-root-user".into()]);
-    }
-    argv.extend(["--pid".into(), "--fork".into(), "--mount-proc".into()]);
-    argv.extend(init.prefix.iter().cloned());
-    argv.push(standin.display().to_string());
     let mut cmd = Command::new(&argv[0]);
     cmd.args(&argv[1..])
         .env("STANDIN_ACK_FD", write.as_raw_fd().to_string())
@@ -132,9 +241,20 @@ fn start(init: &Init, standin: &Path, env: &[(&str, &str)]) -> Session {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let top = cmd.spawn().expect("spawn unshare");
+    let child = cmd.spawn().expect("spawn");
     drop(write);
-    let mut ack = fs::File::from(read);
+    (child, fs::File::from(read))
+}
+
+fn start(init: &Init, standin: &Path, env: &[(&str, &str)]) -> Session {
+    let mut argv: Vec<String> = vec!["unshare".into()];
+    if !nix::unistd::geteuid().is_root() {
+        argv.extend(["--user".into(), "--map-root-user".into()]);
+    }
+    argv.extend(["--pid".into(), "--fork".into(), "--mount-proc".into()]);
+    argv.extend(init.prefix.iter().cloned());
+    argv.push(standin.display().to_string());
+    let (top, mut ack) = spawn_acked(&argv, env);
     assert!(
         wait_ack(&mut ack, Duration::from_secs(10)),
         "{}: stand-in did not start",

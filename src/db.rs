@@ -50,6 +50,8 @@ impl Target<'_> {
             .dbname(self.dbname)
             .user(self.user)
             .application_name("odoo-init")
+            // Ages are computed in UTC by the server: set in the startup packet, no round trip.
+            .options("-c TimeZone=UTC")
             .connect_timeout(Duration::from_secs(10));
         if let Some(p) = self.password {
             c.password(p);
@@ -66,13 +68,7 @@ impl Target<'_> {
 
     /// One attempt, classified.
     pub fn connect_once(&self) -> Result<Client, Attempt> {
-        match self.config().connect(NoTls) {
-            Ok(mut client) => match client.batch_execute("SET TIME ZONE 'UTC'") {
-                Ok(()) => Ok(client),
-                Err(e) => Err(Attempt::Retry(e.to_string())),
-            },
-            Err(e) => Err(classify(&e)),
-        }
+        self.config().connect(NoTls).map_err(|e| classify(&e))
     }
 
     /// Retries with backoff while the server refuses connections or is

@@ -150,6 +150,7 @@ impl Ctx {
     ) -> Result<Option<i32>, Halt> {
         let force = self.gate == Gate::Ignore;
         let started = Instant::now();
+        let mut reconnected = false;
         let mut said: Option<Instant> = None;
         let mut say = |what: &str| {
             if said.is_none_or(|t| t.elapsed() >= WAIT_LOG_EVERY) {
@@ -190,8 +191,15 @@ impl Ctx {
                                 Err(e) => return Err(db_failure("writing Reset", &e)),
                             },
                         },
-                        Err(e) if e.is_closed() => {
+                        // No SQL error: the connection itself broke (dropped while
+                        // idle by the server or a pooler). Reconnect at once, once.
+                        Err(e) if e.as_db_error().is_none() => {
+                            log::info!("database connection lost ({e}); reconnecting");
                             self.client = None;
+                            if !reconnected {
+                                reconnected = true;
+                                continue;
+                            }
                             None
                         }
                         Err(e) => return Err(db_failure("reading the state", &e)),
@@ -421,8 +429,6 @@ impl Launcher for Ctx {
                 Err(Halt::Exit(code)) => return Err(Abort::Failed(code)),
             }
         }
-        // Odoo may run for weeks: no idle connection of ours meanwhile.
-        self.client = None;
         Ok(odoo::spec(
             odoo::run(&self.cfg, self.extra.current()),
             &self.env,

@@ -122,6 +122,9 @@ impl<'a> Store<'a> {
     /// is missing (the new row then is the first). `force`: write `busy`
     /// whatever the latest state is.
     pub fn claim(&mut self, busy: Option<State>, create: bool, force: bool) -> PgResult<Claim> {
+        if busy.is_none() && !create {
+            return self.peek(force);
+        }
         let mut tx = self.client.transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])?;
         let exists = table_exists(&mut tx)?;
@@ -136,7 +139,7 @@ impl<'a> Store<'a> {
             log::info!("created the state table {TABLE}");
         }
         let extended = ensure_columns(&mut tx)?;
-        let latest = latest_in(&mut tx, extended)?;
+        let latest = latest_in(&mut tx)?;
         let open = force || latest.as_ref().is_none_or(|l| is_ready(&l.state));
         let claim = match (open, busy) {
             (true, Some(state)) => Claim::Claimed(insert(self.writer, &mut tx, state, extended)?),
@@ -145,6 +148,26 @@ impl<'a> Store<'a> {
         };
         tx.commit()?;
         Ok(claim)
+    }
+
+    /// The gate without a claim (the run phase): one query, no lock, no
+    /// transaction: it writes nothing, so it needs none.
+    fn peek(&mut self, force: bool) -> PgResult<Claim> {
+        match self.client.query_opt(&latest_sql(), &[]) {
+            Err(e) if e.code() == Some(&postgres::error::SqlState::UNDEFINED_TABLE) => {
+                Ok(Claim::NoTable)
+            }
+            Err(e) => Err(e),
+            Ok(None) => Ok(Claim::Open),
+            Ok(Some(row)) => {
+                let latest = to_latest(&row);
+                Ok(if force || is_ready(&latest.state) {
+                    Claim::Open
+                } else {
+                    Claim::Busy(latest)
+                })
+            }
+        }
     }
 
     /// Writes `state` (Ready, Force Ready) unconditionally, under the lock.
@@ -169,7 +192,7 @@ impl<'a> Store<'a> {
         let mut tx = self.client.transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])?;
         let extended = ensure_columns(&mut tx)?;
-        let still = latest_in(&mut tx, extended)?.is_some_and(|l| l.id == seen);
+        let still = latest_in(&mut tx)?.is_some_and(|l| l.id == seen);
         if still {
             insert(self.writer, &mut tx, State::Reset, extended)?;
         }
@@ -229,9 +252,8 @@ fn table_exists(tx: &mut postgres::Transaction) -> PgResult<bool> {
 fn ensure_columns(tx: &mut postgres::Transaction) -> PgResult<bool> {
     let present: i64 = tx
         .query_one(
-            "SELECT count(*) FROM information_schema.columns \
-             WHERE table_name = $1 AND table_schema = current_schema() \
-             AND column_name IN ('host', 'pid', 'mode', 'heartbeat')",
+            "SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass($1) \
+             AND NOT attisdropped AND attname IN ('host', 'pid', 'mode', 'heartbeat')",
             &[&TABLE],
         )?
         .get(0);
@@ -257,28 +279,30 @@ fn ensure_columns(tx: &mut postgres::Transaction) -> PgResult<bool> {
     }
 }
 
-fn latest_in(tx: &mut postgres::Transaction, extended: bool) -> PgResult<Option<Latest>> {
-    let sql = if extended {
-        format!(
-            "SELECT id, state, write_date::text, extract(epoch FROM now() - write_date)::float8, \
-             extract(epoch FROM now() - heartbeat)::float8, host || ':' || pid \
-             FROM {TABLE} ORDER BY id DESC LIMIT 1"
-        )
-    } else {
-        format!(
-            "SELECT id, state, write_date::text, extract(epoch FROM now() - write_date)::float8, \
-             NULL::float8, NULL::text FROM {TABLE} ORDER BY id DESC LIMIT 1"
-        )
-    };
-    let row = tx.query_opt(&sql, &[])?;
-    Ok(row.map(|r| Latest {
+/// The newest row; through `to_jsonb` the optional columns read as NULL on
+/// a legacy table, so one query serves both.
+fn latest_sql() -> String {
+    format!(
+        "SELECT id, state, write_date::text, extract(epoch FROM now() - write_date)::float8, \
+         extract(epoch FROM now() - (to_jsonb(t)->>'heartbeat')::timestamptz)::float8, \
+         (to_jsonb(t)->>'host') || ':' || (to_jsonb(t)->>'pid') \
+         FROM {TABLE} t ORDER BY id DESC LIMIT 1"
+    )
+}
+
+fn to_latest(r: &postgres::Row) -> Latest {
+    Latest {
         id: r.get(0),
         state: r.get(1),
         write_date: r.get(2),
         age: secs(r.get(3)),
         silence: r.get::<_, Option<f64>>(4).map(secs),
         owner: r.get(5),
-    }))
+    }
+}
+
+fn latest_in(tx: &mut postgres::Transaction) -> PgResult<Option<Latest>> {
+    Ok(tx.query_opt(&latest_sql(), &[])?.as_ref().map(to_latest))
 }
 
 fn secs(s: f64) -> Duration {

@@ -271,3 +271,26 @@ fn no_secret_in_any_command_line_or_log() {
         ]
     );
 }
+
+#[test]
+fn a_connection_dropped_while_odoo_runs_is_made_again_for_the_restart() {
+    let pg = Pg::start();
+    ready_database(&pg);
+    let mut run = job(&pg, "RunOnly").start();
+    run.wait_events("Odoo", |ev| count_in(ev, &[" start argv="]) == 1);
+    let killed: i64 = pg
+        .superuser("postgres")
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE application_name = 'odoo-init'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(killed, 1, "odoo-init keeps one connection while Odoo runs");
+    run.signal(libc::SIGHUP);
+    run.wait_events("Odoo again", |ev| count_in(ev, &[" start argv="]) == 2);
+    assert!(run.stderr().contains("reconnecting"), "{}", run.stderr());
+    run.signal(libc::SIGTERM);
+    assert_eq!(run.wait_exit(LONG), 0);
+}

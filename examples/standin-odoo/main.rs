@@ -24,8 +24,9 @@
 //!   STANDIN_IGNORE_TERM=1  log SIGTERM/SIGINT but keep running
 //!   STANDIN_ORPHANS=N      leave N orphaned grandchildren that exit at once
 //!   STANDIN_LINGER_MS=N    leave one orphan that takes N ms to exit after SIGTERM
-//!   STANDIN_ACK_FD=N       write one byte to fd N per signal received and when the
-//!                          orphans are left (for the benchmark; no logging then)
+//!   STANDIN_ACK_FD=N       write one byte to fd N at start, per signal received, when
+//!                          the orphans are left, and at the end of the run phase
+//!                          (for the benchmark; no logging then)
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -161,6 +162,7 @@ fn main() {
         threaded(&signals, &args)
     };
     event(role, &format!("exit {code}"));
+    ack();
     std::process::exit(code);
 }
 
