@@ -265,3 +265,73 @@ fn init_creates_role_and_database_then_installs_and_a_second_init_does_nothing()
     assert!(again.stderr().contains("exists; nothing to do"));
     assert_eq!(pg.states(DB).unwrap(), ["Creating", "Ready"]);
 }
+
+#[test]
+fn a_failed_update_leaves_its_busy_state_and_exits_65() {
+    let pg = Pg::start();
+    ready_database(&pg);
+    let mut run = job(&pg, "UpdateAndRun")
+        .env("STANDIN_UPDATE_FAIL", "1")
+        .start();
+    assert_eq!(run.wait_exit(LONG), 65, "{}", run.stderr());
+    assert_eq!(pg.states(DB).unwrap(), ["Creating", "Ready", "Updating"]);
+    assert!(
+        run.stderr().contains("the state stays 'Updating'"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        !run.events()
+            .iter()
+            .any(|l| l.contains("--no-database-list")),
+        "Odoo must not run"
+    );
+}
+
+#[test]
+fn an_update_interrupted_by_sigterm_leaves_its_busy_state() {
+    let pg = Pg::start();
+    ready_database(&pg);
+    let mut run = job(&pg, "UpdateOnly")
+        .env("STANDIN_UPDATE_HANG", "1")
+        .start();
+    run.wait_events("the update", |ev| count_in(ev, &["update hanging"]) == 1);
+    run.signal(libc::SIGTERM);
+    assert_eq!(run.wait_exit(LONG), 65, "{}", run.stderr());
+    assert_eq!(
+        run.count(&["signal SIGTERM from 1"]),
+        1,
+        "{:?}",
+        run.events()
+    );
+    assert_eq!(pg.states(DB).unwrap(), ["Creating", "Ready", "Updating"]);
+    assert!(run.stderr().contains("interrupted"), "{}", run.stderr());
+}
+
+#[test]
+fn state_prints_the_history_like_psql() {
+    let pg = Pg::start();
+    ready_database(&pg);
+    let out = std::process::Command::new(odoo_init())
+        .args(["state", "--limit", "1"])
+        .env("DB_NAME", DB)
+        .env("DB_USER", USER)
+        .env("DB_PASSWORD", PASSWORD)
+        .env("DB_HOST", "127.0.0.1")
+        .env("DB_PORT", pg.port.to_string())
+        .env_remove("MODE")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(lines[0].starts_with(" id |"), "{text}");
+    assert!(lines[2].starts_with("  2 | Ready "), "newest last: {text}");
+    assert!(lines[2].ends_with("+00"), "UTC timestamps: {text}");
+    assert_eq!(lines[3], "(1 row)");
+}

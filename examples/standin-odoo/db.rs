@@ -89,6 +89,7 @@ pub fn run(opts: &DbOptions, signals: &Signals) -> Outcome {
         if std::env::var("STANDIN_UPDATE_HANG").is_ok_and(|v| v == "1") {
             crate::event("server", "update hanging");
             while let Some(sig) = signals.wait(None) {
+                crate::log_signal("server", &sig);
                 if matches!(sig.signo, libc::SIGTERM | libc::SIGINT) {
                     return Outcome::Failed("update interrupted".into());
                 }
@@ -110,6 +111,7 @@ pub fn run(opts: &DbOptions, signals: &Signals) -> Outcome {
     let until =
         Instant::now() + Duration::from_millis(crate::env_num("STANDIN_STEP_MS").unwrap_or(0));
     while let Some(sig) = signals.wait(Some(until)) {
+        crate::log_signal("server", &sig);
         if matches!(sig.signo, libc::SIGTERM | libc::SIGINT) {
             return Outcome::Failed("interrupted".into());
         }

@@ -219,10 +219,7 @@ fn threaded(signals: &Signals, args: &[OsString]) -> i32 {
         let Some(sig) = signals.wait(draining_until) else {
             return 0; // graceful stop finished
         };
-        event(
-            "server",
-            &format!("signal {} from {}", signals::name(sig.signo), sig.sender),
-        );
+        log_signal("server", &sig);
         ack();
         match sig.signo {
             libc::SIGTERM | libc::SIGINT if ignore_term => {}
@@ -260,10 +257,7 @@ fn prefork(signals: &Signals, population: u32, args: &[OsString]) -> i32 {
             continue;
         };
         if sig.signo != libc::SIGCHLD {
-            event(
-                "master",
-                &format!("signal {} from {}", signals::name(sig.signo), sig.sender),
-            );
+            log_signal("master", &sig);
         }
         match sig.signo {
             libc::SIGCHLD => reap_workers(&mut workers),
@@ -340,10 +334,7 @@ fn worker(signals: &Signals) -> i32 {
         match signals.wait(until) {
             None => return 0,
             Some(sig) => {
-                event(
-                    "worker",
-                    &format!("signal {} from {}", signals::name(sig.signo), sig.sender),
-                );
+                log_signal("worker", &sig);
                 if sig.signo == libc::SIGINT && until.is_none() {
                     until = Some(Instant::now() + drain_time());
                 }
@@ -440,6 +431,13 @@ fn drain_time() -> Duration {
 
 pub(crate) fn env_num(name: &str) -> Option<u64> {
     std::env::var(name).ok()?.trim().parse().ok()
+}
+
+pub(crate) fn log_signal(role: &str, sig: &signals::Received) {
+    event(
+        role,
+        &format!("signal {} from {}", signals::name(sig.signo), sig.sender),
+    );
 }
 
 /// Tells the benchmark, through an inherited pipe, that something happened.
