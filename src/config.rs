@@ -39,6 +39,41 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// Every variable odoo-init itself reads (the `*_FILE` forms of the secrets
+/// included); the examples are checked against this list, and a unit test
+/// checks it against the code.
+pub const VARIABLES: &[&str] = &[
+    "MODE",
+    "MODULES",
+    "SERVER_WIDE_MODULES",
+    "LIST_DB",
+    "TIMEOUT",
+    "STATE_LEASE",
+    "DB_NAME",
+    "DB_HOST",
+    "DB_PORT",
+    "DB_USER",
+    "DB_PASSWORD",
+    "DB_PASSWORD_FILE",
+    "DB_ADMIN_USER",
+    "DB_ADMIN_PASSWORD",
+    "DB_ADMIN_PASSWORD_FILE",
+    "DB_WAIT_TIMEOUT",
+    "ODOO_BIN",
+    "ODOO_RC",
+    "MAINTENANCE_SCRIPT",
+    "STOP_TIMEOUT",
+    "ON_EXIT",
+    "ODOO_INIT_RUNTIME_DIR",
+    crate::logging::LEVEL_VARIABLE,
+    // libpq's, read as fallbacks
+    "PGHOST",
+    "PGPORT",
+    "PGDATABASE",
+    "PGUSER",
+    "PGPASSWORD",
+];
+
 /// How the environment is read: `std::env::var` in the binary, a map in tests.
 pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
@@ -450,6 +485,39 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         SupervisorConfig::from_env(&move |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn variables_lists_every_variable_the_code_reads() {
+        let source = include_str!("config.rs");
+        let mut read = Vec::new();
+        for opener in [
+            "env(\"",
+            "secret(env, \"",
+            "seconds_or(\"",
+            "modules(\"",
+            "pick(\"",
+        ] {
+            for part in source.split(opener).skip(1) {
+                if let Some(name) = part.split('"').next() {
+                    read.push(name.to_string());
+                }
+            }
+        }
+        // pick(A, B, key): the libpq fallback B is the second string.
+        for part in source.split("pick(\"").skip(1) {
+            read.push(part.split('"').nth(2).unwrap_or_default().to_string());
+        }
+        read.retain(|n| {
+            n.chars().all(|c| c.is_ascii_uppercase() || c == '_') && !n.is_empty() && n != "PATH"
+        });
+        assert!(read.len() > 15, "{read:?}");
+        for name in read {
+            assert!(
+                VARIABLES.contains(&name.as_str()),
+                "{name} missing from VARIABLES"
+            );
+        }
     }
 
     #[test]

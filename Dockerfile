@@ -1,0 +1,40 @@
+# odoo-init on top of the official Odoo image.
+#
+#   docker build -t my-odoo .                                  # odoo:18
+#   docker build --build-arg ODOO_IMAGE=odoo:17 -t my-odoo .
+#
+# Only the binary, into any other Odoo image:
+#   COPY --from=ghcr.io/you/odoo-init /usr/local/bin/odoo-init /usr/local/bin/odoo-init
+# or, from this Dockerfile's build stage:
+#   docker build --target build -t odoo-init-build .
+#   COPY --from=odoo-init-build /out/odoo-init /usr/local/bin/odoo-init
+#   ENTRYPOINT ["/usr/local/bin/odoo-init"]
+#   CMD []
+
+ARG ODOO_IMAGE=odoo:18
+
+# Built exactly as the tests build it: release profile, the project's
+# .cargo/config.toml (glibc, statically linked), no extra features. The
+# result runs on any Linux image, whatever its libc.
+FROM rust:1-bookworm AS build
+ARG TARGETARCH=amd64
+WORKDIR /src
+COPY . .
+RUN case "$TARGETARCH" in \
+      amd64) triple=x86_64-unknown-linux-gnu ;; \
+      arm64) triple=aarch64-unknown-linux-gnu ;; \
+      *) echo "unsupported architecture $TARGETARCH" >&2; exit 1 ;; \
+    esac \
+ && cargo build --release --locked --bin odoo-init --target "$triple" \
+ && mkdir -p /out && cp "target/$triple/release/odoo-init" /out/odoo-init
+
+FROM ${ODOO_IMAGE}
+COPY --from=build /out/odoo-init /usr/local/bin/odoo-init
+COPY --chown=odoo:odoo examples/run.sh /etc/odoo/run.sh
+ENV MODE=RunOnly \
+    MAINTENANCE_SCRIPT=/etc/odoo/run.sh \
+    STOP_TIMEOUT=25
+USER odoo
+ENTRYPOINT ["/usr/local/bin/odoo-init"]
+# The base image's CMD ["odoo"] would reach Odoo as an argument: reset it.
+CMD []

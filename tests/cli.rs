@@ -1,0 +1,57 @@
+//! What a newcomer sees first: --help and --version.
+
+mod common;
+
+use common::*;
+use std::process::Command;
+
+#[test]
+fn help_lists_commands_modes_and_main_variables() {
+    let out = Command::new(odoo_init()).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "odoo-init supervise",
+        "odoo-init restart",
+        "odoo-init state",
+        "InstallOnly",
+        "RunOnly",
+        "UpdateOnly",
+        "InstallAndRun",
+        "UpdateAndRun",
+        "ForceRunOnly",
+        "ForceUpdateOnly",
+        "ForceReadyState",
+        "Init",
+        "DB_PASSWORD",
+        "STOP_TIMEOUT",
+        "ON_EXIT",
+        "LIST_DB",
+        "TIMEOUT",
+    ] {
+        assert!(
+            help.contains(needle),
+            "{needle} missing from --help:\n{help}"
+        );
+    }
+}
+
+#[test]
+fn version_prints_the_version() {
+    let out = Command::new(odoo_init()).arg("--version").output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("odoo-init {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn an_unknown_command_is_a_usage_error() {
+    let out = Command::new(odoo_init())
+        .arg("frobnicate")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown command"));
+}
