@@ -32,6 +32,19 @@ enum Halt {
 
 type Flow = Result<bool, Halt>;
 
+/// A connection that could not be made ends the job; the reason is logged here.
+impl From<ConnectError> for Halt {
+    fn from(e: ConnectError) -> Halt {
+        match e {
+            ConnectError::Stopped => Halt::Stopped,
+            e => {
+                log::error!("{e}");
+                Halt::Exit(exit::DB_UNREACHABLE)
+            }
+        }
+    }
+}
+
 pub fn main_job(extra: Vec<OsString>) -> i32 {
     let cfg = match Config::from_env(&config::process_env) {
         Ok(c) => c,
@@ -299,15 +312,7 @@ impl Ctx {
             user: &cfg.admin_user,
             password: cfg.admin_password.as_deref(),
         };
-        let mut client = admin
-            .connect(cfg.db_wait_timeout, pause)
-            .map_err(|e| match e {
-                ConnectError::Stopped => Halt::Stopped,
-                e => {
-                    log::error!("Init: {e}");
-                    Halt::Exit(exit::DB_UNREACHABLE)
-                }
-            })?;
+        let mut client = admin.connect(cfg.db_wait_timeout, pause)?;
         let name = cfg.db_name();
         let exists = client
             .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
@@ -372,15 +377,7 @@ impl Ctx {
             user: &cfg.db.user,
             password: cfg.db.password.as_deref(),
         };
-        let mut client = target
-            .connect(cfg.db_wait_timeout, pause)
-            .map_err(|e| match e {
-                ConnectError::Stopped => Halt::Stopped,
-                e => {
-                    log::error!("{e}");
-                    Halt::Exit(exit::DB_UNREACHABLE)
-                }
-            })?;
+        let mut client = target.connect(cfg.db_wait_timeout, pause)?;
         let sql = format!(
             "CREATE DATABASE {} ENCODING 'UTF8' LC_COLLATE 'C' TEMPLATE template0",
             db::ident(cfg.db_name())
@@ -404,13 +401,7 @@ impl Ctx {
     }
 
     fn force_ready(&mut self, pause: &mut Pause) -> Result<(), Halt> {
-        let client = live(&mut self.client, &self.cfg, pause).map_err(|e| match e {
-            ConnectError::Stopped => Halt::Stopped,
-            e => {
-                log::error!("{e}");
-                Halt::Exit(exit::DB_UNREACHABLE)
-            }
-        })?;
+        let client = live(&mut self.client, &self.cfg, pause)?;
         Store::new(client, &self.writer)
             .write(State::ForceReady, true)
             .map_err(|e| db_failure("writing Force Ready", &e))?;

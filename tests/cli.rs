@@ -10,32 +10,24 @@ fn help_lists_commands_modes_and_main_variables() {
     let out = Command::new(odoo_init()).arg("--help").output().unwrap();
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
-    for needle in [
+    let modes = odoo_init::plan::Mode::ALL.map(|m| m.name());
+    let others = [
         "odoo-init supervise",
         "odoo-init restart",
         "odoo-init state",
-        "InstallOnly",
-        "RunOnly",
-        "UpdateOnly",
-        "InstallAndRun",
-        "UpdateAndRun",
-        "ForceRunOnly",
-        "ForceUpdateOnly",
-        "ForceReadyState",
-        "Init",
         "DB_PASSWORD",
         "STOP_TIMEOUT",
         "ON_EXIT",
         "LIST_DB",
         "TIMEOUT",
-    ] {
+    ];
+    for needle in modes.iter().chain(others.iter()) {
         assert!(
             help.contains(needle),
             "{needle} missing from --help:\n{help}"
         );
     }
 }
-
 #[test]
 fn version_prints_the_version() {
     let out = Command::new(odoo_init()).arg("--version").output().unwrap();

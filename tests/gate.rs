@@ -2,44 +2,12 @@
 
 mod common;
 
-use common::pg::{Pg, SUPERUSER_PASSWORD};
+use common::pg::{Pg, DB, PASSWORD, SUPERUSER_PASSWORD};
 use common::*;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-const DB: &str = "odoo";
-const USER: &str = "odoo";
-const PASSWORD: &str = "Pw-4-odoo-SECRET";
-
-fn job<'a>(pg: &Pg, mode: &str) -> Setup<'a> {
-    let mut s = Setup::main_job(mode)
-        .env("DB_NAME", DB)
-        .env("DB_USER", USER)
-        .env("DB_PASSWORD", PASSWORD);
-    for (k, v) in pg.host_env() {
-        s = s.env(k, v);
-    }
-    s
-}
-
-fn ready_database(pg: &Pg) {
-    pg.role(USER, PASSWORD, false);
-    pg.database(DB, USER);
-    pg.superuser(DB)
-        .batch_execute(
-            "CREATE TABLE curq_state_history (id serial PRIMARY KEY, state varchar NOT NULL, \
-             write_date timestamptz NOT NULL DEFAULT now()); \
-             INSERT INTO curq_state_history (state) VALUES ('Creating'), ('Ready'); \
-             ALTER TABLE curq_state_history OWNER TO odoo; \
-             CREATE TABLE ir_module_module (name varchar PRIMARY KEY, state varchar NOT NULL, \
-             update_count integer NOT NULL DEFAULT 0, write_date timestamptz NOT NULL DEFAULT now()); \
-             INSERT INTO ir_module_module (name, state) VALUES ('base', 'installed'); \
-             ALTER TABLE ir_module_module OWNER TO odoo",
-        )
-        .unwrap();
-}
 
 fn in_run_phase(run: &Run) -> bool {
     run.events()
@@ -50,13 +18,9 @@ fn in_run_phase(run: &Run) -> bool {
 #[test]
 fn eight_pods_updating_at_once_take_turns_and_all_end_running() {
     let pg = Pg::start();
-    ready_database(&pg);
+    pg.ready_database();
     let mut runs: Vec<Run> = (0..8)
-        .map(|_| {
-            job(&pg, "UpdateAndRun")
-                .env("STANDIN_STEP_MS", "200")
-                .start()
-        })
+        .map(|_| pg.job("UpdateAndRun").env("STANDIN_STEP_MS", "200").start())
         .collect();
     wait_until(Duration::from_secs(120), "all 8 pods running Odoo", || {
         runs.iter().all(in_run_phase).then_some(())
@@ -87,15 +51,17 @@ fn eight_pods_updating_at_once_take_turns_and_all_end_running() {
 #[test]
 fn a_killed_updater_is_reset_by_a_waiter_within_the_lease() {
     let pg = Pg::start();
-    ready_database(&pg);
-    let mut updater = job(&pg, "UpdateOnly")
+    pg.ready_database();
+    let mut updater = pg
+        .job("UpdateOnly")
         .env("STANDIN_UPDATE_HANG", "1")
         .env("STATE_LEASE", "3")
         .start();
     updater.wait_events("the update to hang", |ev| {
         count_in(ev, &["update hanging"]) == 1
     });
-    let mut waiter = job(&pg, "RunOnly")
+    let mut waiter = pg
+        .job("RunOnly")
         .env("STATE_LEASE", "3")
         .env("TIMEOUT", "600")
         .start();
@@ -121,7 +87,7 @@ fn a_killed_updater_is_reset_by_a_waiter_within_the_lease() {
         ["Creating", "Ready", "Updating", "Reset"]
     );
     // The restarted container then proceeds.
-    let mut again = job(&pg, "RunOnly").start();
+    let mut again = pg.job("RunOnly").start();
     again.wait_events("Odoo", |ev| count_in(ev, &[" start argv="]) == 1);
     again.signal(libc::SIGTERM);
     assert_eq!(again.wait_exit(LONG), 0);
@@ -130,9 +96,9 @@ fn a_killed_updater_is_reset_by_a_waiter_within_the_lease() {
 #[test]
 fn postgres_started_late_is_waited_for() {
     let pg = Pg::start();
-    ready_database(&pg);
+    pg.ready_database();
     pg.stop();
-    let mut run = job(&pg, "RunOnly").env("DB_WAIT_TIMEOUT", "60").start();
+    let mut run = pg.job("RunOnly").env("DB_WAIT_TIMEOUT", "60").start();
     run.wait_stderr("waiting for PostgreSQL");
     pg.start_again();
     run.wait_events("Odoo", |ev| count_in(ev, &[" start argv="]) == 1);
@@ -148,9 +114,9 @@ fn postgres_started_late_is_waited_for() {
 #[test]
 fn postgres_that_never_comes_is_a_clear_failure() {
     let pg = Pg::start();
-    ready_database(&pg);
+    pg.ready_database();
     pg.stop();
-    let mut run = job(&pg, "RunOnly").env("DB_WAIT_TIMEOUT", "1").start();
+    let mut run = pg.job("RunOnly").env("DB_WAIT_TIMEOUT", "1").start();
     assert_eq!(run.wait_exit(LONG), 69, "{}", run.stderr());
     assert!(run.stderr().contains("DB_WAIT_TIMEOUT"), "{}", run.stderr());
 }
@@ -159,7 +125,7 @@ fn postgres_that_never_comes_is_a_clear_failure() {
 fn two_inits_at_once_both_succeed_and_one_installs() {
     let pg = Pg::start();
     let init = || {
-        job(&pg, "Init")
+        pg.job("Init")
             .env("DB_ADMIN_USER", "postgres")
             .env("DB_ADMIN_PASSWORD", SUPERUSER_PASSWORD)
     };
@@ -208,14 +174,16 @@ fn no_secret_in_any_command_line_or_log() {
         std::thread::spawn(move || sample_cmdlines(stop, seen))
     };
     // Init (admin secret from a file), install, maintenance; then update and run.
-    let mut init = job(&pg, "Init")
+    let mut init = pg
+        .job("Init")
         .env("DB_ADMIN_USER", "postgres")
         .env("DB_ADMIN_PASSWORD_FILE", path_str(&admin_secret))
         .env("MAINTENANCE_SCRIPT", path_str(&script))
         .env("STANDIN_STEP_MS", "500")
         .start();
     assert_eq!(init.wait_exit(LONG), 0, "{}", init.stderr());
-    let mut run = job(&pg, "UpdateAndRun")
+    let mut run = pg
+        .job("UpdateAndRun")
         .env("MAINTENANCE_SCRIPT", path_str(&script))
         .env("STANDIN_STEP_MS", "500")
         .start();
@@ -275,8 +243,8 @@ fn no_secret_in_any_command_line_or_log() {
 #[test]
 fn a_connection_dropped_while_odoo_runs_is_made_again_for_the_restart() {
     let pg = Pg::start();
-    ready_database(&pg);
-    let mut run = job(&pg, "RunOnly").start();
+    pg.ready_database();
+    let mut run = pg.job("RunOnly").start();
     run.wait_events("Odoo", |ev| count_in(ev, &[" start argv="]) == 1);
     let killed: i64 = pg
         .superuser("postgres")

@@ -88,17 +88,7 @@ fn every_mode_on_every_kind_of_database() {
     let scratch = Scratch::new("matrix");
     let script = scratch.join("run.sh");
     std::fs::write(&script, "exit 0\n").unwrap();
-    let modes = [
-        "InstallOnly",
-        "RunOnly",
-        "UpdateOnly",
-        "InstallAndRun",
-        "UpdateAndRun",
-        "ForceRunOnly",
-        "ForceUpdateOnly",
-        "ForceReadyState",
-        "Init",
-    ];
+    let modes = odoo_init::plan::Mode::ALL.map(|m| m.name());
     let setups = [
         Setup0::Fresh,
         Setup0::Ready,

@@ -2,24 +2,9 @@
 
 mod common;
 
-use common::pg::{Pg, SUPERUSER_PASSWORD};
+use common::pg::{Pg, DB, PASSWORD, SUPERUSER_PASSWORD, USER};
 use common::*;
 use std::time::{Duration, Instant};
-
-const DB: &str = "odoo";
-const USER: &str = "odoo";
-const PASSWORD: &str = "odoo pw";
-
-fn job<'a>(pg: &Pg, mode: &str) -> Setup<'a> {
-    let mut s = Setup::main_job(mode)
-        .env("DB_NAME", DB)
-        .env("DB_USER", USER)
-        .env("DB_PASSWORD", PASSWORD);
-    for (k, v) in pg.host_env() {
-        s = s.env(k, v);
-    }
-    s
-}
 
 fn script(scratch: &Scratch) -> String {
     let path = scratch.join("run.sh");
@@ -39,7 +24,8 @@ fn install_and_run_on_a_fresh_server() {
     let pg = Pg::start();
     pg.role(USER, PASSWORD, true);
     let scratch = Scratch::new("maint");
-    let mut run = job(&pg, "InstallAndRun")
+    let mut run = pg
+        .job("InstallAndRun")
         .env("MODULES", "sale,crm")
         .env("MAINTENANCE_SCRIPT", script(&scratch))
         .start();
@@ -79,27 +65,14 @@ fn install_and_run_on_a_fresh_server() {
     assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
 }
 
-fn ready_database(pg: &Pg) {
-    pg.role(USER, PASSWORD, false);
-    pg.database(DB, USER);
-    let mut c = pg.superuser(DB);
-    c.batch_execute(
-        "CREATE TABLE curq_state_history (id serial PRIMARY KEY, state varchar NOT NULL, \
-         write_date timestamptz NOT NULL DEFAULT now()); \
-         INSERT INTO curq_state_history (state) VALUES ('Creating'), ('Ready'); \
-         ALTER TABLE curq_state_history OWNER TO odoo",
-    )
-    .unwrap();
-}
-
 #[test]
 fn run_only_waits_while_busy_and_proceeds_on_ready() {
     let pg = Pg::start();
-    ready_database(&pg);
+    pg.ready_database();
     pg.superuser(DB)
         .batch_execute("INSERT INTO curq_state_history (state) VALUES ('Updating')")
         .unwrap();
-    let mut run = job(&pg, "RunOnly").start();
+    let mut run = pg.job("RunOnly").start();
     run.wait_stderr("state 'Updating'");
     assert_eq!(
         run.count(&[" start argv="]),
@@ -121,13 +94,13 @@ fn run_only_waits_while_busy_and_proceeds_on_ready() {
 #[test]
 fn a_busy_state_older_than_timeout_is_reset() {
     let pg = Pg::start();
-    ready_database(&pg);
+    pg.ready_database();
     pg.superuser(DB)
         .batch_execute(
             "INSERT INTO curq_state_history (state, write_date) VALUES ('Updating', now() - interval '1 hour')",
         )
         .unwrap();
-    let mut run = job(&pg, "RunOnly").env("TIMEOUT", "60").start();
+    let mut run = pg.job("RunOnly").env("TIMEOUT", "60").start();
     assert_eq!(run.wait_exit(LONG), 75, "{}", run.stderr());
     assert!(
         run.stderr().contains("longer than TIMEOUT"),
@@ -141,9 +114,10 @@ fn a_busy_state_older_than_timeout_is_reset() {
 #[test]
 fn a_wrong_password_fails_at_once() {
     let pg = Pg::start();
-    ready_database(&pg);
+    pg.ready_database();
     let started = Instant::now();
-    let mut run = job(&pg, "RunOnly")
+    let mut run = pg
+        .job("RunOnly")
         .env("DB_PASSWORD", "wrong")
         .env("DB_WAIT_TIMEOUT", "60")
         .start();
@@ -184,17 +158,17 @@ fn force_modes_adopt_a_database_without_state_table() {
     pg.role(USER, PASSWORD, false);
     pg.database(DB, USER);
     // ForceRunOnly: runs without looking, writes nothing.
-    let mut run = job(&pg, "ForceRunOnly").start();
+    let mut run = pg.job("ForceRunOnly").start();
     run_phase_started(&run);
     run.signal(libc::SIGTERM);
     assert_eq!(run.wait_exit(LONG), 0);
     assert_eq!(pg.states(DB), None);
     // ForceUpdateOnly: creates the table, updates.
-    let mut run = job(&pg, "ForceUpdateOnly").start();
+    let mut run = pg.job("ForceUpdateOnly").start();
     assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
     assert_eq!(pg.states(DB).unwrap(), ["Updating", "Ready"]);
     // ForceReadyState: one row, no Odoo.
-    let mut run = job(&pg, "ForceReadyState").start();
+    let mut run = pg.job("ForceReadyState").start();
     assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
     assert_eq!(pg.states(DB).unwrap(), ["Updating", "Ready", "Force Ready"]);
     assert_eq!(run.count(&[" start argv="]), 0);
@@ -205,7 +179,7 @@ fn force_ready_state_creates_the_table() {
     let pg = Pg::start();
     pg.role(USER, PASSWORD, false);
     pg.database(DB, USER);
-    let mut run = job(&pg, "ForceReadyState").start();
+    let mut run = pg.job("ForceReadyState").start();
     assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
     assert_eq!(pg.states(DB).unwrap(), ["Force Ready"]);
 }
@@ -213,8 +187,8 @@ fn force_ready_state_creates_the_table() {
 #[test]
 fn update_only_works_on_a_legacy_three_column_table() {
     let pg = Pg::start();
-    ready_database(&pg);
-    let mut run = job(&pg, "UpdateOnly").start();
+    pg.ready_database();
+    let mut run = pg.job("UpdateOnly").start();
     assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
     assert_eq!(
         pg.states(DB).unwrap(),
@@ -236,7 +210,7 @@ fn init_creates_role_and_database_then_installs_and_a_second_init_does_nothing()
         s.env("DB_ADMIN_USER", "postgres")
             .env("DB_ADMIN_PASSWORD", SUPERUSER_PASSWORD)
     };
-    let mut run = admin(job(&pg, "Init")).env("MODULES", "sale").start();
+    let mut run = admin(pg.job("Init")).env("MODULES", "sale").start();
     assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
     assert_eq!(pg.states(DB).unwrap(), ["Creating", "Ready"]);
     let mut c = pg.superuser("postgres");
@@ -260,7 +234,7 @@ fn init_creates_role_and_database_then_installs_and_a_second_init_does_nothing()
         .get(0);
     assert_eq!(owner, USER);
     // Again: the database exists, exit 0 at once, nothing written.
-    let mut again = admin(job(&pg, "Init")).start();
+    let mut again = admin(pg.job("Init")).start();
     assert_eq!(again.wait_exit(LONG), 0, "{}", again.stderr());
     assert!(again.stderr().contains("exists; nothing to do"));
     assert_eq!(pg.states(DB).unwrap(), ["Creating", "Ready"]);
@@ -269,8 +243,9 @@ fn init_creates_role_and_database_then_installs_and_a_second_init_does_nothing()
 #[test]
 fn a_failed_update_leaves_its_busy_state_and_exits_65() {
     let pg = Pg::start();
-    ready_database(&pg);
-    let mut run = job(&pg, "UpdateAndRun")
+    pg.ready_database();
+    let mut run = pg
+        .job("UpdateAndRun")
         .env("STANDIN_UPDATE_FAIL", "1")
         .start();
     assert_eq!(run.wait_exit(LONG), 65, "{}", run.stderr());
@@ -291,10 +266,8 @@ fn a_failed_update_leaves_its_busy_state_and_exits_65() {
 #[test]
 fn an_update_interrupted_by_sigterm_leaves_its_busy_state() {
     let pg = Pg::start();
-    ready_database(&pg);
-    let mut run = job(&pg, "UpdateOnly")
-        .env("STANDIN_UPDATE_HANG", "1")
-        .start();
+    pg.ready_database();
+    let mut run = pg.job("UpdateOnly").env("STANDIN_UPDATE_HANG", "1").start();
     run.wait_events("the update", |ev| count_in(ev, &["update hanging"]) == 1);
     run.signal(libc::SIGTERM);
     assert_eq!(run.wait_exit(LONG), 65, "{}", run.stderr());
@@ -311,7 +284,7 @@ fn an_update_interrupted_by_sigterm_leaves_its_busy_state() {
 #[test]
 fn state_prints_the_history_like_psql() {
     let pg = Pg::start();
-    ready_database(&pg);
+    pg.ready_database();
     let out = std::process::Command::new(odoo_init())
         .args(["state", "--limit", "1"])
         .env("DB_NAME", DB)

@@ -6,7 +6,12 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
 
-use super::{require, Scratch};
+use super::{require, Scratch, Setup};
+
+/// The Odoo database and role the mode tests use.
+pub const DB: &str = "odoo";
+pub const USER: &str = "odoo";
+pub const PASSWORD: &str = "Pw-4-odoo-SECRET";
 
 pub const SUPERUSER_PASSWORD: &str = "super secret";
 
@@ -169,6 +174,37 @@ impl Pg {
             ("DB_HOST", "127.0.0.1".into()),
             ("DB_PORT", self.port.to_string()),
         ]
+    }
+
+    /// The main job in `mode` against this server, as `USER` on `DB`.
+    pub fn job<'a>(&self, mode: &str) -> Setup<'a> {
+        let mut s = Setup::main_job(mode)
+            .env("DB_NAME", DB)
+            .env("DB_USER", USER)
+            .env("DB_PASSWORD", PASSWORD);
+        for (k, v) in self.host_env() {
+            s = s.env(k, v);
+        }
+        s
+    }
+
+    /// `DB` owned by `USER`, with the old implementation's three-column
+    /// state table at `Ready` and Odoo's module table with `base` installed.
+    pub fn ready_database(&self) {
+        self.role(USER, PASSWORD, false);
+        self.database(DB, USER);
+        self.superuser(DB)
+            .batch_execute(
+                "CREATE TABLE curq_state_history (id serial PRIMARY KEY, state varchar NOT NULL, \
+                 write_date timestamptz NOT NULL DEFAULT now()); \
+                 INSERT INTO curq_state_history (state) VALUES ('Creating'), ('Ready'); \
+                 ALTER TABLE curq_state_history OWNER TO odoo; \
+                 CREATE TABLE ir_module_module (name varchar PRIMARY KEY, state varchar NOT NULL, \
+                 update_count integer NOT NULL DEFAULT 0, write_date timestamptz NOT NULL DEFAULT now()); \
+                 INSERT INTO ir_module_module (name, state) VALUES ('base', 'installed'); \
+                 ALTER TABLE ir_module_module OWNER TO odoo",
+            )
+            .expect("ready database");
     }
 }
 
