@@ -19,7 +19,9 @@ mod common;
 const SIGNALS: usize = 600;
 const ORPHANS: &str = "5000";
 const IDLE: Duration = Duration::from_secs(3);
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
+/// Latency is measured in this many batches per init, the inits taking turns.
+const BATCHES: usize = 20;
 
 struct Init {
     name: &'static str,
@@ -68,15 +70,26 @@ fn main() {
         found("tini", &["--"]),
         found("dumb-init", &[]),
         found("catatonit", &["--"]),
+        // dumb-init signals the child's process group by default; odoo-init
+        // must not (SPEC §6: Odoo's prefork master drains its workers). With
+        // --single-child it signals the PID, like odoo-init, tini and catatonit.
+        Init {
+            name: "dumb-init -c",
+            ..found("dumb-init", &["--single-child"])
+        },
     ];
-    // Rounds interleave the inits so that a slow moment of the machine hits
-    // all of them; each metric is the median over the rounds.
+    // All inits run at once for forwarding, idle and memory, taking turns in
+    // small batches, so that the machine's ups and downs hit them alike.
+    eprintln!("forwarding, idle and memory, all inits side by side ...");
+    let shared = side_by_side(&inits, &standin);
+    // Reaping and stopping need fresh containers: rounds that interleave the
+    // inits; each metric is the median over the rounds.
     let mut runs: Vec<Vec<Results>> = vec![Vec::new(); inits.len()];
     for round in 1..=ROUNDS {
         for (i, init) in inits.iter().enumerate() {
-            if let Some(binary) = &init.binary {
+            if let (Some(binary), Some(base)) = (&init.binary, &shared[i]) {
                 eprintln!("round {round}/{ROUNDS}: {} ...", init.name);
-                runs[i].push(measure(init, binary, &standin));
+                runs[i].push(measure(init, binary, &standin, base.clone()));
             }
         }
     }
@@ -308,38 +321,71 @@ fn signal(pid: i32, signo: i32) {
     unsafe { libc::kill(pid, signo) };
 }
 
-fn measure(init: &Init, binary: &Path, standin: &Path) -> Results {
+/// Forwarding latency, lost signals, idle wake-ups and memory, with every
+/// installed init running at the same time.
+fn side_by_side(inits: &[Init], standin: &Path) -> Vec<Option<Results>> {
+    let mut sessions: Vec<Option<Session>> = inits
+        .iter()
+        .map(|init| init.binary.as_ref().map(|_| start(init, standin, &[])))
+        .collect();
+    let switches = |pid| {
+        status_kb(pid, "voluntary_ctxt_switches:") + status_kb(pid, "nonvoluntary_ctxt_switches:")
+    };
+    let before: Vec<f64> = sessions
+        .iter()
+        .map(|s| s.as_ref().map_or(f64::NAN, |s| switches(s.init)))
+        .collect();
+    std::thread::sleep(IDLE); // the measurement window itself, not synchronisation
+    let mut results: Vec<Option<Results>> = sessions
+        .iter()
+        .zip(&before)
+        .map(|(s, b)| {
+            s.as_ref().map(|s| Results {
+                wakeups: (switches(s.init) - b) / IDLE.as_secs_f64(),
+                rss_kb: status_kb(s.init, "VmRSS:"),
+                anon_kb: status_kb(s.init, "RssAnon:"),
+                ..Results::default()
+            })
+        })
+        .collect();
+    let mut lat: Vec<Vec<f64>> = vec![Vec::new(); sessions.len()];
+    for _ in 0..BATCHES {
+        for (i, session) in sessions.iter_mut().enumerate() {
+            let (Some(s), Some(r)) = (session.as_mut(), results[i].as_mut()) else {
+                continue;
+            };
+            for _ in 0..SIGNALS / BATCHES {
+                let t0 = Instant::now();
+                signal(s.init, libc::SIGUSR1);
+                if wait_ack(&mut s.ack, Duration::from_secs(1)) {
+                    lat[i].push(t0.elapsed().as_secs_f64() * 1e6);
+                } else {
+                    r.lost += 1.0;
+                }
+            }
+        }
+    }
+    for (i, r) in results.iter_mut().enumerate() {
+        if let Some(r) = r {
+            lat[i].sort_by(|a, b| a.total_cmp(b));
+            r.p50_us = percentile(&lat[i], 0.50);
+            r.p99_us = percentile(&lat[i], 0.99);
+        }
+    }
+    for s in sessions.iter_mut().flatten() {
+        finish(s);
+    }
+    results
+}
+
+/// Reaping and stopping, in a fresh container; the rest comes from `shared`.
+fn measure(init: &Init, binary: &Path, standin: &Path, shared: Results) -> Results {
     let mut r = Results {
         size_kb: fs::metadata(binary)
             .map(|m| m.len() as f64 / 1024.0)
             .unwrap_or(f64::NAN),
-        ..Results::default()
+        ..shared
     };
-
-    // Idle, memory and forwarding latency.
-    let mut s = start(init, standin, &[]);
-    let switches = |pid| {
-        status_kb(pid, "voluntary_ctxt_switches:") + status_kb(pid, "nonvoluntary_ctxt_switches:")
-    };
-    let before = switches(s.init);
-    std::thread::sleep(IDLE); // the measurement window itself, not synchronisation
-    r.wakeups = (switches(s.init) - before) / IDLE.as_secs_f64();
-    r.rss_kb = status_kb(s.init, "VmRSS:");
-    r.anon_kb = status_kb(s.init, "RssAnon:");
-    let mut lat = Vec::with_capacity(SIGNALS);
-    for _ in 0..SIGNALS {
-        let t0 = Instant::now();
-        signal(s.init, libc::SIGUSR1);
-        if wait_ack(&mut s.ack, Duration::from_secs(1)) {
-            lat.push(t0.elapsed().as_secs_f64() * 1e6);
-        } else {
-            r.lost += 1.0;
-        }
-    }
-    lat.sort_by(|a, b| a.total_cmp(b));
-    r.p50_us = percentile(&lat, 0.50);
-    r.p99_us = percentile(&lat, 0.99);
-    finish(&mut s);
 
     // Reaping: the helper exits, handing 5000 zombies to PID 1 at once.
     let mut s = start(init, standin, &[("STANDIN_ORPHANS", ORPHANS)]);
@@ -403,20 +449,20 @@ fn print_table(rows: &[(&str, Option<Vec<Results>>)]) {
     ];
     print!("| {:<26}", "metric");
     for (name, _) in rows {
-        print!("| {name:>10} ");
+        print!("| {name:>12} ");
     }
     println!("| odoo-init / best other |");
     print!("|{:-<27}", "");
     for _ in rows {
-        print!("|{:->12}", ":");
+        print!("|{:->14}", ":");
     }
     println!("|{:->24}|", ":");
     for (label, get) in metrics {
         print!("| {label:<26}");
         for (_, r) in rows {
             match r {
-                Some(r) => print!("| {:>10.1} ", median(r, get)),
-                None => print!("| {:>10} ", "not inst."),
+                Some(r) => print!("| {:>12.1} ", median(r, get)),
+                None => print!("| {:>12} ", "not inst."),
             }
         }
         let ours = rows[0]
