@@ -158,14 +158,22 @@ impl<'a> Store<'a> {
                 Ok(Claim::NoTable)
             }
             Err(e) => Err(e),
-            Ok(None) => Ok(Claim::Open),
+            Ok(None) => {
+                log::info!("gate open: {TABLE} is empty");
+                Ok(Claim::Open)
+            }
             Ok(Some(row)) => {
                 let latest = to_latest(&row);
-                Ok(if force || is_ready(&latest.state) {
-                    Claim::Open
+                if force || is_ready(&latest.state) {
+                    log::info!(
+                        "gate open: latest state '{}' (row {})",
+                        latest.state,
+                        latest.id
+                    );
+                    Ok(Claim::Open)
                 } else {
-                    Claim::Busy(latest)
-                })
+                    Ok(Claim::Busy(latest))
+                }
             }
         }
     }
