@@ -1,25 +1,28 @@
 //! `docker run -it`: with a terminal, Ctrl-C reaches Odoo exactly once.
+//! As in a container, odoo-init is PID 1 and leader of the terminal's
+//! session (`setsid --ctty` inside the namespace execs it, as runc does).
 
 mod common;
 
 use common::*;
+use std::fs::File;
 use std::io::{Read, Write};
 use std::process::Stdio;
+use std::thread::JoinHandle;
 
-#[test]
-fn ctrl_c_on_a_terminal_reaches_the_child_once() {
+/// Starts `setup` on a fresh pseudo-terminal; the master to type into, and
+/// a reader that collects the screen until odoo-init says it exits.
+fn on_terminal(mut setup: Setup<'static>) -> (Run, File, JoinHandle<String>) {
     require("setsid", "util-linux");
     let pty = nix::pty::openpty(None, None).expect("openpty");
     let slave = pty.slave;
-    let mut setup = Setup::standin(&[]);
-    // setsid --ctty makes the pty the controlling terminal, like a container runtime does.
-    setup.wrapper = vec!["setsid".into(), "--ctty".into(), "--wait".into()];
+    setup.inner = vec!["setsid".into(), "--ctty".into()];
     setup.stdio = Some(Box::new(move || {
         let fd = || Stdio::from(slave.try_clone().expect("dup pty"));
         (fd(), fd(), fd())
     }));
-    let mut run = setup.start();
-    let mut master = std::fs::File::from(pty.master);
+    let run = setup.start();
+    let master = File::from(pty.master);
     let mut reader = master.try_clone().expect("dup master");
     // The terminal must be read, or odoo-init's log lines would fill it up.
     let screen = std::thread::spawn(move || {
@@ -36,6 +39,12 @@ fn ctrl_c_on_a_terminal_reaches_the_child_once() {
         }
         String::from_utf8_lossy(&all).into_owned()
     });
+    (run, master, screen)
+}
+
+#[test]
+fn ctrl_c_on_a_terminal_reaches_the_child_once() {
+    let (mut run, mut master, screen) = on_terminal(Setup::standin(&[]));
     run.wait_events("the stand-in", |ev| count_in(ev, &[" start argv="]) == 1);
     master.write_all(b"\x03").expect("type Ctrl-C");
     assert_eq!(run.wait_exit(LONG), 0);
@@ -50,4 +59,28 @@ fn ctrl_c_on_a_terminal_reaches_the_child_once() {
     let screen = screen.join().expect("reader");
     assert!(!screen.contains("forwarded SIGINT"), "{screen}");
     assert!(screen.contains("exiting with status 0"), "{screen}");
+}
+
+#[test]
+fn with_on_exit_wait_a_second_ctrl_c_stops_odoo_init() {
+    let (mut run, mut master, screen) = on_terminal(Setup::standin(&[]).env("ON_EXIT", "wait"));
+    run.wait_events("the stand-in", |ev| count_in(ev, &[" start argv="]) == 1);
+    master.write_all(b"\x03").expect("type Ctrl-C");
+    run.wait_events("Odoo's exit", |ev| count_in(ev, &["server exit 0"]) == 1);
+    // odoo-init has taken the terminal back once it says it waits.
+    wait_until(LONG, "odoo-init waiting", || {
+        std::fs::read_to_string(format!("/proc/{}/stat", run.pid))
+            .ok()
+            .filter(|_| run.alive())
+            .and_then(|_| {
+                let fg = nix::unistd::tcgetpgrp(&master).ok()?;
+                let own = nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(run.pid))).ok()?;
+                (fg == own).then_some(())
+            })
+    });
+    master.write_all(b"\x03").expect("type Ctrl-C again");
+    assert_eq!(run.wait_exit(LONG), 0);
+    let screen = screen.join().expect("reader");
+    assert!(screen.contains("SIGINT: stopping"), "{screen}");
+    assert_eq!(run.count(&["signal SIGINT"]), 1, "{:?}", run.events());
 }

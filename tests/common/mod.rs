@@ -177,8 +177,9 @@ pub struct Setup<'a> {
     pub args: Vec<String>,
     pub env: Vec<(&'a str, String)>,
     pub pid1: bool,
-    /// Wraps the whole command (e.g. `setsid --ctty --wait`), stdio given.
-    pub wrapper: Vec<String>,
+    /// Runs inside the namespace and execs odoo-init (e.g. `setsid --ctty`,
+    /// which makes it a session leader owning the terminal, as runc does).
+    pub inner: Vec<String>,
     pub stdio: Option<Box<MakeStdio>>,
 }
 
@@ -195,7 +196,7 @@ impl<'a> Setup<'a> {
             args: all,
             env: Vec::new(),
             pid1: true,
-            wrapper: Vec::new(),
+            inner: Vec::new(),
             stdio: None,
         }
     }
@@ -230,7 +231,7 @@ impl<'a> Setup<'a> {
         let stderr = scratch.join("stderr.log");
         let stdout = scratch.join("stdout.log");
         let runtime_dir = scratch.join("runtime");
-        let mut argv: Vec<String> = self.wrapper.clone();
+        let mut argv: Vec<String> = Vec::new();
         if self.pid1 {
             require("unshare", "util-linux");
             argv.push("unshare".into());
@@ -239,6 +240,7 @@ impl<'a> Setup<'a> {
             }
             argv.extend(["--pid".into(), "--fork".into(), "--mount-proc".into()]);
         }
+        argv.extend(self.inner.iter().cloned());
         argv.push(odoo_init().display().to_string());
         argv.extend(self.args.iter().cloned());
         let mut cmd = Command::new(&argv[0]);
@@ -271,7 +273,7 @@ impl<'a> Setup<'a> {
         let mut child = cmd.spawn().expect("spawn odoo-init");
         let top = child.id() as i32;
         // odoo-init is the spawned process itself, or the first process
-        // below the wrappers (setsid, unshare) whose name is odoo-init;
+        // below unshare whose name is odoo-init;
         // a short run may be over before it is seen (then its PID is 0).
         let pid = wait_until(LONG, "odoo-init to start", || {
             if proc_info(top).is_some_and(|p| p.comm == "odoo-init") {
