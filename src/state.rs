@@ -139,12 +139,10 @@ impl<'a> Store<'a> {
             log::info!("created the state table {TABLE}");
         }
         let extended = ensure_columns(&mut tx)?;
-        let latest = latest_in(&mut tx)?;
-        let open = force || latest.as_ref().is_none_or(|l| is_ready(&l.state));
-        let claim = match (open, busy) {
-            (true, Some(state)) => Claim::Claimed(insert(self.writer, &mut tx, state, extended)?),
-            (true, None) => Claim::Open,
-            (false, _) => Claim::Busy(latest.expect("closed gate has a latest row")),
+        let claim = match (latest_in(&mut tx)?, busy) {
+            (Some(latest), _) if !force && !is_ready(&latest.state) => Claim::Busy(latest),
+            (_, Some(state)) => Claim::Claimed(insert(self.writer, &mut tx, state, extended)?),
+            (_, None) => Claim::Open,
         };
         tx.commit()?;
         Ok(claim)
