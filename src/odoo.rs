@@ -94,8 +94,11 @@ pub fn environment(cfg: &Config, passfile: Option<&Path>) -> Vec<(OsString, Opti
         (os("PGPORT"), Some(os(cfg.db.port.to_string()))),
         (os("PGUSER"), Some(os(&cfg.db.user))),
         (os("PGDATABASE"), cfg.db.name.as_ref().map(os)),
-        (os("PGPASSFILE"), passfile.map(os)),
     ];
+    // Without a password of ours, a PGPASSFILE of the user's own stays as it is.
+    if let Some(path) = passfile {
+        env.push((os("PGPASSFILE"), Some(os(path))));
+    }
     for secret in ["DB_PASSWORD", "DB_ADMIN_PASSWORD", "PGPASSWORD"] {
         env.push((os(secret), None));
     }
@@ -125,5 +128,71 @@ pub fn spec(argv: Vec<OsString>, env: &[(OsString, Option<OsString>)]) -> ChildS
     ChildSpec {
         argv,
         env: env.to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Config {
+        let mut map: HashMap<String, String> = [
+            ("MODE", "UpdateAndRun"),
+            ("DB_NAME", "odoo"),
+            ("ODOO_BIN", "/bin/sh"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        map.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Config::from_env(&move |k| map.get(k).cloned()).unwrap()
+    }
+
+    fn value<'a>(
+        env: &'a [(OsString, Option<OsString>)],
+        name: &str,
+    ) -> Option<&'a Option<OsString>> {
+        env.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+
+    #[test]
+    fn secrets_are_removed_and_the_password_file_is_only_ours_when_we_have_one() {
+        let cfg = config(&[("DB_PASSWORD", "pw")]);
+        let env = environment(&cfg, Some(Path::new("/run/x/pgpass")));
+        assert_eq!(value(&env, "PGPASSFILE"), Some(&Some(os("/run/x/pgpass"))));
+        for secret in ["DB_PASSWORD", "DB_ADMIN_PASSWORD", "PGPASSWORD"] {
+            assert_eq!(value(&env, secret), Some(&None), "{secret} removed");
+        }
+        let env = environment(&config(&[]), None);
+        assert_eq!(value(&env, "PGPASSFILE"), None, "left as the user set it");
+    }
+
+    #[test]
+    fn command_lines_follow_the_spec() {
+        let cfg = config(&[
+            ("MODULES", "sale,crm"),
+            ("SERVER_WIDE_MODULES", "queue_job"),
+        ]);
+        let line = |v: Vec<OsString>| {
+            v.iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(
+            line(install(&cfg)),
+            "/bin/sh -d odoo -i sale,crm,queue_job --stop-after-init --no-http --max-cron-threads=0"
+        );
+        assert_eq!(
+            line(update(&config(&[]))),
+            "/bin/sh -d odoo -u all --stop-after-init --no-http --max-cron-threads=0"
+        );
+        assert_eq!(
+            line(run(&cfg, &[os("--workers"), os("2")])),
+            "/bin/sh -d odoo --load=base,web,queue_job --no-database-list --workers 2"
+        );
+        let list = config(&[("MODE", "RunOnly"), ("LIST_DB", "True")]);
+        assert_eq!(line(run(&list, &[])), "/bin/sh");
     }
 }
