@@ -36,6 +36,8 @@ struct Results {
     lost: f64,
     reap_ms: f64,
     reap_cpu_ms: f64,
+    /// User-space instructions per reaped zombie (callgrind); NaN without valgrind.
+    reap_instructions: f64,
     term_ms: f64,
     wakeups: f64,
     rss_kb: f64,
@@ -81,7 +83,15 @@ fn main() {
     // All inits run at once for forwarding, idle and memory, taking turns in
     // small batches, so that the machine's ups and downs hit them alike.
     eprintln!("forwarding, idle and memory, all inits side by side ...");
-    let shared = side_by_side(&inits, &standin);
+    let mut shared = side_by_side(&inits, &standin);
+    // Deterministic, unlike the timings: the init's own user-space work per
+    // reaped zombie, counted by callgrind (the kernel's part is not counted).
+    for (init, r) in inits.iter().zip(shared.iter_mut()) {
+        if let Some(r) = r {
+            eprintln!("counting instructions of {} under callgrind ...", init.name);
+            r.reap_instructions = reap_instructions(init, &standin);
+        }
+    }
     // Reaping and stopping need fresh containers: rounds that interleave the
     // inits; each metric is the median over the rounds.
     let mut runs: Vec<Vec<Results>> = vec![Vec::new(); inits.len()];
@@ -378,6 +388,67 @@ fn side_by_side(inits: &[Init], standin: &Path) -> Vec<Option<Results>> {
     results
 }
 
+/// Returns once the stand-in's helper has exited, i.e. once its orphans
+/// belong to PID 1: they are re-parented before the helper turns zombie
+/// (the threaded stand-in does not reap it).
+fn orphans_handed_over(s: &Session) {
+    let standin_pid = children(s.init)[0];
+    let helper = children(standin_pid)[0];
+    while fs::read_to_string(format!("/proc/{helper}/stat"))
+        .map(|st| !st.contains(") Z "))
+        .unwrap_or(false)
+    {
+        std::hint::spin_loop();
+    }
+}
+
+/// Instructions the init runs to reap 5000 zombies, less a run with none,
+/// per zombie. NaN when valgrind is not installed.
+fn reap_instructions(init: &Init, standin: &Path) -> f64 {
+    let Some(valgrind) = found("valgrind", &[]).binary else {
+        return f64::NAN;
+    };
+    let count = |orphans: &str| -> f64 {
+        let out =
+            std::env::temp_dir().join(format!("odoo-init-bench-{}.callgrind", std::process::id()));
+        let out_arg = format!("--callgrind-out-file={}", out.display());
+        let wrapped = Init {
+            name: init.name,
+            binary: init.binary.clone(),
+            prefix: [
+                valgrind.display().to_string(),
+                "--tool=callgrind".into(),
+                "-q".into(),
+                out_arg,
+            ]
+            .into_iter()
+            .chain(init.prefix.iter().cloned())
+            .collect(),
+        };
+        let mut s = start(&wrapped, standin, &[("STANDIN_ORPHANS", orphans)]);
+        if orphans != "0" {
+            assert!(wait_ack(&mut s.ack, Duration::from_secs(120)), "orphans");
+            orphans_handed_over(&s);
+            while children(s.init).len() > 1 {
+                std::thread::sleep(Duration::from_millis(20)); // sampling, as above
+            }
+        }
+        finish(&mut s);
+        let total = fs::read_to_string(&out)
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .find_map(|l| l.strip_prefix("summary: "))
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+            })
+            .unwrap_or(f64::NAN);
+        let _ = fs::remove_file(&out);
+        total
+    };
+    let orphans: f64 = ORPHANS.parse().unwrap_or(f64::NAN);
+    (count(ORPHANS) - count("0")) / orphans
+}
+
 /// Reaping and stopping, in a fresh container; the rest comes from `shared`.
 fn measure(init: &Init, binary: &Path, standin: &Path, shared: Results) -> Results {
     let mut r = Results {
@@ -390,16 +461,7 @@ fn measure(init: &Init, binary: &Path, standin: &Path, shared: Results) -> Resul
     // Reaping: the helper exits, handing 5000 zombies to PID 1 at once.
     let mut s = start(init, standin, &[("STANDIN_ORPHANS", ORPHANS)]);
     assert!(wait_ack(&mut s.ack, Duration::from_secs(60)), "orphans");
-    // The helper's children are re-parented to PID 1 before the helper turns
-    // zombie (the threaded stand-in does not reap it): start the clock then.
-    let standin_pid = children(s.init)[0];
-    let helper = children(standin_pid)[0];
-    while fs::read_to_string(format!("/proc/{helper}/stat"))
-        .map(|st| !st.contains(") Z "))
-        .unwrap_or(false)
-    {
-        std::hint::spin_loop();
-    }
+    orphans_handed_over(&s);
     let (t0, cpu0) = (Instant::now(), cpu_ns(s.init));
     while children(s.init).len() > 1 {
         std::thread::sleep(Duration::from_micros(200)); // sampling interval of the measurement
@@ -435,12 +497,13 @@ fn median(runs: &[Results], get: fn(&Results) -> f64) -> f64 {
 
 fn print_table(rows: &[(&str, Option<Vec<Results>>)]) {
     type Metric = (&'static str, fn(&Results) -> f64);
-    let metrics: [Metric; 10] = [
+    let metrics: [Metric; 11] = [
         ("forward latency p50 (us)", |r| r.p50_us),
         ("forward latency p99 (us)", |r| r.p99_us),
         ("signals lost (of 600)", |r| r.lost),
         ("reap 5000 zombies (ms)", |r| r.reap_ms),
         ("reap 5000: init CPU (ms)", |r| r.reap_cpu_ms),
+        ("reap: instructions/zombie", |r| r.reap_instructions),
         ("SIGTERM to exit (ms)", |r| r.term_ms),
         ("idle wake-ups per s", |r| r.wakeups),
         ("VmRSS (kB)", |r| r.rss_kb),

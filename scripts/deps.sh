@@ -22,5 +22,5 @@ need_tools() {
 }
 
 need_bench_tools() {
-  apt_install tini dumb-init catatonit
+  apt_install tini dumb-init catatonit valgrind
 }
