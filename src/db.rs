@@ -42,7 +42,17 @@ pub struct Target<'a> {
     pub password: Option<&'a str>,
 }
 
-impl Target<'_> {
+impl<'a> Target<'a> {
+    /// `DB_USER` with its password, on `dbname`.
+    pub fn of(db: &'a Db, dbname: &'a str) -> Target<'a> {
+        Target {
+            db,
+            dbname,
+            user: &db.user,
+            password: db.password.as_deref(),
+        }
+    }
+
     fn config(&self) -> postgres::Config {
         let mut c = postgres::Config::new();
         c.host(&self.db.host)
@@ -114,6 +124,17 @@ pub enum Attempt {
     Retry(String),
     NoDatabase,
     Fatal(String),
+}
+
+/// A single attempt's failure, said as the waiting connect would say it.
+impl From<Attempt> for ConnectError {
+    fn from(a: Attempt) -> ConnectError {
+        match a {
+            Attempt::Retry(e) => ConnectError::Unreachable(e),
+            Attempt::NoDatabase => ConnectError::NoDatabase,
+            Attempt::Fatal(e) => ConnectError::Refused(e),
+        }
+    }
 }
 
 fn classify(e: &postgres::Error) -> Attempt {

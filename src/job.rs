@@ -224,11 +224,7 @@ impl Ctx {
                     continue;
                 }
                 Err(ConnectError::NoDatabase) => Some("database"),
-                Err(ConnectError::Stopped) => return Err(Halt::Stopped),
-                Err(e) => {
-                    log::error!("{e}");
-                    return Err(Halt::Exit(exit::DB_UNREACHABLE));
-                }
+                Err(e) => return Err(e.into()),
             };
             if let Some(what) = missing {
                 if started.elapsed() > self.cfg.timeout {
@@ -263,10 +259,17 @@ impl Ctx {
             Some(id) => id,
             None => match self.pass_gate(&mut sup.pause(), Some(busy), create)? {
                 Some(id) => id,
-                None => return Err(Halt::Exit(exit::STEP_FAILED)),
+                // claim() writes `busy` whenever the gate is open; this would be a bug.
+                None => {
+                    log::error!("the gate opened without claiming '{}'", busy.as_str());
+                    return Err(Halt::Exit(exit::STEP_FAILED));
+                }
             },
         };
-        let spec = odoo::spec(argv, &self.env);
+        let spec = ChildSpec {
+            argv,
+            env: self.env.clone(),
+        };
         let tick = (self.cfg.lease / 4).clamp(Duration::from_secs(1), Duration::from_secs(15));
         let mut client = self.client.take();
         let end = sup.run_step(&spec, tick, &mut || {
@@ -280,10 +283,7 @@ impl Ctx {
         let what = busy.as_str();
         match end {
             StepEnd::Exited(0) => {
-                let client = live(&mut self.client, &self.cfg, &mut sup.pause()).map_err(|e| {
-                    log::error!("{e}");
-                    Halt::Exit(exit::DB_UNREACHABLE)
-                })?;
+                let client = live(&mut self.client, &self.cfg, &mut sup.pause())?;
                 Store::new(client, &self.writer)
                     .write(State::Ready, false)
                     .map_err(|e| db_failure("writing Ready", &e))?;
@@ -371,13 +371,7 @@ impl Ctx {
     /// as Odoo itself would.
     fn create_database(&mut self, pause: &mut Pause) -> Result<(), Halt> {
         let cfg = &self.cfg;
-        let target = Target {
-            db: &cfg.db,
-            dbname: "postgres",
-            user: &cfg.db.user,
-            password: cfg.db.password.as_deref(),
-        };
-        let mut client = target.connect(cfg.db_wait_timeout, pause)?;
+        let mut client = Target::of(&cfg.db, "postgres").connect(cfg.db_wait_timeout, pause)?;
         let sql = format!(
             "CREATE DATABASE {} ENCODING 'UTF8' LC_COLLATE 'C' TEMPLATE template0",
             db::ident(cfg.db_name())
@@ -420,10 +414,10 @@ impl Launcher for Ctx {
                 Err(Halt::Exit(code)) => return Err(Abort::Failed(code)),
             }
         }
-        Ok(odoo::spec(
-            odoo::run(&self.cfg, self.extra.current()),
-            &self.env,
-        ))
+        Ok(ChildSpec {
+            argv: odoo::run(&self.cfg, self.extra.current()),
+            env: self.env.clone(),
+        })
     }
 
     fn restarting(&mut self) {
@@ -443,13 +437,7 @@ fn live<'c>(
     if let Some(c) = slot {
         return Ok(c);
     }
-    let target = Target {
-        db: &cfg.db,
-        dbname: cfg.db_name(),
-        user: &cfg.db.user,
-        password: cfg.db.password.as_deref(),
-    };
-    let c = target.connect(cfg.db_wait_timeout, pause)?;
+    let c = Target::of(&cfg.db, cfg.db_name()).connect(cfg.db_wait_timeout, pause)?;
     Ok(slot.insert(c))
 }
 
@@ -491,16 +479,11 @@ pub fn print_state(limit: Option<i64>) -> i32 {
             return exit::USAGE;
         }
     };
-    let target = Target {
-        db: &db,
-        dbname: db.name.as_deref().unwrap_or(""),
-        user: &db.user,
-        password: db.password.as_deref(),
-    };
+    let target = Target::of(&db, db.name.as_deref().unwrap_or(""));
     let mut client = match target.connect_once() {
         Ok(c) => c,
         Err(e) => {
-            log::error!("cannot connect to {}: {e:?}", target.describe());
+            log::error!("{}: {}", target.describe(), ConnectError::from(e));
             return exit::DB_UNREACHABLE;
         }
     };

@@ -8,7 +8,6 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::config::Config;
-use crate::supervisor::ChildSpec;
 
 /// Keeps a one-off Odoo run from serving HTTP or running crons.
 const ONE_OFF: [&str; 3] = ["--stop-after-init", "--no-http", "--max-cron-threads=0"];
@@ -121,14 +120,6 @@ pub fn write_passfile(dir: &Path, user: &str, password: &str) -> std::io::Result
     f.sync_all()?;
     std::fs::rename(&tmp, &path)?;
     Ok(path)
-}
-
-/// The step's command with the children's environment.
-pub fn spec(argv: Vec<OsString>, env: &[(OsString, Option<OsString>)]) -> ChildSpec {
-    ChildSpec {
-        argv,
-        env: env.to_vec(),
-    }
 }
 
 #[cfg(test)]

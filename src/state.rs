@@ -112,6 +112,17 @@ pub struct Store<'a> {
 
 type PgResult<T> = Result<T, postgres::Error>;
 
+/// The table as the earlier shell implementation made it.
+const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS curq_state_history \
+    (id serial PRIMARY KEY, state varchar NOT NULL, write_date timestamptz NOT NULL DEFAULT now())";
+
+/// A transaction holding the advisory lock until it ends.
+fn locked(client: &mut Client) -> PgResult<postgres::Transaction<'_>> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])?;
+    Ok(tx)
+}
+
 impl<'a> Store<'a> {
     pub fn new(client: &'a mut Client, writer: &'a Writer) -> Self {
         Store { client, writer }
@@ -125,17 +136,13 @@ impl<'a> Store<'a> {
         if busy.is_none() && !create {
             return self.peek(force);
         }
-        let mut tx = self.client.transaction()?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])?;
+        let mut tx = locked(self.client)?;
         let exists = table_exists(&mut tx)?;
         if !exists && !create {
             return Ok(Claim::NoTable);
         }
         if !exists {
-            tx.batch_execute(&format!(
-                "CREATE TABLE {TABLE} (id serial PRIMARY KEY, state varchar NOT NULL, \
-                 write_date timestamptz NOT NULL DEFAULT now())"
-            ))?;
+            tx.batch_execute(CREATE_TABLE)?;
             log::info!("created the state table {TABLE}");
         }
         let extended = ensure_columns(&mut tx)?;
@@ -178,13 +185,9 @@ impl<'a> Store<'a> {
 
     /// Writes `state` (Ready, Force Ready) unconditionally, under the lock.
     pub fn write(&mut self, state: State, create: bool) -> PgResult<i32> {
-        let mut tx = self.client.transaction()?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])?;
+        let mut tx = locked(self.client)?;
         if create {
-            tx.batch_execute(&format!(
-                "CREATE TABLE IF NOT EXISTS {TABLE} (id serial PRIMARY KEY, state varchar NOT NULL, \
-                 write_date timestamptz NOT NULL DEFAULT now())"
-            ))?;
+            tx.batch_execute(CREATE_TABLE)?;
         }
         let extended = ensure_columns(&mut tx)?;
         let id = insert(self.writer, &mut tx, state, extended)?;
@@ -195,8 +198,7 @@ impl<'a> Store<'a> {
     /// Writes `Reset` only if `seen` is still the latest row (another waiter
     /// may have written it already, or the owner finished meanwhile).
     pub fn reset_if_latest(&mut self, seen: i32) -> PgResult<bool> {
-        let mut tx = self.client.transaction()?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])?;
+        let mut tx = locked(self.client)?;
         let extended = ensure_columns(&mut tx)?;
         let still = latest_in(&mut tx)?.is_some_and(|l| l.id == seen);
         if still {
