@@ -36,17 +36,14 @@ pub struct Received {
     pub signo: i32,
     /// PID of the sender as seen from here; 0 when it is outside our PID namespace or the kernel.
     pub sender: libc::pid_t,
-}
-
-impl Received {
-    /// True when `odoo-init` raised it itself (SIGPIPE from writing to a closed log pipe).
-    pub fn is_own(&self) -> bool {
-        self.sender > 0 && self.sender as u32 == std::process::id()
-    }
+    /// The receiving process raised it itself (SIGPIPE from writing to a closed log pipe).
+    pub own: bool,
 }
 
 pub struct Signals {
     set: libc::sigset_t,
+    /// Asked once: glibc does not cache it, and the check is on the forwarding path.
+    own_pid: libc::pid_t,
 }
 
 impl Signals {
@@ -67,7 +64,10 @@ impl Signals {
         if rc != 0 {
             return Err(io::Error::last_os_error());
         }
-        Ok(Signals { set })
+        Ok(Signals {
+            set,
+            own_pid: nix::unistd::getpid().as_raw(),
+        })
     }
 
     /// Sleeps until a managed signal arrives (`None` deadline: for ever) or
@@ -93,7 +93,11 @@ impl Signals {
                 let info = unsafe { info.assume_init() };
                 // SAFETY: si_pid is valid for every signal we take (user, queue, child, kernel).
                 let sender = unsafe { info.si_pid() };
-                return Some(Received { signo: rc, sender });
+                return Some(Received {
+                    signo: rc,
+                    sender,
+                    own: sender == self.own_pid,
+                });
             }
             match io::Error::last_os_error().raw_os_error() {
                 Some(libc::EINTR) => continue,

@@ -137,11 +137,38 @@ struct Stopped {
     stop_requested: bool,
 }
 
+/// Where each child is put, decided once from odoo-init's standard input.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Placement {
+    /// No terminal (the usual container): a session of its own, like
+    /// dumb-init. Where the kernel schedules by session (autogroup), the
+    /// child is then its own scheduling group and runs sooner when signalled.
+    OwnSession,
+    /// A terminal, but we are in its background: a process group of its own
+    /// in our session, so that job control still applies to it.
+    OwnGroup,
+    /// We are the terminal's foreground (`docker run -it`): a process group
+    /// of its own that becomes the foreground, so Ctrl-C reaches it once.
+    Foreground,
+}
+
+impl Placement {
+    fn detect() -> Placement {
+        let stdin = std::io::stdin();
+        if !nix::unistd::isatty(&stdin).unwrap_or(false) {
+            Placement::OwnSession
+        } else if nix::unistd::tcgetpgrp(&stdin).ok() == Some(nix::unistd::getpgrp()) {
+            Placement::Foreground
+        } else {
+            Placement::OwnGroup
+        }
+    }
+}
+
 pub struct Supervisor {
     signals: Signals,
     pid1: bool,
-    /// We are the foreground process group of our terminal: hand it to each child.
-    terminal: bool,
+    placement: Placement,
     stop_timeout: Duration,
 }
 
@@ -158,12 +185,10 @@ impl Supervisor {
                 std::process::id()
             );
         }
-        let terminal = nix::unistd::isatty(std::io::stdin()).unwrap_or(false)
-            && nix::unistd::tcgetpgrp(std::io::stdin()).ok() == Some(nix::unistd::getpgrp());
         Ok(Supervisor {
             signals,
             pid1,
-            terminal,
+            placement: Placement::detect(),
             stop_timeout,
         })
     }
@@ -439,7 +464,7 @@ impl Supervisor {
     }
 
     fn pass_on(&self, child: Option<&Child>, received: Received) {
-        if received.is_own() {
+        if received.own {
             return;
         }
         match child {
@@ -471,39 +496,51 @@ impl Supervisor {
     /// was reaped now, and whether no children at all remain.
     fn reap(&self, child: &mut Child) -> (Option<i32>, bool) {
         let mut reaped_child = None;
-        loop {
+        // Orphans are only counted: this loop runs once per zombie in the container.
+        let mut others = 0u32;
+        let none_left = loop {
             let mut raw = 0;
             // SAFETY: waitpid only writes the status integer we own.
             let pid = unsafe { libc::waitpid(-1, &mut raw, libc::WNOHANG) };
-            if pid == 0 {
-                return (reaped_child, false);
-            }
-            if pid < 0 {
-                match io::Error::last_os_error().raw_os_error() {
-                    Some(libc::EINTR) => continue,
-                    Some(libc::ECHILD) => return (reaped_child, true),
-                    _ => return (reaped_child, false),
+            if pid > 0 {
+                if pid == child.pid {
+                    reaped_child = Some(self.exited(child, raw));
+                } else {
+                    others += 1;
                 }
-            }
-            let status = if libc::WIFEXITED(raw) {
-                libc::WEXITSTATUS(raw)
-            } else if libc::WIFSIGNALED(raw) {
-                exit::for_signal(libc::WTERMSIG(raw))
-            } else {
                 continue;
-            };
-            if pid == child.pid {
-                log::info!(
-                    "PID {pid} exited with status {status}{} after {:.1}s",
-                    describe(raw),
-                    child.started.elapsed().as_secs_f64()
-                );
-                child.status = Some(status);
-                reaped_child = Some(status);
-            } else {
-                log::debug!("reaped PID {pid} (status {status})");
             }
+            if pid == 0 {
+                break false;
+            }
+            match io::Error::last_os_error().raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::ECHILD) => break true,
+                _ => break false,
+            }
+        };
+        if others > 0 {
+            log::debug!("reaped {others} other process(es)");
         }
+        (reaped_child, none_left)
+    }
+
+    /// Records and logs the tracked child's end. Without WUNTRACED, waitpid
+    /// reports only processes that exited or were killed.
+    fn exited(&self, child: &mut Child, raw: i32) -> i32 {
+        let status = if libc::WIFSIGNALED(raw) {
+            exit::for_signal(libc::WTERMSIG(raw))
+        } else {
+            libc::WEXITSTATUS(raw)
+        };
+        log::info!(
+            "PID {} exited with status {status}{} after {:.1}s",
+            child.pid,
+            describe(raw),
+            child.started.elapsed().as_secs_f64()
+        );
+        child.status = Some(status);
+        status
     }
 
     fn spawn(&mut self, spec: &ChildSpec) -> Child {
@@ -521,10 +558,10 @@ impl Supervisor {
                 None => cmd.env_remove(name),
             };
         }
-        let terminal = self.terminal;
-        // SAFETY: the closure only makes async-signal-safe calls (setpgid,
-        // sigprocmask, tcsetpgrp), as required between fork and exec.
-        unsafe { cmd.pre_exec(move || prepare_child(terminal)) };
+        let placement = self.placement;
+        // SAFETY: the closure only makes async-signal-safe calls (setsid,
+        // setpgid, sigprocmask, tcsetpgrp), as required between fork and exec.
+        unsafe { cmd.pre_exec(move || prepare_child(placement)) };
         match cmd.spawn() {
             Ok(handle) => {
                 let pid = handle.id() as libc::pid_t;
@@ -552,7 +589,7 @@ impl Supervisor {
     /// After the child is gone, take the terminal's foreground back so that
     /// Ctrl-C reaches `odoo-init` while nothing runs (ON_EXIT=wait).
     fn reclaim_terminal(&self) {
-        if self.terminal {
+        if self.placement == Placement::Foreground {
             let _ = nix::unistd::tcsetpgrp(std::io::stdin(), nix::unistd::getpgrp());
         }
     }
@@ -565,13 +602,17 @@ enum Watched {
     Restart,
 }
 
-/// In the child between fork and exec: its own process group (so a restart
-/// can clear up after it), the terminal's foreground if we had it (Ctrl-C
-/// then reaches it once, from the kernel), then an empty signal mask.
-fn prepare_child(terminal: bool) -> io::Result<()> {
-    nix::unistd::setpgid(nix::unistd::Pid::from_raw(0), nix::unistd::Pid::from_raw(0))
-        .map_err(io::Error::from)?;
-    if terminal {
+/// In the child between fork and exec: its own process group either way (so
+/// a restart can clear up after it), the terminal's foreground if we had it
+/// (Ctrl-C then reaches it once, from the kernel), then an empty signal mask.
+fn prepare_child(placement: Placement) -> io::Result<()> {
+    let own = nix::unistd::Pid::from_raw(0);
+    match placement {
+        Placement::OwnSession => nix::unistd::setsid().map(drop),
+        Placement::OwnGroup | Placement::Foreground => nix::unistd::setpgid(own, own),
+    }
+    .map_err(io::Error::from)?;
+    if placement == Placement::Foreground {
         // tcsetpgrp from a background group raises SIGTTOU unless it is blocked.
         signals::set_mask(libc::SIG_BLOCK, &[libc::SIGTTOU])?;
         let _ = nix::unistd::tcsetpgrp(std::io::stdin(), nix::unistd::getpgrp());

@@ -93,6 +93,24 @@ fn every_forwarded_signal_reaches_the_master_from_pid_1_and_never_a_worker() {
 }
 
 #[test]
+fn without_a_terminal_the_child_leads_a_session_of_its_own() {
+    let mut run = Setup::standin(&[]).start();
+    started(&run, 1);
+    let procs = run.procs();
+    let [child] = procs.as_slice() else {
+        panic!("one child expected: {procs:?}");
+    };
+    // As `ps -o pid,pgid,sid` would show it: PID = PGID = SID.
+    assert_eq!(
+        (child.pgrp, child.session),
+        (child.pid, child.pid),
+        "{child:?}"
+    );
+    run.signal(libc::SIGTERM);
+    assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
+}
+
+#[test]
 fn a_child_that_ignores_term_gets_a_second_term_then_sigkill() {
     let mut run = Setup::standin(&[])
         .env("STANDIN_IGNORE_TERM", "1")

@@ -46,6 +46,13 @@ fn on_terminal(mut setup: Setup<'static>) -> (Run, File, JoinHandle<String>) {
 fn ctrl_c_on_a_terminal_reaches_the_child_once() {
     let (mut run, mut master, screen) = on_terminal(Setup::standin(&[]));
     run.wait_events("the stand-in", |ev| count_in(ev, &[" start argv="]) == 1);
+    // In odoo-init's session (the terminal's), in a process group of its own.
+    let procs = run.procs();
+    let (Some(init), [child]) = (proc_info(run.pid), procs.as_slice()) else {
+        panic!("odoo-init and one child expected: {procs:?}");
+    };
+    assert_eq!(child.session, init.session, "{child:?} {init:?}");
+    assert_eq!(child.pgrp, child.pid, "{child:?}");
     master.write_all(b"\x03").expect("type Ctrl-C");
     assert_eq!(run.wait_exit(LONG), 0);
     let events = run.events();

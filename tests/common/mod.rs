@@ -96,6 +96,9 @@ pub struct Proc {
     pub ppid: i32,
     pub state: char,
     pub comm: String,
+    /// Process group and session IDs (host view).
+    pub pgrp: i32,
+    pub session: i32,
 }
 
 pub fn proc_info(pid: i32) -> Option<Proc> {
@@ -106,11 +109,15 @@ pub fn proc_info(pid: i32) -> Option<Proc> {
     let mut rest = stat[close + 2..].split(' ');
     let state = rest.next()?.chars().next()?;
     let ppid = rest.next()?.parse().ok()?;
+    let pgrp = rest.next()?.parse().ok()?;
+    let session = rest.next()?.parse().ok()?;
     Some(Proc {
         pid,
         ppid,
         state,
         comm,
+        pgrp,
+        session,
     })
 }
 
