@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -19,7 +20,7 @@ mod common;
 const SIGNALS: usize = 600;
 const ORPHANS: &str = "5000";
 const IDLE: Duration = Duration::from_secs(3);
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 15;
 /// Latency is measured in this many batches per init, the inits taking turns.
 const BATCHES: usize = 20;
 
@@ -94,21 +95,34 @@ fn main() {
     }
     // Reaping and stopping need fresh containers: rounds that interleave the
     // inits; each metric is the median over the rounds.
+    let pinned = Pinned::split();
+    let container_cpu = pinned.as_ref().map(|p| p.container);
+    match container_cpu {
+        Some(cpu) => {
+            eprintln!("reaping and stopping: containers on CPU {cpu}, the benchmark on another")
+        }
+        None => eprintln!("reaping and stopping: one CPU only, nothing pinned (noisier figures)"),
+    }
     let mut runs: Vec<Vec<Results>> = vec![Vec::new(); inits.len()];
     for round in 1..=ROUNDS {
-        for (i, init) in inits.iter().enumerate() {
+        // Each round begins with another init: the one after a container's
+        // teardown must not always be the same.
+        for i in (0..inits.len()).map(|k| (k + round) % inits.len()) {
+            let init = &inits[i];
             if let (Some(binary), Some(base)) = (&init.binary, &shared[i]) {
                 eprintln!("round {round}/{ROUNDS}: {} ...", init.name);
-                runs[i].push(measure(init, binary, &standin, base.clone()));
+                runs[i].push(measure(init, binary, &standin, container_cpu, base.clone()));
             }
         }
     }
+    drop(pinned);
     let rows: Vec<(&str, Option<Vec<Results>>)> = inits
         .iter()
         .zip(runs)
         .map(|(init, r)| (init.name, init.binary.as_ref().map(|_| r)))
         .collect();
     print_table(&rows);
+    print_spread(&rows, "reap 5000 zombies", |r| r.reap_ms);
     own_costs(&odoo_init, &standin);
 }
 
@@ -269,8 +283,13 @@ fn spawn_acked(argv: &[String], env: &[(&str, &str)]) -> (Child, fs::File) {
     (child, fs::File::from(read))
 }
 
-fn start(init: &Init, standin: &Path, env: &[(&str, &str)]) -> Session {
-    let mut argv: Vec<String> = vec!["unshare".into()];
+/// Starts `init` as PID 1 of a new PID namespace, on `cpu` if given.
+fn start(init: &Init, standin: &Path, env: &[(&str, &str)], cpu: Option<usize>) -> Session {
+    let mut argv: Vec<String> = match cpu {
+        Some(cpu) => vec!["taskset".into(), "-c".into(), cpu.to_string()],
+        None => Vec::new(),
+    };
+    argv.push("unshare".into());
     if !nix::unistd::geteuid().is_root() {
         argv.extend(["--user".into(), "--map-root-user".into()]);
     }
@@ -336,7 +355,11 @@ fn signal(pid: i32, signo: i32) {
 fn side_by_side(inits: &[Init], standin: &Path) -> Vec<Option<Results>> {
     let mut sessions: Vec<Option<Session>> = inits
         .iter()
-        .map(|init| init.binary.as_ref().map(|_| start(init, standin, &[])))
+        .map(|init| {
+            init.binary
+                .as_ref()
+                .map(|_| start(init, standin, &[], None))
+        })
         .collect();
     let switches = |pid| {
         status_kb(pid, "voluntary_ctxt_switches:") + status_kb(pid, "nonvoluntary_ctxt_switches:")
@@ -388,19 +411,34 @@ fn side_by_side(inits: &[Init], standin: &Path) -> Vec<Option<Results>> {
     results
 }
 
-/// Returns once the stand-in's helper has exited, i.e. once its orphans
-/// belong to PID 1: they are re-parented before the helper turns zombie
-/// (the threaded stand-in does not reap it).
-fn orphans_handed_over(s: &Session) {
+/// Lets the held helper (`STANDIN_ORPHANS_HOLD`) exit and returns once it
+/// has, i.e. once its orphans belong to PID 1: they are re-parented before
+/// the helper turns zombie (the threaded stand-in does not reap it).
+/// Also returns the orphan PID 1 reaps last: `waitpid(-1)` takes zombies in
+/// the order of the children list, which keeps the helper's fork order.
+fn hand_over_orphans(s: &Session) -> (Instant, i32) {
     let standin_pid = children(s.init)[0];
     let helper = children(standin_pid)[0];
+    let last = children(helper)
+        .last()
+        .copied()
+        .expect("the helper's orphans");
+    signal(helper, libc::SIGUSR2);
     while fs::read_to_string(format!("/proc/{helper}/stat"))
         .map(|st| !st.contains(") Z "))
         .unwrap_or(false)
     {
         std::hint::spin_loop();
     }
+    (Instant::now(), last)
 }
+
+fn alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    unsafe { libc::kill(pid, 0) == 0 }
+}
+
+const HOLD: (&str, &str) = ("STANDIN_ORPHANS_HOLD", "1");
 
 /// Instructions the init runs to reap 5000 zombies, less a run with none,
 /// per zombie. NaN when valgrind is not installed.
@@ -425,10 +463,15 @@ fn reap_instructions(init: &Init, standin: &Path) -> f64 {
             .chain(init.prefix.iter().cloned())
             .collect(),
         };
-        let mut s = start(&wrapped, standin, &[("STANDIN_ORPHANS", orphans)]);
+        let mut s = start(
+            &wrapped,
+            standin,
+            &[("STANDIN_ORPHANS", orphans), HOLD],
+            None,
+        );
         if orphans != "0" {
             assert!(wait_ack(&mut s.ack, Duration::from_secs(120)), "orphans");
-            orphans_handed_over(&s);
+            hand_over_orphans(&s);
             while children(s.init).len() > 1 {
                 std::thread::sleep(Duration::from_millis(20)); // sampling, as above
             }
@@ -450,7 +493,13 @@ fn reap_instructions(init: &Init, standin: &Path) -> f64 {
 }
 
 /// Reaping and stopping, in a fresh container; the rest comes from `shared`.
-fn measure(init: &Init, binary: &Path, standin: &Path, shared: Results) -> Results {
+fn measure(
+    init: &Init,
+    binary: &Path,
+    standin: &Path,
+    cpu: Option<usize>,
+    shared: Results,
+) -> Results {
     let mut r = Results {
         size_kb: fs::metadata(binary)
             .map(|m| m.len() as f64 / 1024.0)
@@ -459,15 +508,24 @@ fn measure(init: &Init, binary: &Path, standin: &Path, shared: Results) -> Resul
     };
 
     // Reaping: the helper exits, handing 5000 zombies to PID 1 at once.
-    let mut s = start(init, standin, &[("STANDIN_ORPHANS", ORPHANS)]);
+    let mut s = start(init, standin, &[("STANDIN_ORPHANS", ORPHANS), HOLD], cpu);
     assert!(wait_ack(&mut s.ack, Duration::from_secs(60)), "orphans");
-    orphans_handed_over(&s);
-    let (t0, cpu0) = (Instant::now(), cpu_ns(s.init));
-    while children(s.init).len() > 1 {
-        std::thread::sleep(Duration::from_micros(200)); // sampling interval of the measurement
+    let cpu0 = cpu_ns(s.init);
+    let (t0, last) = hand_over_orphans(&s);
+    // Probing one PID takes no lock that reaping needs (reading the children
+    // list would hold the task list against every reap).
+    while alive(last) {
+        std::hint::spin_loop();
     }
     r.reap_ms = t0.elapsed().as_secs_f64() * 1e3;
     r.reap_cpu_ms = (cpu_ns(s.init) - cpu0) / 1e6;
+    let left = children(s.init);
+    assert_eq!(
+        left.len(),
+        1,
+        "{}: the orphan reaped last went first: {left:?}",
+        init.name
+    );
 
     // SIGTERM to exit.
     let t0 = Instant::now();
@@ -475,6 +533,33 @@ fn measure(init: &Init, binary: &Path, standin: &Path, shared: Results) -> Resul
     let _ = s.top.wait();
     r.term_ms = t0.elapsed().as_secs_f64() * 1e3;
     r
+}
+
+/// The benchmark on one CPU, the containers on another, while it lives:
+/// unpinned, where the scheduler happens to put the init and the prober
+/// changes the reaping time by more than any difference between the inits.
+struct Pinned {
+    container: usize,
+    saved: CpuSet,
+}
+
+impl Pinned {
+    fn split() -> Option<Pinned> {
+        let me = nix::unistd::Pid::from_raw(0);
+        let saved = sched_getaffinity(me).ok()?;
+        let mut allowed = (0..CpuSet::count()).filter(|&c| saved.is_set(c).unwrap_or(false));
+        let (bench, container) = (allowed.next()?, allowed.next()?);
+        let mut only = CpuSet::new();
+        only.set(bench).ok()?;
+        sched_setaffinity(me, &only).ok()?;
+        Some(Pinned { container, saved })
+    }
+}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        let _ = sched_setaffinity(nix::unistd::Pid::from_raw(0), &self.saved);
+    }
 }
 
 fn finish(s: &mut Session) {
@@ -489,10 +574,31 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
 
-fn median(runs: &[Results], get: fn(&Results) -> f64) -> f64 {
+fn sorted(runs: &[Results], get: fn(&Results) -> f64) -> Vec<f64> {
     let mut v: Vec<f64> = runs.iter().map(get).collect();
     v.sort_by(|a, b| a.total_cmp(b));
-    percentile(&v, 0.5)
+    v
+}
+
+fn median(runs: &[Results], get: fn(&Results) -> f64) -> f64 {
+    percentile(&sorted(runs, get), 0.5)
+}
+
+/// How far a metric's rounds scatter: a ratio closer to 1.0 than this says nothing.
+fn print_spread(rows: &[(&str, Option<Vec<Results>>)], label: &str, get: fn(&Results) -> f64) {
+    let spreads: Vec<String> = rows
+        .iter()
+        .filter_map(|(name, r)| {
+            let v = sorted(r.as_ref()?, get);
+            let iqr = percentile(&v, 0.75) - percentile(&v, 0.25);
+            Some(format!("{name} {:.0} %", 100.0 * iqr / percentile(&v, 0.5)))
+        })
+        .collect();
+    println!();
+    println!(
+        "{label}: interquartile range of the {ROUNDS} rounds, relative to the median: {}",
+        spreads.join(", ")
+    );
 }
 
 fn print_table(rows: &[(&str, Option<Vec<Results>>)]) {

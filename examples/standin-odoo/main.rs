@@ -23,6 +23,8 @@
 //!   STANDIN_KILL_SELF=N    die of signal N right after starting
 //!   STANDIN_IGNORE_TERM=1  log SIGTERM/SIGINT but keep running
 //!   STANDIN_ORPHANS=N      leave N orphaned grandchildren that exit at once
+//!   STANDIN_ORPHANS_HOLD=1 the helper that leaves the orphans exits only on SIGUSR2
+//!                          (the benchmark reads their PIDs first)
 //!   STANDIN_LINGER_MS=N    leave one orphan that takes N ms to exit after SIGTERM
 //!   STANDIN_ACK_FD=N       write one byte to fd N at start, per signal received, when
 //!                          the orphans are left, and at the end of the run phase
@@ -377,6 +379,9 @@ fn leave_orphans() {
             }
             event("helper", &format!("left {quick} orphans"));
             ack();
+            if env_num("STANDIN_ORPHANS_HOLD") == Some(1) {
+                wait_for(libc::SIGUSR2);
+            }
             // SAFETY: as above.
             unsafe { libc::_exit(0) }
         }
@@ -386,16 +391,7 @@ fn leave_orphans() {
 
 fn linger_until_term(grace: Duration) -> ! {
     event("linger", "start");
-    // The mask inherited from the stand-in blocks everything: wait for TERM.
-    let signals = match Signals::take_over() {
-        Ok(s) => s,
-        Err(_) => std::process::exit(1),
-    };
-    while let Some(sig) = signals.wait(None) {
-        if sig.signo == libc::SIGTERM {
-            break;
-        }
-    }
+    wait_for(libc::SIGTERM);
     event(
         "linger",
         &format!("got SIGTERM, exiting in {}ms", grace.as_millis()),
@@ -403,6 +399,20 @@ fn linger_until_term(grace: Duration) -> ! {
     std::thread::sleep(grace); // simulates the work it must finish, not synchronisation
     event("linger", "exit");
     std::process::exit(0);
+}
+
+/// In a forked helper: the mask inherited from the stand-in blocks
+/// everything, so the signal is taken synchronously.
+fn wait_for(signo: i32) {
+    let signals = match Signals::take_over() {
+        Ok(s) => s,
+        Err(_) => std::process::exit(1),
+    };
+    while let Some(sig) = signals.wait(None) {
+        if sig.signo == signo {
+            return;
+        }
+    }
 }
 
 /// Odoo reads `db_*` from its config file (`ODOO_RC`) when the command line has none.
