@@ -294,6 +294,9 @@ fn start(init: &Init, standin: &Path, env: &[(&str, &str)], cpu: Option<usize>) 
         argv.extend(["--user".into(), "--map-root-user".into()]);
     }
     argv.extend(["--pid".into(), "--fork".into(), "--mount-proc".into()]);
+    // As a container runtime starts an init without a terminal: leader of a
+    // session with no controlling terminal, whoever runs the benchmark.
+    argv.push("setsid".into());
     argv.extend(init.prefix.iter().cloned());
     argv.push(standin.display().to_string());
     let (top, mut ack) = spawn_acked(&argv, env);
@@ -382,9 +385,12 @@ fn side_by_side(inits: &[Init], standin: &Path) -> Vec<Option<Results>> {
         })
         .collect();
     let mut lat: Vec<Vec<f64>> = vec![Vec::new(); sessions.len()];
-    for _ in 0..BATCHES {
-        for (i, session) in sessions.iter_mut().enumerate() {
-            let (Some(s), Some(r)) = (session.as_mut(), results[i].as_mut()) else {
+    for batch in 0..BATCHES {
+        // Each batch begins with another init: the first signal after a
+        // switch between containers finds colder caches.
+        let n = sessions.len();
+        for i in (0..n).map(|k| (k + batch) % n) {
+            let (Some(s), Some(r)) = (sessions[i].as_mut(), results[i].as_mut()) else {
                 continue;
             };
             for _ in 0..SIGNALS / BATCHES {

@@ -137,38 +137,11 @@ struct Stopped {
     stop_requested: bool,
 }
 
-/// Where each child is put, decided once from odoo-init's standard input.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Placement {
-    /// No terminal (the usual container): a session of its own, like
-    /// dumb-init. Where the kernel schedules by session (autogroup), the
-    /// child is then its own scheduling group and runs sooner when signalled.
-    OwnSession,
-    /// A terminal, but we are in its background: a process group of its own
-    /// in our session, so that job control still applies to it.
-    OwnGroup,
-    /// We are the terminal's foreground (`docker run -it`): a process group
-    /// of its own that becomes the foreground, so Ctrl-C reaches it once.
-    Foreground,
-}
-
-impl Placement {
-    fn detect() -> Placement {
-        let stdin = std::io::stdin();
-        if !nix::unistd::isatty(&stdin).unwrap_or(false) {
-            Placement::OwnSession
-        } else if nix::unistd::tcgetpgrp(&stdin).ok() == Some(nix::unistd::getpgrp()) {
-            Placement::Foreground
-        } else {
-            Placement::OwnGroup
-        }
-    }
-}
-
 pub struct Supervisor {
     signals: Signals,
     pid1: bool,
-    placement: Placement,
+    /// We are the foreground process group of our terminal: hand it to each child.
+    terminal: bool,
     stop_timeout: Duration,
 }
 
@@ -188,7 +161,7 @@ impl Supervisor {
         Ok(Supervisor {
             signals,
             pid1,
-            placement: Placement::detect(),
+            terminal: is_terminal_foreground(),
             stop_timeout,
         })
     }
@@ -558,10 +531,10 @@ impl Supervisor {
                 None => cmd.env_remove(name),
             };
         }
-        let placement = self.placement;
-        // SAFETY: the closure only makes async-signal-safe calls (setsid,
-        // setpgid, sigprocmask, tcsetpgrp), as required between fork and exec.
-        unsafe { cmd.pre_exec(move || prepare_child(placement)) };
+        let terminal = self.terminal;
+        // SAFETY: the closure only makes async-signal-safe calls (setpgid,
+        // sigprocmask, tcsetpgrp), as required between fork and exec.
+        unsafe { cmd.pre_exec(move || prepare_child(terminal)) };
         match cmd.spawn() {
             Ok(handle) => {
                 let pid = handle.id() as libc::pid_t;
@@ -589,7 +562,7 @@ impl Supervisor {
     /// After the child is gone, take the terminal's foreground back so that
     /// Ctrl-C reaches `odoo-init` while nothing runs (ON_EXIT=wait).
     fn reclaim_terminal(&self) {
-        if self.placement == Placement::Foreground {
+        if self.terminal {
             let _ = nix::unistd::tcsetpgrp(std::io::stdin(), nix::unistd::getpgrp());
         }
     }
@@ -602,17 +575,22 @@ enum Watched {
     Restart,
 }
 
-/// In the child between fork and exec: its own process group either way (so
-/// a restart can clear up after it), the terminal's foreground if we had it
-/// (Ctrl-C then reaches it once, from the kernel), then an empty signal mask.
-fn prepare_child(placement: Placement) -> io::Result<()> {
+fn is_terminal_foreground() -> bool {
+    let stdin = std::io::stdin();
+    nix::unistd::isatty(&stdin).unwrap_or(false)
+        && nix::unistd::tcgetpgrp(&stdin).ok() == Some(nix::unistd::getpgrp())
+}
+
+/// In the child between fork and exec: its own process group in our session
+/// (so a restart can clear up after it, and it keeps our terminal), the
+/// terminal's foreground if we had it (Ctrl-C then reaches it once, from the
+/// kernel), then an empty signal mask. Not a session of its own: where the
+/// kernel schedules by session (autogroup), that slowed forwarding (README,
+/// Benchmark), and it would lose the terminal.
+fn prepare_child(terminal: bool) -> io::Result<()> {
     let own = nix::unistd::Pid::from_raw(0);
-    match placement {
-        Placement::OwnSession => nix::unistd::setsid().map(drop),
-        Placement::OwnGroup | Placement::Foreground => nix::unistd::setpgid(own, own),
-    }
-    .map_err(io::Error::from)?;
-    if placement == Placement::Foreground {
+    nix::unistd::setpgid(own, own).map_err(io::Error::from)?;
+    if terminal {
         // tcsetpgrp from a background group raises SIGTTOU unless it is blocked.
         signals::set_mask(libc::SIG_BLOCK, &[libc::SIGTTOU])?;
         let _ = nix::unistd::tcsetpgrp(std::io::stdin(), nix::unistd::getpgrp());

@@ -93,19 +93,22 @@ fn every_forwarded_signal_reaches_the_master_from_pid_1_and_never_a_worker() {
 }
 
 #[test]
-fn without_a_terminal_the_child_leads_a_session_of_its_own() {
-    let mut run = Setup::standin(&[]).start();
+fn the_child_has_a_process_group_of_its_own_in_odoo_inits_session() {
+    require("setsid", "util-linux");
+    // As a container runtime starts it without a terminal: a session
+    // leader with no controlling terminal.
+    let mut setup = Setup::standin(&[]);
+    setup.inner = vec!["setsid".into()];
+    let mut run = setup.start();
     started(&run, 1);
     let procs = run.procs();
-    let [child] = procs.as_slice() else {
-        panic!("one child expected: {procs:?}");
+    let (Some(init), [child]) = (proc_info(run.pid), procs.as_slice()) else {
+        panic!("odoo-init and one child expected: {procs:?}");
     };
-    // As `ps -o pid,pgid,sid` would show it: PID = PGID = SID.
-    assert_eq!(
-        (child.pgrp, child.session),
-        (child.pid, child.pid),
-        "{child:?}"
-    );
+    // As `ps -o pid,pgid,sid` would show it: PGID = its PID, SID = odoo-init's.
+    assert_eq!(child.pgrp, child.pid, "{child:?}");
+    assert_eq!(child.session, init.session, "{child:?} {init:?}");
+    assert_eq!(init.session, init.pid, "{init:?}");
     run.signal(libc::SIGTERM);
     assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
 }

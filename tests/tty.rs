@@ -10,13 +10,15 @@ use std::io::{Read, Write};
 use std::process::Stdio;
 use std::thread::JoinHandle;
 
-/// Starts `setup` on a fresh pseudo-terminal; the master to type into, and
-/// a reader that collects the screen until odoo-init says it exits.
-fn on_terminal(mut setup: Setup<'static>) -> (Run, File, JoinHandle<String>) {
+/// Starts `setup` on a fresh pseudo-terminal, through `wrapper` (run after
+/// the terminal is made the controlling one); the master to type into, and a
+/// reader that collects the screen until odoo-init says it exits.
+fn on_terminal(mut setup: Setup<'static>, wrapper: &[&str]) -> (Run, File, JoinHandle<String>) {
     require("setsid", "util-linux");
     let pty = nix::pty::openpty(None, None).expect("openpty");
     let slave = pty.slave;
     setup.inner = vec!["setsid".into(), "--ctty".into()];
+    setup.inner.extend(wrapper.iter().map(|w| w.to_string()));
     setup.stdio = Some(Box::new(move || {
         let fd = || Stdio::from(slave.try_clone().expect("dup pty"));
         (fd(), fd(), fd())
@@ -44,7 +46,7 @@ fn on_terminal(mut setup: Setup<'static>) -> (Run, File, JoinHandle<String>) {
 
 #[test]
 fn ctrl_c_on_a_terminal_reaches_the_child_once() {
-    let (mut run, mut master, screen) = on_terminal(Setup::standin(&[]));
+    let (mut run, mut master, screen) = on_terminal(Setup::standin(&[]), &[]);
     run.wait_events("the stand-in", |ev| count_in(ev, &[" start argv="]) == 1);
     // In odoo-init's session (the terminal's), in a process group of its own.
     let procs = run.procs();
@@ -70,7 +72,8 @@ fn ctrl_c_on_a_terminal_reaches_the_child_once() {
 
 #[test]
 fn with_on_exit_wait_a_second_ctrl_c_stops_odoo_init() {
-    let (mut run, mut master, screen) = on_terminal(Setup::standin(&[]).env("ON_EXIT", "wait"));
+    let (mut run, mut master, screen) =
+        on_terminal(Setup::standin(&[]).env("ON_EXIT", "wait"), &[]);
     run.wait_events("the stand-in", |ev| count_in(ev, &[" start argv="]) == 1);
     master.write_all(b"\x03").expect("type Ctrl-C");
     run.wait_events("Odoo's exit", |ev| count_in(ev, &["server exit 0"]) == 1);
@@ -90,4 +93,32 @@ fn with_on_exit_wait_a_second_ctrl_c_stops_odoo_init() {
     let screen = screen.join().expect("reader");
     assert!(screen.contains("SIGINT: stopping"), "{screen}");
     assert_eq!(run.count(&["signal SIGINT"]), 1, "{:?}", run.events());
+}
+
+#[test]
+fn with_stdin_redirected_on_a_terminal_ctrl_c_is_forwarded_once() {
+    // `odoo-init < /dev/null` typed in a terminal: the terminal is still
+    // odoo-init's, but not its standard input.
+    let redirect = ["sh", "-c", "exec \"$@\" < /dev/null", "sh"];
+    let (mut run, mut master, screen) = on_terminal(Setup::standin(&[]), &redirect);
+    run.wait_events("the stand-in", |ev| count_in(ev, &[" start argv="]) == 1);
+    // The child keeps the terminal's session, in a process group of its own.
+    let procs = run.procs();
+    let (Some(init), [child]) = (proc_info(run.pid), procs.as_slice()) else {
+        panic!("odoo-init and one child expected: {procs:?}");
+    };
+    assert_eq!(child.session, init.session, "{child:?} {init:?}");
+    assert_eq!(child.pgrp, child.pid, "{child:?}");
+    master.write_all(b"\x03").expect("type Ctrl-C");
+    assert_eq!(run.wait_exit(LONG), 0);
+    let events = run.events();
+    // odoo-init's group is the foreground: it gets Ctrl-C and passes it on once.
+    assert_eq!(count_in(&events, &["signal SIGINT"]), 1, "{events:?}");
+    assert_eq!(
+        count_in(&events, &["signal SIGINT from 1"]),
+        1,
+        "{events:?}"
+    );
+    let screen = screen.join().expect("reader");
+    assert!(screen.contains("forwarded SIGINT"), "{screen}");
 }
