@@ -479,7 +479,7 @@ fn reap_instructions(init: &Init, standin: &Path) -> f64 {
             assert!(wait_ack(&mut s.ack, Duration::from_secs(120)), "orphans");
             hand_over_orphans(&s);
             while children(s.init).len() > 1 {
-                std::thread::sleep(Duration::from_millis(20)); // sampling, as above
+                std::thread::sleep(Duration::from_millis(20)); // polling: this run counts, it is not timed
             }
         }
         finish(&mut s);

@@ -158,10 +158,12 @@ impl Supervisor {
                 std::process::id()
             );
         }
+        let terminal = nix::unistd::isatty(std::io::stdin()).unwrap_or(false)
+            && nix::unistd::tcgetpgrp(std::io::stdin()).ok() == Some(nix::unistd::getpgrp());
         Ok(Supervisor {
             signals,
             pid1,
-            terminal: is_terminal_foreground(),
+            terminal,
             stop_timeout,
         })
     }
@@ -573,12 +575,6 @@ enum Watched {
     /// SIGTERM/SIGINT: the child has its copy; `finish` does the rest.
     Stopped,
     Restart,
-}
-
-fn is_terminal_foreground() -> bool {
-    let stdin = std::io::stdin();
-    nix::unistd::isatty(&stdin).unwrap_or(false)
-        && nix::unistd::tcgetpgrp(&stdin).ok() == Some(nix::unistd::getpgrp())
 }
 
 /// In the child between fork and exec: its own process group in our session
