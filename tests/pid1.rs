@@ -101,10 +101,7 @@ fn the_child_has_a_process_group_of_its_own_in_odoo_inits_session() {
     setup.inner = vec!["setsid".into()];
     let mut run = setup.start();
     started(&run, 1);
-    let procs = run.procs();
-    let (Some(init), [child]) = (proc_info(run.pid), procs.as_slice()) else {
-        panic!("odoo-init and one child expected: {procs:?}");
-    };
+    let (init, child) = run.init_and_child();
     // As `ps -o pid,pgid,sid` would show it: PGID = its PID, SID = odoo-init's.
     assert_eq!(child.pgrp, child.pid, "{child:?}");
     assert_eq!(child.session, init.session, "{child:?} {init:?}");

@@ -44,30 +44,42 @@ fn on_terminal(mut setup: Setup<'static>, wrapper: &[&str]) -> (Run, File, JoinH
     (run, master, screen)
 }
 
-#[test]
-fn ctrl_c_on_a_terminal_reaches_the_child_once() {
-    let (mut run, mut master, screen) = on_terminal(Setup::standin(&[]), &[]);
+/// Types Ctrl-C once the stand-in runs under `wrapper` on a terminal;
+/// checks that it reached the child exactly once, sent by `sender` (0: the
+/// kernel, 1: odoo-init); returns the screen.
+fn ctrl_c_reaches_the_child_once(wrapper: &[&str], sender: &str) -> String {
+    let (mut run, mut master, screen) = on_terminal(Setup::standin(&[]), wrapper);
     run.wait_events("the stand-in", |ev| count_in(ev, &[" start argv="]) == 1);
     // In odoo-init's session (the terminal's), in a process group of its own.
-    let procs = run.procs();
-    let (Some(init), [child]) = (proc_info(run.pid), procs.as_slice()) else {
-        panic!("odoo-init and one child expected: {procs:?}");
-    };
+    let (init, child) = run.init_and_child();
     assert_eq!(child.session, init.session, "{child:?} {init:?}");
     assert_eq!(child.pgrp, child.pid, "{child:?}");
     master.write_all(b"\x03").expect("type Ctrl-C");
     assert_eq!(run.wait_exit(LONG), 0);
     let events = run.events();
     assert_eq!(count_in(&events, &["signal SIGINT"]), 1, "{events:?}");
-    // From the terminal (the kernel, sender 0), not forwarded by odoo-init.
-    assert_eq!(
-        count_in(&events, &["signal SIGINT from 0"]),
-        1,
-        "{events:?}"
-    );
+    let from = format!("signal SIGINT from {sender}");
+    assert_eq!(count_in(&events, &[&from]), 1, "{events:?}");
     let screen = screen.join().expect("reader");
-    assert!(!screen.contains("forwarded SIGINT"), "{screen}");
     assert!(screen.contains("exiting with status 0"), "{screen}");
+    screen
+}
+
+#[test]
+fn ctrl_c_on_a_terminal_reaches_the_child_once() {
+    // From the terminal (the kernel), not forwarded by odoo-init.
+    let screen = ctrl_c_reaches_the_child_once(&[], "0");
+    assert!(!screen.contains("forwarded SIGINT"), "{screen}");
+}
+
+#[test]
+fn with_stdin_redirected_on_a_terminal_ctrl_c_is_forwarded_once() {
+    // `odoo-init < /dev/null` typed in a terminal: the terminal is still
+    // odoo-init's, but not its standard input. odoo-init's group is the
+    // foreground: it gets Ctrl-C and passes it on once.
+    let redirect = ["sh", "-c", "exec \"$@\" < /dev/null", "sh"];
+    let screen = ctrl_c_reaches_the_child_once(&redirect, "1");
+    assert!(screen.contains("forwarded SIGINT"), "{screen}");
 }
 
 #[test]
@@ -93,32 +105,4 @@ fn with_on_exit_wait_a_second_ctrl_c_stops_odoo_init() {
     let screen = screen.join().expect("reader");
     assert!(screen.contains("SIGINT: stopping"), "{screen}");
     assert_eq!(run.count(&["signal SIGINT"]), 1, "{:?}", run.events());
-}
-
-#[test]
-fn with_stdin_redirected_on_a_terminal_ctrl_c_is_forwarded_once() {
-    // `odoo-init < /dev/null` typed in a terminal: the terminal is still
-    // odoo-init's, but not its standard input.
-    let redirect = ["sh", "-c", "exec \"$@\" < /dev/null", "sh"];
-    let (mut run, mut master, screen) = on_terminal(Setup::standin(&[]), &redirect);
-    run.wait_events("the stand-in", |ev| count_in(ev, &[" start argv="]) == 1);
-    // The child keeps the terminal's session, in a process group of its own.
-    let procs = run.procs();
-    let (Some(init), [child]) = (proc_info(run.pid), procs.as_slice()) else {
-        panic!("odoo-init and one child expected: {procs:?}");
-    };
-    assert_eq!(child.session, init.session, "{child:?} {init:?}");
-    assert_eq!(child.pgrp, child.pid, "{child:?}");
-    master.write_all(b"\x03").expect("type Ctrl-C");
-    assert_eq!(run.wait_exit(LONG), 0);
-    let events = run.events();
-    // odoo-init's group is the foreground: it gets Ctrl-C and passes it on once.
-    assert_eq!(count_in(&events, &["signal SIGINT"]), 1, "{events:?}");
-    assert_eq!(
-        count_in(&events, &["signal SIGINT from 1"]),
-        1,
-        "{events:?}"
-    );
-    let screen = screen.join().expect("reader");
-    assert!(screen.contains("forwarded SIGINT"), "{screen}");
 }

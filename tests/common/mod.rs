@@ -402,6 +402,15 @@ impl Run {
         descendants(self.pid)
     }
 
+    /// odoo-init and its only child, as `ps` would show them.
+    pub fn init_and_child(&self) -> (Proc, Proc) {
+        let procs = self.procs();
+        match (proc_info(self.pid), procs.as_slice()) {
+            (Some(init), [child]) => (init, child.clone()),
+            _ => panic!("odoo-init and one child expected: {procs:?}"),
+        }
+    }
+
     pub fn zombies(&self) -> Vec<Proc> {
         self.procs()
             .into_iter()
