@@ -33,6 +33,8 @@ struct Init {
 #[derive(Default, Clone)]
 struct Results {
     p50_us: f64,
+    /// The median latency of each batch, in the order they ran.
+    p50_batches: Vec<f64>,
     p99_us: f64,
     lost: f64,
     reap_ms: f64,
@@ -122,7 +124,14 @@ fn main() {
         .map(|(init, r)| (init.name, init.binary.as_ref().map(|_| r)))
         .collect();
     print_table(&rows);
-    print_spread(&rows, "reap 5000 zombies", |r| r.reap_ms);
+    print_spread(&rows, "forward latency p50", "batches", |runs| {
+        runs.first()
+            .map(|r| r.p50_batches.clone())
+            .unwrap_or_default()
+    });
+    print_spread(&rows, "reap 5000 zombies", "rounds", |runs| {
+        runs.iter().map(|r| r.reap_ms).collect()
+    });
     own_costs(&odoo_init, &standin);
 }
 
@@ -393,15 +402,19 @@ fn side_by_side(inits: &[Init], standin: &Path) -> Vec<Option<Results>> {
             let (Some(s), Some(r)) = (sessions[i].as_mut(), results[i].as_mut()) else {
                 continue;
             };
+            let mut this_batch = Vec::with_capacity(SIGNALS / BATCHES);
             for _ in 0..SIGNALS / BATCHES {
                 let t0 = Instant::now();
                 signal(s.init, libc::SIGUSR1);
                 if wait_ack(&mut s.ack, Duration::from_secs(1)) {
-                    lat[i].push(t0.elapsed().as_secs_f64() * 1e6);
+                    this_batch.push(t0.elapsed().as_secs_f64() * 1e6);
                 } else {
                     r.lost += 1.0;
                 }
             }
+            lat[i].extend_from_slice(&this_batch);
+            this_batch.sort_by(|a, b| a.total_cmp(b));
+            r.p50_batches.push(percentile(&this_batch, 0.50));
         }
     }
     for (i, r) in results.iter_mut().enumerate() {
@@ -580,29 +593,34 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
 
-fn sorted(runs: &[Results], get: fn(&Results) -> f64) -> Vec<f64> {
-    let mut v: Vec<f64> = runs.iter().map(get).collect();
+fn sorted(mut v: Vec<f64>) -> Vec<f64> {
     v.sort_by(|a, b| a.total_cmp(b));
     v
 }
 
 fn median(runs: &[Results], get: fn(&Results) -> f64) -> f64 {
-    percentile(&sorted(runs, get), 0.5)
+    percentile(&sorted(runs.iter().map(get).collect()), 0.5)
 }
 
-/// How far a metric's rounds scatter: a ratio closer to 1.0 than this says nothing.
-fn print_spread(rows: &[(&str, Option<Vec<Results>>)], label: &str, get: fn(&Results) -> f64) {
+/// How far a metric scatters between its batches or rounds: a ratio closer
+/// to 1.0 than this says nothing.
+fn print_spread(
+    rows: &[(&str, Option<Vec<Results>>)],
+    label: &str,
+    parts: &str,
+    values: fn(&[Results]) -> Vec<f64>,
+) {
     let spreads: Vec<String> = rows
         .iter()
         .filter_map(|(name, r)| {
-            let v = sorted(r.as_ref()?, get);
+            let v = sorted(values(r.as_ref()?));
             let iqr = percentile(&v, 0.75) - percentile(&v, 0.25);
             Some(format!("{name} {:.0} %", 100.0 * iqr / percentile(&v, 0.5)))
         })
         .collect();
     println!();
     println!(
-        "{label}: interquartile range of the {ROUNDS} rounds, relative to the median: {}",
+        "{label}: interquartile range of the {parts}, relative to their median: {}",
         spreads.join(", ")
     );
 }
