@@ -36,8 +36,6 @@ pub struct Received {
     pub signo: i32,
     /// PID of the sender as seen from here; 0 when it is outside our PID namespace or the kernel.
     pub sender: libc::pid_t,
-    /// The receiving process raised it itself (SIGPIPE from writing to a closed log pipe).
-    pub own: bool,
 }
 
 pub struct Signals {
@@ -70,6 +68,11 @@ impl Signals {
         })
     }
 
+    /// True when this process raised it itself (SIGPIPE from writing to a closed log pipe).
+    pub fn is_own(&self, received: &Received) -> bool {
+        received.sender == self.own_pid
+    }
+
     /// Sleeps until a managed signal arrives (`None` deadline: for ever) or
     /// the deadline passes (returns `None`).
     pub fn wait(&self, deadline: Option<Instant>) -> Option<Received> {
@@ -93,11 +96,7 @@ impl Signals {
                 let info = unsafe { info.assume_init() };
                 // SAFETY: si_pid is valid for every signal we take (user, queue, child, kernel).
                 let sender = unsafe { info.si_pid() };
-                return Some(Received {
-                    signo: rc,
-                    sender,
-                    own: sender == self.own_pid,
-                });
+                return Some(Received { signo: rc, sender });
             }
             match io::Error::last_os_error().raw_os_error() {
                 Some(libc::EINTR) => continue,

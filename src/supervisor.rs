@@ -439,7 +439,7 @@ impl Supervisor {
     }
 
     fn pass_on(&self, child: Option<&Child>, received: Received) {
-        if received.own {
+        if self.signals.is_own(&received) {
             return;
         }
         match child {
