@@ -40,11 +40,15 @@ ENVIRONMENT:
 EXIT STATUS:
     the child's status; 128+N if it died of signal N; 127 not found; 126 not executable;
     64 usage or configuration; 65 step failed; 69 database unreachable;
-    71 operating system error; 75 gate timed out (Reset written); 77 restart refused
+    71 operating system error; 75 gate timed out (Reset written);
+    76 claim lost (another pod reset this pod's busy state); 77 restart refused
 ";
 
 pub fn run(args: Vec<OsString>) -> i32 {
-    crate::logging::init();
+    if let Err(problem) = crate::logging::init() {
+        log::error!("{problem}");
+        return exit::USAGE;
+    }
     let (command, rest) = match args.split_first() {
         Some((c, rest)) => (c.to_str().unwrap_or(""), rest),
         None => ("", &args[..]),

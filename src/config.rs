@@ -119,18 +119,29 @@ pub fn runtime_dir(env: Lookup) -> PathBuf {
     }
 }
 
-/// A number of seconds, fractions allowed (`25`, `0.5`).
+/// The longest duration any variable takes: deadlines computed from it never
+/// overflow.
+pub const MAX_SECONDS: f64 = 31_536_000.0;
+
+/// The shortest `STATE_LEASE`: the owner beats every quarter of its lease
+/// (at least every second) and, when its connection dropped, tries again
+/// at most `db::BACKOFF_MAX` (2 s) after the database is back; a waiter
+/// needs a whole lease of silence to write `Reset`. 5 s leaves that room.
+pub const MIN_LEASE: Duration = Duration::from_secs(5);
+
+/// A number of seconds, fractions allowed (`25`, `0.5`), at most a year.
 pub fn seconds(variable: &str, value: &str) -> Result<Duration, ConfigError> {
     value
         .trim()
         .parse::<f64>()
         .ok()
+        .filter(|s| *s <= MAX_SECONDS)
         .and_then(|s| Duration::try_from_secs_f64(s).ok())
         .ok_or_else(|| {
             invalid(
                 variable,
                 value,
-                "a number of seconds, 0 or more, such as 25 or 0.5",
+                "a number of seconds from 0 to 31536000 (a year), such as 25 or 0.5",
             )
         })
 }
@@ -280,6 +291,13 @@ impl Config {
         }
         let timeout = seconds_or("TIMEOUT", env, 1800.0)?;
         let lease = seconds_or("STATE_LEASE", env, 60.0)?;
+        if lease < MIN_LEASE {
+            return Err(invalid(
+                "STATE_LEASE",
+                &env("STATE_LEASE").unwrap_or_default(),
+                "at least 5 seconds: the owner beats every quarter of its lease (at least every second) and may need 2 s to reconnect before a waiter may judge it gone",
+            ));
+        }
         let db_wait_timeout = seconds_or("DB_WAIT_TIMEOUT", env, 120.0)?;
 
         let (odoo_rc, rc) = odoo_rc(env)?;

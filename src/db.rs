@@ -1,6 +1,15 @@
 //! The database connection: parameters, waiting for PostgreSQL, and telling
-//! a wrong password (fail at once) from a server that is still starting.
+//! a wrong password (fail at once) from a server that is still starting or a
+//! connection that was lost (make it again).
+//!
+//! Everything odoo-init sends must work through PgBouncer in transaction
+//! pooling mode: no startup parameters PgBouncer refuses (`options`), and no
+//! server-side state between transactions. Queries therefore go through
+//! `query_typed*` (the unnamed statement, parsed, bound and run in one round
+//! trip) or `batch_execute` (the simple protocol), never through named
+//! prepared statements.
 
+use std::error::Error as _;
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -60,9 +69,7 @@ impl<'a> Target<'a> {
             .dbname(self.dbname)
             .user(self.user)
             .application_name("odoo-init")
-            // Ages are computed in UTC by the server: set in the startup packet, no round trip.
-            .options("-c TimeZone=UTC")
-            .connect_timeout(Duration::from_secs(10));
+            .connect_timeout(CONNECT_TIMEOUT);
         if let Some(p) = self.password {
             c.password(p);
         }
@@ -85,7 +92,7 @@ impl<'a> Target<'a> {
     /// starting up, for at most `wait`; fails at once on credentials.
     pub fn connect(&self, wait: Duration, pause: &mut Pause) -> Result<Client, ConnectError> {
         let until = Instant::now() + wait;
-        let mut delay = Duration::from_millis(100);
+        let mut backoff = Backoff::new();
         let mut logged = false;
         loop {
             match self.connect_once() {
@@ -98,6 +105,7 @@ impl<'a> Target<'a> {
                 Err(Attempt::Fatal(e)) => return Err(ConnectError::Refused(e)),
                 Err(Attempt::NoDatabase) => return Err(ConnectError::NoDatabase),
                 Err(Attempt::Retry(e)) => {
+                    let delay = backoff.next_delay();
                     if Instant::now() + delay > until {
                         return Err(ConnectError::Unreachable(format!(
                             "{} after {}s (DB_WAIT_TIMEOUT): {e}",
@@ -112,10 +120,46 @@ impl<'a> Target<'a> {
                     if let Err(Abort::Stopped) | Err(Abort::Failed(_)) = pause.sleep(delay) {
                         return Err(ConnectError::Stopped);
                     }
-                    delay = (delay * 2).min(Duration::from_secs(2));
                 }
             }
         }
+    }
+}
+
+/// How long one connection attempt may take (TCP connect, TLS, login).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The first pause between attempts; it doubles up to `BACKOFF_MAX`.
+const BACKOFF_FIRST: Duration = Duration::from_millis(100);
+/// The longest pause between two attempts. A waiting pod's `STATE_LEASE`
+/// must leave room for it (config: `MIN_LEASE`): an owner whose database is
+/// back makes its next attempt at most this long after.
+pub const BACKOFF_MAX: Duration = Duration::from_secs(2);
+
+/// The pauses between connection attempts: 0.1 s, doubling, at most 2 s.
+/// One schedule for every connection odoo-init makes or makes again.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    next: Duration,
+}
+
+impl Backoff {
+    pub fn new() -> Backoff {
+        Backoff {
+            next: BACKOFF_FIRST,
+        }
+    }
+
+    /// The pause before the next attempt.
+    pub fn next_delay(&mut self) -> Duration {
+        let delay = self.next;
+        self.next = (delay * 2).min(BACKOFF_MAX);
+        delay
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff::new()
     }
 }
 
@@ -137,13 +181,21 @@ impl From<Attempt> for ConnectError {
     }
 }
 
-fn classify(e: &postgres::Error) -> Attempt {
-    let text = e
-        .as_db_error()
+/// The server's own message where there is one, else the client's.
+pub fn message(e: &postgres::Error) -> String {
+    e.as_db_error()
         .map(|d| d.message().to_string())
-        .unwrap_or_else(|| e.to_string());
+        .unwrap_or_else(|| e.to_string())
+}
+
+fn classify(e: &postgres::Error) -> Attempt {
+    let text = message(e);
+    // PgBouncer reports a missing database with its own code (08P01) but
+    // PostgreSQL's words.
+    let no_database = text.starts_with("database \"") && text.ends_with("\" does not exist");
     match e.code() {
         Some(c) if *c == SqlState::INVALID_CATALOG_NAME => Attempt::NoDatabase,
+        _ if no_database => Attempt::NoDatabase,
         Some(c)
             if *c == SqlState::INVALID_PASSWORD
                 || *c == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
@@ -154,6 +206,29 @@ fn classify(e: &postgres::Error) -> Attempt {
         // Starting up, shutting down, too many connections, network: try again.
         _ => Attempt::Retry(text),
     }
+}
+
+/// True when the error is the connection's, not the statement's: the
+/// connection is closed, broke (I/O, protocol), or the server or a pooler
+/// ended it (class 08 connection exception, 57P01-57P03 shutdown/starting).
+/// Such a connection is made again; any other error is a real answer.
+pub fn is_connection_loss(e: &postgres::Error) -> bool {
+    if let Some(code) = e.code() {
+        let code = code.code();
+        return code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03");
+    }
+    // The client's own errors: only these are about the connection; a
+    // parameter or column of an unexpected type is not.
+    let io = e
+        .source()
+        .is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some());
+    let text = e.to_string();
+    e.is_closed()
+        || io
+        || text.starts_with("error communicating with the server")
+        || text.starts_with("unexpected message from server")
+        || text.starts_with("error parsing response from server")
+        || text.starts_with("timeout waiting for server")
 }
 
 /// `"name"` with embedded quotes doubled: identifiers are quoted, never pasted.

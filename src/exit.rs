@@ -12,6 +12,9 @@ pub const DB_UNREACHABLE: i32 = 69;
 pub const OS_ERROR: i32 = 71;
 /// The state gate timed out and wrote `Reset`; the orchestrator should restart us.
 pub const GATE_RESET: i32 = 75;
+/// The owner of a busy state lost its claim (another pod wrote `Reset` or a
+/// newer state after it): its step was stopped, `Ready` was not written.
+pub const CLAIM_LOST: i32 = 76;
 /// `odoo-init restart` refused: insecure runtime directory, other user, no such process.
 pub const RESTART_REFUSED: i32 = 77;
 /// The command exists but could not be executed (shell convention).

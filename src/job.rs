@@ -10,6 +10,7 @@ use postgres::Client;
 use crate::config::{self, Config};
 use crate::db::{self, ConnectError, Target};
 use crate::exit;
+use crate::heartbeat::{Heartbeat, Stopped};
 use crate::odoo;
 use crate::plan::{Gate, Plan, Step};
 use crate::restart::{ExtraArgs, RuntimeDir};
@@ -92,6 +93,7 @@ pub fn main_job(extra: Vec<OsString>) -> i32 {
         writer: Writer {
             owner: hostname(),
             mode: cfg.mode.name().to_string(),
+            lease: cfg.lease,
         },
         cfg,
         gate: plan.gate,
@@ -148,22 +150,25 @@ struct Ctx {
     writer: Writer,
     client: Option<Client>,
     /// A busy row claimed by `provision` for the install that follows.
-    claimed: Option<i32>,
+    claimed: Option<i64>,
     extra: ExtraArgs,
 }
 
 impl Ctx {
     /// Waits at the gate; with `busy`, claims it. `create`: the table may be
     /// created here (and, for an install, the database). Returns the claimed row.
+    ///
+    /// A connection lost meanwhile is made again (`live`, with the backoff of
+    /// the first wait, within `DB_WAIT_TIMEOUT`); the owner's silence counts
+    /// only while this pod watched it and the database answered.
     fn pass_gate(
         &mut self,
         pause: &mut Pause,
         busy: Option<State>,
         create: bool,
-    ) -> Result<Option<i32>, Halt> {
+    ) -> Result<Option<i64>, Halt> {
         let force = self.gate == Gate::Ignore;
         let started = Instant::now();
-        let mut reconnected = false;
         let mut said: Option<Instant> = None;
         let mut say = |what: &str| {
             if said.is_none_or(|t| t.elapsed() >= WAIT_LOG_EVERY) {
@@ -174,43 +179,50 @@ impl Ctx {
                 said = Some(Instant::now());
             }
         };
+        let mut watch = Watch::default();
+        // Since when statements fail because the connection is lost.
+        let mut lost: Option<Instant> = None;
         loop {
             let missing = match live(&mut self.client, &self.cfg, pause) {
                 Ok(client) => {
-                    let (timeout, lease) = (self.cfg.timeout, self.cfg.lease);
-                    let mut store = Store::new(client, &self.writer);
-                    match store.claim(busy, create, force) {
+                    let answer = Store::new(client, &self.writer).claim(busy, create, force);
+                    if answer.is_ok() && lost.take().is_some() {
+                        log::info!("database connection back");
+                    }
+                    match answer {
                         Ok(Claim::Claimed(id)) => return Ok(Some(id)),
                         Ok(Claim::Open) => return Ok(None),
                         Ok(Claim::NoTable) => Some("state table"),
-                        Ok(Claim::Busy(latest)) => match state::judge(&latest, timeout, lease) {
-                            Verdict::Proceed => return Ok(None),
-                            Verdict::Wait => {
-                                say(&format!(
-                                    "state '{}' (row {}, written {}, by {})",
-                                    latest.state,
-                                    latest.id,
-                                    latest.write_date,
-                                    latest.owner.as_deref().unwrap_or("the old implementation")
-                                ));
-                                None
-                            }
-                            Verdict::Reset(reason) => match store.reset_if_latest(latest.id) {
-                                Ok(true) => {
-                                    log::error!("{reason}: wrote Reset; exiting so that the orchestrator restarts this container");
-                                    return Err(Halt::Exit(exit::GATE_RESET));
+                        Ok(Claim::Busy(latest)) => {
+                            let watched = watch.see(&latest);
+                            let (timeout, lease) = (self.cfg.timeout, self.cfg.lease);
+                            match state::judge(&latest, watched, timeout, lease) {
+                                Verdict::Proceed => return Ok(None),
+                                Verdict::Wait(what) => {
+                                    say(&what);
+                                    None
                                 }
-                                Ok(false) => None,
-                                Err(e) => return Err(db_failure("writing Reset", &e)),
-                            },
-                        },
-                        // No SQL error: the connection itself broke (dropped while
-                        // idle by the server or a pooler). Reconnect at once, once.
-                        Err(e) if e.as_db_error().is_none() => {
-                            log::info!("database connection lost ({e}); reconnecting");
-                            self.client = None;
-                            if !reconnected {
-                                reconnected = true;
+                                Verdict::Reset(reason) => {
+                                    let client = live(&mut self.client, &self.cfg, pause)?;
+                                    match Store::new(client, &self.writer).reset_if_latest(&latest)
+                                    {
+                                        Ok(true) => {
+                                            log::error!("{reason}: wrote Reset; exiting so that the orchestrator restarts this container");
+                                            return Err(Halt::Exit(exit::GATE_RESET));
+                                        }
+                                        Ok(false) => None,
+                                        Err(e) if db::is_connection_loss(&e) => {
+                                            self.connection_lost(&e, &mut lost, &mut watch)?;
+                                            None
+                                        }
+                                        Err(e) => return Err(db_failure("writing Reset", &e)),
+                                    }
+                                }
+                            }
+                        }
+                        Err(e) if db::is_connection_loss(&e) => {
+                            // The first loss is retried at once; a loss again right after, after a pause.
+                            if self.connection_lost(&e, &mut lost, &mut watch)? {
                                 continue;
                             }
                             None
@@ -246,8 +258,36 @@ impl Ctx {
         }
     }
 
+    /// A statement failed because the connection was lost: drop it (the next
+    /// `live` makes it again), forget what was watched meanwhile, say it once.
+    /// True the first time in a row; an error once it has lasted `DB_WAIT_TIMEOUT`.
+    fn connection_lost(
+        &mut self,
+        e: &postgres::Error,
+        lost: &mut Option<Instant>,
+        watch: &mut Watch,
+    ) -> Result<bool, Halt> {
+        self.client = None;
+        *watch = Watch::default();
+        match lost {
+            None => {
+                log::info!(
+                    "database connection lost ({}); reconnecting",
+                    db::message(e)
+                );
+                *lost = Some(Instant::now());
+                Ok(true)
+            }
+            Some(since) if since.elapsed() > self.cfg.db_wait_timeout => {
+                Err(db_failure("the database keeps dropping the connection", e))
+            }
+            Some(_) => Ok(false),
+        }
+    }
+
     /// One install/update/maintenance step: claim its busy state, run it
-    /// with a heartbeat, write `Ready` when it succeeded.
+    /// with a heartbeat, write `Ready` when it succeeded and the claim is
+    /// still ours.
     fn step(
         &mut self,
         sup: &mut Supervisor,
@@ -270,27 +310,35 @@ impl Ctx {
             argv,
             env: self.env.clone(),
         };
-        let tick = (self.cfg.lease / 4).clamp(Duration::from_secs(1), Duration::from_secs(15));
-        let mut client = self.client.take();
-        let end = sup.run_step(&spec, tick, &mut || {
-            if let Some(c) = client.as_mut() {
-                if let Err(e) = state::heartbeat(c, id) {
-                    log::warn!("heartbeat on state {id} failed: {e}");
-                }
-            }
-        });
-        self.client = client;
+        let cfg = &self.cfg;
+        let target = Target::of(&cfg.db, cfg.db_name());
+        let mut heartbeat = Heartbeat::new(
+            target,
+            id,
+            self.client.take(),
+            cfg.lease,
+            cfg.db_wait_timeout,
+        );
+        let end = sup.run_step(&spec, heartbeat.every(), &mut || heartbeat.tick());
+        let stopped = heartbeat.stopped().cloned();
+        self.client = heartbeat.into_client();
         let what = busy.as_str();
         match end {
             StepEnd::Exited(0) => {
-                let client = live(&mut self.client, &self.cfg, &mut sup.pause())?;
-                Store::new(client, &self.writer)
-                    .write(State::Ready, false)
-                    .map_err(|e| db_failure("writing Ready", &e))?;
-                Ok(true)
+                if self.store_write(&mut sup.pause(), "writing Ready", |s| s.finish(id))? {
+                    Ok(true)
+                } else {
+                    log::error!("step '{what}' completed, but state {id} is no longer the latest row (another pod wrote Reset or a newer state after it): Ready not written");
+                    Err(Halt::Exit(exit::CLAIM_LOST))
+                }
             }
             StepEnd::Exited(status) => {
                 log::error!("step '{what}' failed with status {status}; the state stays '{what}' (the database may be half-done): fix it, then MODE=ForceUpdateOnly or ForceReadyState");
+                // Waiters then wait for a person instead of resetting a silent
+                // owner. Not recorded (logged by store_write): the exit stays 65.
+                let _ = self.store_write(&mut sup.pause(), "recording the failure", |s| {
+                    s.record_failure(id, status)
+                });
                 Err(Halt::Exit(exit::STEP_FAILED))
             }
             StepEnd::Interrupted(status) => {
@@ -298,6 +346,48 @@ impl Ctx {
                     "step '{what}' interrupted (status {status}); the state stays '{what}'"
                 );
                 Err(Halt::Exit(exit::STEP_FAILED))
+            }
+            StepEnd::Abandoned(status) => match stopped {
+                Some(Stopped::Unreachable(_)) => {
+                    log::error!("step '{what}' stopped (status {status}) because the database could not be reached; the state stays '{what}'");
+                    Err(Halt::Exit(exit::DB_UNREACHABLE))
+                }
+                _ => {
+                    log::error!("step '{what}' stopped (status {status}): its claim (state {id}) was lost; nothing more written");
+                    Err(Halt::Exit(exit::CLAIM_LOST))
+                }
+            },
+        }
+    }
+
+    /// One write through the store, on a live connection; a connection lost
+    /// meanwhile is made again and the write tried again (each write checks
+    /// under the lock what it relies on, so trying again is safe).
+    fn store_write<T>(
+        &mut self,
+        pause: &mut Pause,
+        what: &str,
+        mut write: impl FnMut(&mut Store) -> Result<T, postgres::Error>,
+    ) -> Result<T, Halt> {
+        let started = Instant::now();
+        loop {
+            let client = live(&mut self.client, &self.cfg, pause)?;
+            match write(&mut Store::new(client, &self.writer)) {
+                Ok(v) => return Ok(v),
+                Err(e)
+                    if db::is_connection_loss(&e)
+                        && started.elapsed() < self.cfg.db_wait_timeout =>
+                {
+                    log::info!(
+                        "database connection lost while {what} ({}); reconnecting",
+                        db::message(&e)
+                    );
+                    self.client = None;
+                    if pause.sleep(POLL).is_err() {
+                        return Err(Halt::Stopped);
+                    }
+                }
+                Err(e) => return Err(db_failure(what, &e)),
             }
         }
     }
@@ -395,10 +485,9 @@ impl Ctx {
     }
 
     fn force_ready(&mut self, pause: &mut Pause) -> Result<(), Halt> {
-        let client = live(&mut self.client, &self.cfg, pause)?;
-        Store::new(client, &self.writer)
-            .write(State::ForceReady, true)
-            .map_err(|e| db_failure("writing Force Ready", &e))?;
+        self.store_write(pause, "writing Force Ready", |s| {
+            s.write(State::ForceReady, true)
+        })?;
         Ok(())
     }
 }
@@ -455,12 +544,41 @@ fn already_exists(e: &postgres::Error) -> bool {
 }
 
 fn db_failure(what: &str, e: &postgres::Error) -> Halt {
-    let text = e
-        .as_db_error()
-        .map(|d| d.message().to_string())
-        .unwrap_or_else(|| e.to_string());
-    log::error!("{what}: {text}");
+    log::error!("{what}: {}", db::message(e));
     Halt::Exit(exit::DB_UNREACHABLE)
+}
+
+/// What a waiting pod has itself seen of the latest busy row: since when its
+/// heartbeat stayed the same in polls that the database answered. A new row,
+/// a new beat, a lost connection or a gap between polls (this pod stalled)
+/// starts the watch again.
+#[derive(Default)]
+struct Watch {
+    seen: Option<(i64, Option<String>)>,
+    since: Option<Instant>,
+    last_poll: Option<Instant>,
+}
+
+/// Longer than this between two answered polls, and the silence in between
+/// was not watched.
+const WATCH_GAP: Duration = Duration::from_secs(3);
+
+impl Watch {
+    /// Records this poll of `latest`; how long its heartbeat has been watched unchanged.
+    fn see(&mut self, latest: &state::Latest) -> Duration {
+        let now = Instant::now();
+        let key = (latest.id, latest.heartbeat.clone());
+        let continuous = self.last_poll.is_some_and(|t| now - t <= WATCH_GAP);
+        self.last_poll = Some(now);
+        match self.since {
+            Some(since) if continuous && self.seen.as_ref() == Some(&key) => now - since,
+            _ => {
+                self.seen = Some(key);
+                self.since = Some(now);
+                Duration::ZERO
+            }
+        }
+    }
 }
 
 fn hostname() -> String {

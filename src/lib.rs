@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod exit;
+pub mod heartbeat;
 pub mod job;
 pub mod logging;
 pub mod odoo;

@@ -2,10 +2,18 @@
 //! latest state and writing the next busy state happen in one transaction
 //! under a transaction-scoped advisory lock (safe with PgBouncer's
 //! transaction pooling), so that of N pods exactly one claims a step.
+//!
+//! Every statement is sent with `query_typed*` (the unnamed statement, one
+//! round trip) or the simple protocol, so nothing depends on server-side
+//! state between transactions. Columns are cast in SQL to the types read
+//! here, so a table whose columns were altered (`id bigint`, `state text`)
+//! reads as well, and one that cannot be read is an error, never a panic.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use postgres::Client;
+use postgres::types::{ToSql, Type};
+use postgres::{Client, Row, Transaction};
 
 pub const TABLE: &str = "curq_state_history";
 /// Key of the transaction-scoped advisory lock ("curq").
@@ -32,6 +40,10 @@ impl State {
             State::ForceReady => "Force Ready",
         }
     }
+
+    fn is_busy(self) -> bool {
+        !matches!(self, State::Ready | State::Reset | State::ForceReady)
+    }
 }
 
 /// The states after which a pod may go on.
@@ -39,50 +51,95 @@ pub fn is_ready(state: &str) -> bool {
     matches!(state, "Ready" | "Reset" | "Force Ready")
 }
 
-/// The newest row, with ages measured by the database's clock.
-#[derive(Debug, Clone)]
+/// The newest row. Times are the database's (UTC text), ages by its clock.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Latest {
-    pub id: i32,
+    pub id: i64,
     pub state: String,
     pub write_date: String,
     pub age: Duration,
-    /// Time since the owner's last heartbeat; `None` for rows without one.
-    pub silence: Option<Duration>,
+    /// The owner's last heartbeat (UTC text); `None` for rows without one.
+    pub heartbeat: Option<String>,
+    /// The owner's `STATE_LEASE`, recorded with its claim.
+    pub lease: Option<Duration>,
+    /// The exit status of a step that failed (recorded by its owner).
+    pub failed: Option<i32>,
     pub owner: Option<String>,
 }
 
-/// What a waiting pod should do about a busy state.
+/// What a waiting pod should do about the latest state.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
     Proceed,
-    Wait,
-    /// The owner is gone: write `Reset` and exit non-zero.
+    /// Wait; what for.
+    Wait(String),
+    /// Write `Reset` and exit non-zero; why.
     Reset(String),
 }
 
-/// A busy state with a heartbeat is judged by the lease alone (a long
-/// update that is alive keeps its claim); one without (the old shell
-/// implementation) by `TIMEOUT`.
-pub fn judge(latest: &Latest, timeout: Duration, lease: Duration) -> Verdict {
+/// The gate's rule for a busy state. `watched`: how long this pod has itself
+/// seen the row's heartbeat unchanged while the database answered it (time in
+/// which it could not reach the database does not count). `lease`: this pod's
+/// `STATE_LEASE`, used only for rows that do not carry their owner's.
+///
+/// - a step that failed: its owner is alive and said so; wait for a person
+///   (`ForceUpdateOnly`, `ForceReadyState`), `Reset` only after `TIMEOUT`;
+/// - a heartbeat: the owner is gone once it stayed unchanged for the owner's
+///   lease; a long step that is alive keeps its claim;
+/// - no heartbeat (the old shell implementation): `Reset` after `TIMEOUT`.
+pub fn judge(latest: &Latest, watched: Duration, timeout: Duration, lease: Duration) -> Verdict {
     if is_ready(&latest.state) {
         return Verdict::Proceed;
     }
-    match latest.silence {
-        Some(silence) if silence > lease => Verdict::Reset(format!(
-            "the owner of '{}' ({}) has not sent a heartbeat for {:.0}s (lease {:.0}s)",
-            latest.state,
-            latest.owner.as_deref().unwrap_or("unknown"),
-            silence.as_secs_f64(),
-            lease.as_secs_f64()
-        )),
-        Some(_) => Verdict::Wait,
-        None if latest.age > timeout => Verdict::Reset(format!(
-            "'{}' has lasted {:.0}s, longer than TIMEOUT ({:.0}s)",
-            latest.state,
+    let row = format!(
+        "'{}' (row {}, written {}, by {})",
+        latest.state,
+        latest.id,
+        latest.write_date,
+        latest.owner.as_deref().unwrap_or("the old implementation")
+    );
+    let timed_out = latest.age > timeout;
+    let too_long = || {
+        Verdict::Reset(format!(
+            "{row} has lasted {:.0}s, longer than TIMEOUT ({:.0}s)",
             latest.age.as_secs_f64(),
             timeout.as_secs_f64()
+        ))
+    };
+    if let Some(status) = latest.failed {
+        if timed_out {
+            return too_long();
+        }
+        return Verdict::Wait(format!(
+            "the step of {row} failed with status {status} at {}: the database may be half-done; \
+             fix the cause, then run MODE=ForceUpdateOnly or ForceReadyState (a waiting pod \
+             writes Reset only after TIMEOUT, {:.0}s)",
+            latest.heartbeat.as_deref().unwrap_or("an unknown time"),
+            timeout.as_secs_f64()
+        ));
+    }
+    match &latest.heartbeat {
+        Some(beat) => {
+            let lease = latest.lease.unwrap_or(lease);
+            if watched >= lease {
+                Verdict::Reset(format!(
+                    "the owner of {row} sent no heartbeat for {:.0}s while the database answered \
+                     (last {beat}; its lease {:.0}s)",
+                    watched.as_secs_f64(),
+                    lease.as_secs_f64()
+                ))
+            } else {
+                Verdict::Wait(format!(
+                    "state {row}; its owner's heartbeat {beat}, its lease {:.0}s",
+                    lease.as_secs_f64()
+                ))
+            }
+        }
+        None if timed_out => too_long(),
+        None => Verdict::Wait(format!(
+            "state {row}; without a heartbeat it is reset after TIMEOUT ({:.0}s)",
+            timeout.as_secs_f64()
         )),
-        None => Verdict::Wait,
     }
 }
 
@@ -90,7 +147,7 @@ pub fn judge(latest: &Latest, timeout: Duration, lease: Duration) -> Verdict {
 #[derive(Debug)]
 pub enum Claim {
     /// Our busy row was written; its id.
-    Claimed(i32),
+    Claimed(i64),
     /// Nothing to claim and the gate is open.
     Open,
     /// Another pod's state blocks us.
@@ -99,10 +156,12 @@ pub enum Claim {
     NoTable,
 }
 
-/// Who writes rows: host, PID and mode go into the extra columns.
+/// Who writes rows: host, PID and mode go into the extra columns, and the
+/// lease with every busy row, so that waiters judge it by the owner's.
 pub struct Writer {
     pub owner: String,
     pub mode: String,
+    pub lease: Duration,
 }
 
 pub struct Store<'a> {
@@ -116,10 +175,28 @@ type PgResult<T> = Result<T, postgres::Error>;
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS curq_state_history \
     (id serial PRIMARY KEY, state varchar NOT NULL, write_date timestamptz NOT NULL DEFAULT now())";
 
+/// The optional columns odoo-init adds when it may.
+const EXTRA_COLUMNS: [(&str, &str); 6] = [
+    ("host", "varchar"),
+    ("pid", "integer"),
+    ("mode", "varchar"),
+    ("heartbeat", "timestamptz"),
+    ("lease_seconds", "double precision"),
+    ("exit_status", "integer"),
+];
+
+/// A UTC timestamp as text, whatever the session's time zone.
+fn utc(expr: &str) -> String {
+    format!("to_char(({expr}) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'")
+}
+
 /// A transaction holding the advisory lock until it ends.
-fn locked(client: &mut Client) -> PgResult<postgres::Transaction<'_>> {
+fn locked(client: &mut Client) -> PgResult<Transaction<'_>> {
     let mut tx = client.transaction()?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])?;
+    tx.query_typed(
+        "SELECT pg_advisory_xact_lock($1)",
+        &[(&LOCK_KEY, Type::INT8)],
+    )?;
     Ok(tx)
 }
 
@@ -158,33 +235,31 @@ impl<'a> Store<'a> {
     /// The gate without a claim (the run phase): one query, no lock, no
     /// transaction: it writes nothing, so it needs none.
     fn peek(&mut self, force: bool) -> PgResult<Claim> {
-        match self.client.query_opt(&latest_sql(), &[]) {
+        let latest = match self.client.query_typed_opt(&latest_sql(), &[]) {
             Err(e) if e.code() == Some(&postgres::error::SqlState::UNDEFINED_TABLE) => {
-                Ok(Claim::NoTable)
+                return Ok(Claim::NoTable)
             }
-            Err(e) => Err(e),
-            Ok(None) => {
+            other => other?.as_ref().map(to_latest).transpose()?,
+        };
+        match latest {
+            None => {
                 log::info!("gate open: {TABLE} is empty");
                 Ok(Claim::Open)
             }
-            Ok(Some(row)) => {
-                let latest = to_latest(&row);
-                if force || is_ready(&latest.state) {
-                    log::info!(
-                        "gate open: latest state '{}' (row {})",
-                        latest.state,
-                        latest.id
-                    );
-                    Ok(Claim::Open)
-                } else {
-                    Ok(Claim::Busy(latest))
-                }
+            Some(latest) if force || is_ready(&latest.state) => {
+                log::info!(
+                    "gate open: latest state '{}' (row {})",
+                    latest.state,
+                    latest.id
+                );
+                Ok(Claim::Open)
             }
+            Some(latest) => Ok(Claim::Busy(latest)),
         }
     }
 
-    /// Writes `state` (Ready, Force Ready) unconditionally, under the lock.
-    pub fn write(&mut self, state: State, create: bool) -> PgResult<i32> {
+    /// Writes `state` (Force Ready) unconditionally, under the lock.
+    pub fn write(&mut self, state: State, create: bool) -> PgResult<i64> {
         let mut tx = locked(self.client)?;
         if create {
             tx.batch_execute(CREATE_TABLE)?;
@@ -195,12 +270,58 @@ impl<'a> Store<'a> {
         Ok(id)
     }
 
-    /// Writes `Reset` only if `seen` is still the latest row (another waiter
-    /// may have written it already, or the owner finished meanwhile).
-    pub fn reset_if_latest(&mut self, seen: i32) -> PgResult<bool> {
+    /// Writes `Ready` for our busy row `claimed`, under the lock, only if it
+    /// is still the latest row. False: the claim was lost (another pod wrote
+    /// `Reset` or a newer state after it), and nothing was written. A `Ready`
+    /// of ours right after it (a commit whose answer was lost with the
+    /// connection, then tried again) counts as written.
+    pub fn finish(&mut self, claimed: i64) -> PgResult<bool> {
         let mut tx = locked(self.client)?;
         let extended = ensure_columns(&mut tx)?;
-        let still = latest_in(&mut tx)?.is_some_and(|l| l.id == seen);
+        let latest = latest_in(&mut tx)?;
+        let ours = match &latest {
+            Some(l) if l.id == claimed => {
+                insert(self.writer, &mut tx, State::Ready, extended)?;
+                true
+            }
+            Some(l) if extended && l.state == State::Ready.as_str() => {
+                let after: i64 = tx
+                    .query_typed_one(
+                        &format!("SELECT count(*) FROM {TABLE} WHERE id > $1"),
+                        &[(&claimed, Type::INT8)],
+                    )?
+                    .try_get(0)?;
+                after == 1 && l.owner.as_deref() == Some(&self.writer.owner_pid())
+            }
+            _ => false,
+        };
+        tx.commit()?;
+        Ok(ours)
+    }
+
+    /// Records on our busy row that its step failed, with its exit status:
+    /// waiters then wait for a person (or `TIMEOUT`) instead of resetting it
+    /// when the heartbeat stops.
+    pub fn record_failure(&mut self, claimed: i64, status: i32) -> PgResult<()> {
+        let sql = format!("UPDATE {TABLE} SET exit_status = $2, heartbeat = now() WHERE id = $1");
+        match self
+            .client
+            .query_typed(&sql, &[(&claimed, Type::INT8), (&status, Type::INT4)])
+        {
+            // A legacy table we may not alter: nothing to record it in.
+            Err(e) if e.code() == Some(&postgres::error::SqlState::UNDEFINED_COLUMN) => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+
+    /// Writes `Reset` only if `seen` is still the latest row with the same
+    /// heartbeat (another waiter may have written it already, the owner may
+    /// have finished or beaten meanwhile).
+    pub fn reset_if_latest(&mut self, seen: &Latest) -> PgResult<bool> {
+        let mut tx = locked(self.client)?;
+        let extended = ensure_columns(&mut tx)?;
+        let still =
+            latest_in(&mut tx)?.is_some_and(|l| l.id == seen.id && l.heartbeat == seen.heartbeat);
         if still {
             insert(self.writer, &mut tx, State::Reset, extended)?;
         }
@@ -209,78 +330,107 @@ impl<'a> Store<'a> {
     }
 }
 
-fn insert(
-    writer: &Writer,
-    tx: &mut postgres::Transaction,
-    state: State,
-    extended: bool,
-) -> PgResult<i32> {
+impl Writer {
+    /// How rows of this process name their owner (`host:pid`).
+    fn owner_pid(&self) -> String {
+        format!("{}:{}", self.owner, std::process::id())
+    }
+}
+
+fn insert(writer: &Writer, tx: &mut Transaction, state: State, extended: bool) -> PgResult<i64> {
     let row = if extended {
-        let heartbeat = !matches!(state, State::Ready | State::Reset | State::ForceReady);
-        tx.query_one(
+        let busy = state.is_busy();
+        let lease = busy.then_some(writer.lease.as_secs_f64());
+        tx.query_typed_one(
             &format!(
-                "INSERT INTO {TABLE} (state, host, pid, mode, heartbeat) \
-                     VALUES ($1, $2, $3, $4, CASE WHEN $5 THEN now() END) RETURNING id"
+                "INSERT INTO {TABLE} (state, host, pid, mode, heartbeat, lease_seconds) \
+                 VALUES ($1, $2, $3, $4, CASE WHEN $5 THEN now() END, $6) RETURNING id::int8"
             ),
             &[
-                &state.as_str(),
-                &writer.owner,
-                &(std::process::id() as i32),
-                &writer.mode,
-                &heartbeat,
+                (&state.as_str(), Type::VARCHAR),
+                (&writer.owner, Type::VARCHAR),
+                (&(std::process::id() as i32), Type::INT4),
+                (&writer.mode, Type::VARCHAR),
+                (&busy, Type::BOOL),
+                (&lease as &(dyn ToSql + Sync), Type::FLOAT8),
             ],
         )?
     } else {
-        tx.query_one(
-            &format!("INSERT INTO {TABLE} (state) VALUES ($1) RETURNING id"),
-            &[&state.as_str()],
+        tx.query_typed_one(
+            &format!("INSERT INTO {TABLE} (state) VALUES ($1) RETURNING id::int8"),
+            &[(&state.as_str(), Type::VARCHAR)],
         )?
     };
-    let id: i32 = row.get(0);
+    let id: i64 = row.try_get(0)?;
     log::info!("state {id}: {}", state.as_str());
     Ok(id)
 }
 
-/// Refreshes the heartbeat on our busy row (nothing on a legacy table).
-pub fn heartbeat(client: &mut Client, id: i32) -> PgResult<()> {
-    let sql = format!("UPDATE {TABLE} SET heartbeat = now() WHERE id = $1");
-    match client.execute(&sql, &[&id]) {
-        Err(e) if e.code() == Some(&postgres::error::SqlState::UNDEFINED_COLUMN) => Ok(()),
-        other => other.map(|_| ()),
+/// Refreshes the heartbeat on our busy row `claimed` if it is still the
+/// latest row. False: the claim is lost (a `Reset` or another state was
+/// written after it). On a table without the heartbeat column it only checks.
+pub fn beat(client: &mut Client, claimed: i64) -> PgResult<bool> {
+    let update = format!(
+        "UPDATE {TABLE} SET heartbeat = now() \
+         WHERE id = $1 AND id = (SELECT max(id) FROM {TABLE}) RETURNING id::int8"
+    );
+    let id = [(&claimed as &(dyn ToSql + Sync), Type::INT8)];
+    match client.query_typed_opt(&update, &id) {
+        Err(e) if e.code() == Some(&postgres::error::SqlState::UNDEFINED_COLUMN) => {
+            let check = format!("SELECT max(id)::int8 = $1 FROM {TABLE}");
+            Ok(client
+                .query_typed_one(&check, &id)?
+                .try_get::<_, Option<bool>>(0)?
+                == Some(true))
+        }
+        other => Ok(other?.is_some()),
     }
 }
 
-fn table_exists(tx: &mut postgres::Transaction) -> PgResult<bool> {
-    let row = tx.query_one("SELECT to_regclass($1) IS NOT NULL", &[&TABLE])?;
-    Ok(row.get(0))
+fn table_exists(tx: &mut Transaction) -> PgResult<bool> {
+    let row = tx.query_typed_one(
+        "SELECT to_regclass($1) IS NOT NULL",
+        &[(&TABLE, Type::TEXT)],
+    )?;
+    row.try_get(0)
 }
+
+/// Set once a table was found that we may not alter: said once, not per write.
+static COLUMNS_REFUSED: AtomicBool = AtomicBool::new(false);
 
 /// Adds the optional columns if we may; a legacy table we cannot alter
 /// keeps working with its three columns.
-fn ensure_columns(tx: &mut postgres::Transaction) -> PgResult<bool> {
+fn ensure_columns(tx: &mut Transaction) -> PgResult<bool> {
+    let names: Vec<&str> = EXTRA_COLUMNS.iter().map(|(n, _)| *n).collect();
     let present: i64 = tx
-        .query_one(
+        .query_typed_one(
             "SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass($1) \
-             AND NOT attisdropped AND attname IN ('host', 'pid', 'mode', 'heartbeat')",
-            &[&TABLE],
+             AND NOT attisdropped AND attname = ANY($2)",
+            &[(&TABLE, Type::TEXT), (&names, Type::TEXT_ARRAY)],
         )?
-        .get(0);
-    if present == 4 {
+        .try_get(0)?;
+    if present == EXTRA_COLUMNS.len() as i64 {
         return Ok(true);
     }
+    if COLUMNS_REFUSED.load(Ordering::Relaxed) {
+        return Ok(false);
+    }
+    let adds: Vec<String> = EXTRA_COLUMNS
+        .iter()
+        .map(|(name, ty)| format!("ADD COLUMN IF NOT EXISTS {name} {ty}"))
+        .collect();
     let mut sp = tx.savepoint("columns")?;
-    let added = sp.batch_execute(&format!(
-        "ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS host varchar, \
-         ADD COLUMN IF NOT EXISTS pid integer, ADD COLUMN IF NOT EXISTS mode varchar, \
-         ADD COLUMN IF NOT EXISTS heartbeat timestamptz"
-    ));
-    match added {
+    match sp.batch_execute(&format!("ALTER TABLE {TABLE} {}", adds.join(", "))) {
         Ok(()) => {
             sp.commit()?;
             Ok(true)
         }
         Err(e) => {
-            log::warn!("cannot add heartbeat columns to {TABLE} ({e}); using its three columns, busy states then time out by TIMEOUT");
+            COLUMNS_REFUSED.store(true, Ordering::Relaxed);
+            log::warn!(
+                "cannot add the heartbeat columns to {TABLE} ({}); using its three columns: busy states then time out by TIMEOUT",
+                crate::db::message(&e)
+            );
             sp.rollback()?;
             Ok(false)
         }
@@ -288,29 +438,39 @@ fn ensure_columns(tx: &mut postgres::Transaction) -> PgResult<bool> {
 }
 
 /// The newest row; through `to_jsonb` the optional columns read as NULL on
-/// a legacy table, so one query serves both.
+/// a legacy table, so one query serves both. Every column is cast to the
+/// type `to_latest` reads.
 fn latest_sql() -> String {
     format!(
-        "SELECT id, state, write_date::text, extract(epoch FROM now() - write_date)::float8, \
-         extract(epoch FROM now() - (to_jsonb(t)->>'heartbeat')::timestamptz)::float8, \
-         (to_jsonb(t)->>'host') || ':' || (to_jsonb(t)->>'pid') \
-         FROM {TABLE} t ORDER BY id DESC LIMIT 1"
+        "SELECT id::int8, coalesce(state::text, ''), {}, \
+         extract(epoch FROM now() - write_date)::float8, \
+         {}, (j->>'lease_seconds')::float8, (j->>'exit_status')::int4, \
+         (j->>'host') || ':' || (j->>'pid') \
+         FROM (SELECT t.id, t.state, t.write_date, to_jsonb(t) AS j \
+               FROM {TABLE} t ORDER BY t.id DESC LIMIT 1) newest",
+        utc("write_date"),
+        utc("(j->>'heartbeat')::timestamptz")
     )
 }
 
-fn to_latest(r: &postgres::Row) -> Latest {
-    Latest {
-        id: r.get(0),
-        state: r.get(1),
-        write_date: r.get(2),
-        age: secs(r.get(3)),
-        silence: r.get::<_, Option<f64>>(4).map(secs),
-        owner: r.get(5),
-    }
+fn to_latest(r: &Row) -> PgResult<Latest> {
+    Ok(Latest {
+        id: r.try_get(0)?,
+        state: r.try_get(1)?,
+        write_date: r.try_get(2)?,
+        age: secs(r.try_get(3)?),
+        heartbeat: r.try_get(4)?,
+        lease: r.try_get::<_, Option<f64>>(5)?.map(secs),
+        failed: r.try_get(6)?,
+        owner: r.try_get(7)?,
+    })
 }
 
-fn latest_in(tx: &mut postgres::Transaction) -> PgResult<Option<Latest>> {
-    Ok(tx.query_opt(&latest_sql(), &[])?.as_ref().map(to_latest))
+fn latest_in(tx: &mut Transaction) -> PgResult<Option<Latest>> {
+    tx.query_typed_opt(&latest_sql(), &[])?
+        .as_ref()
+        .map(to_latest)
+        .transpose()
 }
 
 fn secs(s: f64) -> Duration {
@@ -319,35 +479,38 @@ fn secs(s: f64) -> Duration {
 
 /// One row of the history, for `odoo-init state`.
 pub struct HistoryRow {
-    pub id: i32,
+    pub id: i64,
     pub state: String,
     pub write_date: String,
 }
 
 /// The last `limit` rows, oldest first; `None` when there is no table.
+/// One transaction, so that it reads one snapshot (and works through PgBouncer).
 pub fn history(client: &mut Client, limit: Option<i64>) -> PgResult<Option<Vec<HistoryRow>>> {
-    let exists: bool = client
-        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&TABLE])?
-        .get(0);
-    if !exists {
+    let mut tx = client.transaction()?;
+    if !table_exists(&mut tx)? {
         return Ok(None);
     }
-    let rows = client.query(
+    let rows = tx.query_typed(
         &format!(
-            "SELECT id, state, write_date::text FROM \
-             (SELECT * FROM {TABLE} ORDER BY id DESC LIMIT $1) newest ORDER BY id"
+            "SELECT id::int8, coalesce(state::text, ''), {} FROM \
+             (SELECT * FROM {TABLE} ORDER BY id DESC LIMIT $1) newest ORDER BY id",
+            utc("write_date")
         ),
-        &[&limit.unwrap_or(i64::MAX)],
+        &[(&limit.unwrap_or(i64::MAX), Type::INT8)],
     )?;
-    Ok(Some(
-        rows.iter()
-            .map(|r| HistoryRow {
-                id: r.get(0),
-                state: r.get(1),
-                write_date: r.get(2),
+    let rows = rows
+        .iter()
+        .map(|r| {
+            Ok(HistoryRow {
+                id: r.try_get(0)?,
+                state: r.try_get(1)?,
+                write_date: r.try_get(2)?,
             })
-            .collect(),
-    ))
+        })
+        .collect::<PgResult<Vec<_>>>()?;
+    tx.commit()?;
+    Ok(Some(rows))
 }
 
 /// Formats the history like `psql` does (the seed's example).
@@ -398,42 +561,80 @@ pub fn format_history(rows: &[HistoryRow]) -> String {
 mod tests {
     use super::*;
 
-    fn latest(state: &str, age: u64, silence: Option<u64>) -> Latest {
+    fn latest(state: &str, age: u64, beat: bool) -> Latest {
         Latest {
             id: 7,
             state: state.into(),
             write_date: String::new(),
             age: Duration::from_secs(age),
-            silence: silence.map(Duration::from_secs),
+            heartbeat: beat.then(|| "2024-03-13 09:45:37.431489+00".to_string()),
+            lease: None,
+            failed: None,
             owner: Some("pod-a:42".into()),
         }
     }
 
+    const T: Duration = Duration::from_secs(1800);
+    const L: Duration = Duration::from_secs(60);
+
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
     #[test]
     fn the_gate_opens_on_ready_reset_and_force_ready() {
-        let (t, l) = (Duration::from_secs(1800), Duration::from_secs(60));
         for s in ["Ready", "Reset", "Force Ready"] {
-            assert_eq!(judge(&latest(s, 99999, None), t, l), Verdict::Proceed);
+            assert_eq!(
+                judge(&latest(s, 99999, false), secs(0), T, L),
+                Verdict::Proceed
+            );
         }
     }
 
     #[test]
-    fn busy_states_wait_then_reset() {
-        let (t, l) = (Duration::from_secs(1800), Duration::from_secs(60));
-        assert_eq!(judge(&latest("Updating", 10, None), t, l), Verdict::Wait);
+    fn busy_states_without_heartbeat_wait_until_timeout() {
         assert!(matches!(
-            judge(&latest("Updating", 1801, None), t, l),
+            judge(&latest("Updating", 10, false), secs(0), T, L),
+            Verdict::Wait(_)
+        ));
+        assert!(matches!(
+            judge(&latest("Updating", 1801, false), secs(0), T, L),
             Verdict::Reset(_)
         ));
-        // A live heartbeat keeps a long step's claim; a silent one loses it early.
-        assert_eq!(
-            judge(&latest("Updating", 5000, Some(5)), t, l),
-            Verdict::Wait
-        );
+    }
+
+    #[test]
+    fn a_heartbeat_is_judged_by_what_this_pod_watched_and_the_owners_lease() {
+        // A live heartbeat keeps a long step's claim, whatever the row's age.
+        let mut row = latest("Updating", 5000, true);
+        assert!(matches!(judge(&row, secs(59), T, L), Verdict::Wait(_)));
+        assert!(matches!(judge(&row, secs(60), T, L), Verdict::Reset(_)));
+        // The owner's lease travels with its claim: a waiter with a short
+        // STATE_LEASE does not reset an owner that beats less often.
+        row.lease = Some(secs(120));
         assert!(matches!(
-            judge(&latest("Creating", 70, Some(61)), t, l),
+            judge(&row, secs(90), T, secs(10)),
+            Verdict::Wait(_)
+        ));
+        assert!(matches!(
+            judge(&row, secs(120), T, secs(10)),
             Verdict::Reset(_)
         ));
+    }
+
+    #[test]
+    fn a_failed_step_waits_for_a_person_or_timeout_not_the_lease() {
+        let mut row = latest("Updating", 300, true);
+        row.failed = Some(1);
+        match judge(&row, secs(3600), T, L) {
+            Verdict::Wait(why) => {
+                assert!(why.contains("failed with status 1"), "{why}");
+                assert!(why.contains("ForceUpdateOnly"), "{why}");
+            }
+            other => panic!("{other:?}"),
+        }
+        row.age = secs(1801);
+        assert!(matches!(judge(&row, secs(0), T, L), Verdict::Reset(_)));
     }
 
     #[test]

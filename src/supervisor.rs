@@ -57,6 +57,17 @@ pub enum StepEnd {
     Exited(i32),
     /// SIGTERM/SIGINT stopped it; its status.
     Interrupted(i32),
+    /// The tick asked to stop it (the owner lost its claim); its status.
+    Abandoned(i32),
+}
+
+/// What the periodic work beside a step (the heartbeat) wants next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tick {
+    /// Run it again after this long.
+    After(Duration),
+    /// Stop the step with the usual stop sequence.
+    Stop,
 }
 
 /// What to start, decided anew before every (re)start.
@@ -226,18 +237,19 @@ impl Supervisor {
 
     /// Runs a one-off step to its end. SIGHUP is logged and ignored (restart
     /// is for the run phase); SIGTERM/SIGINT stop it with the usual
-    /// escalation. `on_tick` runs every `tick` meanwhile (the heartbeat).
+    /// escalation. `on_tick` runs `first_tick` after the start and then when
+    /// it says (the heartbeat); it may ask to stop the step.
     pub fn run_step(
         &mut self,
         spec: &ChildSpec,
-        tick: Duration,
-        on_tick: &mut dyn FnMut(),
+        first_tick: Duration,
+        on_tick: &mut dyn FnMut() -> Tick,
     ) -> StepEnd {
         let mut child = self.spawn(spec);
         if let Some(status) = child.status {
             return StepEnd::Exited(status);
         }
-        let mut next_tick = Instant::now() + tick;
+        let mut next_tick = Instant::now() + first_tick;
         loop {
             match self.next_event(Some(&mut child), Some(next_tick)) {
                 Event::Reaped {
@@ -245,10 +257,14 @@ impl Supervisor {
                     ..
                 } => return StepEnd::Exited(status),
                 Event::Reaped { .. } => {}
-                Event::Deadline => {
-                    on_tick();
-                    next_tick = Instant::now() + tick;
-                }
+                Event::Deadline => match on_tick() {
+                    Tick::After(span) => next_tick = Instant::now() + span,
+                    Tick::Stop => {
+                        self.forward(&child, libc::SIGTERM);
+                        let group = Scope::ChildGroup(child.pid);
+                        return StepEnd::Abandoned(self.stop(&mut child, group).status);
+                    }
+                },
                 Event::Hangup => {
                     log::info!("SIGHUP ignored: restart applies once Odoo runs")
                 }

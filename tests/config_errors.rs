@@ -106,6 +106,19 @@ fn bad_configuration_is_refused_before_any_database_contact() {
             "sale,--dev=all",
             vec![("MODULES", "sale,--dev=all")],
         ),
+        // A lease too short for a beat plus a reconnect would let waiters reset live owners.
+        ("STATE_LEASE", "0", vec![("STATE_LEASE", "0")]),
+        ("STATE_LEASE", "4.9", vec![("STATE_LEASE", "4.9")]),
+        // Deadlines computed from these must not overflow.
+        ("STOP_TIMEOUT", "1e19", vec![("STOP_TIMEOUT", "1e19")]),
+        ("DB_WAIT_TIMEOUT", "1e19", vec![("DB_WAIT_TIMEOUT", "1e19")]),
+        ("TIMEOUT", "31536001", vec![("TIMEOUT", "31536001")]),
+        // An unknown level would silence every line, errors included.
+        (
+            "ODOO_INIT_LOG",
+            "verbose",
+            vec![("ODOO_INIT_LOG", "verbose")],
+        ),
     ];
     assert!(cases.len() >= 20);
     for (variable, value, env) in &cases {

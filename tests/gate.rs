@@ -55,14 +55,14 @@ fn a_killed_updater_is_reset_by_a_waiter_within_the_lease() {
     let mut updater = pg
         .job("UpdateOnly")
         .env("STANDIN_UPDATE_HANG", "1")
-        .env("STATE_LEASE", "3")
+        .env("STATE_LEASE", "5")
         .start();
     updater.wait_events("the update to hang", |ev| {
         count_in(ev, &["update hanging"]) == 1
     });
     let mut waiter = pg
         .job("RunOnly")
-        .env("STATE_LEASE", "3")
+        .env("STATE_LEASE", "5")
         .env("TIMEOUT", "600")
         .start();
     waiter.wait_stderr("state 'Updating'");
