@@ -15,8 +15,9 @@ apt_install() {
 
 need_tools() {
   # util-linux: unshare and setsid for the PID-1 tests; procps: ps for debugging;
-  # postgresql: initdb/pg_ctl for throwaway clusters, psql for the stand-in Odoo.
-  apt_install util-linux procps postgresql postgresql-client
+  # postgresql: initdb/pg_ctl for throwaway clusters, psql for the stand-in Odoo;
+  # postgresql-contrib: pgbench for load; pgbouncer: the pooler the gate must work through.
+  apt_install util-linux procps postgresql postgresql-client postgresql-contrib pgbouncer
   command -v cargo >/dev/null || { echo "cargo is missing: install Rust with rustup" >&2; exit 1; }
   rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy
 }

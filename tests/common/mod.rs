@@ -464,3 +464,59 @@ pub fn pids_of(lines: &[String], event: &str) -> Vec<String> {
 pub fn path_str(p: &Path) -> String {
     p.display().to_string()
 }
+
+/// Counts, from the process table, the install/update processes (`-i`/`-u`
+/// with `--stop-after-init`) whose environment carries `MARK=value`, every
+/// few milliseconds on a thread of its own, until stopped: the most that ran
+/// at one moment.
+pub struct StepSampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<(usize, usize)>>,
+}
+
+impl StepSampler {
+    pub const VARIABLE: &'static str = "TEST_MARK";
+
+    pub fn start(mark: &str) -> StepSampler {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let needle = format!("{}={mark}", Self::VARIABLE).into_bytes();
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let (mut most, mut samples) = (0, 0);
+            while !flag.load(Ordering::SeqCst) {
+                let running = all_procs()
+                    .into_iter()
+                    .filter(|p| is_step(p.pid, &needle))
+                    .count();
+                most = most.max(running);
+                samples += 1;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            (most, samples)
+        });
+        StepSampler {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops sampling; `(most at once, samples taken)`.
+    pub fn finish(mut self) -> (usize, usize) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread
+            .take()
+            .and_then(|t| t.join().ok())
+            .unwrap_or((usize::MAX, 0))
+    }
+}
+
+fn is_step(pid: i32, needle: &[u8]) -> bool {
+    let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+    let step = args.contains(&&b"--stop-after-init"[..])
+        && (args.contains(&&b"-u"[..]) || args.contains(&&b"-i"[..]));
+    step && fs::read(format!("/proc/{pid}/environ"))
+        .is_ok_and(|env| env.split(|b| *b == 0).any(|v| v == needle))
+}

@@ -8,6 +8,9 @@ use std::process::Command;
 
 use super::{require, Scratch, Setup};
 
+/// `(id, state, write_date, heartbeat, exit_status)` of a state row.
+pub type StateRow = (i32, String, String, Option<String>, Option<i32>);
+
 /// The Odoo database and role the mode tests use.
 pub const DB: &str = "odoo";
 pub const USER: &str = "odoo";
@@ -19,7 +22,8 @@ pub struct Pg {
     pub port: u16,
     scratch: Scratch,
     bin: PathBuf,
-    ids: Option<(u32, u32)>,
+    /// uid and gid of the `postgres` user when the tests run as root.
+    pub ids: Option<(u32, u32)>,
 }
 
 fn pg_bin() -> PathBuf {
@@ -109,17 +113,74 @@ impl Pg {
         );
     }
 
-    pub fn start_again(&self) {
-        let opts = format!(
+    fn server_options(&self) -> String {
+        format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
             self.port,
             self.scratch.path.display()
-        );
+        )
+    }
+
+    pub fn start_again(&self) {
+        let opts = self.server_options();
         let log = self.scratch.join("server.log").display().to_string();
         self.run(
             "pg_ctl",
             &["-D", &self.data(), "-l", &log, "-o", &opts, "-w", "start"],
         );
+    }
+
+    /// `pg_ctl restart -m fast`, as a failover or a managed database's
+    /// maintenance does: every connection is terminated.
+    pub fn restart(&self) {
+        let opts = self.server_options();
+        let log = self.scratch.join("server.log").display().to_string();
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                &self.data(),
+                "-l",
+                &log,
+                "-o",
+                &opts,
+                "-m",
+                "fast",
+                "-w",
+                "restart",
+            ],
+        );
+    }
+
+    /// A tool of the server's package (`pgbench`), which is not on PATH.
+    pub fn tool(&self, name: &str) -> PathBuf {
+        self.bin.join(name)
+    }
+
+    /// The database's clock, as text that compares with the state table's times.
+    pub fn now(&self) -> String {
+        self.superuser("postgres")
+            .query_one(
+                "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    }
+
+    /// Every row of the state table, oldest first, times as UTC text.
+    pub fn rows(&self, db: &str) -> Vec<StateRow> {
+        self.superuser(db)
+            .query(
+                "SELECT id, state, to_char(write_date AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), \
+                 to_char(heartbeat AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), exit_status \
+                 FROM curq_state_history ORDER BY id",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+            .collect()
     }
 
     pub fn stop(&self) {
@@ -217,5 +278,106 @@ impl Drop for Pg {
             cmd.uid(u).gid(g);
         }
         let _ = cmd.output();
+    }
+}
+
+/// Debian's `pgbouncer` in front of a [`Pg`], in transaction pooling mode,
+/// on a free loopback port, as the `postgres` user when root (it refuses to
+/// run as root). Ended when dropped.
+pub struct Bouncer {
+    pub port: u16,
+    scratch: Scratch,
+    ids: Option<(u32, u32)>,
+    child: Option<std::process::Child>,
+}
+
+impl Bouncer {
+    /// `default_pool_size` server connections per database and user.
+    pub fn start(pg: &Pg, pool_size: u32) -> Bouncer {
+        require("pgbouncer", "pgbouncer");
+        let scratch = Scratch::new("pgbouncer");
+        let config = format!(
+            "[databases]\n* = host=127.0.0.1 port={}\n\n[pgbouncer]\n\
+             listen_addr = 127.0.0.1\nlisten_port = {}\nunix_socket_dir =\n\
+             auth_type = scram-sha-256\nauth_file = {}\npool_mode = transaction\n\
+             default_pool_size = {pool_size}\nmax_client_conn = 200\n\
+             logfile = {}\n",
+            pg.port,
+            free_port(),
+            scratch.join("users.txt").display(),
+            scratch.join("pgbouncer.log").display(),
+        );
+        let port = config
+            .lines()
+            .find_map(|l| l.strip_prefix("listen_port = "))
+            .and_then(|p| p.parse().ok())
+            .unwrap();
+        std::fs::write(scratch.join("pgbouncer.ini"), config).unwrap();
+        std::fs::write(
+            scratch.join("users.txt"),
+            format!("\"{USER}\" \"{PASSWORD}\"\n\"postgres\" \"{SUPERUSER_PASSWORD}\"\n"),
+        )
+        .unwrap();
+        if let Some((u, g)) = pg.ids {
+            for entry in ["", "pgbouncer.ini", "users.txt"] {
+                std::os::unix::fs::chown(scratch.join(entry), Some(u), Some(g)).unwrap();
+            }
+        }
+        let mut b = Bouncer {
+            port,
+            scratch,
+            ids: pg.ids,
+            child: None,
+        };
+        b.launch();
+        b
+    }
+
+    fn launch(&mut self) {
+        let mut cmd = Command::new("pgbouncer");
+        cmd.arg(self.scratch.join("pgbouncer.ini"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        if let Some((u, g)) = self.ids {
+            cmd.uid(u).gid(g);
+        }
+        self.child = Some(cmd.spawn().expect("start pgbouncer"));
+        let port = self.port;
+        super::wait_until(super::LONG, "pgbouncer to listen", || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+    }
+
+    /// Stops it at once (SIGTERM: every client connection is dropped) and starts it again.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.launch();
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            super::send(child.id() as i32, libc::SIGTERM);
+            let _ = child.wait();
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.scratch.join("pgbouncer.log")).unwrap_or_default()
+    }
+
+    /// The main job in `mode` through this pooler.
+    pub fn job<'a>(&self, mode: &str) -> Setup<'a> {
+        Setup::main_job(mode)
+            .env("DB_NAME", DB)
+            .env("DB_USER", USER)
+            .env("DB_PASSWORD", PASSWORD)
+            .env("DB_HOST", "127.0.0.1")
+            .env("DB_PORT", self.port)
+    }
+}
+
+impl Drop for Bouncer {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
