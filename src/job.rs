@@ -5,6 +5,7 @@ use std::ffi::OsString;
 use std::time::{Duration, Instant};
 
 use postgres::error::SqlState;
+use postgres::types::Type;
 use postgres::Client;
 
 use crate::config::{self, Config};
@@ -405,7 +406,10 @@ impl Ctx {
         let mut client = admin.connect(cfg.db_wait_timeout, pause)?;
         let name = cfg.db_name();
         let exists = client
-            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+            .query_typed_opt(
+                "SELECT 1 FROM pg_database WHERE datname = $1",
+                &[(&name, Type::TEXT)],
+            )
             .map_err(|e| db_failure("looking for the database", &e))?
             .is_some();
         if exists {
@@ -414,7 +418,10 @@ impl Ctx {
         }
         let user = &cfg.db.user;
         let role_exists = client
-            .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[user])
+            .query_typed_opt(
+                "SELECT 1 FROM pg_roles WHERE rolname = $1",
+                &[(user, Type::TEXT)],
+            )
             .map_err(|e| db_failure("looking for the role", &e))?
             .is_some();
         if !role_exists {
@@ -607,8 +614,15 @@ pub fn print_state(limit: Option<i64>) -> i32 {
     };
     match state::history(&mut client, limit) {
         Ok(Some(rows)) => {
-            print!("{}", state::format_history(&rows));
-            0
+            // A closed stdout (`odoo-init state | head`) ends the command quietly.
+            use std::io::Write;
+            match std::io::stdout().write_all(state::format_history(&rows).as_bytes()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    log::error!("writing the history: {e}");
+                    exit::OS_ERROR
+                }
+                _ => 0,
+            }
         }
         Ok(None) => {
             log::error!("no table {} in {}", state::TABLE, target.describe());

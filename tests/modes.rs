@@ -308,3 +308,26 @@ fn state_prints_the_history_like_psql() {
     assert!(lines[2].ends_with("+00"), "UTC timestamps: {text}");
     assert_eq!(lines[3], "(1 row)");
 }
+
+#[test]
+fn state_into_a_closed_pipe_ends_quietly() {
+    let pg = Pg::start();
+    pg.ready_database();
+    // `odoo-init state | head -0`: the reader is gone before anything is written.
+    let (read_end, write_end) = nix::unistd::pipe().unwrap();
+    drop(read_end);
+    let out = std::process::Command::new(odoo_init())
+        .arg("state")
+        .env("DB_NAME", DB)
+        .env("DB_USER", USER)
+        .env("DB_PASSWORD", PASSWORD)
+        .env("DB_HOST", "127.0.0.1")
+        .env("DB_PORT", pg.port.to_string())
+        .env_remove("MODE")
+        .stdout(std::process::Stdio::from(write_end))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "no panic (134): {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
