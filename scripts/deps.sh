@@ -19,7 +19,8 @@ need_tools() {
   # postgresql-contrib: pgbench for load; pgbouncer: the pooler the gate must work through.
   apt_install util-linux procps postgresql postgresql-client postgresql-contrib pgbouncer
   command -v cargo >/dev/null || { echo "cargo is missing: install Rust with rustup" >&2; exit 1; }
-  rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy
+  local have; have=$(rustup component list --installed 2>/dev/null)
+  { grep -q rustfmt <<<"$have" && grep -q clippy <<<"$have"; } || rustup component add rustfmt clippy
 }
 
 need_bench_tools() {

@@ -62,10 +62,18 @@ pub fn run(args: Vec<OsString>) -> i32 {
             println!("odoo-init {}", env!("CARGO_PKG_VERSION"));
             0
         }
+        // `odoo-init supervise --help` is a request for help, not a command to run.
+        "supervise" | "restart" | "state" if asks_help(rest) => {
+            print!("{HELP}");
+            0
+        }
         "supervise" => supervise(rest),
         "restart" => restart(rest),
         "" | "--" => crate::job::main_job(strip_dashes(&args).to_vec()),
         "state" => state(rest),
+        other if other.starts_with('-') => usage(&format!(
+            "unknown option {other:?}: Odoo's options go after `--`, as in `odoo-init -- {other} ...`"
+        )),
         other => usage(&format!("unknown command {other:?}")),
     }
 }
@@ -73,6 +81,10 @@ pub fn run(args: Vec<OsString>) -> i32 {
 fn usage(problem: &str) -> i32 {
     log::error!("{problem}; see `odoo-init --help`");
     exit::USAGE
+}
+
+fn asks_help(args: &[OsString]) -> bool {
+    matches!(args.first().and_then(|a| a.to_str()), Some("-h" | "--help"))
 }
 
 fn strip_dashes(args: &[OsString]) -> &[OsString] {

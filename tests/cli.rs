@@ -47,3 +47,22 @@ fn an_unknown_command_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(64));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown command"));
 }
+
+#[test]
+fn every_command_takes_help_and_a_forgotten_double_dash_gets_a_hint() {
+    for command in ["supervise", "restart", "state"] {
+        let out = Command::new(odoo_init())
+            .args([command, "--help"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{command} --help");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("USAGE:"));
+    }
+    let out = Command::new(odoo_init())
+        .args(["--workers", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("odoo-init -- --workers"), "{err}");
+}
