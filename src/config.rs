@@ -423,7 +423,21 @@ fn seconds_or(variable: &str, env: Lookup, default: f64) -> Result<Duration, Con
 }
 
 /// `NAME` or `NAME_FILE` (content, one trailing newline stripped), never both.
+/// A line break inside would break the password file children read: refused.
 fn secret(env: Lookup, name: &str) -> Result<Option<String>, ConfigError> {
+    let value = read_secret(env, name)?;
+    if value.as_deref().is_some_and(|v| v.contains(['\n', '\r'])) {
+        // The value itself is never shown.
+        return Err(invalid(
+            name,
+            "<secret>",
+            "a password without line breaks (a newline or carriage return inside cannot be passed to Odoo through its password file)",
+        ));
+    }
+    Ok(value)
+}
+
+fn read_secret(env: Lookup, name: &str) -> Result<Option<String>, ConfigError> {
     let file_var = format!("{name}_FILE");
     match (env(name), env(&file_var)) {
         (Some(_), Some(path)) => Err(invalid(

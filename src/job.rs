@@ -55,6 +55,12 @@ pub fn main_job(extra: Vec<OsString>) -> i32 {
             return exit::USAGE;
         }
     };
+    // Secrets are in memory from here on: no other process of this user may
+    // read them from /proc/1/environ or attach to PID 1. Children are
+    // dumpable again after their execve.
+    if let Err(e) = nix::sys::prctl::set_dumpable(false) {
+        log::warn!("cannot make odoo-init non-dumpable: {e}");
+    }
     let plan = Plan::for_mode(cfg.mode, cfg.list_db);
     log::info!(
         "MODE={}: steps {:?}, database {}",

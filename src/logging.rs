@@ -19,6 +19,10 @@ pub fn init() -> Result<(), String> {
         .unwrap_or_else(|| "info".to_string());
     env_logger::Builder::new()
         .parse_filters(&filter)
+        // The PostgreSQL client logs statements at debug (`CREATE ROLE ...
+        // PASSWORD 'SCRAM-SHA-256$...'`) and server notices at info: never ours to show.
+        .filter_module("tokio_postgres", log::LevelFilter::Off)
+        .filter_module("postgres", log::LevelFilter::Warn)
         .format(|buf, record| writeln!(buf, "[odoo-init] {:<5} {}", record.level(), record.args()))
         .target(env_logger::Target::Stderr)
         .init();

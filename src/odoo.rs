@@ -98,7 +98,14 @@ pub fn environment(cfg: &Config, passfile: Option<&Path>) -> Vec<(OsString, Opti
     if let Some(path) = passfile {
         env.push((os("PGPASSFILE"), Some(os(path))));
     }
-    for secret in ["DB_PASSWORD", "DB_ADMIN_PASSWORD", "PGPASSWORD"] {
+    // The secrets, and where they came from: a child has no business with either.
+    for secret in [
+        "DB_PASSWORD",
+        "DB_PASSWORD_FILE",
+        "DB_ADMIN_PASSWORD",
+        "DB_ADMIN_PASSWORD_FILE",
+        "PGPASSWORD",
+    ] {
         env.push((os(secret), None));
     }
     env
@@ -152,7 +159,13 @@ mod tests {
         let cfg = config(&[("DB_PASSWORD", "pw")]);
         let env = environment(&cfg, Some(Path::new("/run/x/pgpass")));
         assert_eq!(value(&env, "PGPASSFILE"), Some(&Some(os("/run/x/pgpass"))));
-        for secret in ["DB_PASSWORD", "DB_ADMIN_PASSWORD", "PGPASSWORD"] {
+        for secret in [
+            "DB_PASSWORD",
+            "DB_PASSWORD_FILE",
+            "DB_ADMIN_PASSWORD",
+            "DB_ADMIN_PASSWORD_FILE",
+            "PGPASSWORD",
+        ] {
             assert_eq!(value(&env, secret), Some(&None), "{secret} removed");
         }
         let env = environment(&config(&[]), None);

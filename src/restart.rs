@@ -223,12 +223,19 @@ impl ExtraArgs {
     }
 }
 
+/// The effective uid of `pid`, from `/proc/PID/status` (the owner of
+/// `/proc/PID` itself is root for a process that is not dumpable, as the
+/// main job makes itself).
+fn process_uid(pid: i32) -> Option<u32> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let uids = status.lines().find_map(|l| l.strip_prefix("Uid:"))?;
+    uids.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// `odoo-init restart`: leave the arguments (if any) and send SIGHUP to `pid`.
 pub fn request(pid: i32, args: Option<&[OsString]>, dir: &RuntimeDir) -> Result<(), RestartError> {
-    let proc_dir = PathBuf::from(format!("/proc/{pid}"));
-    let owner = fs::metadata(&proc_dir)
-        .map_err(|_| fail(format!("no process with PID {pid} to restart")))?
-        .uid();
+    let owner =
+        process_uid(pid).ok_or_else(|| fail(format!("no process with PID {pid} to restart")))?;
     let me = nix::unistd::geteuid().as_raw();
     if owner != me {
         return Err(fail(format!(

@@ -119,6 +119,13 @@ fn bad_configuration_is_refused_before_any_database_contact() {
             "verbose",
             vec![("ODOO_INIT_LOG", "verbose")],
         ),
+        // A line break would break the children's password file; the value is not shown.
+        ("DB_PASSWORD", "<secret>", vec![("DB_PASSWORD", "pw\nx")]),
+        (
+            "DB_ADMIN_PASSWORD",
+            "<secret>",
+            vec![("DB_ADMIN_PASSWORD", "a\rb")],
+        ),
     ];
     assert!(cases.len() >= 20);
     for (variable, value, env) in &cases {

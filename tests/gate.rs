@@ -162,7 +162,8 @@ fn no_secret_in_any_command_line_or_log() {
     let script = scratch.join("run.sh");
     std::fs::write(
         &script,
-        "sleep 1\npsql -X -tAc 'SELECT 1' >/dev/null || exit 3\n",
+        "sleep 1\npsql -X -tAc 'SELECT 1' >/dev/null || exit 3\n\
+         env | grep -q '_PASSWORD' && exit 4\nexit 0\n",
     )
     .unwrap();
     let admin_secret = scratch.join("admin");
@@ -174,8 +175,10 @@ fn no_secret_in_any_command_line_or_log() {
         std::thread::spawn(move || sample_cmdlines(stop, seen))
     };
     // Init (admin secret from a file), install, maintenance; then update and run.
+    // At debug level, where the PostgreSQL client would log CREATE ROLE with its verifier.
     let mut init = pg
         .job("Init")
+        .env("ODOO_INIT_LOG", "debug")
         .env("DB_ADMIN_USER", "postgres")
         .env("DB_ADMIN_PASSWORD_FILE", path_str(&admin_secret))
         .env("MAINTENANCE_SCRIPT", path_str(&script))
@@ -223,6 +226,12 @@ fn no_secret_in_any_command_line_or_log() {
         for r in [&init, &run] {
             assert!(!r.stderr().contains(secret), "{secret} in a log");
         }
+    }
+    for r in [&init, &run] {
+        assert!(
+            !r.stderr().contains("SCRAM-SHA-256$"),
+            "a verifier in a log"
+        );
     }
     // The maintenance script reached the database through libpq's environment.
     assert_eq!(

@@ -54,3 +54,44 @@ fn as_a_subreaper_it_reaps_orphans_and_leaves_others_alone() {
     bystander.signal(libc::SIGTERM);
     assert_eq!(bystander.wait_exit(LONG), 0);
 }
+
+#[test]
+fn a_child_of_the_same_user_cannot_read_odoo_inits_environment() {
+    require("setpriv", "util-linux");
+    let scratch = Scratch::new("dumpable");
+    let out = scratch.join("out");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::set_permissions(&out, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let script = scratch.join("odoo");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nif cat /proc/$PPID/environ > {0}/environ 2>{0}/error; then echo read; else echo refused; fi > {0}/result\nid -u >> {0}/result\n",
+            out.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    // Not root: root may read any process's environment. `nobody` runs
+    // odoo-init and its child alike.
+    let mut setup = Setup::main_job("RunOnly")
+        .not_pid1()
+        .env("LIST_DB", "True")
+        .env("DB_PASSWORD", "env-secret-4711")
+        .env("ODOO_BIN", path_str(&script))
+        .env("ODOO_INIT_RUNTIME_DIR", path_str(&out.join("runtime")));
+    setup.inner = [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut run = setup.start();
+    assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
+    let result = std::fs::read_to_string(out.join("result")).unwrap_or_default();
+    assert_eq!(result, "refused\n65534\n", "{result}");
+    let leaked = std::fs::read_to_string(out.join("environ")).unwrap_or_default();
+    assert!(!leaked.contains("env-secret-4711"));
+}
