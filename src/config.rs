@@ -77,8 +77,11 @@ pub const VARIABLES: &[&str] = &[
 /// How the environment is read: `std::env::var` in the binary, a map in tests.
 pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
+/// A value that is not valid UTF-8 is read with U+FFFD in place of the bad
+/// bytes, so that an error shows what was set instead of calling it unset;
+/// a secret read so is refused (`secret`).
 pub fn process_env(name: &str) -> Option<String> {
-    std::env::var(name).ok()
+    std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
 }
 
 /// The settings of the supervisor itself (SPEC §3: `STOP_TIMEOUT`, `ON_EXIT`).
@@ -426,6 +429,13 @@ fn seconds_or(variable: &str, env: Lookup, default: f64) -> Result<Duration, Con
 /// A line break inside would break the password file children read: refused.
 fn secret(env: Lookup, name: &str) -> Result<Option<String>, ConfigError> {
     let value = read_secret(env, name)?;
+    if value.as_deref().is_some_and(|v| v.contains('\u{FFFD}')) {
+        return Err(invalid(
+            name,
+            "<secret>",
+            "valid UTF-8 text (PostgreSQL passwords are sent as UTF-8)",
+        ));
+    }
     if value.as_deref().is_some_and(|v| v.contains(['\n', '\r'])) {
         // The value itself is never shown.
         return Err(invalid(

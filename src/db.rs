@@ -105,8 +105,10 @@ impl<'a> Target<'a> {
                 Err(Attempt::Fatal(e)) => return Err(ConnectError::Refused(e)),
                 Err(Attempt::NoDatabase) => return Err(ConnectError::NoDatabase),
                 Err(Attempt::Retry(e)) => {
-                    let delay = backoff.next_delay();
-                    if Instant::now() + delay > until {
+                    // The last pause ends at the deadline, with one more attempt there.
+                    let left = until.saturating_duration_since(Instant::now());
+                    let delay = backoff.next_delay().min(left);
+                    if left.is_zero() {
                         return Err(ConnectError::Unreachable(format!(
                             "{} after {}s (DB_WAIT_TIMEOUT): {e}",
                             self.describe(),
@@ -189,7 +191,17 @@ pub fn message(e: &postgres::Error) -> String {
 }
 
 fn classify(e: &postgres::Error) -> Attempt {
-    let text = message(e);
+    let mut text = message(e);
+    // "error connecting to server" alone does not say refused, no such host or timeout.
+    if let (None, Some(cause)) = (e.as_db_error(), e.source()) {
+        text = format!("{text}: {cause}");
+    }
+    // The server asks for a password odoo-init was not given: no retry can help.
+    if e.as_db_error().is_none() && text.contains("password missing") {
+        return Attempt::Fatal(format!(
+            "{text} (the server asks for a password: set DB_PASSWORD or DB_PASSWORD_FILE)"
+        ));
+    }
     // PgBouncer reports a missing database with its own code (08P01) but
     // PostgreSQL's words.
     let no_database = text.starts_with("database \"") && text.ends_with("\" does not exist");

@@ -171,3 +171,25 @@ fn bad_configuration_is_refused_before_any_database_contact() {
         .get(0);
     assert_eq!(dbs, 2, "no database was created (postgres, odoo)");
 }
+
+#[test]
+fn values_that_are_not_utf8_are_named_not_dropped() {
+    use std::os::unix::ffi::OsStrExt;
+    let bad = std::ffi::OsStr::from_bytes(b"Run\xffOnly");
+    for (variable, shown) in [
+        ("MODE", "MODE=\"Run\u{FFFD}Only\""),
+        ("DB_PASSWORD", "DB_PASSWORD=\"<secret>\""),
+    ] {
+        let out = Command::new(odoo_init())
+            .env_clear()
+            .env("MODE", "RunOnly")
+            .env("DB_NAME", "odoo")
+            .env("ODOO_BIN", standin())
+            .env(variable, bad)
+            .output()
+            .expect("run odoo-init");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(64), "{variable}: {err}");
+        assert!(err.contains(shown), "{shown} in {err}");
+    }
+}

@@ -116,9 +116,34 @@ fn postgres_that_never_comes_is_a_clear_failure() {
     let pg = Pg::start();
     pg.ready_database();
     pg.stop();
-    let mut run = pg.job("RunOnly").env("DB_WAIT_TIMEOUT", "1").start();
+    let started = Instant::now();
+    let mut run = pg.job("RunOnly").env("DB_WAIT_TIMEOUT", "3").start();
     assert_eq!(run.wait_exit(LONG), 69, "{}", run.stderr());
+    // It tries until the deadline, not until the next pause would pass it.
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(run.stderr().contains("DB_WAIT_TIMEOUT"), "{}", run.stderr());
+    // Which failure: refused, not just "error connecting to server".
+    assert!(run.stderr().contains("refused"), "{}", run.stderr());
+}
+
+#[test]
+fn a_server_that_asks_for_a_password_we_lack_fails_at_once() {
+    let pg = Pg::start();
+    pg.ready_database();
+    let mut run = Setup::main_job("RunOnly")
+        .env("DB_NAME", DB)
+        .env("DB_USER", common::pg::USER)
+        .env("DB_HOST", "127.0.0.1")
+        .env("DB_PORT", pg.port)
+        .env("DB_WAIT_TIMEOUT", "120")
+        .start();
+    // Well before DB_WAIT_TIMEOUT: retrying cannot help.
+    assert_eq!(run.wait_exit(LONG), 69, "{}", run.stderr());
+    assert!(run.stderr().contains("set DB_PASSWORD"), "{}", run.stderr());
 }
 
 #[test]
