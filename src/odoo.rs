@@ -86,6 +86,16 @@ pub fn maintenance(script: &Path) -> Vec<OsString> {
     }
 }
 
+/// Removed from every child's environment: the secrets, and where they came
+/// from; a child has no business with either.
+const SECRETS: [&str; 5] = [
+    "DB_PASSWORD",
+    "DB_PASSWORD_FILE",
+    "DB_ADMIN_PASSWORD",
+    "DB_ADMIN_PASSWORD_FILE",
+    "PGPASSWORD",
+];
+
 /// libpq's environment for every child; passwords only through `passfile`.
 pub fn environment(cfg: &Config, passfile: Option<&Path>) -> Vec<(OsString, Option<OsString>)> {
     let mut env = vec![
@@ -98,14 +108,7 @@ pub fn environment(cfg: &Config, passfile: Option<&Path>) -> Vec<(OsString, Opti
     if let Some(path) = passfile {
         env.push((os("PGPASSFILE"), Some(os(path))));
     }
-    // The secrets, and where they came from: a child has no business with either.
-    for secret in [
-        "DB_PASSWORD",
-        "DB_PASSWORD_FILE",
-        "DB_ADMIN_PASSWORD",
-        "DB_ADMIN_PASSWORD_FILE",
-        "PGPASSWORD",
-    ] {
+    for secret in SECRETS {
         env.push((os(secret), None));
     }
     env
@@ -159,13 +162,7 @@ mod tests {
         let cfg = config(&[("DB_PASSWORD", "pw")]);
         let env = environment(&cfg, Some(Path::new("/run/x/pgpass")));
         assert_eq!(value(&env, "PGPASSFILE"), Some(&Some(os("/run/x/pgpass"))));
-        for secret in [
-            "DB_PASSWORD",
-            "DB_PASSWORD_FILE",
-            "DB_ADMIN_PASSWORD",
-            "DB_ADMIN_PASSWORD_FILE",
-            "PGPASSWORD",
-        ] {
+        for secret in SECRETS {
             assert_eq!(value(&env, secret), Some(&None), "{secret} removed");
         }
         let env = environment(&config(&[]), None);

@@ -285,16 +285,7 @@ fn an_update_interrupted_by_sigterm_leaves_its_busy_state() {
 fn state_prints_the_history_like_psql() {
     let pg = Pg::start();
     pg.ready_database();
-    let out = std::process::Command::new(odoo_init())
-        .args(["state", "--limit", "1"])
-        .env("DB_NAME", DB)
-        .env("DB_USER", USER)
-        .env("DB_PASSWORD", PASSWORD)
-        .env("DB_HOST", "127.0.0.1")
-        .env("DB_PORT", pg.port.to_string())
-        .env_remove("MODE")
-        .output()
-        .unwrap();
+    let out = pg.state_command().args(["--limit", "1"]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -316,14 +307,8 @@ fn state_into_a_closed_pipe_ends_quietly() {
     // `odoo-init state | head -0`: the reader is gone before anything is written.
     let (read_end, write_end) = nix::unistd::pipe().unwrap();
     drop(read_end);
-    let out = std::process::Command::new(odoo_init())
-        .arg("state")
-        .env("DB_NAME", DB)
-        .env("DB_USER", USER)
-        .env("DB_PASSWORD", PASSWORD)
-        .env("DB_HOST", "127.0.0.1")
-        .env("DB_PORT", pg.port.to_string())
-        .env_remove("MODE")
+    let out = pg
+        .state_command()
         .stdout(std::process::Stdio::from(write_end))
         .output()
         .unwrap();

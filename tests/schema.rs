@@ -5,9 +5,8 @@
 
 mod common;
 
-use common::pg::{Pg, DB, PASSWORD, USER};
+use common::pg::{Pg, DB};
 use common::*;
-use std::process::Command;
 
 /// Each case: what was done to the `Ready` table of `ready_database`.
 const CASES: [(&str, &str); 7] = [
@@ -62,15 +61,7 @@ fn every_command_survives_an_odd_state_table() {
         pg.ready_database();
         pg.superuser(DB).batch_execute(sql).unwrap();
 
-        let out = Command::new(odoo_init())
-            .arg("state")
-            .env("DB_NAME", DB)
-            .env("DB_USER", USER)
-            .env("DB_PASSWORD", PASSWORD)
-            .env("DB_HOST", "127.0.0.1")
-            .env("DB_PORT", pg.port.to_string())
-            .output()
-            .unwrap();
+        let out = pg.state_command().output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_no_crash(case, "state", code_of(out.status), &stderr);
 

@@ -230,6 +230,19 @@ impl Pg {
         Some(rows.iter().map(|r| r.get(0)).collect())
     }
 
+    /// `odoo-init state` against `DB` as `USER`, without `MODE`.
+    pub fn state_command(&self) -> Command {
+        let mut cmd = Command::new(super::odoo_init());
+        cmd.arg("state")
+            .env("DB_NAME", DB)
+            .env("DB_USER", USER)
+            .env("DB_PASSWORD", PASSWORD)
+            .env("DB_HOST", "127.0.0.1")
+            .env("DB_PORT", self.port.to_string())
+            .env_remove("MODE");
+        cmd
+    }
+
     pub fn host_env(&self) -> Vec<(&'static str, String)> {
         vec![
             ("DB_HOST", "127.0.0.1".into()),
