@@ -205,6 +205,15 @@ impl Supervisor {
             last_status = status;
             self.reclaim_terminal();
             let ran = child.started.elapsed();
+            if on_exit != OnExit::Exit {
+                // A master that died by itself (kill -9, a crash) leaves its
+                // workers holding Odoo's port: stop what is left of its group
+                // as a restart would, before anything new starts.
+                let group = Scope::ChildGroup(child.pid);
+                if self.stop(&mut child, group).stop_requested {
+                    return self.finish(&mut child);
+                }
+            }
             match on_exit {
                 OnExit::Exit => return self.finish(&mut child),
                 OnExit::Wait => {

@@ -338,3 +338,42 @@ fn on_exit_restart_backs_off() {
     run.signal(libc::SIGTERM);
     assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
 }
+
+#[test]
+fn a_master_that_died_by_itself_leaves_no_workers_behind_for_the_next_start() {
+    let mut run = Setup::standin(&["--workers", "2"])
+        .env("ON_EXIT", "restart")
+        .start();
+    run.wait_events("master and two workers", |ev| {
+        count_in(ev, &["worker start"]) >= 2
+    });
+    let master = run
+        .procs()
+        .into_iter()
+        .find(|p| p.ppid == run.pid)
+        .expect("the master");
+    let workers: Vec<i32> = run
+        .procs()
+        .iter()
+        .filter(|p| p.ppid == master.pid)
+        .map(|p| p.pid)
+        .collect();
+    assert_eq!(workers.len(), 2, "{:?}", run.procs());
+    // The master crashes (kill -9): its workers would keep Odoo's port.
+    send(master.pid, libc::SIGKILL);
+    run.wait_events("a new master", |ev| count_in(ev, &["master start"]) == 2);
+    for pid in &workers {
+        assert!(
+            proc_info(*pid).is_none(),
+            "old worker {pid} still there when the new master started: {:?}",
+            run.procs()
+        );
+    }
+    assert!(
+        run.stderr().contains("what is left of process group"),
+        "{}",
+        run.stderr()
+    );
+    run.signal(libc::SIGTERM);
+    assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
+}
