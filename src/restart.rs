@@ -232,10 +232,24 @@ fn process_uid(pid: i32) -> Option<u32> {
     uids.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// The program name of `pid` (`/proc/PID/comm`, readable for any process).
+fn process_name(pid: i32) -> Option<String> {
+    let comm = fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    Some(comm.trim_end_matches('\n').to_string())
+}
+
 /// `odoo-init restart`: leave the arguments (if any) and send SIGHUP to `pid`.
 pub fn request(pid: i32, args: Option<&[OsString]>, dir: &RuntimeDir) -> Result<(), RestartError> {
     let owner =
         process_uid(pid).ok_or_else(|| fail(format!("no process with PID {pid} to restart")))?;
+    // SIGHUP to anything else (a host's systemd as PID 1, a shell) does harm.
+    let target = process_name(pid).unwrap_or_default();
+    let me_name = process_name(std::process::id() as i32).unwrap_or_default();
+    if target != me_name {
+        return Err(fail(format!(
+            "PID {pid} is {target:?}, not {me_name}: nothing was signalled; give the PID of the running odoo-init with --pid (under `docker run --init`: --pid $(pidof {me_name}))"
+        )));
+    }
     let me = nix::unistd::geteuid().as_raw();
     if owner != me {
         return Err(fail(format!(

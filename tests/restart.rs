@@ -100,3 +100,25 @@ fn restart_without_a_running_process_fails_clearly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no process with PID 999999999"), "{err}");
 }
+
+#[test]
+fn restart_signals_only_an_odoo_init() {
+    // A process of the same user that is not odoo-init (a shell, systemd on a host).
+    let mut bystander = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    let scratch = Scratch::new("restart-other");
+    let out = std::process::Command::new(odoo_init())
+        .args(["restart", "--pid", &bystander.id().to_string()])
+        .env("ODOO_INIT_RUNTIME_DIR", scratch.join("rt"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(77), "{err}");
+    assert!(err.contains("\"sleep\", not odoo-init"), "{err}");
+    // It is alive: SIGHUP would have ended it.
+    assert!(matches!(bystander.try_wait(), Ok(None)));
+    let _ = bystander.kill();
+    let _ = bystander.wait();
+}
