@@ -214,7 +214,7 @@ impl Db {
                 return Err(invalid(
                     "DB_NAME",
                     "",
-                    "a database name: this mode works on one database (or set PGDATABASE, or db_name in the Odoo config)",
+                    "a database name: the state table lives in one database (or set PGDATABASE, or db_name in the Odoo config)",
                 ))
             }
             None => {}
@@ -321,8 +321,13 @@ impl Config {
         let odoo_bin_value = env("ODOO_BIN")
             .filter(|v| !v.is_empty())
             .unwrap_or_else(|| "odoo".into());
-        let odoo_bin = find_executable(&odoo_bin_value, env("PATH").as_deref())
-            .map_err(|why| invalid("ODOO_BIN", &odoo_bin_value, &why))?;
+        // ForceReadyState only writes a row: it never runs Odoo, so it needs none.
+        let odoo_bin = if mode == Mode::ForceReadyState {
+            PathBuf::from(&odoo_bin_value)
+        } else {
+            find_executable(&odoo_bin_value, env("PATH").as_deref())
+                .map_err(|why| invalid("ODOO_BIN", &odoo_bin_value, &why))?
+        };
         let maintenance_script = match env("MAINTENANCE_SCRIPT") {
             Some(path) if !path.is_empty() => {
                 let p = PathBuf::from(&path);

@@ -179,9 +179,26 @@ fn force_ready_state_creates_the_table() {
     let pg = Pg::start();
     pg.role(USER, PASSWORD, false);
     pg.database(DB, USER);
-    let mut run = pg.job("ForceReadyState").start();
+    // It never runs Odoo, so an image without it (a job container) will do.
+    let mut run = pg
+        .job("ForceReadyState")
+        .env("ODOO_BIN", "/nonexistent/odoo")
+        .start();
     assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
     assert_eq!(pg.states(DB).unwrap(), ["Force Ready"]);
+}
+
+#[test]
+fn state_without_a_database_name_says_what_it_needs() {
+    let out = std::process::Command::new(odoo_init())
+        .arg("state")
+        .env_clear()
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{err}");
+    assert!(err.contains("DB_NAME"), "{err}");
+    assert!(!err.contains("this mode"), "{err}");
 }
 
 #[test]
