@@ -108,9 +108,13 @@ fn restart_signals_only_an_odoo_init() {
         .arg("60")
         .spawn()
         .unwrap();
+    let pid = bystander.id() as i32;
+    wait_until(LONG, "the bystander to be sleep", || {
+        proc_info(pid).filter(|p| p.comm == "sleep")
+    });
     let scratch = Scratch::new("restart-other");
     let out = std::process::Command::new(odoo_init())
-        .args(["restart", "--pid", &bystander.id().to_string()])
+        .args(["restart", "--pid", &pid.to_string()])
         .env("ODOO_INIT_RUNTIME_DIR", scratch.join("rt"))
         .output()
         .unwrap();
