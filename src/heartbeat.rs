@@ -27,8 +27,8 @@ pub fn interval(lease: Duration) -> Duration {
 pub enum Stopped {
     /// Another pod wrote after our busy row: the claim is not ours any more.
     ClaimLost,
-    /// No beat landed for `DB_WAIT_TIMEOUT`; the last error.
-    Unreachable(String),
+    /// No beat landed for `DB_WAIT_TIMEOUT` (the last error is logged).
+    Unreachable,
 }
 
 pub struct Heartbeat<'a> {
@@ -97,7 +97,7 @@ impl<'a> Heartbeat<'a> {
                         self.claimed,
                         self.give_up_after.as_secs_f64()
                     );
-                    self.stopped = Some(Stopped::Unreachable(why));
+                    self.stopped = Some(Stopped::Unreachable);
                     return Tick::Stop;
                 }
                 let backoff = self.failing.get_or_insert_with(|| {

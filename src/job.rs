@@ -2,6 +2,7 @@
 //! behind the state gate), then Odoo under the supervisor.
 
 use std::ffi::OsString;
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use postgres::error::SqlState;
@@ -355,7 +356,7 @@ impl Ctx {
                 Err(Halt::Exit(exit::STEP_FAILED))
             }
             StepEnd::Abandoned(status) => match stopped {
-                Some(Stopped::Unreachable(_)) => {
+                Some(Stopped::Unreachable) => {
                     log::error!("step '{what}' stopped (status {status}) because the database could not be reached; the state stays '{what}'");
                     Err(Halt::Exit(exit::DB_UNREACHABLE))
                 }
@@ -377,6 +378,7 @@ impl Ctx {
         mut write: impl FnMut(&mut Store) -> Result<T, postgres::Error>,
     ) -> Result<T, Halt> {
         let started = Instant::now();
+        let mut said = false;
         loop {
             let client = live(&mut self.client, &self.cfg, pause)?;
             match write(&mut Store::new(client, &self.writer)) {
@@ -385,10 +387,12 @@ impl Ctx {
                     if db::is_connection_loss(&e)
                         && started.elapsed() < self.cfg.db_wait_timeout =>
                 {
-                    log::info!(
-                        "database connection lost while {what} ({}); reconnecting",
-                        db::message(&e)
-                    );
+                    if !std::mem::replace(&mut said, true) {
+                        log::info!(
+                            "database connection lost while {what} ({}); reconnecting",
+                            db::message(&e)
+                        );
+                    }
                     self.client = None;
                     if pause.sleep(POLL).is_err() {
                         return Err(Halt::Stopped);
@@ -567,8 +571,8 @@ fn db_failure(what: &str, e: &postgres::Error) -> Halt {
 /// starts the watch again.
 #[derive(Default)]
 struct Watch {
-    seen: Option<(i64, Option<String>)>,
-    since: Option<Instant>,
+    /// The row id and heartbeat seen, and since when.
+    seen: Option<((i64, Option<String>), Instant)>,
     last_poll: Option<Instant>,
 }
 
@@ -583,11 +587,10 @@ impl Watch {
         let key = (latest.id, latest.heartbeat.clone());
         let continuous = self.last_poll.is_some_and(|t| now - t <= WATCH_GAP);
         self.last_poll = Some(now);
-        match self.since {
-            Some(since) if continuous && self.seen.as_ref() == Some(&key) => now - since,
+        match &self.seen {
+            Some((seen, since)) if continuous && *seen == key => now - *since,
             _ => {
-                self.seen = Some(key);
-                self.since = Some(now);
+                self.seen = Some((key, now));
                 Duration::ZERO
             }
         }
@@ -621,7 +624,6 @@ pub fn print_state(limit: Option<i64>) -> i32 {
     match state::history(&mut client, limit) {
         Ok(Some(rows)) => {
             // A closed stdout (`odoo-init state | head`) ends the command quietly.
-            use std::io::Write;
             match std::io::stdout().write_all(state::format_history(&rows).as_bytes()) {
                 Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
                     log::error!("writing the history: {e}");
