@@ -72,7 +72,7 @@ fn postgres_restarted_during_an_update_never_lets_two_pods_update() {
         pg.job("UpdateAndRun")
             .env("STANDIN_STEP_MS", step_ms.to_string())
             .env("STATE_LEASE", "5")
-            .env(StepSampler::VARIABLE, mark)
+            .env(StepSampler::VARIABLE, StepSampler::mark(mark))
     };
     let mut owner = job("20000").start();
     owner.wait_events("the owner's update", |ev| count_in(ev, &["-u all"]) == 1);
@@ -105,9 +105,15 @@ fn postgres_restarted_during_an_update_never_lets_two_pods_update() {
         }
         (in_run_phase(&owner) && pods.iter().all(|p| in_run_phase(&p.run))).then_some(())
     });
-    let (most, samples) = sampler.finish();
-    assert!(samples > 100, "the process table was sampled ({samples})");
-    assert_eq!(most, 1, "at most one update process at any moment");
+    let seen = sampler.finish();
+    assert!(
+        seen.samples > 100,
+        "the process table was sampled ({seen:?})"
+    );
+    assert_eq!(
+        seen.most, 1,
+        "at most one update process at any moment: {seen:?}"
+    );
     let states = states_of(&pg);
     assert!(!states.contains(&"Reset".to_string()), "{states:?}");
     // Never two busy rows in a row: every claim waited for the Ready before it.
@@ -328,16 +334,19 @@ fn six_pods_through_pgbouncer_under_load_update_one_at_a_time() {
                 .job("UpdateAndRun")
                 .env("STANDIN_STEP_MS", "2000")
                 .env("STATE_LEASE", "5")
-                .env(StepSampler::VARIABLE, mark)
+                .env(StepSampler::VARIABLE, StepSampler::mark(mark))
                 .start()
         })
         .collect();
     wait_until(Duration::from_secs(180), "all 6 pods running Odoo", || {
         runs.iter().all(in_run_phase).then_some(())
     });
-    let (most, _) = sampler.finish();
+    let seen = sampler.finish();
     drop(load);
-    assert_eq!(most, 1, "at most one update process at any moment");
+    assert_eq!(
+        seen.most, 1,
+        "at most one update process at any moment: {seen:?}"
+    );
     let rows = pg.rows(DB);
     let states: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
     let mut expected = vec!["Creating", "Ready"];

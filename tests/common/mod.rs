@@ -466,33 +466,61 @@ pub fn path_str(p: &Path) -> String {
 }
 
 /// Counts, from the process table, the install/update processes (`-i`/`-u`
-/// with `--stop-after-init`) whose environment carries `MARK=value`, every
-/// few milliseconds on a thread of its own, until stopped: the most that ran
-/// at one moment.
+/// with `--stop-after-init`, started by an odoo-init) whose environment
+/// carries `MARK=value`, every few milliseconds on a thread of its own,
+/// until stopped: the most that ran at one moment. Only direct children of
+/// an odoo-init count: a process the step forks (its `psql`) carries the
+/// step's command line until it execs, and is not a second step.
 pub struct StepSampler {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<(usize, usize)>>,
+    thread: Option<std::thread::JoinHandle<Sampled>>,
+}
+
+/// What a [`StepSampler`] saw.
+#[derive(Debug, Default)]
+pub struct Sampled {
+    pub most: usize,
+    pub samples: usize,
+    /// The processes of the sample with the most steps, for the failure message.
+    pub busiest: Vec<Proc>,
 }
 
 impl StepSampler {
     pub const VARIABLE: &'static str = "TEST_MARK";
 
+    /// The value for `VARIABLE`: `name` and this test process's PID, so that
+    /// pods of another run (another test binary, or one left by a killed
+    /// run) never count.
+    pub fn mark(name: &str) -> String {
+        format!("{name}-{}", std::process::id())
+    }
+
     pub fn start(mark: &str) -> StepSampler {
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let needle = format!("{}={mark}", Self::VARIABLE).into_bytes();
+        let needle = format!("{}={}", Self::VARIABLE, Self::mark(mark)).into_bytes();
         let flag = stop.clone();
         let thread = std::thread::spawn(move || {
-            let (mut most, mut samples) = (0, 0);
+            let mut seen = Sampled::default();
             while !flag.load(Ordering::SeqCst) {
-                let running = all_procs()
-                    .into_iter()
+                let procs = all_procs();
+                let steps: Vec<Proc> = procs
+                    .iter()
                     .filter(|p| is_step(p.pid, &needle))
-                    .count();
-                most = most.max(running);
-                samples += 1;
+                    .filter(|p| {
+                        procs
+                            .iter()
+                            .any(|q| q.pid == p.ppid && q.comm == "odoo-init")
+                    })
+                    .cloned()
+                    .collect();
+                if steps.len() > seen.most {
+                    seen.most = steps.len();
+                    seen.busiest = steps;
+                }
+                seen.samples += 1;
                 std::thread::sleep(Duration::from_millis(5));
             }
-            (most, samples)
+            seen
         });
         StepSampler {
             stop,
@@ -500,13 +528,12 @@ impl StepSampler {
         }
     }
 
-    /// Stops sampling; `(most at once, samples taken)`.
-    pub fn finish(mut self) -> (usize, usize) {
+    pub fn finish(mut self) -> Sampled {
         self.stop.store(true, Ordering::SeqCst);
         self.thread
             .take()
             .and_then(|t| t.join().ok())
-            .unwrap_or((usize::MAX, 0))
+            .expect("the sampler thread")
     }
 }
 
