@@ -4,7 +4,8 @@ use std::ffi::{OsStr, OsString};
 
 use crate::config::{self, SupervisorConfig};
 use crate::exit;
-use crate::restart::{self, ExtraArgs, RuntimeDir};
+use crate::restart::{self, ExtraArgs};
+use crate::runtime::{Instance, RuntimeDir};
 use crate::supervisor::{Abort, ChildSpec, Launcher, Pause, Supervisor};
 
 pub const HELP: &str = "\
@@ -102,13 +103,20 @@ struct FixedCommand {
 
 impl Launcher for FixedCommand {
     fn command(&mut self, _pause: &mut Pause) -> Result<ChildSpec, Abort> {
-        let mut argv = vec![self.program.clone()];
-        argv.extend_from_slice(self.extra.current());
-        Ok(ChildSpec::new(argv))
+        self.extra.pick_up();
+        Ok(self.spec())
     }
 
-    fn restarting(&mut self) {
-        self.extra.refresh();
+    fn arguments_refused(&mut self) -> Option<ChildSpec> {
+        self.extra.revert().then(|| self.spec())
+    }
+}
+
+impl FixedCommand {
+    fn spec(&self) -> ChildSpec {
+        let mut argv = vec![self.program.clone()];
+        argv.extend_from_slice(self.extra.current());
+        ChildSpec::new(argv)
     }
 }
 
@@ -123,9 +131,30 @@ fn supervise(args: &[OsString]) -> i32 {
             return exit::USAGE;
         }
     };
-    let dir = RuntimeDir::new(config::runtime_dir(&config::process_env));
-    let extra = ExtraArgs::new(program_args.to_vec(), dir);
-    extra.discard_stale();
+    let instance =
+        match Instance::create(&RuntimeDir::new(config::runtime_dir(&config::process_env))) {
+            Ok(instance) => Some(instance),
+            Err(e) => {
+                log::warn!(
+                    "{e}; `odoo-init restart -- ARGS` cannot pass new arguments to this process"
+                );
+                None
+            }
+        };
+    let code = supervise_with(program, program_args, settings, instance.clone());
+    if let Some(instance) = instance {
+        instance.remove();
+    }
+    code
+}
+
+fn supervise_with(
+    program: &OsString,
+    program_args: &[OsString],
+    settings: SupervisorConfig,
+    instance: Option<Instance>,
+) -> i32 {
+    let extra = ExtraArgs::new(program_args.to_vec(), instance);
     let mut sup = match Supervisor::new(settings.stop_timeout) {
         Ok(s) => s,
         Err(e) => {

@@ -7,6 +7,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::files;
 use crate::plan::Mode;
 
 /// What happens when the supervised command exits by itself.
@@ -23,17 +24,21 @@ pub enum OnExit {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
     pub variable: String,
-    pub value: String,
+    /// None: the variable is not set at all.
+    pub value: Option<String>,
     pub accepted: String,
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}={:?} is not valid: {}",
-            self.variable, self.value, self.accepted
-        )
+        match &self.value {
+            Some(value) => write!(
+                f,
+                "{}={value:?} is not valid: {}",
+                self.variable, self.accepted
+            ),
+            None => write!(f, "{} is not set: {}", self.variable, self.accepted),
+        }
     }
 }
 
@@ -84,6 +89,9 @@ pub fn process_env(name: &str) -> Option<String> {
     std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
 }
 
+/// The shortest `STOP_TIMEOUT` (README, Configuration).
+pub const MIN_STOP_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// The settings of the supervisor itself (SPEC §3: `STOP_TIMEOUT`, `ON_EXIT`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SupervisorConfig {
@@ -95,7 +103,17 @@ impl SupervisorConfig {
     pub fn from_env(env: Lookup) -> Result<Self, ConfigError> {
         let stop_timeout = match env("STOP_TIMEOUT") {
             None => Duration::from_secs(25),
-            Some(v) => seconds("STOP_TIMEOUT", &v)?,
+            Some(v) => match seconds("STOP_TIMEOUT", &v)? {
+                // Sent at once, the second SIGTERM would merge with the first
+                // (a signal pending twice is delivered once): Odoo would
+                // never see its forced shutdown.
+                t if t < MIN_STOP_TIMEOUT => return Err(invalid(
+                    "STOP_TIMEOUT",
+                    &v,
+                    "at least 1 second, so that Odoo gets its second SIGTERM apart from the first",
+                )),
+                t => t,
+            },
         };
         let on_exit = match env("ON_EXIT") {
             None => OnExit::Exit,
@@ -152,7 +170,7 @@ pub fn seconds(variable: &str, value: &str) -> Result<Duration, ConfigError> {
 pub fn invalid(variable: &str, value: &str, accepted: &str) -> ConfigError {
     ConfigError {
         variable: variable.to_string(),
-        value: value.to_string(),
+        value: Some(value.to_string()),
         accepted: accepted.to_string(),
     }
 }
@@ -185,23 +203,33 @@ impl Db {
     /// defaults. `need_name`: a database name is required.
     pub fn from_env(
         env: Lookup,
-        rc: &HashMap<String, String>,
+        (rc_path, rc): (Option<&Path>, &HashMap<String, String>),
         need_name: bool,
     ) -> Result<Db, ConfigError> {
-        let pick = |var: &str, pg: &str, key: &str| -> Option<String> {
-            env(var)
-                .or_else(|| env(pg))
-                .or_else(|| rc.get(key).cloned())
-                .filter(|v| !v.is_empty())
+        // The value and where it came from: a variable, or a key of the config file.
+        let source = |var: &str, pg: &str, key: &str| -> Option<(String, String)> {
+            let from_file = || {
+                let file = rc_path.map(|p| p.display().to_string()).unwrap_or_default();
+                (format!("{key} ({file})"), rc.get(key).cloned())
+            };
+            [
+                (var.to_string(), env(var)),
+                (pg.to_string(), env(pg)),
+                from_file(),
+            ]
+            .into_iter()
+            .find_map(|(name, v)| v.filter(|v| !v.is_empty()).map(|v| (name, v)))
         };
+        let pick = |var: &str, pg: &str, key: &str| source(var, pg, key).map(|(_, v)| v);
         let host = pick("DB_HOST", "PGHOST", "db_host").unwrap_or_else(|| "localhost".into());
-        let port_value = pick("DB_PORT", "PGPORT", "db_port").unwrap_or_else(|| "5432".into());
+        let (port_source, port_value) = source("DB_PORT", "PGPORT", "db_port")
+            .unwrap_or_else(|| ("DB_PORT".into(), "5432".into()));
         let port = port_value
             .trim()
             .parse::<u16>()
             .ok()
             .filter(|p| *p > 0)
-            .ok_or_else(|| invalid("DB_PORT", &port_value, "a TCP port, 1 to 65535"))?;
+            .ok_or_else(|| invalid(&port_source, &port_value, "a TCP port, 1 to 65535"))?;
         let name = pick("DB_NAME", "PGDATABASE", "db_name");
         let user = pick("DB_USER", "PGUSER", "db_user").unwrap_or_else(|| "odoo".into());
         let password = match secret(env, "DB_PASSWORD")? {
@@ -278,7 +306,13 @@ const DEFAULT_MAINTENANCE: &str = "/etc/odoo/run.sh";
 impl Config {
     /// Reads and validates everything, touching nothing but files it reads.
     pub fn from_env(env: Lookup) -> Result<Config, ConfigError> {
-        let mode_value = env("MODE").unwrap_or_default();
+        let Some(mode_value) = env("MODE") else {
+            return Err(ConfigError {
+                variable: "MODE".into(),
+                value: None,
+                accepted: format!("set it to one of {}", Mode::names()),
+            });
+        };
         let mode = Mode::parse(&mode_value)
             .ok_or_else(|| invalid("MODE", &mode_value, &format!("one of {}", Mode::names())))?;
         let list_db = match env("LIST_DB") {
@@ -304,7 +338,7 @@ impl Config {
         let db_wait_timeout = seconds_or("DB_WAIT_TIMEOUT", env, 120.0)?;
 
         let (odoo_rc, rc) = odoo_rc(env)?;
-        let db = Db::from_env(env, &rc, !list_db)?;
+        let db = Db::from_env(env, (odoo_rc.as_deref(), &rc), !list_db)?;
         if db.user == "postgres" {
             return Err(invalid(
                 "DB_USER",
@@ -430,6 +464,11 @@ fn seconds_or(variable: &str, env: Lookup, default: f64) -> Result<Duration, Con
     }
 }
 
+/// The most a secret's `*_FILE` may hold (README, Secrets).
+const SECRET_FILE_MAX: usize = 64 * 1024;
+/// The most an Odoo config file may hold (README, Configuration).
+const ODOO_RC_MAX: usize = 1024 * 1024;
+
 /// `NAME` or `NAME_FILE` (content, one trailing newline stripped), never both.
 /// A line break inside would break the password file children read: refused.
 fn secret(env: Lookup, name: &str) -> Result<Option<String>, ConfigError> {
@@ -462,7 +501,7 @@ fn read_secret(env: Lookup, name: &str) -> Result<Option<String>, ConfigError> {
         )),
         (Some(value), None) => Ok(Some(value)),
         (None, Some(path)) => {
-            let content = std::fs::read_to_string(&path).map_err(|e| {
+            let content = files::read_text(Path::new(&path), SECRET_FILE_MAX).map_err(|e| {
                 invalid(
                     &file_var,
                     &path,
@@ -478,7 +517,7 @@ fn read_secret(env: Lookup, name: &str) -> Result<Option<String>, ConfigError> {
 
 /// `[options]` of an Odoo config file; Odoo writes unset values as `False`.
 pub fn read_odoo_rc(path: &Path) -> std::io::Result<HashMap<String, String>> {
-    let text = std::fs::read_to_string(path)?;
+    let text = files::read_text(path, ODOO_RC_MAX)?;
     let mut in_options = false;
     let mut values = HashMap::new();
     for line in text.lines() {
@@ -576,8 +615,8 @@ mod tests {
 
     #[test]
     fn accepts_fractions_and_any_case() {
-        let c = cfg(&[("STOP_TIMEOUT", "0.5"), ("ON_EXIT", "Wait")]).unwrap();
-        assert_eq!(c.stop_timeout, Duration::from_millis(500));
+        let c = cfg(&[("STOP_TIMEOUT", "1.5"), ("ON_EXIT", "Wait")]).unwrap();
+        assert_eq!(c.stop_timeout, Duration::from_millis(1500));
         assert_eq!(c.on_exit, OnExit::Wait);
     }
 
@@ -588,6 +627,8 @@ mod tests {
             ("STOP_TIMEOUT", "-1"),
             ("STOP_TIMEOUT", ""),
             ("STOP_TIMEOUT", "inf"),
+            ("STOP_TIMEOUT", "0"),
+            ("STOP_TIMEOUT", "0.5"),
             ("ON_EXIT", "reboot"),
         ] {
             let err = cfg(&[(var, val)]).unwrap_err();

@@ -243,6 +243,14 @@ pub fn is_connection_loss(e: &postgres::Error) -> bool {
         || text.starts_with("timeout waiting for server")
 }
 
+/// A statement gave up waiting (`lock_timeout`, `statement_timeout`): the
+/// connection is fine, a lock someone else holds is in the way.
+pub fn is_lock_wait(e: &postgres::Error) -> bool {
+    [SqlState::LOCK_NOT_AVAILABLE, SqlState::QUERY_CANCELED]
+        .iter()
+        .any(|c| e.code() == Some(c))
+}
+
 /// `"name"` with embedded quotes doubled: identifiers are quoted, never pasted.
 pub fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))

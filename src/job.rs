@@ -15,7 +15,8 @@ use crate::exit;
 use crate::heartbeat::{Heartbeat, Stopped};
 use crate::odoo;
 use crate::plan::{Gate, Plan, Step};
-use crate::restart::{ExtraArgs, RuntimeDir};
+use crate::restart::ExtraArgs;
+use crate::runtime::{Instance, RuntimeDir};
 use crate::state::{self, Claim, State, Store, Verdict, Writer};
 use crate::supervisor::{Abort, ChildSpec, Launcher, Pause, StepEnd, Supervisor};
 
@@ -76,26 +77,49 @@ pub fn main_job(extra: Vec<OsString>) -> i32 {
             return exit::OS_ERROR;
         }
     };
-    let dir = RuntimeDir::new(cfg.runtime_dir.clone());
-    if let Err(e) = dir.ensure_private() {
-        log::error!("{e}");
-        return sup.shutdown(exit::USAGE);
-    }
-    let passfile = match &cfg.db.password {
-        Some(p) => match odoo::write_passfile(dir.path(), &cfg.db.user, p) {
-            Ok(path) => Some(path),
-            Err(e) => {
-                log::error!(
-                    "cannot write the password file in {}: {e}",
-                    dir.path().display()
-                );
-                return sup.shutdown(exit::OS_ERROR);
-            }
-        },
-        None => None,
+    let instance = match Instance::create(&RuntimeDir::new(cfg.runtime_dir.clone())) {
+        Ok(instance) => Some(instance),
+        // Without a password nothing needs the directory at start.
+        Err(e) if cfg.db.password.is_none() => {
+            log::warn!(
+                "{e}; `odoo-init restart -- ARGS` cannot pass new arguments to this process"
+            );
+            None
+        }
+        Err(e) => {
+            log::error!("{e}; the password file for Odoo goes there");
+            return sup.shutdown(exit::USAGE);
+        }
     };
-    let extra = ExtraArgs::new(extra, dir);
-    extra.discard_stale();
+    let code = run(&mut sup, cfg, plan, instance.clone(), extra);
+    // The password file and anything left for this process go with it.
+    if let Some(instance) = instance {
+        instance.remove();
+    }
+    code
+}
+
+/// The steps and the run phase, with this process's runtime directory.
+fn run(
+    sup: &mut Supervisor,
+    cfg: Config,
+    plan: Plan,
+    instance: Option<Instance>,
+    extra: Vec<OsString>,
+) -> i32 {
+    let passfile = match (&cfg.db.password, &instance) {
+        (Some(p), Some(instance)) => {
+            match instance.write("pgpass", odoo::passfile_line(&cfg.db.user, p).as_bytes()) {
+                Ok(path) => Some(path),
+                Err(e) => {
+                    log::error!("cannot write the password file: {e}");
+                    return sup.shutdown(exit::OS_ERROR);
+                }
+            }
+        }
+        _ => None,
+    };
+    let extra = ExtraArgs::new(extra, instance);
     let mut ctx = Ctx {
         env: odoo::environment(&cfg, passfile.as_deref()),
         writer: Writer {
@@ -114,20 +138,17 @@ pub fn main_job(extra: Vec<OsString>) -> i32 {
             Step::Provision => ctx.provision(&mut sup.pause()),
             Step::Install => {
                 let argv = odoo::install(&ctx.cfg);
-                ctx.step(&mut sup, State::Creating, argv, true)
+                ctx.step(sup, State::Creating, argv, true)
             }
             Step::Update => {
                 let argv = odoo::update(&ctx.cfg);
                 let create = ctx.gate == Gate::Ignore;
-                ctx.step(&mut sup, State::Updating, argv, create)
+                ctx.step(sup, State::Updating, argv, create)
             }
             Step::Maintenance => match ctx.cfg.maintenance_script.clone() {
-                Some(script) => ctx.step(
-                    &mut sup,
-                    State::Maintenance,
-                    odoo::maintenance(&script),
-                    false,
-                ),
+                Some(script) => {
+                    ctx.step(sup, State::Maintenance, odoo::maintenance(&script), false)
+                }
                 None => {
                     log::info!("no maintenance script (/etc/odoo/run.sh is absent): step skipped");
                     Ok(true)
@@ -193,7 +214,9 @@ impl Ctx {
         loop {
             let missing = match live(&mut self.client, &self.cfg, pause) {
                 Ok(client) => {
-                    let answer = Store::new(client, &self.writer).claim(busy, create, force);
+                    let stop_asked = || pause.stop_pending();
+                    let answer =
+                        Store::new(client, &self.writer).claim(busy, create, force, &stop_asked);
                     if answer.is_ok() && lost.take().is_some() {
                         log::info!("database connection back");
                     }
@@ -201,6 +224,10 @@ impl Ctx {
                         Ok(Claim::Claimed(id)) => return Ok(Some(id)),
                         Ok(Claim::Open) => return Ok(None),
                         Ok(Claim::NoTable) => Some("state table"),
+                        Ok(Claim::Stopped) => {
+                            log::info!("stop asked while claiming: nothing claimed");
+                            return Err(Halt::Stopped);
+                        }
                         Ok(Claim::Busy(latest)) => {
                             let watched = watch.see(&latest);
                             let (timeout, lease) = (self.cfg.timeout, self.cfg.lease);
@@ -219,6 +246,8 @@ impl Ctx {
                                             return Err(Halt::Exit(exit::GATE_RESET));
                                         }
                                         Ok(false) => None,
+                                        // Looked at again at the next poll.
+                                        Err(e) if db::is_lock_wait(&e) => None,
                                         Err(e) if db::is_connection_loss(&e) => {
                                             self.connection_lost(&e, &mut lost, &mut watch)?;
                                             None
@@ -227,6 +256,15 @@ impl Ctx {
                                     }
                                 }
                             }
+                        }
+                        Err(e) if db::is_lock_wait(&e) => {
+                            // Nothing was watched meanwhile; the pause below honours signals.
+                            watch = Watch::default();
+                            say(&format!(
+                                "the state table is locked by another session ({})",
+                                db::message(&e)
+                            ));
+                            None
                         }
                         Err(e) if db::is_connection_loss(&e) => {
                             // The first loss is retried at once; a loss again right after, after a pause.
@@ -384,16 +422,15 @@ impl Ctx {
             match write(&mut Store::new(client, &self.writer)) {
                 Ok(v) => return Ok(v),
                 Err(e)
-                    if db::is_connection_loss(&e)
+                    if (db::is_connection_loss(&e) || db::is_lock_wait(&e))
                         && started.elapsed() < self.cfg.db_wait_timeout =>
                 {
                     if !std::mem::replace(&mut said, true) {
-                        log::info!(
-                            "database connection lost while {what} ({}); reconnecting",
-                            db::message(&e)
-                        );
+                        log::info!("{what}: {}; trying again", db::message(&e));
                     }
-                    self.client = None;
+                    if db::is_connection_loss(&e) {
+                        self.client = None;
+                    }
                     if pause.sleep(POLL).is_err() {
                         return Err(Halt::Stopped);
                     }
@@ -520,14 +557,53 @@ impl Launcher for Ctx {
                 Err(Halt::Exit(code)) => return Err(Abort::Failed(code)),
             }
         }
-        Ok(ChildSpec {
-            argv: odoo::run(&self.cfg, self.extra.current()),
-            env: self.env.clone(),
-        })
+        self.extra.pick_up();
+        Ok(self.run_spec())
     }
 
-    fn restarting(&mut self) {
-        self.extra.refresh();
+    fn arguments_refused(&mut self) -> Option<ChildSpec> {
+        self.extra.revert().then(|| self.run_spec())
+    }
+
+    /// One look at the gate before Odoo is stopped: a state table that can
+    /// only fail the gate (missing, or of a shape odoo-init cannot read)
+    /// refuses the restart, and Odoo runs on. A database that is away, a
+    /// lock or a busy state do not: the gate after the stop waits for them.
+    fn refuses_restart(&mut self) -> Option<String> {
+        if self.gate != Gate::Respect {
+            return None;
+        }
+        if self.client.as_ref().is_none_or(|c| c.is_closed()) {
+            let target = Target::of(&self.cfg.db, self.cfg.db_name());
+            self.client = target.connect_once().ok();
+        }
+        let client = self.client.as_mut()?;
+        match Store::new(client, &self.writer).claim(None, false, false, &|| false) {
+            Ok(Claim::NoTable) => Some(format!(
+                "no state table {} in {}",
+                state::TABLE,
+                self.cfg.db_name()
+            )),
+            Ok(_) => None,
+            Err(e) if db::is_lock_wait(&e) => None,
+            Err(e) if db::is_connection_loss(&e) => {
+                self.client = None;
+                None
+            }
+            Err(e) => Some(format!(
+                "the state table cannot be read: {}",
+                db::message(&e)
+            )),
+        }
+    }
+}
+
+impl Ctx {
+    fn run_spec(&self) -> ChildSpec {
+        ChildSpec {
+            argv: odoo::run(&self.cfg, self.extra.current()),
+            env: self.env.clone(),
+        }
     }
 }
 
@@ -606,7 +682,9 @@ fn hostname() -> String {
 /// `odoo-init state [--limit N]`.
 pub fn print_state(limit: Option<i64>) -> i32 {
     let env = &config::process_env;
-    let db = match config::odoo_rc(env).and_then(|(_, rc)| config::Db::from_env(env, &rc, true)) {
+    let db = match config::odoo_rc(env)
+        .and_then(|(path, rc)| config::Db::from_env(env, (path.as_deref(), &rc), true))
+    {
         Ok(db) => db,
         Err(e) => {
             log::error!("{e}");

@@ -1,7 +1,7 @@
 //! `odoo-init`'s own log lines: stderr, one line per event, prefixed so they
 //! stand out from Odoo's lines (which pass through untouched).
 
-use std::io::Write;
+use std::io::{self, Write};
 
 /// The variable that sets the level (`env_logger` syntax: error, warn, info, debug).
 pub const LEVEL_VARIABLE: &str = "ODOO_INIT_LOG";
@@ -23,7 +23,11 @@ pub fn init() -> Result<(), String> {
         // PASSWORD 'SCRAM-SHA-256$...'`) and server notices at info: never ours to show.
         .filter_module("tokio_postgres", log::LevelFilter::Off)
         .filter_module("postgres", log::LevelFilter::Warn)
-        .format(|buf, record| writeln!(buf, "[odoo-init] {:<5} {}", record.level(), record.args()))
+        .format(|buf, record| {
+            write!(buf, "[odoo-init] {:<5} ", record.level())?;
+            std::fmt::write(&mut OneLine(buf), *record.args()).map_err(io::Error::other)?;
+            writeln!(buf)
+        })
         .target(env_logger::Target::Stderr)
         .init();
     if valid {
@@ -35,6 +39,31 @@ pub fn init() -> Result<(), String> {
             shown.to_string_lossy(),
             LEVELS.join(", ")
         ))
+    }
+}
+
+/// Writes a message with its line breaks escaped (`\n`, `\r`): one event is
+/// one line, whatever a value, an argument or a server message holds.
+struct OneLine<'a, W: Write>(&'a mut W);
+
+impl<W: Write> std::fmt::Write for OneLine<'_, W> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let mut rest = s;
+        while let Some(at) = rest.find(['\n', '\r']) {
+            let escaped: &[u8] = if rest.as_bytes()[at] == b'\n' {
+                b"\\n"
+            } else {
+                b"\\r"
+            };
+            self.0
+                .write_all(&rest.as_bytes()[..at])
+                .and_then(|()| self.0.write_all(escaped))
+                .map_err(|_| std::fmt::Error)?;
+            rest = &rest[at + 1..];
+        }
+        self.0
+            .write_all(rest.as_bytes())
+            .map_err(|_| std::fmt::Error)
     }
 }
 
@@ -55,7 +84,14 @@ fn is_filter(value: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_filter;
+    use super::{is_filter, OneLine};
+
+    #[test]
+    fn line_breaks_in_a_message_are_escaped() {
+        let mut out = Vec::new();
+        std::fmt::write(&mut OneLine(&mut out), format_args!("a\nb\r\nc{}", "\n")).unwrap();
+        assert_eq!(out, b"a\\nb\\r\\nc\\n");
+    }
 
     #[test]
     fn levels_and_target_pairs_are_filters_anything_else_is_not() {

@@ -3,9 +3,8 @@
 //! through libpq's environment and a 0600 password file.
 
 use std::ffi::OsString;
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 
 use crate::config::Config;
 
@@ -114,22 +113,11 @@ pub fn environment(cfg: &Config, passfile: Option<&Path>) -> Vec<(OsString, Opti
     env
 }
 
-/// Writes `password` for `user` into a 0600 file in the private runtime directory.
-pub fn write_passfile(dir: &Path, user: &str, password: &str) -> std::io::Result<PathBuf> {
+/// The password file's one line (libpq's `.pgpass` format): any host, port
+/// and database, this user and password, with `\\` and `:` escaped.
+pub fn passfile_line(user: &str, password: &str) -> String {
     let escape = |s: &str| s.replace('\\', "\\\\").replace(':', "\\:");
-    let path = dir.join("pgpass");
-    let tmp = dir.join(format!("pgpass.{}.tmp", std::process::id()));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&tmp)?;
-    writeln!(f, "*:*:*:{}:{}", escape(user), escape(password))?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, &path)?;
-    Ok(path)
+    format!("*:*:*:{}:{}\n", escape(user), escape(password))
 }
 
 #[cfg(test)]

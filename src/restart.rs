@@ -1,169 +1,31 @@
 //! Restart control: `odoo-init restart [-- ARGS]` hands new arguments to the
-//! running `odoo-init` through a file in a private runtime directory and
-//! sends it SIGHUP. The directory must be ours and closed to everyone else
-//! (0700): arguments reach Odoo's command line, so a file that someone else
-//! could have written is never used.
+//! running `odoo-init` through `restart-args` in that process's own runtime
+//! directory ([`crate::runtime`]) and sends it SIGHUP; the running one picks
+//! them up before its next start.
 
 use std::ffi::OsString;
-use std::fmt;
 use std::fs;
-use std::io::{self, Read, Write};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+
+use crate::runtime::{Instance, RuntimeDir, RuntimeError};
 
 const PENDING: &str = "restart-args";
+/// The most bytes of restart arguments (NUL-terminated) that are passed on
+/// (README, Commands): far more than a command line needs, far less than
+/// the kernel's limit for one argument.
+pub const ARGS_MAX: usize = 64 * 1024;
 
-#[derive(Debug)]
-pub struct RestartError(pub String);
-
-impl fmt::Display for RestartError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
+fn fail(msg: String) -> RuntimeError {
+    RuntimeError(msg)
 }
 
-impl std::error::Error for RestartError {}
-
-fn fail(msg: String) -> RestartError {
-    RestartError(msg)
-}
-
-/// The private runtime directory; created 0700 when missing.
-pub struct RuntimeDir {
-    path: PathBuf,
-}
-
-impl RuntimeDir {
-    pub fn new(path: PathBuf) -> Self {
-        RuntimeDir { path }
+fn encode(args: &[OsString]) -> Vec<u8> {
+    let mut data = Vec::new();
+    for a in args {
+        data.extend_from_slice(a.as_bytes());
+        data.push(0);
     }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Creates the directory if missing and checks that it is a real
-    /// directory, owned by us, that nobody else can write or enter.
-    pub fn ensure_private(&self) -> Result<(), RestartError> {
-        match fs::DirBuilder::new().mode(0o700).create(&self.path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => {
-                return Err(fail(format!(
-                    "cannot create runtime directory {}: {e} (set ODOO_INIT_RUNTIME_DIR to a directory this user owns)",
-                    self.path.display()
-                )))
-            }
-        }
-        let meta = fs::symlink_metadata(&self.path).map_err(|e| {
-            fail(format!(
-                "cannot inspect runtime directory {}: {e}",
-                self.path.display()
-            ))
-        })?;
-        let uid = nix::unistd::geteuid().as_raw();
-        if !meta.file_type().is_dir() {
-            return Err(fail(format!(
-                "refusing runtime directory {}: it is not a directory (a symlink or file); remove it",
-                self.path.display()
-            )));
-        }
-        check_private(&self.path, &meta, uid, 0o077, "mode 0700")
-    }
-
-    /// Atomically replaces the pending arguments (temp file + rename).
-    pub fn write_pending(&self, args: &[OsString]) -> Result<(), RestartError> {
-        self.ensure_private()?;
-        let tmp = self
-            .path
-            .join(format!("{PENDING}.{}.tmp", std::process::id()));
-        let target = self.path.join(PENDING);
-        let mut data = Vec::new();
-        for a in args {
-            data.extend_from_slice(a.as_bytes());
-            data.push(0);
-        }
-        let written = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&tmp)
-            .and_then(|mut f| {
-                f.write_all(&data)?;
-                f.sync_all()
-            })
-            .and_then(|()| fs::rename(&tmp, &target));
-        written.map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            fail(format!(
-                "cannot write restart arguments to {}: {e}",
-                target.display()
-            ))
-        })
-    }
-
-    /// Takes (reads and removes) the pending arguments, if any were left.
-    pub fn take_pending(&self) -> Result<Option<Vec<OsString>>, RestartError> {
-        let target = self.path.join(PENDING);
-        if fs::symlink_metadata(&target).is_err() {
-            return Ok(None);
-        }
-        self.ensure_private()?;
-        let mut file = fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&target)
-            .map_err(|e| fail(format!("cannot open {}: {e}", target.display())))?;
-        let meta = file
-            .metadata()
-            .map_err(|e| fail(format!("cannot inspect {}: {e}", target.display())))?;
-        if !meta.file_type().is_file() {
-            return Err(fail(format!(
-                "refusing {}: not a regular file",
-                target.display()
-            )));
-        }
-        let uid = nix::unistd::geteuid().as_raw();
-        check_private(
-            &target,
-            &meta,
-            uid,
-            0o022,
-            "no write access for group or others",
-        )?;
-        let mut data = Vec::new();
-        file.read_to_end(&mut data)
-            .map_err(|e| fail(format!("cannot read {}: {e}", target.display())))?;
-        fs::remove_file(&target)
-            .map_err(|e| fail(format!("cannot remove {}: {e}", target.display())))?;
-        Ok(Some(decode(&data)))
-    }
-}
-
-fn check_private(
-    path: &Path,
-    meta: &fs::Metadata,
-    uid: u32,
-    forbidden_bits: u32,
-    accepted: &str,
-) -> Result<(), RestartError> {
-    let mode = meta.permissions().mode() & 0o7777;
-    if meta.uid() != uid {
-        return Err(fail(format!(
-            "refusing {}: owned by uid {}, not by this user (uid {uid})",
-            path.display(),
-            meta.uid()
-        )));
-    }
-    if mode & forbidden_bits != 0 {
-        return Err(fail(format!(
-            "refusing {}: mode {mode:04o} lets others in; accepted is {accepted}",
-            path.display()
-        )));
-    }
-    Ok(())
+    data
 }
 
 fn decode(data: &[u8]) -> Vec<OsString> {
@@ -184,17 +46,21 @@ fn decode(data: &[u8]) -> Vec<OsString> {
 }
 
 /// The extra arguments of the supervised command: given at start, replaced
-/// by those of `odoo-init restart -- ARGS` at the next restart.
+/// by those of `odoo-init restart -- ARGS` at the next start.
 pub struct ExtraArgs {
     current: Vec<OsString>,
-    dir: RuntimeDir,
+    /// The arguments before the ones just picked up, until a start used them.
+    previous: Option<Vec<OsString>>,
+    /// Where `restart-args` arrives; none when no directory could be made.
+    instance: Option<Instance>,
 }
 
 impl ExtraArgs {
-    pub fn new(initial: Vec<OsString>, dir: RuntimeDir) -> Self {
+    pub fn new(initial: Vec<OsString>, instance: Option<Instance>) -> Self {
         ExtraArgs {
             current: initial,
-            dir,
+            previous: None,
+            instance,
         }
     }
 
@@ -202,23 +68,35 @@ impl ExtraArgs {
         &self.current
     }
 
-    /// Picks up pending arguments; a refused file is logged and the previous
-    /// arguments are kept (a restart with known arguments is harmless).
-    pub fn refresh(&mut self) {
-        match self.dir.take_pending() {
-            Ok(Some(args)) => {
+    /// Before a start: takes arguments left by `odoo-init restart`, also
+    /// those left while odoo-init waited at the gate or ran a step. A refused
+    /// file is logged and the previous arguments are kept.
+    pub fn pick_up(&mut self) {
+        self.previous = None;
+        let Some(instance) = &self.instance else {
+            return;
+        };
+        match instance.take(PENDING, ARGS_MAX) {
+            Ok(Some(data)) => {
+                let args = decode(&data);
                 log::info!("restart arguments from `odoo-init restart`: {args:?}");
-                self.current = args;
+                self.previous = Some(std::mem::replace(&mut self.current, args));
             }
             Ok(None) => {}
-            Err(e) => log::error!("{e}; restarting with the previous arguments"),
+            Err(e) => log::error!("{e}; starting with the previous arguments"),
         }
     }
 
-    /// Leaves no stale arguments from an earlier container run behind.
-    pub fn discard_stale(&self) {
-        if let Err(e) = self.dir.take_pending() {
-            log::warn!("{e}");
+    /// The kernel refused the arguments just picked up (E2BIG): back to the
+    /// previous ones. False when there were none to go back to.
+    pub fn revert(&mut self) -> bool {
+        match self.previous.take() {
+            Some(previous) => {
+                log::error!("the new restart arguments cannot be passed to a program (too long for the kernel); starting with the previous arguments");
+                self.current = previous;
+                true
+            }
+            None => false,
         }
     }
 }
@@ -239,7 +117,7 @@ fn process_name(pid: i32) -> Option<String> {
 }
 
 /// `odoo-init restart`: leave the arguments (if any) and send SIGHUP to `pid`.
-pub fn request(pid: i32, args: Option<&[OsString]>, dir: &RuntimeDir) -> Result<(), RestartError> {
+pub fn request(pid: i32, args: Option<&[OsString]>, dir: &RuntimeDir) -> Result<(), RuntimeError> {
     let owner =
         process_uid(pid).ok_or_else(|| fail(format!("no process with PID {pid} to restart")))?;
     // SIGHUP to anything else (a host's systemd as PID 1, a shell) does harm.
@@ -256,9 +134,16 @@ pub fn request(pid: i32, args: Option<&[OsString]>, dir: &RuntimeDir) -> Result<
             "PID {pid} runs as uid {owner}, this command as uid {me}; run `odoo-init restart` as the same user (docker exec -u {owner} ...)"
         )));
     }
-    match args {
-        Some(args) => dir.write_pending(args)?,
-        None => dir.ensure_private()?,
+    if let Some(args) = args {
+        let data = encode(args);
+        if data.len() > ARGS_MAX {
+            return Err(fail(format!(
+                "the new arguments take {} bytes; at most {} KiB are passed on: nothing was signalled",
+                data.len(),
+                ARGS_MAX / 1024
+            )));
+        }
+        Instance::of(dir, pid)?.write(PENDING, &data)?;
     }
     crate::signals::send(pid, libc::SIGHUP)
         .map_err(|e| fail(format!("cannot send SIGHUP to PID {pid}: {e}")))
@@ -273,5 +158,7 @@ mod tests {
         assert!(decode(b"").is_empty());
         assert_eq!(decode(b"-u\0my mod\0\0"), vec!["-u", "my mod", ""]);
         assert_eq!(decode(b"--x\0"), vec!["--x"]);
+        let args: Vec<OsString> = vec!["-u".into(), "".into(), "a b".into()];
+        assert_eq!(decode(&encode(&args)), args);
     }
 }

@@ -107,6 +107,20 @@ impl Signals {
     }
 }
 
+/// True when one of `signals` is pending (blocked and not yet taken): a
+/// look that takes nothing, so the wait loop still sees it afterwards.
+pub fn is_pending(signals: &[i32]) -> bool {
+    let mut set = MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigpending fills the set before sigismember reads it.
+    unsafe {
+        if libc::sigpending(set.as_mut_ptr()) != 0 {
+            return false;
+        }
+        let set = set.assume_init();
+        signals.iter().any(|&s| libc::sigismember(&set, s) == 1)
+    }
+}
+
 fn sigset(signals: impl Iterator<Item = i32>) -> io::Result<libc::sigset_t> {
     let mut set = MaybeUninit::<libc::sigset_t>::uninit();
     // SAFETY: sigemptyset initialises the set before sigaddset uses it.

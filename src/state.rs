@@ -154,6 +154,8 @@ pub enum Claim {
     Busy(Latest),
     /// No state table (and we may not create it).
     NoTable,
+    /// The gate was open, but a stop was asked meanwhile: nothing written.
+    Stopped,
 }
 
 /// Who writes rows: host, PID and mode go into the extra columns, and the
@@ -190,9 +192,26 @@ fn utc(expr: &str) -> String {
     format!("to_char(({expr}) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'")
 }
 
+/// The longest any statement of ours may wait for a lock or run (README,
+/// "When the database fails"): a session holding the advisory lock or a
+/// table lock cannot hold PID 1 longer than this, and a SIGTERM that came
+/// meanwhile is acted on when the statement returns.
+const STATEMENT_BOUND: &str = "5s";
+
+/// A transaction whose every statement is bounded by [`STATEMENT_BOUND`].
+/// `SET LOCAL`, not a session setting: behind PgBouncer's transaction
+/// pooling a session setting would reach other clients.
+fn bounded(client: &mut Client) -> PgResult<Transaction<'_>> {
+    let mut tx = client.transaction()?;
+    tx.batch_execute(&format!(
+        "SET LOCAL lock_timeout = '{STATEMENT_BOUND}'; SET LOCAL statement_timeout = '{STATEMENT_BOUND}'"
+    ))?;
+    Ok(tx)
+}
+
 /// A transaction holding the advisory lock until it ends.
 fn locked(client: &mut Client) -> PgResult<Transaction<'_>> {
-    let mut tx = client.transaction()?;
+    let mut tx = bounded(client)?;
     tx.query_typed(
         "SELECT pg_advisory_xact_lock($1)",
         &[(&LOCK_KEY, Type::INT8)],
@@ -209,7 +228,15 @@ impl<'a> Store<'a> {
     /// given, writes it, all under the lock. `create`: make the table if it
     /// is missing (the new row then is the first). `force`: write `busy`
     /// whatever the latest state is.
-    pub fn claim(&mut self, busy: Option<State>, create: bool, force: bool) -> PgResult<Claim> {
+    /// `stop_asked` is asked last, before the commit: a claim is never
+    /// written once a stop was asked.
+    pub fn claim(
+        &mut self,
+        busy: Option<State>,
+        create: bool,
+        force: bool,
+        stop_asked: &dyn Fn() -> bool,
+    ) -> PgResult<Claim> {
         if busy.is_none() && !create {
             return self.peek(force);
         }
@@ -228,19 +255,25 @@ impl<'a> Store<'a> {
             (_, Some(state)) => Claim::Claimed(insert(self.writer, &mut tx, state, extended)?),
             (_, None) => Claim::Open,
         };
+        if matches!(claim, Claim::Claimed(_)) && stop_asked() {
+            // Dropped without commit: rolled back.
+            return Ok(Claim::Stopped);
+        }
         tx.commit()?;
         Ok(claim)
     }
 
-    /// The gate without a claim (the run phase): one query, no lock, no
-    /// transaction: it writes nothing, so it needs none.
+    /// The gate without a claim (the run phase): one query, no advisory
+    /// lock: it writes nothing.
     fn peek(&mut self, force: bool) -> PgResult<Claim> {
-        let latest = match self.client.query_typed_opt(&latest_sql(), &[]) {
+        let mut tx = bounded(self.client)?;
+        let latest = match tx.query_typed_opt(&latest_sql(), &[]) {
             Err(e) if e.code() == Some(&postgres::error::SqlState::UNDEFINED_TABLE) => {
                 return Ok(Claim::NoTable)
             }
             other => other?.as_ref().map(to_latest).transpose()?,
         };
+        tx.commit()?;
         match latest {
             None => {
                 log::info!("gate open: {TABLE} is empty");
@@ -304,13 +337,12 @@ impl<'a> Store<'a> {
     /// when the heartbeat stops.
     pub fn record_failure(&mut self, claimed: i64, status: i32) -> PgResult<()> {
         let sql = format!("UPDATE {TABLE} SET exit_status = $2, heartbeat = now() WHERE id = $1");
-        match self
-            .client
-            .query_typed(&sql, &[(&claimed, Type::INT8), (&status, Type::INT4)])
-        {
+        let mut tx = bounded(self.client)?;
+        match tx.query_typed(&sql, &[(&claimed, Type::INT8), (&status, Type::INT4)]) {
             // A legacy table we may not alter: nothing to record it in.
             Err(e) if e.code() == Some(&postgres::error::SqlState::UNDEFINED_COLUMN) => Ok(()),
-            other => other.map(|_| ()),
+            Err(e) => Err(e),
+            Ok(_) => tx.commit(),
         }
     }
 
@@ -375,16 +407,23 @@ pub fn beat(client: &mut Client, claimed: i64) -> PgResult<bool> {
          WHERE id = $1 AND id = (SELECT max(id) FROM {TABLE}) RETURNING id::int8"
     );
     let id = [(&claimed as &(dyn ToSql + Sync), Type::INT8)];
-    match client.query_typed_opt(&update, &id) {
+    let mut tx = bounded(client)?;
+    let ours = match tx.query_typed_opt(&update, &id) {
         Err(e) if e.code() == Some(&postgres::error::SqlState::UNDEFINED_COLUMN) => {
+            drop(tx);
+            let mut tx = bounded(client)?;
             let check = format!("SELECT max(id)::int8 = $1 FROM {TABLE}");
-            Ok(client
+            let ours = tx
                 .query_typed_one(&check, &id)?
                 .try_get::<_, Option<bool>>(0)?
-                == Some(true))
+                == Some(true);
+            tx.commit()?;
+            return Ok(ours);
         }
-        other => Ok(other?.is_some()),
-    }
+        other => other?.is_some(),
+    };
+    tx.commit()?;
+    Ok(ours)
 }
 
 fn table_exists(tx: &mut Transaction) -> PgResult<bool> {
@@ -395,12 +434,8 @@ fn table_exists(tx: &mut Transaction) -> PgResult<bool> {
     row.try_get(0)
 }
 
-/// Set once a table was found that we may not alter: said once, not per write.
-static COLUMNS_REFUSED: AtomicBool = AtomicBool::new(false);
-
-/// Adds the optional columns if we may; a legacy table we cannot alter
-/// keeps working with its three columns.
-fn ensure_columns(tx: &mut Transaction) -> PgResult<bool> {
+/// The table has every optional column.
+fn has_extra_columns(tx: &mut Transaction) -> PgResult<bool> {
     let names: Vec<&str> = EXTRA_COLUMNS.iter().map(|(n, _)| *n).collect();
     let present: i64 = tx
         .query_typed_one(
@@ -409,7 +444,16 @@ fn ensure_columns(tx: &mut Transaction) -> PgResult<bool> {
             &[(&TABLE, Type::TEXT), (&names, Type::TEXT_ARRAY)],
         )?
         .try_get(0)?;
-    if present == EXTRA_COLUMNS.len() as i64 {
+    Ok(present == EXTRA_COLUMNS.len() as i64)
+}
+
+/// Set once a table was found that we may not alter: said once, not per write.
+static COLUMNS_REFUSED: AtomicBool = AtomicBool::new(false);
+
+/// Adds the optional columns if we may; a legacy table we cannot alter
+/// keeps working with its three columns.
+fn ensure_columns(tx: &mut Transaction) -> PgResult<bool> {
+    if has_extra_columns(tx)? {
         return Ok(true);
     }
     if COLUMNS_REFUSED.load(Ordering::Relaxed) {
@@ -477,82 +521,98 @@ fn secs(s: f64) -> Duration {
     Duration::try_from_secs_f64(s.max(0.0)).unwrap_or(Duration::ZERO)
 }
 
-/// One row of the history, for `odoo-init state`.
-pub struct HistoryRow {
-    pub id: i64,
-    pub state: String,
-    pub write_date: String,
+/// Rows of the table for people: the column names and each row's cells as text.
+pub struct History {
+    pub columns: Vec<&'static str>,
+    pub rows: Vec<Vec<String>>,
 }
 
-/// The last `limit` rows, oldest first; `None` when there is no table.
-/// One transaction, so that it reads one snapshot (and works through PgBouncer).
-pub fn history(client: &mut Client, limit: Option<i64>) -> PgResult<Option<Vec<HistoryRow>>> {
-    let mut tx = client.transaction()?;
+/// Columns shown right-aligned, as `psql` shows numbers.
+const NUMERIC: [&str; 3] = ["id", "pid", "exit_status"];
+
+/// The last `limit` rows, oldest first, with the optional columns (who
+/// wrote each row, its heartbeat, a failed step's status) when the table
+/// has them; `None` when there is no table. One transaction, so that it
+/// reads one snapshot (and works through PgBouncer).
+pub fn history(client: &mut Client, limit: Option<i64>) -> PgResult<Option<History>> {
+    let mut tx = bounded(client)?;
     if !table_exists(&mut tx)? {
         return Ok(None);
     }
+    let mut columns = vec!["id", "state", "write_date"];
+    let mut select = vec![
+        "id::text".to_string(),
+        "coalesce(state::text, '')".into(),
+        format!("coalesce({}, '')", utc("write_date")),
+    ];
+    if has_extra_columns(&mut tx)? {
+        columns.extend(["host", "pid", "mode", "heartbeat", "exit_status"]);
+        select.extend([
+            "coalesce(host::text, '')".to_string(),
+            "coalesce(pid::text, '')".into(),
+            "coalesce(mode::text, '')".into(),
+            format!("coalesce({}, '')", utc("heartbeat")),
+            "coalesce(exit_status::text, '')".into(),
+        ]);
+    }
     let rows = tx.query_typed(
         &format!(
-            "SELECT id::int8, coalesce(state::text, ''), {} FROM \
-             (SELECT * FROM {TABLE} ORDER BY id DESC LIMIT $1) newest ORDER BY id",
-            utc("write_date")
+            "SELECT {} FROM (SELECT * FROM {TABLE} ORDER BY id DESC LIMIT $1) newest ORDER BY id",
+            select.join(", ")
         ),
         &[(&limit.unwrap_or(i64::MAX), Type::INT8)],
     )?;
     let rows = rows
         .iter()
-        .map(|r| {
-            Ok(HistoryRow {
-                id: r.try_get(0)?,
-                state: r.try_get(1)?,
-                write_date: r.try_get(2)?,
-            })
-        })
-        .collect::<PgResult<Vec<_>>>()?;
+        .map(|r| (0..columns.len()).map(|i| r.try_get(i)).collect())
+        .collect::<PgResult<Vec<Vec<String>>>>()?;
     tx.commit()?;
-    Ok(Some(rows))
+    Ok(Some(History { columns, rows }))
 }
 
 /// Formats the history like `psql` does (the seed's example).
-pub fn format_history(rows: &[HistoryRow]) -> String {
-    let id_w = rows
+pub fn format_history(history: &History) -> String {
+    let widths: Vec<usize> = history
+        .columns
         .iter()
-        .map(|r| r.id.to_string().len())
-        .max()
-        .unwrap_or(0)
-        .max(2);
-    let st_w = rows.iter().map(|r| r.state.len()).max().unwrap_or(0).max(5);
-    let wd_w = rows
-        .iter()
-        .map(|r| r.write_date.len())
-        .max()
-        .unwrap_or(0)
-        .max(10);
+        .enumerate()
+        .map(|(i, name)| {
+            let cells = history
+                .rows
+                .iter()
+                .map(|r| r.get(i).map_or(0, |c| c.chars().count()));
+            cells.max().unwrap_or(0).max(name.len())
+        })
+        .collect();
     let center = |s: &str, w: usize| {
         let left = (w - s.len()) / 2;
-        format!(
-            "{}{}{}",
-            " ".repeat(left),
-            s,
-            " ".repeat(w - s.len() - left)
-        )
+        format!("{}{s}{}", " ".repeat(left), " ".repeat(w - s.len() - left))
     };
-    let mut out = format!(
-        " {} | {} | {} \n-{}-+-{}-+-{}-\n",
-        center("id", id_w),
-        center("state", st_w),
-        center("write_date", wd_w),
-        "-".repeat(id_w),
-        "-".repeat(st_w),
-        "-".repeat(wd_w)
-    );
-    for r in rows {
-        out.push_str(&format!(
-            " {:>id_w$} | {:<st_w$} | {:<wd_w$}\n",
-            r.id, r.state, r.write_date
-        ));
+    let header: Vec<String> = history
+        .columns
+        .iter()
+        .zip(&widths)
+        .map(|(name, &w)| center(name, w))
+        .collect();
+    let rule: Vec<String> = widths.iter().map(|&w| "-".repeat(w)).collect();
+    let mut out = format!(" {} \n-{}-\n", header.join(" | "), rule.join("-+-"));
+    for row in &history.rows {
+        let cells: Vec<String> = history
+            .columns
+            .iter()
+            .zip(&widths)
+            .zip(row)
+            .map(|((name, &w), cell)| {
+                if NUMERIC.contains(name) {
+                    format!("{cell:>w$}")
+                } else {
+                    format!("{cell:<w$}")
+                }
+            })
+            .collect();
+        out.push_str(&format!(" {}\n", cells.join(" | ").trim_end()));
     }
-    let n = rows.len();
+    let n = history.rows.len();
     out.push_str(&format!("({n} row{})\n", if n == 1 { "" } else { "s" }));
     out
 }
@@ -639,19 +699,22 @@ mod tests {
 
     #[test]
     fn history_looks_like_psql() {
-        let rows = vec![
-            HistoryRow {
-                id: 1,
-                state: "Creating".into(),
-                write_date: "2024-03-13 09:45:37.431489+00".into(),
-            },
-            HistoryRow {
-                id: 17,
-                state: "Force Ready".into(),
-                write_date: "2024-03-14 08:01:04.483985+00".into(),
-            },
-        ];
-        let text = format_history(&rows);
+        let history = History {
+            columns: vec!["id", "state", "write_date"],
+            rows: vec![
+                vec![
+                    "1".into(),
+                    "Creating".into(),
+                    "2024-03-13 09:45:37.431489+00".into(),
+                ],
+                vec![
+                    "17".into(),
+                    "Force Ready".into(),
+                    "2024-03-14 08:01:04.483985+00".into(),
+                ],
+            ],
+        };
+        let text = format_history(&history);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],

@@ -75,8 +75,18 @@ pub trait Launcher {
     /// The command to start now. It may wait (the state gate), sleeping
     /// only through `pause` so that SIGTERM is honoured meanwhile.
     fn command(&mut self, pause: &mut Pause) -> Result<ChildSpec, Abort>;
-    /// A restart was asked for (SIGHUP): the previous child is gone.
-    fn restarting(&mut self) {}
+    /// The kernel refused that command's arguments (`E2BIG`): a command to
+    /// start instead (the previous arguments), if there is one.
+    fn arguments_refused(&mut self) -> Option<ChildSpec> {
+        None
+    }
+    /// A restart was asked while the child runs: a reason to refuse it, the
+    /// child then running on (a gate that can only fail, and would leave
+    /// the container without Odoo). It must not sleep: the child is not
+    /// watched meanwhile.
+    fn refuses_restart(&mut self) -> Option<String> {
+        None
+    }
 }
 
 /// Lets a launcher sleep while the supervisor keeps reaping and listening.
@@ -85,6 +95,12 @@ pub struct Pause<'a> {
 }
 
 impl Pause<'_> {
+    /// SIGTERM or SIGINT arrived and waits to be taken (by the next sleep):
+    /// for a caller about to commit to something it could not stop.
+    pub fn stop_pending(&self) -> bool {
+        signals::is_pending(&[libc::SIGTERM, libc::SIGINT])
+    }
+
     /// Sleeps for `span`; `Err(Abort::Stopped)` if SIGTERM/SIGINT arrives.
     /// SIGHUPs meanwhile are folded into the start that follows.
     pub fn sleep(&mut self, span: Duration) -> Result<(), Abort> {
@@ -190,16 +206,24 @@ impl Supervisor {
                 Err(Abort::Stopped) => return self.finish(&mut Child::gone(last_status)),
                 Err(Abort::Failed(code)) => return self.finish(&mut Child::gone(code)),
             };
-            let mut child = self.spawn(&spec);
+            let mut child = match self.spawn(&spec) {
+                Ok(child) => child,
+                Err(e) if e.raw_os_error() == Some(libc::E2BIG) => {
+                    match launcher.arguments_refused() {
+                        Some(spec) => self
+                            .spawn(&spec)
+                            .unwrap_or_else(|e| Child::gone(spawn_status(&e))),
+                        None => Child::gone(spawn_status(&e)),
+                    }
+                }
+                Err(e) => Child::gone(spawn_status(&e)),
+            };
             let status = match child.status {
                 Some(status) => status,
-                None => match self.watch(&mut child) {
+                None => match self.watch(&mut child, launcher) {
                     Watched::Exited(status) => status,
                     Watched::Stopped => return self.finish(&mut child),
-                    Watched::Restart => {
-                        launcher.restarting();
-                        continue;
-                    }
+                    Watched::Restart => continue,
                 },
             };
             last_status = status;
@@ -240,7 +264,6 @@ impl Supervisor {
                     }
                 }
             }
-            launcher.restarting();
         }
     }
 
@@ -254,10 +277,10 @@ impl Supervisor {
         first_tick: Duration,
         on_tick: &mut dyn FnMut() -> Tick,
     ) -> StepEnd {
-        let mut child = self.spawn(spec);
-        if let Some(status) = child.status {
-            return StepEnd::Exited(status);
-        }
+        let mut child = match self.spawn(spec) {
+            Ok(child) => child,
+            Err(e) => return StepEnd::Exited(spawn_status(&e)),
+        };
         let mut next_tick = Instant::now() + first_tick;
         loop {
             match self.next_event(Some(&mut child), Some(next_tick)) {
@@ -313,7 +336,7 @@ impl Supervisor {
     }
 
     /// Watches a running child until it exits, a restart or a stop is asked.
-    fn watch(&mut self, child: &mut Child) -> Watched {
+    fn watch(&mut self, child: &mut Child, launcher: &mut dyn Launcher) -> Watched {
         loop {
             match self.next_event(Some(child), None) {
                 Event::Reaped {
@@ -326,6 +349,13 @@ impl Supervisor {
                     return Watched::Stopped;
                 }
                 Event::Hangup => {
+                    if let Some(why) = launcher.refuses_restart() {
+                        log::error!(
+                            "SIGHUP: restart refused, PID {} keeps running: {why}",
+                            child.pid
+                        );
+                        continue;
+                    }
                     log::info!("SIGHUP: restarting PID {} in place", child.pid);
                     self.forward(child, libc::SIGTERM);
                     let stopped = self.stop(child, Scope::ChildGroup(child.pid));
@@ -543,12 +573,13 @@ impl Supervisor {
         status
     }
 
-    fn spawn(&mut self, spec: &ChildSpec) -> Child {
+    /// Starts the child; an error is logged here ([`spawn_status`] gives its exit status).
+    fn spawn(&mut self, spec: &ChildSpec) -> io::Result<Child> {
         let started = Instant::now();
         let argv = &spec.argv;
         let Some((program, args)) = argv.split_first() else {
             log::error!("nothing to start: empty command line");
-            return Child::gone(exit::NOT_FOUND);
+            return Err(io::ErrorKind::NotFound.into());
         };
         let mut cmd = Command::new(program);
         cmd.args(args);
@@ -566,22 +597,19 @@ impl Supervisor {
             Ok(handle) => {
                 let pid = handle.id() as libc::pid_t;
                 log::info!("started PID {pid}: {}", display_argv(argv));
-                Child {
+                Ok(Child {
                     pid,
                     started,
                     status: None,
-                }
+                })
             }
             Err(e) => {
-                let status = match e.kind() {
-                    io::ErrorKind::NotFound => exit::NOT_FOUND,
-                    _ => exit::NOT_EXECUTABLE,
-                };
                 log::error!(
-                    "cannot start {}: {e} (status {status})",
-                    program.to_string_lossy()
+                    "cannot start {}: {e} (status {})",
+                    program.to_string_lossy(),
+                    spawn_status(&e)
                 );
-                Child::gone(status)
+                Err(e)
             }
         }
     }
@@ -617,6 +645,14 @@ fn prepare_child(terminal: bool) -> io::Result<()> {
         let _ = nix::unistd::tcsetpgrp(std::io::stdin(), nix::unistd::getpgrp());
     }
     signals::set_mask(libc::SIG_SETMASK, &[])
+}
+
+/// The exit status for a command that could not be started, as a shell gives it.
+fn spawn_status(e: &io::Error) -> i32 {
+    match e.kind() {
+        io::ErrorKind::NotFound => exit::NOT_FOUND,
+        _ => exit::NOT_EXECUTABLE,
+    }
 }
 
 fn backoff(quick_failures: u32) -> Duration {

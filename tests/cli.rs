@@ -66,3 +66,31 @@ fn every_command_takes_help_and_a_forgotten_double_dash_gets_a_hint() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("odoo-init -- --workers"), "{err}");
 }
+
+/// A value or argument with line breaks cannot forge a log line of its own.
+#[test]
+fn line_breaks_in_arguments_and_values_stay_on_one_log_line() {
+    let forged = "x\n[odoo-init] ERROR forged\r\nmore";
+    let out = Command::new(odoo_init())
+        .args(["supervise", "--", "/bin/sh", "-c", "exit 0", forged])
+        .env("ODOO_INIT_RUNTIME_DIR", Scratch::new("lines").join("rt"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("x\\n[odoo-init] ERROR forged\\r\\nmore"),
+        "{err}"
+    );
+    assert!(
+        !err.lines().any(|l| l.starts_with("[odoo-init] ERROR")),
+        "{err}"
+    );
+    let out = Command::new(odoo_init())
+        .env_clear()
+        .env("MODE", "Run\nOnly")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
+}

@@ -8,6 +8,9 @@ use common::*;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
+/// In a case's environment: remove the variable the base environment sets.
+const UNSET: &str = "<unset>";
+
 #[test]
 fn bad_configuration_is_refused_before_any_database_contact() {
     let pg = Pg::start();
@@ -29,6 +32,15 @@ fn bad_configuration_is_refused_before_any_database_contact() {
     std::fs::write(&secret, "pw\n").unwrap();
     let (ne, sec) = (path_str(&not_exec), path_str(&secret));
     let dir = path_str(&scratch.path);
+    // Files that would block or flood a reader: a FIFO nobody writes, 65 KiB.
+    let fifo = scratch.join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let big = scratch.join("big");
+    std::fs::write(&big, vec![b'x'; 65 * 1024]).unwrap();
+    let bad_port_rc = scratch.join("odoo.conf");
+    std::fs::write(&bad_port_rc, "[options]\ndb_port = abc\n").unwrap();
+    let (fifo, big, rc) = (path_str(&fifo), path_str(&big), path_str(&bad_port_rc));
+    let rc_port = format!("db_port ({rc})");
 
     // (variable named in the message, value shown, the environment)
     type Case<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>);
@@ -109,6 +121,23 @@ fn bad_configuration_is_refused_before_any_database_contact() {
         // A lease too short for a beat plus a reconnect would let waiters reset live owners.
         ("STATE_LEASE", "0", vec![("STATE_LEASE", "0")]),
         ("STATE_LEASE", "4.9", vec![("STATE_LEASE", "4.9")]),
+        (
+            "DB_PASSWORD_FILE",
+            &fifo,
+            vec![("DB_PASSWORD", ""), ("DB_PASSWORD_FILE", &fifo)],
+        ),
+        (
+            "DB_PASSWORD_FILE",
+            &big,
+            vec![("DB_PASSWORD", ""), ("DB_PASSWORD_FILE", &big)],
+        ),
+        ("ODOO_RC", "/dev/zero", vec![("ODOO_RC", "/dev/zero")]),
+        ("ODOO_RC", &fifo, vec![("ODOO_RC", &fifo)]),
+        // The config file's key is named, not a variable that was never set.
+        (&rc_port, "abc", vec![("ODOO_RC", &rc), ("DB_PORT", UNSET)]),
+        // The second SIGTERM must not merge with the first.
+        ("STOP_TIMEOUT", "0", vec![("STOP_TIMEOUT", "0")]),
+        ("STOP_TIMEOUT", "0.5", vec![("STOP_TIMEOUT", "0.5")]),
         // Deadlines computed from these must not overflow.
         ("STOP_TIMEOUT", "1e19", vec![("STOP_TIMEOUT", "1e19")]),
         ("DB_WAIT_TIMEOUT", "1e19", vec![("DB_WAIT_TIMEOUT", "1e19")]),
@@ -141,8 +170,8 @@ fn bad_configuration_is_refused_before_any_database_contact() {
             .env("ODOO_BIN", standin())
             .env("ODOO_INIT_RUNTIME_DIR", scratch.join("rt"));
         for (k, v) in env {
-            if k == &"DB_PASSWORD" && v.is_empty() {
-                cmd.env_remove("DB_PASSWORD");
+            if (k == &"DB_PASSWORD" && v.is_empty()) || *v == UNSET {
+                cmd.env_remove(k);
             } else {
                 cmd.env(k, v);
             }
@@ -192,4 +221,16 @@ fn values_that_are_not_utf8_are_named_not_dropped() {
         assert_eq!(out.status.code(), Some(64), "{variable}: {err}");
         assert!(err.contains(shown), "{shown} in {err}");
     }
+}
+
+#[test]
+fn an_unset_mode_is_called_unset() {
+    let out = Command::new(odoo_init())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .output()
+        .expect("run odoo-init");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{err}");
+    assert!(err.contains("MODE is not set: set it to one of"), "{err}");
 }

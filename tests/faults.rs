@@ -430,3 +430,59 @@ fn an_install_through_pgbouncer_creates_the_missing_database() {
     );
     assert_eq!(states_of(&pg), ["Creating", "Ready"]);
 }
+
+/// Sessions of ours waiting for a lock another session holds.
+fn lock_waits(pg: &Pg, locktype: &str) -> i64 {
+    pg.superuser(DB)
+        .query_one(
+            "SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = $1",
+            &[&locktype],
+        )
+        .unwrap()
+        .get(0)
+}
+
+/// Another session holds the gate's advisory lock, or the state table: a
+/// SIGTERM meanwhile ends the pod with 143 (as at the gate), nothing is
+/// claimed after it, and it does not wait for the lock to be released.
+#[test]
+fn sigterm_is_honoured_while_a_lock_blocks_the_gate() {
+    let pg = Pg::start();
+    pg.ready_database();
+    let mut holder = pg.superuser(DB);
+    // The advisory lock odoo-init's claims take (state.rs, LOCK_KEY).
+    holder
+        .batch_execute("SELECT pg_advisory_lock(1668641393)")
+        .unwrap();
+    let mut updater = pg.job("UpdateOnly").start();
+    wait_until(LONG, "the updater to wait for the advisory lock", || {
+        (lock_waits(&pg, "advisory") > 0).then_some(())
+    });
+    // TERM is pending before the lock is free: the claim that then gets
+    // through must not be committed.
+    updater.signal(libc::SIGTERM);
+    holder
+        .batch_execute("SELECT pg_advisory_unlock_all()")
+        .unwrap();
+    assert_eq!(updater.wait_exit(LONG), 143, "{}", updater.stderr());
+    assert_eq!(states_of(&pg), ["Creating", "Ready"], "nothing claimed");
+    assert!(updater.events().is_empty(), "no update started");
+
+    // The table itself locked, and kept locked until the pod is gone.
+    holder
+        .batch_execute("BEGIN; LOCK TABLE curq_state_history IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let mut runner = pg.job("RunOnly").start();
+    wait_until(LONG, "the pod to wait for the table lock", || {
+        (lock_waits(&pg, "relation") > 0).then_some(())
+    });
+    runner.signal(libc::SIGTERM);
+    assert_eq!(runner.wait_exit(LONG), 143, "{}", runner.stderr());
+    assert!(runner.events().is_empty(), "Odoo never started");
+    assert!(
+        runner.stderr().contains("locked by another session"),
+        "{}",
+        runner.stderr()
+    );
+    holder.batch_execute("ROLLBACK").unwrap();
+}

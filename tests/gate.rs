@@ -296,3 +296,32 @@ fn a_connection_dropped_while_odoo_runs_is_made_again_for_the_restart() {
     run.signal(libc::SIGTERM);
     assert_eq!(run.wait_exit(LONG), 0);
 }
+
+/// `odoo-init restart -- ARGS` while the pod waits at the gate: not lost,
+/// the arguments apply to the first start once the gate opens.
+#[test]
+fn a_restart_asked_at_the_gate_applies_to_the_first_start() {
+    let pg = Pg::start();
+    pg.ready_database();
+    pg.superuser(DB)
+        .batch_execute("INSERT INTO curq_state_history (state) VALUES ('Updating')")
+        .unwrap();
+    let mut waiter = pg.job("RunOnly").env("TIMEOUT", "600").start();
+    waiter.wait_stderr("state 'Updating'");
+    let out = waiter.restart_cmd(&["--", "--log-level=debug"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    waiter.wait_stderr("SIGHUP while waiting to start");
+    pg.superuser(DB)
+        .batch_execute("INSERT INTO curq_state_history (state) VALUES ('Ready')")
+        .unwrap();
+    let events = waiter.wait_events("Odoo to start", |ev| count_in(ev, &[" start argv="]) == 1);
+    let start = events.iter().find(|l| l.contains(" start argv=")).unwrap();
+    assert!(start.ends_with(" --log-level=debug"), "{start}");
+    waiter.signal(libc::SIGTERM);
+    assert_eq!(waiter.wait_exit(LONG), 0);
+    assert_eq!(waiter.count(&[" start argv="]), 1, "one start only");
+}

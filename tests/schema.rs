@@ -84,3 +84,41 @@ fn every_command_survives_an_odd_state_table() {
         }
     }
 }
+
+/// The table changed under a running Odoo so that the gate cannot read it:
+/// a restart is refused and Odoo runs on (same PID, never stopped); once the
+/// table is readable again, the next restart goes through.
+#[test]
+fn a_restart_that_the_gate_cannot_pass_keeps_odoo_running() {
+    let pg = Pg::start();
+    pg.ready_database();
+    let mut run = pg.job("RunOnly").start();
+    run.wait_events("Odoo to start", |ev| count_in(ev, &[" start argv="]) == 1);
+    let (_, odoo) = run.init_and_child();
+    pg.superuser(DB)
+        .batch_execute("ALTER TABLE curq_state_history ALTER COLUMN write_date TYPE text")
+        .unwrap();
+    run.signal(libc::SIGHUP);
+    run.wait_stderr("restart refused");
+    assert!(run.alive(), "{}", run.stderr());
+    let (_, still) = run.init_and_child();
+    assert_eq!(still.pid, odoo.pid, "the same Odoo runs on");
+    assert_eq!(
+        run.count(&["signal SIGTERM"]),
+        0,
+        "never stopped: {:?}",
+        run.events()
+    );
+    assert_eq!(run.count(&[" start argv="]), 1);
+
+    pg.superuser(DB)
+        .batch_execute(
+            "ALTER TABLE curq_state_history ALTER COLUMN write_date TYPE timestamptz \
+             USING write_date::timestamptz",
+        )
+        .unwrap();
+    run.signal(libc::SIGHUP);
+    run.wait_events("the restart", |ev| count_in(ev, &[" start argv="]) == 2);
+    run.signal(libc::SIGTERM);
+    assert_eq!(run.wait_exit(LONG), 0);
+}

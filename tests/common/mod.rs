@@ -418,6 +418,21 @@ impl Run {
             .collect()
     }
 
+    /// This odoo-init's own directory in the runtime directory (`PID-START`).
+    pub fn instance_dir(&self) -> PathBuf {
+        wait_until(LONG, "odoo-init's runtime directory", || {
+            let dirs: Vec<PathBuf> = fs::read_dir(&self.runtime_dir)
+                .ok()?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_dir())
+                .collect();
+            match dirs.as_slice() {
+                [one] => Some(one.clone()),
+                _ => None,
+            }
+        })
+    }
+
     pub fn restart_cmd(&self, args: &[&str]) -> std::process::Output {
         let mut all = vec!["restart".to_string(), "--pid".into(), self.pid.to_string()];
         all.extend(args.iter().map(|s| s.to_string()));

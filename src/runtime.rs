@@ -1,0 +1,244 @@
+//! The runtime directory: the files a running `odoo-init` shares with its
+//! children (the password file) and with the commands that talk to it
+//! (`odoo-init restart`). One private directory per user
+//! (`ODOO_INIT_RUNTIME_DIR`, else `/tmp/odoo-init-UID`: ours, mode 0700)
+//! and in it one directory per running `odoo-init`, named `PID-START` (its
+//! PID and start time as `/proc` shows them), so that two `odoo-init` of one
+//! user on one host never share a file and `--pid N` finds the right one.
+//! The instance removes its directory when it exits.
+
+use std::fmt;
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::files;
+
+#[derive(Debug)]
+pub struct RuntimeError(pub String);
+
+impl fmt::Display for RuntimeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RuntimeError {}
+
+fn fail(msg: String) -> RuntimeError {
+    RuntimeError(msg)
+}
+
+/// The per-user runtime directory.
+pub struct RuntimeDir {
+    path: PathBuf,
+}
+
+impl RuntimeDir {
+    pub fn new(path: PathBuf) -> Self {
+        RuntimeDir { path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Creates the directory if missing and checks that it is a real
+    /// directory, owned by us, that nobody else can write or enter.
+    pub fn ensure_private(&self) -> Result<(), RuntimeError> {
+        make_private_dir(&self.path)
+    }
+}
+
+/// The directory of one running `odoo-init`.
+#[derive(Clone)]
+pub struct Instance {
+    path: PathBuf,
+}
+
+impl Instance {
+    /// Makes this process's own directory. One of the same name can only be
+    /// left by a process that had our PID and our start time, which is gone.
+    pub fn create(dir: &RuntimeDir) -> Result<Instance, RuntimeError> {
+        dir.ensure_private()?;
+        let key = key("self").ok_or_else(|| fail("cannot read /proc/self/stat".into()))?;
+        let path = dir.path().join(key);
+        if fs::symlink_metadata(&path).is_ok() {
+            fs::remove_dir_all(&path)
+                .map_err(|e| fail(format!("cannot remove the stale {}: {e}", path.display())))?;
+        }
+        make_private_dir(&path)?;
+        Ok(Instance { path })
+    }
+
+    /// The directory of the `odoo-init` with this PID. A process in another
+    /// PID namespace (`unshare`, a container sharing `/tmp`) named its
+    /// directory with the PID it sees: the start time, the same in every
+    /// namespace, finds it when it is the only one with that start time.
+    pub fn of(dir: &RuntimeDir, pid: i32) -> Result<Instance, RuntimeError> {
+        dir.ensure_private()?;
+        let key =
+            key(&pid.to_string()).ok_or_else(|| fail(format!("no process with PID {pid}")))?;
+        let exact = dir.path().join(&key);
+        if exact.is_dir() {
+            return Ok(Instance { path: exact });
+        }
+        let start = key.split_once('-').map(|(_, s)| format!("-{s}"));
+        let mut found: Vec<PathBuf> = fs::read_dir(dir.path())
+            .map_err(|e| fail(format!("cannot list {}: {e}", dir.path().display())))?
+            .filter_map(|entry| entry.ok())
+            .filter(|entry| {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                start.as_deref().is_some_and(|s| name.ends_with(s))
+            })
+            .map(|entry| entry.path())
+            .collect();
+        match found.len() {
+            1 => Ok(Instance {
+                path: found.remove(0),
+            }),
+            0 => Err(fail(format!(
+                "PID {pid} has no directory in {} (it runs with another ODOO_INIT_RUNTIME_DIR, or could not make one: see its log)",
+                dir.path().display()
+            ))),
+            _ => Err(fail(format!(
+                "several directories in {} match PID {pid}'s start time; run this command in PID {pid}'s own PID namespace (docker exec)",
+                dir.path().display()
+            ))),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes `name` atomically: a new temp file (`O_EXCL`: a leftover
+    /// never lends it its mode), 0600, synced, renamed over `name`.
+    pub fn write(&self, name: &str, data: &[u8]) -> Result<PathBuf, RuntimeError> {
+        let target = self.path.join(name);
+        let tmp = self.path.join(format!("{name}.{}.tmp", std::process::id()));
+        let _ = fs::remove_file(&tmp);
+        let written = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&tmp)
+            .and_then(|mut f| {
+                f.write_all(data)?;
+                f.sync_all()
+            })
+            .and_then(|()| fs::rename(&tmp, &target));
+        written.map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            fail(format!("cannot write {}: {e}", target.display()))
+        })?;
+        Ok(target)
+    }
+
+    /// Takes (reads and removes) `name` if it is there: a regular file of
+    /// ours that nobody else can write, at most `cap` bytes, opened without
+    /// blocking. A refused file is removed too, so that it is refused once.
+    pub fn take(&self, name: &str, cap: usize) -> Result<Option<Vec<u8>>, RuntimeError> {
+        let target = self.path.join(name);
+        if fs::symlink_metadata(&target).is_err() {
+            return Ok(None);
+        }
+        let read = read_private(&target, cap);
+        if let Err(e) = fs::remove_file(&target) {
+            return Err(fail(format!("cannot remove {}: {e}", target.display())));
+        }
+        read.map(Some)
+    }
+
+    /// Removes the directory and everything in it (at exit).
+    pub fn remove(&self) {
+        if let Err(e) = fs::remove_dir_all(&self.path) {
+            log::warn!("cannot remove {}: {e}", self.path.display());
+        }
+    }
+}
+
+fn read_private(path: &Path, cap: usize) -> Result<Vec<u8>, RuntimeError> {
+    let refuse = |why: String| fail(format!("refusing {}: {why}", path.display()));
+    let (mut file, meta) =
+        files::open_regular(path, libc::O_NOFOLLOW).map_err(|e| refuse(e.to_string()))?;
+    check_private(path, &meta, 0o022, "no write access for group or others")?;
+    files::read_capped(&mut file, cap).map_err(|e| refuse(e.to_string()))
+}
+
+/// `PID-START` of a process as `/proc/WHICH/stat` shows it (`self` or a PID):
+/// the PID in the namespace of this `/proc`, the start time in clock ticks
+/// since boot.
+fn key(which: &str) -> Option<String> {
+    let stat = fs::read_to_string(format!("/proc/{which}/stat")).ok()?;
+    let pid = stat.split_whitespace().next()?;
+    // The name in parentheses may hold spaces: fields are counted after it.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let start = after_name.split_whitespace().nth(19)?;
+    Some(format!("{pid}-{start}"))
+}
+
+fn make_private_dir(path: &Path) -> Result<(), RuntimeError> {
+    match fs::DirBuilder::new().mode(0o700).create(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => {
+            return Err(fail(format!(
+                "cannot create runtime directory {}: {e}{HINT}",
+                path.display()
+            )))
+        }
+    }
+    let meta = fs::symlink_metadata(path)
+        .map_err(|e| fail(format!("cannot inspect {}: {e}", path.display())))?;
+    if !meta.file_type().is_dir() {
+        return Err(fail(format!(
+            "refusing runtime directory {}: it is not a directory (a symlink or file){HINT}",
+            path.display()
+        )));
+    }
+    check_private(path, &meta, 0o077, "mode 0700").map_err(|e| fail(format!("{e}{HINT}")))
+}
+
+const HINT: &str = "; remove it, or set ODOO_INIT_RUNTIME_DIR to a directory of this user's";
+
+fn check_private(
+    path: &Path,
+    meta: &fs::Metadata,
+    forbidden_bits: u32,
+    accepted: &str,
+) -> Result<(), RuntimeError> {
+    let uid = nix::unistd::geteuid().as_raw();
+    let mode = meta.permissions().mode() & 0o7777;
+    if meta.uid() != uid {
+        return Err(fail(format!(
+            "refusing {}: owned by uid {}, not by this user (uid {uid})",
+            path.display(),
+            meta.uid()
+        )));
+    }
+    if mode & forbidden_bits != 0 {
+        return Err(fail(format!(
+            "refusing {}: mode {mode:04o} lets others in; accepted is {accepted}",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_is_pid_and_start_time_even_with_odd_names() {
+        let own = key("self").unwrap();
+        let (pid, start) = own.split_once('-').unwrap();
+        assert_eq!(pid, std::process::id().to_string());
+        assert!(start.parse::<u64>().is_ok(), "{own}");
+        assert_eq!(key(pid).as_deref(), Some(own.as_str()));
+    }
+}
