@@ -9,3 +9,10 @@ cargo clippy --all-targets -- -D warnings
 # The tests run the stand-in Odoo as a plain binary: build the examples as such.
 cargo build --examples
 cargo test 2>&1
+# The tests run what ships: the PID-1, gate and hardening tests once more
+# against the release binary (panic = "abort", LTO), built exactly as the
+# Dockerfile builds it.
+cargo build --release --locked --bin odoo-init
+ODOO_INIT_BIN="$PWD/target/x86_64-unknown-linux-gnu/release/odoo-init" \
+  cargo test --test pid1 --test not_pid1 --test restart --test gate \
+  --test faults --test schema --test config_errors --test hostile 2>&1

@@ -94,3 +94,51 @@ fn line_breaks_in_arguments_and_values_stay_on_one_log_line() {
     assert_eq!(out.status.code(), Some(64));
     assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
 }
+
+/// `rust-version` in Cargo.toml (and the README's minimum) is not older
+/// than what any locked dependency declares it needs.
+#[test]
+fn declared_rust_version_covers_every_locked_dependency() {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // JSON is YAML: the dev-dependency that reads the examples reads this too.
+    let docs =
+        yaml_rust2::YamlLoader::load_from_str(&String::from_utf8_lossy(&out.stdout)).unwrap();
+    let version = |v: &str| -> Vec<u32> { v.split('.').map(|p| p.parse().unwrap_or(0)).collect() };
+    let mut ours = None;
+    let mut needed = (vec![0], String::new());
+    for package in docs[0]["packages"].as_vec().unwrap() {
+        let Some(rv) = package["rust_version"].as_str() else {
+            continue;
+        };
+        let name = package["name"].as_str().unwrap_or("");
+        if name == "odoo-init" {
+            ours = Some(version(rv));
+        } else if version(rv) > needed.0 {
+            needed = (version(rv), name.to_string());
+        }
+    }
+    let ours = ours.expect("rust-version in Cargo.toml");
+    assert!(
+        ours >= needed.0,
+        "rust-version {ours:?} is older than {:?} of {}",
+        needed.0,
+        needed.1
+    );
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let stated: Vec<String> = ours.iter().map(u32::to_string).collect();
+    assert!(
+        readme.contains(&format!("Rust {} or newer", stated.join("."))),
+        "README states the minimum"
+    );
+}

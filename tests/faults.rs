@@ -75,7 +75,9 @@ fn postgres_restarted_during_an_update_never_lets_two_pods_update() {
             .env(StepSampler::VARIABLE, StepSampler::mark(mark))
     };
     let mut owner = job("20000").start();
-    owner.wait_events("the owner's update", |ev| count_in(ev, &["-u all"]) == 1);
+    owner.wait_events("the owner's update at work", |ev| {
+        count_in(ev, &["working"]) == 1
+    });
     let mut pods = vec![Pod::new(|| job("500")), Pod::new(|| job("500"))];
     for pod in &pods {
         pod.run.wait_stderr("'Updating' (row");
@@ -139,7 +141,7 @@ fn postgres_stopped_longer_than_the_lease_does_not_reset_a_live_owner() {
         .env("STANDIN_STEP_MS", "15000")
         .env("STATE_LEASE", "5")
         .start();
-    owner.wait_events("the update", |ev| count_in(ev, &["-u all"]) == 1);
+    owner.wait_events("the update at work", |ev| count_in(ev, &["working"]) == 1);
     let mut waiter = pg.job("RunOnly").env("STATE_LEASE", "5").start();
     waiter.wait_stderr("'Updating' (row");
     pg.stop();

@@ -298,17 +298,19 @@ fn an_update_interrupted_by_sigterm_leaves_its_busy_state() {
     assert!(run.stderr().contains("interrupted"), "{}", run.stderr());
 }
 
+/// What `odoo-init state ARGS` prints; it must succeed.
+fn state_output(pg: &Pg, args: &[&str]) -> String {
+    let out = pg.state_command().args(args).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
 fn state_prints_the_history_like_psql() {
     let pg = Pg::start();
     pg.ready_database();
-    let out = pg.state_command().args(["--limit", "1"]).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = state_output(&pg, &["--limit", "1"]);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 4, "{text}");
     assert!(lines[0].starts_with(" id |"), "{text}");
@@ -332,4 +334,41 @@ fn state_into_a_closed_pipe_ends_quietly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "no panic (134): {err}");
     assert!(!err.contains("panicked"), "{err}");
+}
+
+/// Rows odoo-init wrote say who wrote them: `state` shows the optional
+/// columns (host, pid, mode, heartbeat, exit_status) when the table has them.
+#[test]
+fn state_shows_who_wrote_each_row() {
+    let pg = Pg::start();
+    pg.ready_database();
+    let mut run = pg.job("UpdateOnly").start();
+    assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
+    let text = state_output(&pg, &[]);
+    let lines: Vec<&str> = text.lines().collect();
+    let header: Vec<&str> = lines[0].split('|').map(str::trim).collect();
+    assert_eq!(
+        header,
+        [
+            "id",
+            "state",
+            "write_date",
+            "host",
+            "pid",
+            "mode",
+            "heartbeat",
+            "exit_status"
+        ],
+        "{text}"
+    );
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let updating = lines
+        .iter()
+        .find(|l| l.contains("| Updating "))
+        .expect(&text);
+    let cells: Vec<&str> = updating.split('|').map(str::trim).collect();
+    assert_eq!(cells[3], host.trim(), "{text}");
+    assert!(cells[4].parse::<u32>().is_ok(), "{text}");
+    assert_eq!(cells[5], "UpdateOnly", "{text}");
+    assert!(cells[6].ends_with("+00"), "{text}");
 }

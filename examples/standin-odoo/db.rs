@@ -107,7 +107,10 @@ pub fn run(opts: &DbOptions, signals: &Signals) -> Outcome {
         ));
         done.push(format!("updated {list}"));
     }
-    // The work itself takes a while; signals still end it like Odoo's.
+    // The work itself takes a while; signals still end it like Odoo's. Said
+    // once the database was reached, so that a test can disturb the database
+    // during the work and not before it (where real Odoo fails to start too).
+    crate::event("server", "working");
     let until =
         Instant::now() + Duration::from_millis(crate::env_num("STANDIN_STEP_MS").unwrap_or(0));
     while let Some(sig) = signals.wait(Some(until)) {

@@ -13,13 +13,27 @@ use std::time::{Duration, Instant};
 
 pub const LONG: Duration = Duration::from_secs(30);
 
+/// The odoo-init under test: `ODOO_INIT_BIN` when set (scripts/test.sh runs
+/// the PID-1, gate and hardening tests again against the release binary,
+/// built as the Dockerfile builds it), else the one `cargo test` built.
 pub fn odoo_init() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_odoo-init"))
+    match std::env::var_os("ODOO_INIT_BIN") {
+        Some(path) => {
+            let path = PathBuf::from(path);
+            assert!(
+                path.is_file(),
+                "ODOO_INIT_BIN={} is not a file",
+                path.display()
+            );
+            path
+        }
+        None => PathBuf::from(env!("CARGO_BIN_EXE_odoo-init")),
+    }
 }
 
-/// The stand-in Odoo, built by `cargo test` beside the binary.
+/// The stand-in Odoo, built by `cargo build --examples` beside the test build.
 pub fn standin() -> PathBuf {
-    let path = odoo_init()
+    let path = PathBuf::from(env!("CARGO_BIN_EXE_odoo-init"))
         .parent()
         .expect("binary has a directory")
         .join("examples/standin-odoo");
