@@ -587,6 +587,10 @@ impl Launcher for Ctx {
             Ok(_) => None,
             Err(e) if db::is_lock_wait(&e) => None,
             Err(e) if db::is_connection_loss(&e) => {
+                log::info!(
+                    "database connection lost ({}); reconnecting after the stop",
+                    db::message(&e)
+                );
                 self.client = None;
                 None
             }
