@@ -4,9 +4,9 @@ use std::ffi::{OsStr, OsString};
 
 use crate::config::{self, SupervisorConfig};
 use crate::exit;
-use crate::restart::{self, ExtraArgs};
-use crate::runtime::{Instance, RuntimeDir};
-use crate::supervisor::{Abort, ChildSpec, Launcher, Pause, Supervisor};
+use crate::pid1::restart::{self, ExtraArgs};
+use crate::pid1::runtime::{Instance, RuntimeDir};
+use crate::pid1::supervisor::{Abort, ChildSpec, Launcher, Pause, Supervisor};
 
 pub const HELP: &str = "\
 odoo-init: PID 1 and supervisor for Odoo containers

@@ -146,7 +146,7 @@ pub const MAX_SECONDS: f64 = 31_536_000.0;
 
 /// The shortest `STATE_LEASE`: the owner beats every quarter of its lease
 /// (at least every second) and, when its connection dropped, tries again
-/// at most `db::BACKOFF_MAX` (2 s) after the database is back; a waiter
+/// at most `db::conn::BACKOFF_MAX` (2 s) after the database is back; a waiter
 /// needs a whole lease of silence to write `Reset`. 5 s leaves that room.
 pub const MIN_LEASE: Duration = Duration::from_secs(5);
 

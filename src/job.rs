@@ -10,15 +10,15 @@ use postgres::types::Type;
 use postgres::Client;
 
 use crate::config::{self, Config};
-use crate::db::{self, ConnectError, Target};
+use crate::db::conn::{self, ConnectError, Target};
+use crate::db::heartbeat::{Heartbeat, Stopped};
+use crate::db::state::{self, Claim, State, Store, Verdict, Writer};
 use crate::exit;
-use crate::heartbeat::{Heartbeat, Stopped};
-use crate::odoo;
+use crate::odoo::command as odoo;
+use crate::pid1::restart::ExtraArgs;
+use crate::pid1::runtime::{Instance, RuntimeDir};
+use crate::pid1::supervisor::{Abort, ChildSpec, Launcher, Pause, StepEnd, Supervisor};
 use crate::plan::{Gate, Plan, Step};
-use crate::restart::ExtraArgs;
-use crate::runtime::{Instance, RuntimeDir};
-use crate::state::{self, Claim, State, Store, Verdict, Writer};
-use crate::supervisor::{Abort, ChildSpec, Launcher, Pause, StepEnd, Supervisor};
 
 /// How often a waiting pod looks at the state again.
 const POLL: Duration = Duration::from_secs(1);
@@ -247,8 +247,8 @@ impl Ctx {
                                         }
                                         Ok(false) => None,
                                         // Looked at again at the next poll.
-                                        Err(e) if db::is_lock_wait(&e) => None,
-                                        Err(e) if db::is_connection_loss(&e) => {
+                                        Err(e) if conn::is_lock_wait(&e) => None,
+                                        Err(e) if conn::is_connection_loss(&e) => {
                                             self.connection_lost(&e, &mut lost, &mut watch)?;
                                             None
                                         }
@@ -257,16 +257,16 @@ impl Ctx {
                                 }
                             }
                         }
-                        Err(e) if db::is_lock_wait(&e) => {
+                        Err(e) if conn::is_lock_wait(&e) => {
                             // Nothing was watched meanwhile; the pause below honours signals.
                             watch = Watch::default();
                             say(&format!(
                                 "the state table is locked by another session ({})",
-                                db::message(&e)
+                                conn::message(&e)
                             ));
                             None
                         }
-                        Err(e) if db::is_connection_loss(&e) => {
+                        Err(e) if conn::is_connection_loss(&e) => {
                             // The first loss is retried at once; a loss again right after, after a pause.
                             if self.connection_lost(&e, &mut lost, &mut watch)? {
                                 continue;
@@ -319,7 +319,7 @@ impl Ctx {
             None => {
                 log::info!(
                     "database connection lost ({}); reconnecting",
-                    db::message(e)
+                    conn::message(e)
                 );
                 *lost = Some(Instant::now());
                 Ok(true)
@@ -422,13 +422,13 @@ impl Ctx {
             match write(&mut Store::new(client, &self.writer)) {
                 Ok(v) => return Ok(v),
                 Err(e)
-                    if (db::is_connection_loss(&e) || db::is_lock_wait(&e))
+                    if (conn::is_connection_loss(&e) || conn::is_lock_wait(&e))
                         && started.elapsed() < self.cfg.db_wait_timeout =>
                 {
                     if !std::mem::replace(&mut said, true) {
-                        log::info!("{what}: {}; trying again", db::message(&e));
+                        log::info!("{what}: {}; trying again", conn::message(&e));
                     }
-                    if db::is_connection_loss(&e) {
+                    if conn::is_connection_loss(&e) {
                         self.client = None;
                     }
                     if pause.sleep(POLL).is_err() {
@@ -476,13 +476,13 @@ impl Ctx {
             let password = match &cfg.db.password {
                 Some(p) => format!(
                     " PASSWORD {}",
-                    db::literal(&postgres_protocol::password::scram_sha_256(p.as_bytes()))
+                    conn::literal(&postgres_protocol::password::scram_sha_256(p.as_bytes()))
                 ),
                 None => String::new(),
             };
             let sql = format!(
                 "CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE{password}",
-                db::ident(user)
+                conn::ident(user)
             );
             match client.batch_execute(&sql) {
                 Ok(()) => log::info!("Init: created role {user}"),
@@ -492,8 +492,8 @@ impl Ctx {
         }
         let sql = format!(
             "CREATE DATABASE {} OWNER {} ENCODING 'UTF8' LC_COLLATE 'C' TEMPLATE template0",
-            db::ident(name),
-            db::ident(user)
+            conn::ident(name),
+            conn::ident(user)
         );
         match client.batch_execute(&sql) {
             Ok(()) => log::info!("Init: created database {name} owned by {user}"),
@@ -518,7 +518,7 @@ impl Ctx {
         let mut client = Target::of(&cfg.db, "postgres").connect(cfg.db_wait_timeout, pause)?;
         let sql = format!(
             "CREATE DATABASE {} ENCODING 'UTF8' LC_COLLATE 'C' TEMPLATE template0",
-            db::ident(cfg.db_name())
+            conn::ident(cfg.db_name())
         );
         match client.batch_execute(&sql) {
             Ok(()) => {
@@ -585,18 +585,18 @@ impl Launcher for Ctx {
                 self.cfg.db_name()
             )),
             Ok(_) => None,
-            Err(e) if db::is_lock_wait(&e) => None,
-            Err(e) if db::is_connection_loss(&e) => {
+            Err(e) if conn::is_lock_wait(&e) => None,
+            Err(e) if conn::is_connection_loss(&e) => {
                 log::info!(
                     "database connection lost ({}); reconnecting after the stop",
-                    db::message(&e)
+                    conn::message(&e)
                 );
                 self.client = None;
                 None
             }
             Err(e) => Some(format!(
                 "the state table cannot be read: {}",
-                db::message(&e)
+                conn::message(&e)
             )),
         }
     }
@@ -641,7 +641,7 @@ fn already_exists(e: &postgres::Error) -> bool {
 }
 
 fn db_failure(what: &str, e: &postgres::Error) -> Halt {
-    log::error!("{what}: {}", db::message(e));
+    log::error!("{what}: {}", conn::message(e));
     Halt::Exit(exit::DB_UNREACHABLE)
 }
 

@@ -452,7 +452,7 @@ fn sigterm_is_honoured_while_a_lock_blocks_the_gate() {
     let pg = Pg::start();
     pg.ready_database();
     let mut holder = pg.superuser(DB);
-    // The advisory lock odoo-init's claims take (state.rs, LOCK_KEY).
+    // The advisory lock odoo-init's claims take (src/db/state.rs, LOCK_KEY).
     holder
         .batch_execute("SELECT pg_advisory_lock(1668641393)")
         .unwrap();

@@ -14,7 +14,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use odoo_init::signals::Signals;
+use odoo_init::pid1::signals::Signals;
 
 #[derive(Default)]
 pub struct DbOptions {

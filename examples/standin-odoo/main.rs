@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult};
-use odoo_init::signals::{self, Signals};
+use odoo_init::pid1::signals::{self, Signals};
 
 mod db;
 

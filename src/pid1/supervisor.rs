@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::OnExit;
 use crate::exit;
-use crate::signals::{self, Received, Signals};
+use crate::pid1::signals::{self, Received, Signals};
 
 /// Between the second SIGTERM and SIGKILL (SPEC §6).
 const KILL_GRACE: Duration = Duration::from_secs(3);

@@ -1,13 +1,13 @@
 //! Restart control: `odoo-init restart [-- ARGS]` hands new arguments to the
 //! running `odoo-init` through `restart-args` in that process's own runtime
-//! directory ([`crate::runtime`]) and sends it SIGHUP; the running one picks
+//! directory ([`crate::pid1::runtime`]) and sends it SIGHUP; the running one picks
 //! them up before its next start.
 
 use std::ffi::OsString;
 use std::fs;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
-use crate::runtime::{Instance, RuntimeDir, RuntimeError};
+use crate::pid1::runtime::{Instance, RuntimeDir, RuntimeError};
 
 const PENDING: &str = "restart-args";
 /// The most bytes of restart arguments (NUL-terminated) that are passed on
@@ -145,7 +145,7 @@ pub fn request(pid: i32, args: Option<&[OsString]>, dir: &RuntimeDir) -> Result<
         }
         Instance::of(dir, pid)?.write(PENDING, &data)?;
     }
-    crate::signals::send(pid, libc::SIGHUP)
+    crate::pid1::signals::send(pid, libc::SIGHUP)
         .map_err(|e| fail(format!("cannot send SIGHUP to PID {pid}: {e}")))
 }
 

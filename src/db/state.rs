@@ -473,7 +473,7 @@ fn ensure_columns(tx: &mut Transaction) -> PgResult<bool> {
             COLUMNS_REFUSED.store(true, Ordering::Relaxed);
             log::warn!(
                 "cannot add the heartbeat columns to {TABLE} ({}); using its three columns: busy states then time out by TIMEOUT",
-                crate::db::message(&e)
+                super::conn::message(&e)
             );
             sp.rollback()?;
             Ok(false)

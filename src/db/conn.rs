@@ -17,7 +17,7 @@ use postgres::error::SqlState;
 use postgres::{Client, NoTls};
 
 use crate::config::Db;
-use crate::supervisor::{Abort, Pause};
+use crate::pid1::supervisor::{Abort, Pause};
 
 /// Why no connection could be made.
 #[derive(Debug)]

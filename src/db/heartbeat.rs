@@ -11,13 +11,13 @@ use std::time::{Duration, Instant};
 
 use postgres::Client;
 
-use crate::db::{self, Backoff, Target};
-use crate::state;
-use crate::supervisor::Tick;
+use crate::db::conn::{self, Backoff, Target};
+use crate::db::state;
+use crate::pid1::supervisor::Tick;
 
 /// How often the owner beats: a quarter of its lease, between 1 s and 15 s.
 /// With `config::MIN_LEASE` this leaves a waiter's lease room for one beat
-/// interval plus the longest reconnect pause (`db::BACKOFF_MAX`).
+/// interval plus the longest reconnect pause (`conn::BACKOFF_MAX`).
 pub fn interval(lease: Duration) -> Duration {
     (lease / 4).clamp(Duration::from_secs(1), Duration::from_secs(15))
 }
@@ -123,17 +123,17 @@ impl<'a> Heartbeat<'a> {
                 let c = self
                     .target
                     .connect_once()
-                    .map_err(|e| db::ConnectError::from(e).to_string())?;
+                    .map_err(|e| conn::ConnectError::from(e).to_string())?;
                 self.client.insert(c)
             }
         };
         match state::beat(client, self.claimed) {
             Ok(ours) => Ok(ours),
             Err(e) => {
-                if db::is_connection_loss(&e) {
+                if conn::is_connection_loss(&e) {
                     self.client = None;
                 }
-                Err(db::message(&e))
+                Err(conn::message(&e))
             }
         }
     }
