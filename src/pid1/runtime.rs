@@ -234,6 +234,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_leftover_temp_file_does_not_lend_its_mode() {
+        let dir = std::env::temp_dir().join(format!("odoo-init-rt-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let instance = Instance::create(&RuntimeDir::new(dir.clone())).unwrap();
+        let leftover = instance
+            .path()
+            .join(format!("pgpass.{}.tmp", std::process::id()));
+        fs::write(&leftover, b"old").unwrap();
+        fs::set_permissions(&leftover, fs::Permissions::from_mode(0o644)).unwrap();
+        let written = instance.write("pgpass", b"new").unwrap();
+        let mode = fs::metadata(&written).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(fs::read(&written).unwrap(), b"new");
+        instance.remove();
+        assert!(!instance.path().exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn key_is_pid_and_start_time_even_with_odd_names() {
         let own = key("self").unwrap();
         let (pid, start) = own.split_once('-').unwrap();
