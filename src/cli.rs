@@ -12,7 +12,10 @@ pub const HELP: &str = "\
 odoo-init: PID 1 and supervisor for Odoo containers
 
 USAGE:
-    odoo-init [-- ODOO_ARGS...]                 run MODE, then Odoo (the container's main job)
+    odoo-init [-- ODOO_ARGS...]                 run MODE, then Odoo (the container's main job);
+                                                ODOO_ARGS that locate code, config, data, database
+                                                or log (--addons-path, -c, --data-dir, --load,
+                                                --db_*, --log-*...) reach install and update too
     odoo-init state [--limit N]                 print the state history (curq_state_history)
     odoo-init supervise [--] COMMAND [ARGS...]  PID-1 duties only, for any command
     odoo-init restart [--pid PID] [-- ARGS...]  restart the supervised command in place
@@ -33,9 +36,11 @@ ENVIRONMENT:
     DB_NAME, DB_HOST, DB_PORT, DB_USER, DB_PASSWORD[_FILE]   (else PG*, else Odoo's config)
     DB_ADMIN_USER, DB_ADMIN_PASSWORD[_FILE]  (Init only), DB_WAIT_TIMEOUT (120)
     ODOO_BIN (odoo), ODOO_RC (/etc/odoo/odoo.conf), MAINTENANCE_SCRIPT (/etc/odoo/run.sh)
+    DEMO                   True: installs load Odoo's demo data (False: --without-demo=all)
+    ODOO_STEP_ARGS         Odoo arguments for install and update only (shell words)
     STOP_TIMEOUT           seconds between SIGTERM and the second SIGTERM (25); SIGKILL 3 s later
     ON_EXIT                exit | wait | restart: when the child exits by itself (exit)
-    ODOO_INIT_RUNTIME_DIR  private directory for restart arguments (/tmp/odoo-init-UID)
+    ODOO_INIT_RUNTIME_DIR  private directory for runtime files (/tmp/odoo-init-UID)
     ODOO_INIT_LOG          log level: error, warn, info, debug (info)
 
 EXIT STATUS:

@@ -69,6 +69,8 @@ pub const VARIABLES: &[&str] = &[
     "MAINTENANCE_SCRIPT",
     "STOP_TIMEOUT",
     "ON_EXIT",
+    "DEMO",
+    "ODOO_STEP_ARGS",
     "ODOO_INIT_RUNTIME_DIR",
     crate::logging::LEVEL_VARIABLE,
     // libpq's, read as fallbacks
@@ -210,7 +212,7 @@ impl Db {
         let source = |var: &str, pg: &str, key: &str| -> Option<(String, String)> {
             let from_file = || {
                 let file = rc_path.map(|p| p.display().to_string()).unwrap_or_default();
-                (format!("{key} ({file})"), rc.get(key).cloned())
+                (format!("{key} ({file})"), rc_value(rc, key).cloned())
             };
             [
                 (var.to_string(), env(var)),
@@ -234,7 +236,7 @@ impl Db {
         let user = pick("DB_USER", "PGUSER", "db_user").unwrap_or_else(|| "odoo".into());
         let password = match secret(env, "DB_PASSWORD")? {
             Some(p) => Some(p),
-            None => env("PGPASSWORD").or_else(|| rc.get("db_password").cloned()),
+            None => env("PGPASSWORD").or_else(|| rc_value(rc, "db_password").cloned()),
         };
         match &name {
             Some(n) => check_name("DB_NAME", n, DB_NAME_CHARS)?,
@@ -298,6 +300,12 @@ pub struct Config {
     pub maintenance_script: Option<PathBuf>,
     pub supervisor: SupervisorConfig,
     pub runtime_dir: PathBuf,
+    /// `DEMO`: let installs load Odoo's demo data.
+    pub demo: bool,
+    /// The Odoo config file sets `without_demo` itself (to anything).
+    pub rc_sets_without_demo: bool,
+    /// `ODOO_STEP_ARGS`: arguments for the install and update steps only.
+    pub step_args: Vec<String>,
 }
 
 const DEFAULT_ODOO_RC: &str = "/etc/odoo/odoo.conf";
@@ -337,6 +345,14 @@ impl Config {
         }
         let db_wait_timeout = seconds_or("DB_WAIT_TIMEOUT", env, 120.0)?;
 
+        let demo = match env("DEMO") {
+            None => false,
+            Some(v) => boolean("DEMO", &v)?,
+        };
+        let step_args = match env("ODOO_STEP_ARGS") {
+            None => Vec::new(),
+            Some(v) => step_args(&v)?,
+        };
         let (odoo_rc, rc) = odoo_rc(env)?;
         let db = Db::from_env(env, (odoo_rc.as_deref(), &rc), !list_db)?;
         if db.user == "postgres" {
@@ -392,6 +408,9 @@ impl Config {
             maintenance_script,
             supervisor: SupervisorConfig::from_env(env)?,
             runtime_dir: runtime_dir(env),
+            demo,
+            rc_sets_without_demo: rc.contains_key("without_demo"),
+            step_args,
         })
     }
 
@@ -457,6 +476,74 @@ fn boolean(variable: &str, value: &str) -> Result<bool, ConfigError> {
     }
 }
 
+/// `ODOO_STEP_ARGS`: words as a shell splits them (blanks separate; single
+/// quotes keep everything; double quotes keep all but `\"` and `\\`; a
+/// backslash outside quotes keeps the next character), nothing expanded.
+/// A secret option is refused: step command lines are logged.
+fn step_args(value: &str) -> Result<Vec<String>, ConfigError> {
+    let words = shell_words(value).ok_or_else(|| {
+        invalid(
+            "ODOO_STEP_ARGS",
+            value,
+            "Odoo arguments as a shell would split them (a quote is not closed)",
+        )
+    })?;
+    if let Some(option) = crate::odoo::args::secret_in(words.iter().map(String::as_str)) {
+        return Err(invalid(
+            "ODOO_STEP_ARGS",
+            "<secret>",
+            &format!(
+                "no {option}: the steps get the password through the password file (DB_PASSWORD)"
+            ),
+        ));
+    }
+    Ok(words)
+}
+
+/// Splits like a POSIX shell without expansions; `None` for an unclosed quote.
+fn shell_words(text: &str) -> Option<Vec<String>> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => words.extend(word.take()),
+            '\'' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next()? {
+                        '\'' => break,
+                        c => w.push(c),
+                    }
+                }
+            }
+            '"' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next()? {
+                        '"' => break,
+                        '\\' => match chars.next()? {
+                            c @ ('"' | '\\' | '$' | '`') => w.push(c),
+                            c => {
+                                w.push('\\');
+                                w.push(c);
+                            }
+                        },
+                        c => w.push(c),
+                    }
+                }
+            }
+            '\\' => {
+                let next = chars.next()?;
+                word.get_or_insert_with(String::new).push(next);
+            }
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    words.extend(word);
+    Some(words)
+}
+
 fn seconds_or(variable: &str, env: Lookup, default: f64) -> Result<Duration, ConfigError> {
     match env(variable) {
         None => Ok(Duration::from_secs_f64(default)),
@@ -515,7 +602,14 @@ fn read_secret(env: Lookup, name: &str) -> Result<Option<String>, ConfigError> {
     }
 }
 
-/// `[options]` of an Odoo config file; Odoo writes unset values as `False`.
+/// A value of the config file's `[options]`; `False` is how Odoo writes an
+/// unset one.
+pub fn rc_value<'a>(rc: &'a HashMap<String, String>, key: &str) -> Option<&'a String> {
+    rc.get(key).filter(|v| v.as_str() != "False")
+}
+
+/// `[options]` of an Odoo config file, every key it sets (`False` included:
+/// see [`rc_value`]).
 pub fn read_odoo_rc(path: &Path) -> std::io::Result<HashMap<String, String>> {
     let text = files::read_text(path, ODOO_RC_MAX)?;
     let mut in_options = false;
@@ -526,7 +620,7 @@ pub fn read_odoo_rc(path: &Path) -> std::io::Result<HashMap<String, String>> {
             in_options = line == "[options]";
         } else if let (true, Some((k, v))) = (in_options, line.split_once('=')) {
             let v = v.trim();
-            if !line.starts_with(['#', ';']) && v != "False" {
+            if !line.starts_with(['#', ';']) {
                 values.insert(k.trim().to_string(), v.to_string());
             }
         }
@@ -604,6 +698,26 @@ mod tests {
                 "{name} missing from VARIABLES"
             );
         }
+    }
+
+    #[test]
+    fn step_arguments_split_like_a_shell() {
+        let words = |t: &str| shell_words(t);
+        assert_eq!(
+            words(r#"--log-level=debug  --addons-path '/a b,/c' "x \"y\"" a\ b"#),
+            Some(vec![
+                "--log-level=debug".to_string(),
+                "--addons-path".into(),
+                "/a b,/c".into(),
+                "x \"y\"".into(),
+                "a b".into(),
+            ])
+        );
+        assert_eq!(words(""), Some(vec![]));
+        assert_eq!(words("''"), Some(vec![String::new()]));
+        assert_eq!(words("'open"), None);
+        assert_eq!(words("\"open"), None);
+        assert_eq!(words("end\\"), None);
     }
 
     #[test]

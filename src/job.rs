@@ -15,6 +15,7 @@ use crate::db::heartbeat::{Heartbeat, Stopped};
 use crate::db::state::{self, Claim, State, Store, Verdict, Writer};
 use crate::exit;
 use crate::odoo::command as odoo;
+use crate::odoo::modules;
 use crate::pid1::restart::ExtraArgs;
 use crate::pid1::runtime::{Instance, RuntimeDir};
 use crate::pid1::supervisor::{Abort, ChildSpec, Launcher, Pause, StepEnd, Supervisor};
@@ -137,17 +138,20 @@ fn run(
         let flow = match step {
             Step::Provision => ctx.provision(&mut sup.pause()),
             Step::Install => {
-                let argv = odoo::install(&ctx.cfg);
-                ctx.step(sup, State::Creating, argv, true)
+                let argv = odoo::install(&ctx.cfg, ctx.extra.current());
+                let expect = odoo::to_install(&ctx.cfg);
+                ctx.step(sup, State::Creating, argv, true, &expect)
             }
             Step::Update => {
-                let argv = odoo::update(&ctx.cfg);
+                let argv = odoo::update(&ctx.cfg, ctx.extra.current());
+                let expect = odoo::to_update(&ctx.cfg);
                 let create = ctx.gate == Gate::Ignore;
-                ctx.step(sup, State::Updating, argv, create)
+                ctx.step(sup, State::Updating, argv, create, &expect)
             }
             Step::Maintenance => match ctx.cfg.maintenance_script.clone() {
                 Some(script) => {
-                    ctx.step(sup, State::Maintenance, odoo::maintenance(&script), false)
+                    let argv = odoo::maintenance(&script);
+                    ctx.step(sup, State::Maintenance, argv, false, &[])
                 }
                 None => {
                     log::info!("no maintenance script (/etc/odoo/run.sh is absent): step skipped");
@@ -332,14 +336,15 @@ impl Ctx {
     }
 
     /// One install/update/maintenance step: claim its busy state, run it
-    /// with a heartbeat, write `Ready` when it succeeded and the claim is
-    /// still ours.
+    /// with a heartbeat, write `Ready` when it succeeded, every module of
+    /// `expect` is installed, and the claim is still ours.
     fn step(
         &mut self,
         sup: &mut Supervisor,
         busy: State,
         argv: Vec<OsString>,
         create: bool,
+        expect: &[String],
     ) -> Flow {
         let id = match self.claimed.take() {
             Some(id) => id,
@@ -369,7 +374,19 @@ impl Ctx {
         let stopped = heartbeat.stopped().cloned();
         self.client = heartbeat.into_client();
         let what = busy.as_str();
+        let missing = match end {
+            StepEnd::Exited(0) if !expect.is_empty() => self.not_installed(sup, expect)?,
+            _ => None,
+        };
         match end {
+            StepEnd::Exited(0) if missing.is_some() => {
+                log::error!(
+                    "step '{what}' exited 0, but not every module is installed: {}; the state stays '{what}': check the addons path (--addons-path, addons_path) and the step's log, then run the step again",
+                    missing.unwrap_or_default()
+                );
+                self.record_failure(sup, id, exit::STEP_FAILED);
+                Err(Halt::Exit(exit::STEP_FAILED))
+            }
             StepEnd::Exited(0) => {
                 if self.store_write(&mut sup.pause(), "writing Ready", |s| s.finish(id))? {
                     Ok(true)
@@ -380,11 +397,7 @@ impl Ctx {
             }
             StepEnd::Exited(status) => {
                 log::error!("step '{what}' failed with status {status}; the state stays '{what}' (the database may be half-done): fix it, then MODE=ForceUpdateOnly or ForceReadyState");
-                // Waiters then wait for a person instead of resetting a silent
-                // owner. Not recorded (logged by store_write): the exit stays 65.
-                let _ = self.store_write(&mut sup.pause(), "recording the failure", |s| {
-                    s.record_failure(id, status)
-                });
+                self.record_failure(sup, id, status);
                 Err(Halt::Exit(exit::STEP_FAILED))
             }
             StepEnd::Interrupted(status) => {
@@ -406,6 +419,37 @@ impl Ctx {
         }
     }
 
+    /// Records on the busy row that its step failed: waiters then wait for
+    /// a person instead of resetting a silent owner. Not recorded (logged by
+    /// store_write): the exit stays 65 all the same.
+    fn record_failure(&mut self, sup: &mut Supervisor, id: i64, status: i32) {
+        let _ = self.store_write(&mut sup.pause(), "recording the failure", |s| {
+            s.record_failure(id, status)
+        });
+    }
+
+    /// After a step that exited 0: the modules of `expect` that are not
+    /// `installed`, with their state, as one text; `None` when all are
+    /// (Odoo exits 0 after ignoring a name it cannot find).
+    fn not_installed(
+        &mut self,
+        sup: &mut Supervisor,
+        expect: &[String],
+    ) -> Result<Option<String>, Halt> {
+        let missing = retrying(
+            &mut self.client,
+            &self.cfg,
+            &mut sup.pause(),
+            "checking the installed modules",
+            |client| modules::not_installed(client, expect),
+        )?;
+        let listed: Vec<String> = missing
+            .iter()
+            .map(|(name, state)| format!("{name} ({state})"))
+            .collect();
+        Ok((!listed.is_empty()).then(|| listed.join(", ")))
+    }
+
     /// One write through the store, on a live connection; a connection lost
     /// meanwhile is made again and the write tried again (each write checks
     /// under the lock what it relies on, so trying again is safe).
@@ -415,29 +459,10 @@ impl Ctx {
         what: &str,
         mut write: impl FnMut(&mut Store) -> Result<T, postgres::Error>,
     ) -> Result<T, Halt> {
-        let started = Instant::now();
-        let mut said = false;
-        loop {
-            let client = live(&mut self.client, &self.cfg, pause)?;
-            match write(&mut Store::new(client, &self.writer)) {
-                Ok(v) => return Ok(v),
-                Err(e)
-                    if (conn::is_connection_loss(&e) || conn::is_lock_wait(&e))
-                        && started.elapsed() < self.cfg.db_wait_timeout =>
-                {
-                    if !std::mem::replace(&mut said, true) {
-                        log::info!("{what}: {}; trying again", conn::message(&e));
-                    }
-                    if conn::is_connection_loss(&e) {
-                        self.client = None;
-                    }
-                    if pause.sleep(POLL).is_err() {
-                        return Err(Halt::Stopped);
-                    }
-                }
-                Err(e) => return Err(db_failure(what, &e)),
-            }
-        }
+        let writer = &self.writer;
+        retrying(&mut self.client, &self.cfg, pause, what, |client| {
+            write(&mut Store::new(client, writer))
+        })
     }
 
     /// `Init`: as the admin role, the role and the database, then the first
@@ -607,6 +632,42 @@ impl Ctx {
         ChildSpec {
             argv: odoo::run(&self.cfg, self.extra.current()),
             env: self.env.clone(),
+        }
+    }
+}
+
+/// One piece of work on a live connection; a connection lost or a lock
+/// waited out meanwhile is retried (the connection made again) within
+/// `DB_WAIT_TIMEOUT`, said once. Each caller's work checks under the lock
+/// what it relies on, or only reads, so trying again is safe.
+fn retrying<T>(
+    slot: &mut Option<Client>,
+    cfg: &Config,
+    pause: &mut Pause,
+    what: &str,
+    mut work: impl FnMut(&mut Client) -> Result<T, postgres::Error>,
+) -> Result<T, Halt> {
+    let started = Instant::now();
+    let mut said = false;
+    loop {
+        let client = live(slot, cfg, pause)?;
+        match work(client) {
+            Ok(v) => return Ok(v),
+            Err(e)
+                if (conn::is_connection_loss(&e) || conn::is_lock_wait(&e))
+                    && started.elapsed() < cfg.db_wait_timeout =>
+            {
+                if !std::mem::replace(&mut said, true) {
+                    log::info!("{what}: {}; trying again", conn::message(&e));
+                }
+                if conn::is_connection_loss(&e) {
+                    *slot = None;
+                }
+                if pause.sleep(POLL).is_err() {
+                    return Err(Halt::Stopped);
+                }
+            }
+            Err(e) => return Err(db_failure(what, &e)),
         }
     }
 }

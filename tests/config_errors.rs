@@ -135,6 +135,18 @@ fn bad_configuration_is_refused_before_any_database_contact() {
         ("ODOO_RC", &fifo, vec![("ODOO_RC", &fifo)]),
         // The config file's key is named, not a variable that was never set.
         (&rc_port, "abc", vec![("ODOO_RC", &rc), ("DB_PORT", UNSET)]),
+        ("DEMO", "maybe", vec![("DEMO", "maybe")]),
+        (
+            "ODOO_STEP_ARGS",
+            "--log-level 'debug",
+            vec![("ODOO_STEP_ARGS", "--log-level 'debug")],
+        ),
+        // Step command lines are logged: no password on them.
+        (
+            "ODOO_STEP_ARGS",
+            "<secret>",
+            vec![("ODOO_STEP_ARGS", "--db_password=hunter2")],
+        ),
         // The second SIGTERM must not merge with the first.
         ("STOP_TIMEOUT", "0", vec![("STOP_TIMEOUT", "0")]),
         ("STOP_TIMEOUT", "0.5", vec![("STOP_TIMEOUT", "0.5")]),

@@ -1,6 +1,9 @@
 //! The database side of the stand-in, like `odoo-bin -d DB -i M` / `-u M`
 //! with `--stop-after-init`: create the database if it is missing, record
-//! installed modules in `ir_module_module`, mark updated ones.
+//! installed modules in `ir_module_module` (with whether they got demo
+//! data), mark updated ones. A module must be built in or on the addons
+//! path; one that is not is a warning and is skipped, and the run still
+//! exits 0, as Odoo's does.
 //!
 //! It talks to PostgreSQL through `psql`, i.e. through libpq, which is what
 //! Odoo's psycopg2 uses: its `db_*` options first, else libpq's environment
@@ -25,6 +28,58 @@ pub struct DbOptions {
     pub port: Option<String>,
     pub user: Option<String>,
     pub password: Option<String>,
+    /// `-c`/`--config`: the config file, instead of `ODOO_RC`.
+    pub config: Option<String>,
+    /// `--addons-path` (or `addons_path` of the config file).
+    pub addons_path: Option<String>,
+    /// `--without-demo` (any value on the command line, anything but
+    /// `False` in the config file): installs load no demo data.
+    pub without_demo: Option<String>,
+}
+
+/// The addons that come with Odoo itself (a few of them): always found,
+/// as Odoo's own `addons` directory is always on its path.
+const BUILT_IN: &[&str] = &[
+    "base",
+    "web",
+    "mail",
+    "contacts",
+    "sale",
+    "sale_management",
+    "crm",
+    "account",
+    "stock",
+    "purchase",
+    "project",
+    "hr",
+    "website",
+    "calendar",
+    "product",
+    "uom",
+    "portal",
+    "bus",
+    "base_setup",
+    "auth_signup",
+    "point_of_sale",
+    "mrp",
+];
+
+/// Where Odoo would find `module`: built in, or a directory with a
+/// `__manifest__.py` on the addons path.
+fn found(opts: &DbOptions, module: &str) -> bool {
+    BUILT_IN.contains(&module)
+        || opts.addons_path.as_deref().is_some_and(|paths| {
+            paths
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .any(|p| {
+                    std::path::Path::new(p)
+                        .join(module)
+                        .join("__manifest__.py")
+                        .is_file()
+                })
+        })
 }
 
 pub enum Outcome {
@@ -65,7 +120,8 @@ pub fn run(opts: &DbOptions, signals: &Signals) -> Outcome {
     let mut sql = String::from(
         "CREATE TABLE IF NOT EXISTS ir_module_module (name varchar PRIMARY KEY, \
          state varchar NOT NULL, update_count integer NOT NULL DEFAULT 0, \
-         write_date timestamptz NOT NULL DEFAULT now());\n",
+         write_date timestamptz NOT NULL DEFAULT now());\n\
+         ALTER TABLE ir_module_module ADD COLUMN IF NOT EXISTS demo boolean NOT NULL DEFAULT false;\n",
     );
     let mut done = Vec::new();
     if let Some(list) = &opts.install {
@@ -73,14 +129,28 @@ pub fn run(opts: &DbOptions, signals: &Signals) -> Outcome {
         if !mods.contains(&"base") {
             mods.insert(0, "base");
         }
-        for m in &mods {
+        // Like Odoo: a name on no addons path is a warning, and the rest goes on.
+        let (known, unknown): (Vec<&str>, Vec<&str>) =
+            mods.into_iter().partition(|m| found(opts, m));
+        if !unknown.is_empty() {
+            let warning = format!("invalid module names, ignored: {}", unknown.join(", "));
+            eprintln!("WARNING {db} odoo.modules.loading: {warning}");
+            crate::event("server", &warning);
+        }
+        // Odoo 15-18: demo data for the modules installed, unless without_demo.
+        let demo = opts.without_demo.is_none();
+        for m in &known {
             sql.push_str(&format!(
-                "INSERT INTO ir_module_module (name, state) VALUES ({}, 'installed') \
+                "INSERT INTO ir_module_module (name, state, demo) VALUES ({}, 'installed', {demo}) \
                  ON CONFLICT (name) DO UPDATE SET state = 'installed', write_date = now();\n",
                 lit(m)
             ));
         }
-        done.push(format!("installed {}", mods.join(",")));
+        done.push(format!(
+            "installed {} (demo {})",
+            known.join(","),
+            if demo { "on" } else { "off" }
+        ));
     }
     if let Some(list) = &opts.update {
         if std::env::var("STANDIN_UPDATE_FAIL").is_ok_and(|v| v == "1") {

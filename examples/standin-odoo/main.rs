@@ -83,6 +83,16 @@ const VALUE_OPTIONS: &[&str] = &[
     "--db_maxconn",
     "--limit-request",
     "--without-demo",
+    "--pre-upgrade-scripts",
+    "--db-template",
+    "--pg_path",
+    "--db_replica_host",
+    "--db_replica_port",
+    "--log-db",
+    "--log-db-level",
+    "--load-language",
+    "-l",
+    "--language",
 ];
 const FLAG_OPTIONS: &[&str] = &[
     "--stop-after-init",
@@ -93,6 +103,11 @@ const FLAG_OPTIONS: &[&str] = &[
     "--x-sendfile",
     "-s",
     "--save",
+    "--syslog",
+    "--log-web",
+    "--log-sql",
+    "--log-request",
+    "--log-response",
 ];
 
 struct Options {
@@ -176,8 +191,15 @@ fn parse(args: &[OsString]) -> Result<Options, String> {
     };
     let mut iter = args.iter().map(|a| a.to_string_lossy().into_owned());
     while let Some(arg) = iter.next() {
+        // optparse's spellings: `--name=value`, and `-xVALUE` for a short option.
         let (name, inline) = match arg.split_once('=') {
             Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
+            _ if !arg.starts_with("--")
+                && arg.len() > 2
+                && VALUE_OPTIONS.contains(&arg.get(..2).unwrap_or("")) =>
+            {
+                (arg[..2].to_string(), Some(arg[2..].to_string()))
+            }
             _ => (arg.clone(), None),
         };
         if VALUE_OPTIONS.contains(&name.as_str()) {
@@ -195,6 +217,9 @@ fn parse(args: &[OsString]) -> Result<Options, String> {
                 "--db_port" => Some(&mut opts.db.port),
                 "-r" | "--db_user" => Some(&mut opts.db.user),
                 "-w" | "--db_password" => Some(&mut opts.db.password),
+                "-c" | "--config" => Some(&mut opts.db.config),
+                "--addons-path" => Some(&mut opts.db.addons_path),
+                "--without-demo" => Some(&mut opts.db.without_demo),
                 _ => None,
             };
             if let Some(slot) = slot {
@@ -415,9 +440,15 @@ fn wait_for(signo: i32) {
     }
 }
 
-/// Odoo reads `db_*` from its config file (`ODOO_RC`) when the command line has none.
+/// Odoo reads its config file (`-c`, else `ODOO_RC`) for what the command
+/// line does not give: `db_*`, `addons_path`, `without_demo`.
 fn apply_odoo_rc(opts: &mut db::DbOptions) {
-    let Some(path) = std::env::var_os("ODOO_RC") else {
+    let Some(path) = opts
+        .config
+        .clone()
+        .map(OsString::from)
+        .or_else(|| std::env::var_os("ODOO_RC"))
+    else {
         return;
     };
     let Ok(rc) = odoo_init::config::read_odoo_rc(std::path::Path::new(&path)) else {
@@ -428,10 +459,18 @@ fn apply_odoo_rc(opts: &mut db::DbOptions) {
         ("db_port", &mut opts.port),
         ("db_user", &mut opts.user),
         ("db_password", &mut opts.password),
+        ("addons_path", &mut opts.addons_path),
     ] {
         if slot.is_none() {
-            *slot = rc.get(key).cloned();
+            *slot = odoo_init::config::rc_value(&rc, key).cloned();
         }
+    }
+    // The file's `False` means "load demo data", as Odoo reads it there.
+    if opts.without_demo.is_none() {
+        opts.without_demo = rc
+            .get("without_demo")
+            .filter(|v| !v.eq_ignore_ascii_case("false"))
+            .cloned();
     }
 }
 

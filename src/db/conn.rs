@@ -251,6 +251,23 @@ pub fn is_lock_wait(e: &postgres::Error) -> bool {
         .any(|c| e.code() == Some(c))
 }
 
+/// The longest any statement of ours may wait for a lock or run (README,
+/// "When the database fails"): a session holding the advisory lock or a
+/// table lock cannot hold PID 1 longer than this, and a SIGTERM that came
+/// meanwhile is acted on when the statement returns.
+const STATEMENT_BOUND: &str = "5s";
+
+/// A transaction whose every statement is bounded by [`STATEMENT_BOUND`].
+/// `SET LOCAL`, not a session setting: behind PgBouncer's transaction
+/// pooling a session setting would reach other clients.
+pub fn bounded(client: &mut Client) -> Result<postgres::Transaction<'_>, postgres::Error> {
+    let mut tx = client.transaction()?;
+    tx.batch_execute(&format!(
+        "SET LOCAL lock_timeout = '{STATEMENT_BOUND}'; SET LOCAL statement_timeout = '{STATEMENT_BOUND}'"
+    ))?;
+    Ok(tx)
+}
+
 /// `"name"` with embedded quotes doubled: identifiers are quoted, never pasted.
 pub fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))

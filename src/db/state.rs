@@ -12,6 +12,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use super::conn;
 use postgres::types::{ToSql, Type};
 use postgres::{Client, Row, Transaction};
 
@@ -192,26 +193,9 @@ fn utc(expr: &str) -> String {
     format!("to_char(({expr}) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'")
 }
 
-/// The longest any statement of ours may wait for a lock or run (README,
-/// "When the database fails"): a session holding the advisory lock or a
-/// table lock cannot hold PID 1 longer than this, and a SIGTERM that came
-/// meanwhile is acted on when the statement returns.
-const STATEMENT_BOUND: &str = "5s";
-
-/// A transaction whose every statement is bounded by [`STATEMENT_BOUND`].
-/// `SET LOCAL`, not a session setting: behind PgBouncer's transaction
-/// pooling a session setting would reach other clients.
-fn bounded(client: &mut Client) -> PgResult<Transaction<'_>> {
-    let mut tx = client.transaction()?;
-    tx.batch_execute(&format!(
-        "SET LOCAL lock_timeout = '{STATEMENT_BOUND}'; SET LOCAL statement_timeout = '{STATEMENT_BOUND}'"
-    ))?;
-    Ok(tx)
-}
-
 /// A transaction holding the advisory lock until it ends.
 fn locked(client: &mut Client) -> PgResult<Transaction<'_>> {
-    let mut tx = bounded(client)?;
+    let mut tx = conn::bounded(client)?;
     tx.query_typed(
         "SELECT pg_advisory_xact_lock($1)",
         &[(&LOCK_KEY, Type::INT8)],
@@ -266,7 +250,7 @@ impl<'a> Store<'a> {
     /// The gate without a claim (the run phase): one query, no advisory
     /// lock: it writes nothing.
     fn peek(&mut self, force: bool) -> PgResult<Claim> {
-        let mut tx = bounded(self.client)?;
+        let mut tx = conn::bounded(self.client)?;
         let latest = match tx.query_typed_opt(&latest_sql(), &[]) {
             Err(e) if e.code() == Some(&postgres::error::SqlState::UNDEFINED_TABLE) => {
                 return Ok(Claim::NoTable)
@@ -337,7 +321,7 @@ impl<'a> Store<'a> {
     /// when the heartbeat stops.
     pub fn record_failure(&mut self, claimed: i64, status: i32) -> PgResult<()> {
         let sql = format!("UPDATE {TABLE} SET exit_status = $2, heartbeat = now() WHERE id = $1");
-        let mut tx = bounded(self.client)?;
+        let mut tx = conn::bounded(self.client)?;
         match tx.query_typed(&sql, &[(&claimed, Type::INT8), (&status, Type::INT4)]) {
             // A legacy table we may not alter: nothing to record it in.
             Err(e) if e.code() == Some(&postgres::error::SqlState::UNDEFINED_COLUMN) => Ok(()),
@@ -407,11 +391,11 @@ pub fn beat(client: &mut Client, claimed: i64) -> PgResult<bool> {
          WHERE id = $1 AND id = (SELECT max(id) FROM {TABLE}) RETURNING id::int8"
     );
     let id = [(&claimed as &(dyn ToSql + Sync), Type::INT8)];
-    let mut tx = bounded(client)?;
+    let mut tx = conn::bounded(client)?;
     let ours = match tx.query_typed_opt(&update, &id) {
         Err(e) if e.code() == Some(&postgres::error::SqlState::UNDEFINED_COLUMN) => {
             drop(tx);
-            let mut tx = bounded(client)?;
+            let mut tx = conn::bounded(client)?;
             let check = format!("SELECT max(id)::int8 = $1 FROM {TABLE}");
             let ours = tx
                 .query_typed_one(&check, &id)?
@@ -473,7 +457,7 @@ fn ensure_columns(tx: &mut Transaction) -> PgResult<bool> {
             COLUMNS_REFUSED.store(true, Ordering::Relaxed);
             log::warn!(
                 "cannot add the heartbeat columns to {TABLE} ({}); using its three columns: busy states then time out by TIMEOUT",
-                super::conn::message(&e)
+                conn::message(&e)
             );
             sp.rollback()?;
             Ok(false)
@@ -535,7 +519,7 @@ const NUMERIC: [&str; 3] = ["id", "pid", "exit_status"];
 /// has them; `None` when there is no table. One transaction, so that it
 /// reads one snapshot (and works through PgBouncer).
 pub fn history(client: &mut Client, limit: Option<i64>) -> PgResult<Option<History>> {
-    let mut tx = bounded(client)?;
+    let mut tx = conn::bounded(client)?;
     if !table_exists(&mut tx)? {
         return Ok(None);
     }

@@ -2,10 +2,11 @@
 //! go on a command line: Odoo and the maintenance script reach the database
 //! through libpq's environment and a 0600 password file.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
+use super::args;
 use crate::config::Config;
 
 /// Keeps a one-off Odoo run from serving HTTP or running crons.
@@ -17,30 +18,56 @@ fn os(s: impl Into<OsString>) -> OsString {
     s.into()
 }
 
-/// Install `MODULES` + `SERVER_WIDE_MODULES` (`base` when both are empty).
-pub fn install(cfg: &Config) -> Vec<OsString> {
+/// The modules an install step asks for: `MODULES` + `SERVER_WIDE_MODULES`
+/// (`base` when both are empty).
+pub fn to_install(cfg: &Config) -> Vec<String> {
     let mut mods: Vec<String> = cfg.modules.clone();
     mods.extend(cfg.server_wide_modules.iter().cloned());
     if mods.is_empty() {
         mods.push("base".into());
     }
-    one_off(cfg, "-i", &mods.join(","))
+    mods
 }
 
-/// Update every installed module (`-u all`), or only `MODULES` +
-/// `SERVER_WIDE_MODULES` when they are given.
-pub fn update(cfg: &Config) -> Vec<OsString> {
+/// The modules an update step names: `MODULES` + `SERVER_WIDE_MODULES`;
+/// empty for every installed module (`-u all`).
+pub fn to_update(cfg: &Config) -> Vec<String> {
     let mut mods: Vec<String> = cfg.modules.clone();
     mods.extend(cfg.server_wide_modules.iter().cloned());
+    mods
+}
+
+/// Install [`to_install`], with the user's arguments that reach the steps
+/// (`extra`, see [`args`]) and `ODOO_STEP_ARGS`. Without demo data unless
+/// `DEMO=True`, or the config file or those arguments decide it themselves
+/// (Odoo 15 to 18 load it by default; `--without-demo=all` is the spelling
+/// all of them accept).
+pub fn install(cfg: &Config, extra: &[OsString]) -> Vec<OsString> {
+    let mut argv = one_off(cfg, "-i", &to_install(cfg).join(","), extra);
+    let step_args = args::for_steps(extra);
+    let decided = cfg.demo
+        || cfg.rc_sets_without_demo
+        || args::sets_without_demo(step_args.iter().map(|a| a.as_os_str()))
+        || args::sets_without_demo(cfg.step_args.iter().map(OsStr::new));
+    if !decided {
+        argv.push(os("--without-demo=all"));
+    }
+    argv
+}
+
+/// Update every installed module (`-u all`), or only [`to_update`] when
+/// they are given; with the same arguments as an install.
+pub fn update(cfg: &Config, extra: &[OsString]) -> Vec<OsString> {
+    let mods = to_update(cfg);
     let list = if mods.is_empty() {
         "all".to_string()
     } else {
         mods.join(",")
     };
-    one_off(cfg, "-u", &list)
+    one_off(cfg, "-u", &list, extra)
 }
 
-fn one_off(cfg: &Config, flag: &str, modules: &str) -> Vec<OsString> {
+fn one_off(cfg: &Config, flag: &str, modules: &str, extra: &[OsString]) -> Vec<OsString> {
     let mut argv = vec![
         os(&cfg.odoo_bin),
         os("-d"),
@@ -48,6 +75,8 @@ fn one_off(cfg: &Config, flag: &str, modules: &str) -> Vec<OsString> {
         os(flag),
         os(modules),
     ];
+    argv.extend(args::for_steps(extra));
+    argv.extend(cfg.step_args.iter().map(os));
     argv.extend(ONE_OFF.iter().map(os));
     argv
 }
@@ -169,14 +198,19 @@ mod tests {
                 .collect::<Vec<_>>()
                 .join(" ")
         };
+        let extra = [os("--addons-path"), os("/mnt/a"), os("--workers"), os("2")];
         assert_eq!(
-            line(install(&cfg)),
-            "/bin/sh -d odoo -i sale,crm,queue_job --stop-after-init --no-http --max-cron-threads=0"
+            line(install(&cfg, &extra)),
+            "/bin/sh -d odoo -i sale,crm,queue_job --addons-path /mnt/a --stop-after-init --no-http --max-cron-threads=0 --without-demo=all"
         );
         assert_eq!(
-            line(update(&config(&[]))),
-            "/bin/sh -d odoo -u all --stop-after-init --no-http --max-cron-threads=0"
+            line(update(&config(&[("ODOO_STEP_ARGS", "--log-level=debug")]), &extra)),
+            "/bin/sh -d odoo -u all --addons-path /mnt/a --log-level=debug --stop-after-init --no-http --max-cron-threads=0"
         );
+        let demo = config(&[("DEMO", "yes")]);
+        assert!(!line(install(&demo, &[])).contains("--without-demo"));
+        let own = [os("--without-demo=sale")];
+        assert!(!line(install(&cfg, &own)).contains("--without-demo=all"));
         assert_eq!(
             line(run(&cfg, &[os("--workers"), os("2")])),
             "/bin/sh -d odoo --load=base,web,queue_job --no-database-list --workers 2"

@@ -1,0 +1,169 @@
+//! Which of the user's Odoo arguments (those after `--`) reach the install
+//! and update steps. The rule follows Odoo's own option groups
+//! (`odoo/tools/config.py`, 15 to 18): an option that says where code,
+//! configuration and data are ("Common options": `-c`, `--addons-path`,
+//! `--upgrade-path`, `--load`, `--data-dir`...), which database and how to
+//! reach it ("Database related options", `--db-filter`), or where the log
+//! goes ("Logging Configuration") reaches every Odoo process odoo-init
+//! starts; everything else (HTTP, multiprocessing, limits, crons, `--dev`,
+//! SMTP, testing...) shapes serving and stays with the run phase, as do
+//! arguments this table does not know. Options are matched by their full
+//! name, as `--name=value`, `--name value`, `-xVALUE` or `-x VALUE`.
+
+use std::ffi::{OsStr, OsString};
+
+/// Options that reach the steps, and whether each takes a value.
+const STEP_OPTIONS: &[(&str, bool)] = &[
+    // Common options: where code, configuration and data are.
+    ("-c", true),
+    ("--config", true),
+    ("--addons-path", true),
+    ("--upgrade-path", true),
+    ("--pre-upgrade-scripts", true),
+    ("--load", true),
+    ("-D", true),
+    ("--data-dir", true),
+    ("--without-demo", true),
+    // Web interface: which databases this Odoo may see.
+    ("--db-filter", true),
+    // Database related options (not the password: see SECRET_OPTIONS).
+    ("-r", true),
+    ("--db_user", true),
+    ("--db_host", true),
+    ("--db_port", true),
+    ("--db_sslmode", true),
+    ("--db_maxconn", true),
+    ("--db-template", true),
+    ("--pg_path", true),
+    ("--db_replica_host", true),
+    ("--db_replica_port", true),
+    // Logging Configuration: where the step's log goes.
+    ("--logfile", true),
+    ("--syslog", false),
+    ("--log-handler", true),
+    ("--log-level", true),
+    ("--log-web", false),
+    ("--log-sql", false),
+    ("--log-request", false),
+    ("--log-response", false),
+    ("--log-db", true),
+    ("--log-db-level", true),
+];
+
+/// Options whose value is a secret: never passed on by odoo-init to a step
+/// (its command line is logged); the steps get the password through the
+/// password file (`DB_PASSWORD`).
+pub const SECRET_OPTIONS: [&str; 2] = ["-w", "--db_password"];
+
+/// How one argument names an option: the option and whether its value is
+/// attached (`--name=value`, `-xVALUE`).
+fn option_of<'t>(arg: &str, table: &[(&'t str, bool)]) -> Option<(&'t str, bool, bool)> {
+    table.iter().find_map(|&(name, takes_value)| {
+        if arg == name {
+            return Some((name, takes_value, false));
+        }
+        let attached = if name.starts_with("--") {
+            arg.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('='))
+        } else {
+            takes_value && arg.len() > name.len() && arg.starts_with(name)
+        };
+        attached.then_some((name, takes_value, true))
+    })
+}
+
+/// The arguments of `extra` that reach the steps, in their order, each
+/// with its value.
+pub fn for_steps(extra: &[OsString]) -> Vec<OsString> {
+    let mut picked = Vec::new();
+    let mut args = extra.iter();
+    while let Some(arg) = args.next() {
+        let Some((_, takes_value, attached)) =
+            arg.to_str().and_then(|a| option_of(a, STEP_OPTIONS))
+        else {
+            continue;
+        };
+        picked.push(arg.clone());
+        if takes_value && !attached {
+            if let Some(value) = args.next() {
+                picked.push(value.clone());
+            }
+        }
+    }
+    picked
+}
+
+/// The first option of `args` that carries a secret, if any.
+pub fn secret_in<'a>(args: impl IntoIterator<Item = &'a str>) -> Option<&'static str> {
+    let table: Vec<(&'static str, bool)> = SECRET_OPTIONS.iter().map(|&n| (n, true)).collect();
+    args.into_iter()
+        .find_map(|a| option_of(a, &table).map(|(name, _, _)| name))
+}
+
+/// `args` say themselves whether to load demo data (`--without-demo`).
+pub fn sets_without_demo<'a>(args: impl IntoIterator<Item = &'a OsStr>) -> bool {
+    args.into_iter().any(|a| {
+        a.to_str()
+            .and_then(|a| option_of(a, STEP_OPTIONS))
+            .is_some_and(|(name, _, _)| name == "--without-demo")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(args: &[&str]) -> Vec<OsString> {
+        args.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn locating_options_reach_the_steps_serving_ones_do_not() {
+        let extra = os(&[
+            "--addons-path",
+            "/mnt/extra-addons,/opt/more",
+            "--workers",
+            "2",
+            "-c/etc/odoo/prod.conf",
+            "--data-dir=/var/lib/odoo",
+            "--proxy-mode",
+            "--log-level",
+            "debug",
+            "--http-port=8080",
+            "-D",
+            "/data",
+            "--addons",
+            "/abbreviated",
+            "--db_host=db",
+            "-w",
+            "secret",
+        ]);
+        assert_eq!(
+            for_steps(&extra),
+            os(&[
+                "--addons-path",
+                "/mnt/extra-addons,/opt/more",
+                "-c/etc/odoo/prod.conf",
+                "--data-dir=/var/lib/odoo",
+                "--log-level",
+                "debug",
+                "-D",
+                "/data",
+                "--db_host=db",
+            ])
+        );
+    }
+
+    #[test]
+    fn secrets_and_demo_are_recognised_in_every_spelling() {
+        assert_eq!(secret_in(["--log-level=info", "-wpw"]), Some("-w"));
+        assert_eq!(secret_in(["--db_password=x"]), Some("--db_password"));
+        assert_eq!(secret_in(["--db_password_file"]), None);
+        assert!(sets_without_demo(
+            os(&["--without-demo=all"]).iter().map(|a| a.as_os_str())
+        ));
+        assert!(!sets_without_demo(
+            os(&["--workers", "2"]).iter().map(|a| a.as_os_str())
+        ));
+    }
+}
