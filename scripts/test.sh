@@ -4,6 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 need_tools
+# Every locked crate, for every platform: tests/cli.rs reads `cargo metadata --offline`.
+cargo fetch --locked
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 # The tests run the stand-in Odoo as a plain binary: build the examples as such.

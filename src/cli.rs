@@ -1,11 +1,14 @@
 //! The command line: which job to run, and the exit code it ends with.
 
 use std::ffi::{OsStr, OsString};
+use std::io::Write;
 
 use crate::config::{self, SupervisorConfig};
 use crate::exit;
+use crate::pid1;
 use crate::pid1::restart::{self, ExtraArgs};
-use crate::pid1::runtime::{Instance, RuntimeDir};
+use crate::pid1::runtime::{self, Instance, RuntimeDir};
+use crate::pid1::status::Record;
 use crate::pid1::supervisor::{Abort, ChildSpec, Launcher, Pause, Supervisor};
 
 pub const HELP: &str = "\
@@ -18,6 +21,7 @@ USAGE:
                                                 --db_*, --log-*...) reach install and update too
     odoo-init state [--limit N]                 print the state history (curq_state_history)
     odoo-init supervise [--] COMMAND [ARGS...]  PID-1 duties only, for any command
+    odoo-init status [--json] [--pid PID]       what the running odoo-init is doing (PID 1 unless --pid)
     odoo-init restart [--pid PID] [-- ARGS...]  restart the supervised command in place
                                                 (with ARGS: instead of the previous extra arguments;
                                                  `--` alone: with none)
@@ -69,7 +73,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
             0
         }
         // `odoo-init supervise --help` is a request for help, not a command to run.
-        "supervise" | "restart" | "state" if asks_help(rest) => {
+        "supervise" | "restart" | "state" | "status" if asks_help(rest) => {
             print!("{HELP}");
             0
         }
@@ -77,6 +81,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
         "restart" => restart(rest),
         "" | "--" => crate::job::main_job(strip_dashes(&args).to_vec()),
         "state" => state(rest),
+        "status" => status(rest),
         other if other.starts_with('-') => usage(&format!(
             "unknown option {other:?}: Odoo's options go after `--`, as in `odoo-init -- {other} ...`"
         )),
@@ -159,7 +164,7 @@ fn supervise_with(
     settings: SupervisorConfig,
     instance: Option<Instance>,
 ) -> i32 {
-    let extra = ExtraArgs::new(program_args.to_vec(), instance);
+    let extra = ExtraArgs::new(program_args.to_vec(), instance.clone());
     let mut sup = match Supervisor::new(settings.stop_timeout) {
         Ok(s) => s,
         Err(e) => {
@@ -167,6 +172,7 @@ fn supervise_with(
             return exit::OS_ERROR;
         }
     };
+    sup.status().keep_in(instance, "supervise", "");
     let mut launcher = FixedCommand {
         program: program.clone(),
         extra,
@@ -183,7 +189,77 @@ fn state(args: &[OsString]) -> i32 {
         },
         _ => return usage("state takes only --limit N"),
     };
-    crate::job::print_state(limit)
+    match crate::job::state_history(limit) {
+        Ok(text) => print(&text),
+        Err(code) => code,
+    }
+}
+
+/// `odoo-init status [--json] [--pid PID]`: the record of the running
+/// odoo-init, ages computed now.
+fn status(args: &[OsString]) -> i32 {
+    let mut pid = 1;
+    let mut json = false;
+    let mut rest = args;
+    while let Some((first, tail)) = rest.split_first() {
+        match first.to_str() {
+            Some("--json") => {
+                json = true;
+                rest = tail;
+            }
+            Some("--pid") => match pid_arg(tail) {
+                Ok((value, after)) => {
+                    pid = value;
+                    rest = after;
+                }
+                Err(code) => return code,
+            },
+            _ => return usage(&format!("status: unexpected {first:?}")),
+        }
+    }
+    let dir = RuntimeDir::new(config::runtime_dir(&config::process_env));
+    let record = runtime::check_target(pid)
+        .and_then(|()| Instance::of(&dir, pid))
+        .and_then(|instance| instance.read(pid1::status::FILE, pid1::status::RECORD_MAX))
+        .and_then(|data| {
+            let text = String::from_utf8(data)
+                .map_err(|_| runtime::RuntimeError("its status record is not text".into()))?;
+            Record::parse(&text).map_err(|why| {
+                runtime::RuntimeError(format!("its status record is refused: {why}"))
+            })
+        });
+    let record = match record {
+        Ok(r) => r,
+        Err(e) => {
+            log::error!("cannot read the status of PID {pid}: {e}");
+            return exit::NOT_REACHED;
+        }
+    };
+    let now = pid1::status::now();
+    if json {
+        print(&record.to_json(now))
+    } else {
+        print(&record.describe(now))
+    }
+}
+
+/// The value of `--pid` (the head of `tail`) and what follows it.
+fn pid_arg(tail: &[OsString]) -> Result<(i32, &[OsString]), i32> {
+    tail.split_first()
+        .and_then(|(value, after)| Some((value.to_str()?.parse().ok()?, after)))
+        .ok_or_else(|| usage("--pid needs a process number"))
+}
+
+/// Writes a command's output; a closed stdout (`odoo-init state | head`)
+/// ends the command quietly.
+fn print(text: &str) -> i32 {
+    match std::io::stdout().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            log::error!("writing to standard output: {e}");
+            exit::OS_ERROR
+        }
+        _ => 0,
+    }
 }
 
 fn restart(args: &[OsString]) -> i32 {
@@ -192,13 +268,13 @@ fn restart(args: &[OsString]) -> i32 {
     let mut new_args = None;
     while let Some((first, tail)) = rest.split_first() {
         match first.to_str() {
-            Some("--pid") => {
-                let Some(value) = tail.first().and_then(|v| v.to_str()?.parse::<i32>().ok()) else {
-                    return usage("--pid needs a process number");
-                };
-                pid = value;
-                rest = &tail[1..];
-            }
+            Some("--pid") => match pid_arg(tail) {
+                Ok((value, after)) => {
+                    pid = value;
+                    rest = after;
+                }
+                Err(code) => return code,
+            },
             Some("--") => {
                 new_args = Some(tail.to_vec());
                 break;
@@ -218,7 +294,7 @@ fn restart(args: &[OsString]) -> i32 {
         }
         Err(e) => {
             log::error!("{e}");
-            exit::RESTART_REFUSED
+            exit::NOT_REACHED
         }
     }
 }

@@ -15,8 +15,10 @@ pub const GATE_RESET: i32 = 75;
 /// The owner of a busy state lost its claim (another pod wrote `Reset` or a
 /// newer state after it): its step was stopped, `Ready` was not written.
 pub const CLAIM_LOST: i32 = 76;
-/// `odoo-init restart` refused: insecure runtime directory, other user, no such process.
-pub const RESTART_REFUSED: i32 = 77;
+/// `odoo-init restart` / `status`: the running odoo-init could not be
+/// reached or asked (no such process, not an odoo-init, another user, an
+/// insecure runtime directory, no readable record); nothing was signalled.
+pub const NOT_REACHED: i32 = 77;
 /// The command exists but could not be executed (shell convention).
 pub const NOT_EXECUTABLE: i32 = 126;
 /// The command was not found (shell convention).

@@ -2,7 +2,6 @@
 //! behind the state gate), then Odoo under the supervisor.
 
 use std::ffi::OsString;
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 use postgres::error::SqlState;
@@ -18,6 +17,7 @@ use crate::odoo::command as odoo;
 use crate::odoo::modules;
 use crate::pid1::restart::ExtraArgs;
 use crate::pid1::runtime::{Instance, RuntimeDir};
+use crate::pid1::status::Phase;
 use crate::pid1::supervisor::{Abort, ChildSpec, Launcher, Pause, StepEnd, Supervisor};
 use crate::plan::{Gate, Plan, Step};
 
@@ -92,6 +92,9 @@ pub fn main_job(extra: Vec<OsString>) -> i32 {
             return sup.shutdown(exit::USAGE);
         }
     };
+    let database = cfg.db.name.clone().unwrap_or_default();
+    sup.status()
+        .keep_in(instance.clone(), cfg.mode.name(), &database);
     let code = run(&mut sup, cfg, plan, instance.clone(), extra);
     // The password file and anything left for this process go with it.
     if let Some(instance) = instance {
@@ -203,7 +206,9 @@ impl Ctx {
         let force = self.gate == Gate::Ignore;
         let started = Instant::now();
         let mut said: Option<Instant> = None;
-        let mut say = |what: &str| {
+        // What the gate waits for: in the status record when it changes, in the log every 30 s.
+        let mut say = |pause: &mut Pause, what: &str| {
+            pause.status().waiting_for(what);
             if said.is_none_or(|t| t.elapsed() >= WAIT_LOG_EVERY) {
                 log::info!(
                     "{what}; waiting since {:.0}s",
@@ -215,6 +220,7 @@ impl Ctx {
         let mut watch = Watch::default();
         // Since when statements fail because the connection is lost.
         let mut lost: Option<Instant> = None;
+        pause.status().phase(Phase::Gate);
         loop {
             let missing = match live(&mut self.client, &self.cfg, pause) {
                 Ok(client) => {
@@ -238,7 +244,7 @@ impl Ctx {
                             match state::judge(&latest, watched, timeout, lease) {
                                 Verdict::Proceed => return Ok(None),
                                 Verdict::Wait(what) => {
-                                    say(&what);
+                                    say(pause, &what);
                                     None
                                 }
                                 Verdict::Reset(reason) => {
@@ -264,10 +270,13 @@ impl Ctx {
                         Err(e) if conn::is_lock_wait(&e) => {
                             // Nothing was watched meanwhile; the pause below honours signals.
                             watch = Watch::default();
-                            say(&format!(
-                                "the state table is locked by another session ({})",
-                                conn::message(&e)
-                            ));
+                            say(
+                                pause,
+                                &format!(
+                                    "the state table is locked by another session ({})",
+                                    conn::message(&e)
+                                ),
+                            );
                             None
                         }
                         Err(e) if conn::is_connection_loss(&e) => {
@@ -297,10 +306,13 @@ impl Ctx {
                     );
                     return Err(Halt::Exit(exit::GATE_RESET));
                 }
-                say(&format!(
-                    "no {what} yet in {} (an Init or install may be creating it)",
-                    self.cfg.db_name()
-                ));
+                say(
+                    pause,
+                    &format!(
+                        "no {what} yet in {} (an Init or install may be creating it)",
+                        self.cfg.db_name()
+                    ),
+                );
             }
             if pause.sleep(POLL).is_err() {
                 return Err(Halt::Stopped);
@@ -357,6 +369,14 @@ impl Ctx {
                 }
             },
         };
+        let phase = match busy {
+            State::Creating => Phase::Install,
+            State::Updating => Phase::Update,
+            _ => Phase::Maintenance,
+        };
+        sup.status().phase(phase);
+        sup.status()
+            .owns(Some(format!("{}, row {id}", busy.as_str())));
         let spec = ChildSpec {
             argv,
             env: self.env.clone(),
@@ -389,6 +409,7 @@ impl Ctx {
             }
             StepEnd::Exited(0) => {
                 if self.store_write(&mut sup.pause(), "writing Ready", |s| s.finish(id))? {
+                    sup.status().owns(None);
                     Ok(true)
                 } else {
                     log::error!("step '{what}' completed, but state {id} is no longer the latest row (another pod wrote Reset or a newer state after it): Ready not written");
@@ -744,44 +765,29 @@ fn hostname() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-/// `odoo-init state [--limit N]`.
-pub fn print_state(limit: Option<i64>) -> i32 {
+/// `odoo-init state [--limit N]`: the history as text, or the exit code (the reason logged).
+pub fn state_history(limit: Option<i64>) -> Result<String, i32> {
     let env = &config::process_env;
-    let db = match config::odoo_rc(env)
+    let db = config::odoo_rc(env)
         .and_then(|(path, rc)| config::Db::from_env(env, (path.as_deref(), &rc), true))
-    {
-        Ok(db) => db,
-        Err(e) => {
+        .map_err(|e| {
             log::error!("{e}");
-            return exit::USAGE;
-        }
-    };
+            exit::USAGE
+        })?;
     let target = Target::of(&db, db.name.as_deref().unwrap_or(""));
-    let mut client = match target.connect_once() {
-        Ok(c) => c,
-        Err(e) => {
-            log::error!("{}: {}", target.describe(), ConnectError::from(e));
-            return exit::DB_UNREACHABLE;
-        }
-    };
+    let mut client = target.connect_once().map_err(|e| {
+        log::error!("{}: {}", target.describe(), ConnectError::from(e));
+        exit::DB_UNREACHABLE
+    })?;
     match state::history(&mut client, limit) {
-        Ok(Some(rows)) => {
-            // A closed stdout (`odoo-init state | head`) ends the command quietly.
-            match std::io::stdout().write_all(state::format_history(&rows).as_bytes()) {
-                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-                    log::error!("writing the history: {e}");
-                    exit::OS_ERROR
-                }
-                _ => 0,
-            }
-        }
+        Ok(Some(rows)) => Ok(state::format_history(&rows)),
         Ok(None) => {
             log::error!("no table {} in {}", state::TABLE, target.describe());
-            exit::DB_UNREACHABLE
+            Err(exit::DB_UNREACHABLE)
         }
         Err(e) => {
             log::error!("reading {}: {e}", state::TABLE);
-            exit::DB_UNREACHABLE
+            Err(exit::DB_UNREACHABLE)
         }
     }
 }

@@ -117,6 +117,9 @@ impl<'a> Target<'a> {
                     }
                     if !logged {
                         log::info!("waiting for PostgreSQL at {}: {e}", self.describe());
+                        pause
+                            .status()
+                            .waiting_for(&format!("PostgreSQL at {}", self.describe()));
                         logged = true;
                     }
                     if let Err(Abort::Stopped) | Err(Abort::Failed(_)) = pause.sleep(delay) {

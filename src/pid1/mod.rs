@@ -6,4 +6,5 @@
 pub mod restart;
 pub mod runtime;
 pub mod signals;
+pub mod status;
 pub mod supervisor;

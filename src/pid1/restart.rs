@@ -4,10 +4,9 @@
 //! them up before its next start.
 
 use std::ffi::OsString;
-use std::fs;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
-use crate::pid1::runtime::{Instance, RuntimeDir, RuntimeError};
+use crate::pid1::runtime::{self, Instance, RuntimeDir, RuntimeError};
 
 const PENDING: &str = "restart-args";
 /// The most bytes of restart arguments (NUL-terminated) that are passed on
@@ -101,39 +100,9 @@ impl ExtraArgs {
     }
 }
 
-/// The effective uid of `pid`, from `/proc/PID/status` (the owner of
-/// `/proc/PID` itself is root for a process that is not dumpable, as the
-/// main job makes itself).
-fn process_uid(pid: i32) -> Option<u32> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let uids = status.lines().find_map(|l| l.strip_prefix("Uid:"))?;
-    uids.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// The program name of `pid` (`/proc/PID/comm`, readable for any process).
-fn process_name(pid: i32) -> Option<String> {
-    let comm = fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-    Some(comm.trim_end_matches('\n').to_string())
-}
-
 /// `odoo-init restart`: leave the arguments (if any) and send SIGHUP to `pid`.
 pub fn request(pid: i32, args: Option<&[OsString]>, dir: &RuntimeDir) -> Result<(), RuntimeError> {
-    let owner =
-        process_uid(pid).ok_or_else(|| fail(format!("no process with PID {pid} to restart")))?;
-    // SIGHUP to anything else (a host's systemd as PID 1, a shell) does harm.
-    let target = process_name(pid).unwrap_or_default();
-    let me_name = process_name(std::process::id() as i32).unwrap_or_default();
-    if target != me_name {
-        return Err(fail(format!(
-            "PID {pid} is {target:?}, not {me_name}: nothing was signalled; give the PID of the running odoo-init with --pid (under `docker run --init`: --pid $(pidof {me_name}))"
-        )));
-    }
-    let me = nix::unistd::geteuid().as_raw();
-    if owner != me {
-        return Err(fail(format!(
-            "PID {pid} runs as uid {owner}, this command as uid {me}; run `odoo-init restart` as the same user (docker exec -u {owner} ...)"
-        )));
-    }
+    runtime::check_target(pid).map_err(|e| fail(format!("{e}: nothing was signalled")))?;
     if let Some(args) = args {
         let data = encode(args);
         if data.len() > ARGS_MAX {

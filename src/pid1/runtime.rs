@@ -115,7 +115,9 @@ impl Instance {
     }
 
     /// Writes `name` atomically: a new temp file (`O_EXCL`: a leftover
-    /// never lends it its mode), 0600, synced, renamed over `name`.
+    /// never lends it its mode), 0600, renamed over `name`. Not synced:
+    /// these files live only as long as this process; readers need the
+    /// rename's atomicity, not durability.
     pub fn write(&self, name: &str, data: &[u8]) -> Result<PathBuf, RuntimeError> {
         let target = self.path.join(name);
         let tmp = self.path.join(format!("{name}.{}.tmp", std::process::id()));
@@ -126,10 +128,7 @@ impl Instance {
             .mode(0o600)
             .custom_flags(libc::O_NOFOLLOW)
             .open(&tmp)
-            .and_then(|mut f| {
-                f.write_all(data)?;
-                f.sync_all()
-            })
+            .and_then(|mut f| f.write_all(data))
             .and_then(|()| fs::rename(&tmp, &target));
         written.map_err(|e| {
             let _ = fs::remove_file(&tmp);
@@ -153,12 +152,53 @@ impl Instance {
         read.map(Some)
     }
 
+    /// Reads `name` (left in place), with the checks of [`Instance::take`].
+    pub fn read(&self, name: &str, cap: usize) -> Result<Vec<u8>, RuntimeError> {
+        read_private(&self.path.join(name), cap)
+    }
+
     /// Removes the directory and everything in it (at exit).
     pub fn remove(&self) {
         if let Err(e) = fs::remove_dir_all(&self.path) {
             log::warn!("cannot remove {}: {e}", self.path.display());
         }
     }
+}
+
+/// Checks that `pid` is a running odoo-init (the same program name as this
+/// one) of this user: nothing is signalled or read for anything else (a
+/// host's systemd as PID 1, a shell given by mistake).
+pub fn check_target(pid: i32) -> Result<(), RuntimeError> {
+    let owner = process_uid(pid).ok_or_else(|| fail(format!("no process with PID {pid}")))?;
+    let target = process_name(pid).unwrap_or_default();
+    let me_name = process_name(std::process::id() as i32).unwrap_or_default();
+    if target != me_name {
+        return Err(fail(format!(
+            "PID {pid} is {target:?}, not {me_name}; give the PID of the running odoo-init with --pid (under `docker run --init`: --pid $(pidof {me_name}))"
+        )));
+    }
+    let me = nix::unistd::geteuid().as_raw();
+    if owner != me {
+        return Err(fail(format!(
+            "PID {pid} runs as uid {owner}, this command as uid {me}; run it as the same user (docker exec -u {owner} ...)"
+        )));
+    }
+    Ok(())
+}
+
+/// The effective uid of `pid`, from `/proc/PID/status` (the owner of
+/// `/proc/PID` itself is root for a process that is not dumpable, as the
+/// main job makes itself).
+fn process_uid(pid: i32) -> Option<u32> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let uids = status.lines().find_map(|l| l.strip_prefix("Uid:"))?;
+    uids.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The program name of `pid` (`/proc/PID/comm`, readable for any process).
+fn process_name(pid: i32) -> Option<String> {
+    let comm = fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    Some(comm.trim_end_matches('\n').to_string())
 }
 
 fn read_private(path: &Path, cap: usize) -> Result<Vec<u8>, RuntimeError> {

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use crate::config::OnExit;
 use crate::exit;
 use crate::pid1::signals::{self, Received, Signals};
+use crate::pid1::status::{Phase, Status};
 
 /// Between the second SIGTERM and SIGKILL (SPEC §6).
 const KILL_GRACE: Duration = Duration::from_secs(3);
@@ -95,6 +96,11 @@ pub struct Pause<'a> {
 }
 
 impl Pause<'_> {
+    /// The status record, for what the launcher is doing (the gate).
+    pub fn status(&mut self) -> &mut Status {
+        &mut self.sup.status
+    }
+
     /// SIGTERM or SIGINT arrived and waits to be taken (by the next sleep):
     /// for a caller about to commit to something it could not stop.
     pub fn stop_pending(&self) -> bool {
@@ -166,6 +172,8 @@ struct Stopped {
 
 pub struct Supervisor {
     signals: Signals,
+    /// What it is doing, for `odoo-init status`: written at each change.
+    status: Status,
     pid1: bool,
     /// We are the foreground process group of our terminal: hand it to each child.
     terminal: bool,
@@ -189,6 +197,7 @@ impl Supervisor {
             && nix::unistd::tcgetpgrp(std::io::stdin()).ok() == Some(nix::unistd::getpgrp());
         Ok(Supervisor {
             signals,
+            status: Status::detached(),
             pid1,
             terminal,
             stop_timeout,
@@ -206,12 +215,12 @@ impl Supervisor {
                 Err(Abort::Stopped) => return self.finish(&mut Child::gone(last_status)),
                 Err(Abort::Failed(code)) => return self.finish(&mut Child::gone(code)),
             };
-            let mut child = match self.spawn(&spec) {
+            let mut child = match self.spawn(&spec, true) {
                 Ok(child) => child,
                 Err(e) if e.raw_os_error() == Some(libc::E2BIG) => {
                     match launcher.arguments_refused() {
                         Some(spec) => self
-                            .spawn(&spec)
+                            .spawn(&spec, true)
                             .unwrap_or_else(|e| Child::gone(spawn_status(&e))),
                         None => Child::gone(spawn_status(&e)),
                     }
@@ -241,6 +250,7 @@ impl Supervisor {
             match on_exit {
                 OnExit::Exit => return self.finish(&mut child),
                 OnExit::Wait => {
+                    self.status.phase(Phase::StoppedWaiting);
                     log::info!(
                         "ON_EXIT=wait: staying up; `kill -HUP 1` or `odoo-init restart` starts it again, SIGTERM stops the container"
                     );
@@ -255,6 +265,7 @@ impl Supervisor {
                         quick_failures + 1
                     };
                     let delay = backoff(quick_failures);
+                    self.status.restarting();
                     log::info!(
                         "ON_EXIT=restart: starting again in {}s",
                         delay.as_secs_f64()
@@ -277,7 +288,7 @@ impl Supervisor {
         first_tick: Duration,
         on_tick: &mut dyn FnMut() -> Tick,
     ) -> StepEnd {
-        let mut child = match self.spawn(spec) {
+        let mut child = match self.spawn(spec, false) {
             Ok(child) => child,
             Err(e) => return StepEnd::Exited(spawn_status(&e)),
         };
@@ -312,6 +323,11 @@ impl Supervisor {
     /// Lets code outside the supervisor sleep while signals are honoured.
     pub fn pause(&mut self) -> Pause<'_> {
         Pause { sup: self }
+    }
+
+    /// The status record (kept in the runtime directory once given one).
+    pub fn status(&mut self) -> &mut Status {
+        &mut self.status
     }
 
     /// Ends `odoo-init` without a running child: as PID 1, what is left in
@@ -357,6 +373,7 @@ impl Supervisor {
                         continue;
                     }
                     log::info!("SIGHUP: restarting PID {} in place", child.pid);
+                    self.status.restarting();
                     self.forward(child, libc::SIGTERM);
                     let stopped = self.stop(child, Scope::ChildGroup(child.pid));
                     if stopped.stop_requested {
@@ -372,6 +389,7 @@ impl Supervisor {
     /// (already sent TERM, or gone), then, as PID 1, for everything left in
     /// the container. Returns the child's status.
     fn finish(&mut self, child: &mut Child) -> i32 {
+        self.status.phase(Phase::Stopping);
         let status = self.stop(child, Scope::Container).status;
         log::info!("exiting with status {status}");
         status
@@ -524,7 +542,7 @@ impl Supervisor {
 
     /// Reaps until nothing is left to reap. Returns the child's status if it
     /// was reaped now, and whether no children at all remain.
-    fn reap(&self, child: &mut Child) -> (Option<i32>, bool) {
+    fn reap(&mut self, child: &mut Child) -> (Option<i32>, bool) {
         let mut reaped_child = None;
         // Orphans are only counted: this loop runs once per zombie in the container.
         let mut others = 0u32;
@@ -557,7 +575,7 @@ impl Supervisor {
 
     /// Records and logs the tracked child's end. Without WUNTRACED, waitpid
     /// reports only processes that exited or were killed.
-    fn exited(&self, child: &mut Child, raw: i32) -> i32 {
+    fn exited(&mut self, child: &mut Child, raw: i32) -> i32 {
         let status = if libc::WIFSIGNALED(raw) {
             exit::for_signal(libc::WTERMSIG(raw))
         } else {
@@ -570,11 +588,14 @@ impl Supervisor {
             child.started.elapsed().as_secs_f64()
         );
         child.status = Some(status);
+        self.status
+            .child_exited(status, child.started.elapsed().as_secs_f64());
         status
     }
 
-    /// Starts the child; an error is logged here ([`spawn_status`] gives its exit status).
-    fn spawn(&mut self, spec: &ChildSpec) -> io::Result<Child> {
+    /// Starts the child; an error is logged here ([`spawn_status`] gives its
+    /// exit status). `serving`: the run phase's child (the phase becomes `running`).
+    fn spawn(&mut self, spec: &ChildSpec, serving: bool) -> io::Result<Child> {
         let started = Instant::now();
         let argv = &spec.argv;
         let Some((program, args)) = argv.split_first() else {
@@ -597,6 +618,7 @@ impl Supervisor {
             Ok(handle) => {
                 let pid = handle.id() as libc::pid_t;
                 log::info!("started PID {pid}: {}", display_argv(argv));
+                self.status.child_started(pid, argv, serving);
                 Ok(Child {
                     pid,
                     started,

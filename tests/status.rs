@@ -1,0 +1,205 @@
+//! `odoo-init status`: what the running odoo-init is doing, asked from
+//! outside, phase by phase, as a `docker exec` would (judged against the
+//! process table and the database).
+
+mod common;
+
+use common::pg::{Pg, DB};
+use common::*;
+use std::process::Command;
+use yaml_rust2::{Yaml, YamlLoader};
+
+/// `odoo-init status ARGS --pid PID` of `run`, as its user.
+fn status_cmd(run: &Run, args: &[&str]) -> std::process::Output {
+    Command::new(odoo_init())
+        .arg("status")
+        .args(args)
+        .args(["--pid", &run.pid.to_string()])
+        .env("ODOO_INIT_RUNTIME_DIR", &run.runtime_dir)
+        .output()
+        .unwrap()
+}
+
+/// The record as `status --json` gives it (JSON is YAML); None while there
+/// is none yet (odoo-init makes its directory, then writes its first record).
+fn try_status(run: &Run) -> Option<Yaml> {
+    let out = status_cmd(run, &["--json"]);
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("No such file") || err.contains("has no directory"),
+            "{err}"
+        );
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    Some(YamlLoader::load_from_str(&text).unwrap().remove(0))
+}
+
+/// The PID of a host process as its own PID namespace sees it (the record
+/// holds the PIDs odoo-init sees: 1 for itself as PID 1, 2 for its child).
+fn ns_pid(host_pid: i32) -> i64 {
+    let status = std::fs::read_to_string(format!("/proc/{host_pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("NSpid:")).unwrap();
+    line.split_whitespace().last().unwrap().parse().unwrap()
+}
+
+/// Waits until the record says `phase`; returns it.
+fn wait_phase(run: &Run, phase: &str) -> Yaml {
+    wait_until(LONG, &format!("phase {phase}"), || {
+        let s = try_status(run)?;
+        (s["phase"].as_str() == Some(phase)).then_some(s)
+    })
+}
+
+#[test]
+fn each_phase_of_an_update_and_run_is_reported() {
+    let pg = Pg::start();
+    pg.ready_database();
+    // Another pod's busy state: this one waits at the gate first.
+    pg.superuser(DB)
+        .batch_execute("INSERT INTO curq_state_history (state) VALUES ('Updating')")
+        .unwrap();
+    let mut run = pg
+        .job("UpdateAndRun")
+        .env("TIMEOUT", "600")
+        .env("STANDIN_STEP_MS", "3000")
+        .env("STANDIN_DRAIN_MS", "1500")
+        .start();
+    let gate = wait_until(LONG, "the gate to say what it waits for", || {
+        let s = try_status(&run)?;
+        (!s["waiting_for"].is_null()).then_some(s)
+    });
+    assert_eq!(gate["phase"].as_str(), Some("gate"));
+    assert!(
+        gate["waiting_for"]["what"]
+            .as_str()
+            .is_some_and(|w| w.contains("'Updating'")),
+        "{gate:?}"
+    );
+    assert_eq!(gate["mode"].as_str(), Some("UpdateAndRun"));
+    assert_eq!(gate["database"].as_str(), Some(DB));
+    assert!(gate["child"].is_null());
+
+    pg.superuser(DB)
+        .batch_execute("INSERT INTO curq_state_history (state) VALUES ('Ready')")
+        .unwrap();
+    let update = wait_until(LONG, "the update to run", || {
+        let s = try_status(&run)?;
+        (s["phase"].as_str() == Some("update") && !s["child"].is_null()).then_some(s)
+    });
+    let row = pg.rows(DB).last().unwrap().0;
+    assert_eq!(
+        update["owns"].as_str(),
+        Some(format!("Updating, row {row}").as_str())
+    );
+    let child = update["child"]["pid"].as_i64().unwrap();
+    assert!(
+        run.procs().iter().any(|p| ns_pid(p.pid) == child),
+        "the update's PID is a real child"
+    );
+    assert!(update["child"]["argv"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .any(|a| a.as_str() == Some("-u")));
+    assert!(update["first_running_age_seconds"].is_null());
+
+    let running = wait_phase(&run, "running");
+    assert!(running["owns"].is_null(), "Ready written: {running:?}");
+    assert_eq!(
+        running["last_exit"]["status"].as_i64(),
+        Some(0),
+        "the update"
+    );
+    let (_, odoo) = run.init_and_child();
+    assert_eq!(running["child"]["pid"].as_i64(), Some(ns_pid(odoo.pid)));
+    // A number (JSON has no integers of its own; 0 reads back as one).
+    let first = &running["first_running_age_seconds"];
+    assert!(
+        first.as_f64().is_some() || first.as_i64().is_some(),
+        "{first:?}"
+    );
+    assert_eq!(running["restarts"].as_i64(), Some(0));
+
+    // A restart in place: Odoo takes 1.5 s to drain, seen as `restarting`.
+    run.signal(libc::SIGHUP);
+    let restarting = wait_phase(&run, "restarting");
+    assert_eq!(restarting["restarts"].as_i64(), Some(1));
+    let again = wait_phase(&run, "running");
+    let (_, new_odoo) = run.init_and_child();
+    assert_eq!(again["child"]["pid"].as_i64(), Some(ns_pid(new_odoo.pid)));
+    assert_ne!(new_odoo.pid, odoo.pid);
+
+    // The readable form says the same.
+    let out = status_cmd(&run, &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("phase      running for"), "{text}");
+    assert!(text.contains("restarts   1"), "{text}");
+    run.signal(libc::SIGTERM);
+    assert_eq!(run.wait_exit(LONG), 0);
+    assert!(
+        std::fs::read_dir(&run.runtime_dir)
+            .unwrap()
+            .next()
+            .is_none(),
+        "the record goes with the process"
+    );
+}
+
+#[test]
+fn a_crashed_odoo_under_on_exit_wait_is_stopped_waiting() {
+    let mut run = Setup::standin(&[])
+        .env("ON_EXIT", "wait")
+        .env("STANDIN_RUN_EXIT", "3")
+        .start();
+    let waiting = wait_phase(&run, "stopped-waiting");
+    assert_eq!(waiting["last_exit"]["status"].as_i64(), Some(3));
+    assert!(waiting["child"].is_null());
+    assert_eq!(waiting["mode"].as_str(), Some("supervise"));
+    run.signal(libc::SIGTERM);
+    assert_eq!(run.wait_exit(LONG), 0);
+}
+
+#[test]
+fn status_is_refused_for_another_user_a_forged_record_and_a_non_odoo_init() {
+    let mut run = Setup::standin(&[]).start();
+    wait_phase(&run, "running");
+
+    // Another user: refused before anything is read.
+    require("setpriv", "util-linux");
+    let out = Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .arg(odoo_init())
+        .args(["status", "--pid", &run.pid.to_string()])
+        .env("ODOO_INIT_RUNTIME_DIR", &run.runtime_dir)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(77), "{err}");
+    assert!(err.contains("runs as uid"), "{err}");
+
+    // A torn or forged record: refused, not guessed at.
+    let record = run.instance_dir().join("status");
+    let text = std::fs::read_to_string(&record).unwrap();
+    for bad in [
+        text.replace("\nend\n", "\n"),
+        text.replace("phase running", "phase dancing"),
+        "odoo-init-status 1\nphase running\nend\n".to_string(),
+    ] {
+        std::fs::write(&record, &bad).unwrap();
+        let out = status_cmd(&run, &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(77), "{bad}\n{err}");
+        assert!(err.contains("status record is refused"), "{err}");
+    }
+
+    // A process that is not an odoo-init.
+    let out = Command::new(odoo_init())
+        .args(["status", "--pid", &std::process::id().to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(77));
+    run.signal(libc::SIGTERM);
+    assert_eq!(run.wait_exit(LONG), 0);
+}
