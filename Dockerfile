@@ -10,8 +10,15 @@
 #   COPY --from=odoo-init-build /out/odoo-init /usr/local/bin/odoo-init
 #   ENTRYPOINT ["/usr/local/bin/odoo-init"]
 #   CMD []
+#
+# With a binary built beforehand (what the tests do, with the one they test;
+# needs BuildKit, Docker's default builder, which skips the unused stage):
+#   cargo build --release --locked --bin odoo-init
+#   docker build --build-arg ODOO_INIT_BINARY=prebuilt -t my-odoo .
 
 ARG ODOO_IMAGE=odoo:18
+# Where the binary comes from: `build` (compiled below) or `prebuilt`.
+ARG ODOO_INIT_BINARY=build
 
 # Built exactly as the tests build it: release profile, the project's
 # .cargo/config.toml (glibc, statically linked), no extra features. The
@@ -28,8 +35,16 @@ RUN case "$TARGETARCH" in \
  && cargo build --release --locked --bin odoo-init --target "$triple" \
  && mkdir -p /out && cp "target/$triple/release/odoo-init" /out/odoo-init
 
+# The binary `cargo build --release` left in target/ (.dockerignore lets
+# just that file through).
+FROM scratch AS prebuilt
+ARG ODOO_INIT_PREBUILT=target/x86_64-unknown-linux-gnu/release/odoo-init
+COPY ${ODOO_INIT_PREBUILT} /out/odoo-init
+
+FROM ${ODOO_INIT_BINARY} AS binary
+
 FROM ${ODOO_IMAGE}
-COPY --from=build /out/odoo-init /usr/local/bin/odoo-init
+COPY --from=binary /out/odoo-init /usr/local/bin/odoo-init
 COPY --chown=odoo:odoo examples/run.sh /etc/odoo/run.sh
 ENV MODE=RunOnly \
     MAINTENANCE_SCRIPT=/etc/odoo/run.sh \
@@ -38,3 +53,8 @@ USER odoo
 ENTRYPOINT ["/usr/local/bin/odoo-init"]
 # The base image's CMD ["odoo"] would reach Odoo as an argument: reset it.
 CMD []
+# Healthy while Odoo runs and answers /web/health (or JSON-RPC) on its own
+# port; unhealthy at the gate, during an update, a restart or a stop
+# (README, "Probes"). The start period covers a first install or update.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=10m --retries=3 \
+  CMD ["/usr/local/bin/odoo-init", "probe", "ready"]

@@ -165,8 +165,16 @@ fn own_costs(odoo_init: &Path, standin: &Path) {
     ];
     let odoo = standin.display().to_string();
     let init = odoo_init.display().to_string();
-    let supervise = vec![init.clone(), "supervise".into(), "--".into(), odoo.clone()];
-    let main_job = vec![init];
+    // The stand-in serves no HTTP here: the figures are odoo-init's own.
+    let no_http = "--no-http".to_string();
+    let supervise = vec![
+        init.clone(),
+        "supervise".into(),
+        "--".into(),
+        odoo.clone(),
+        no_http.clone(),
+    ];
+    let main_job = vec![init, "--".into(), no_http];
     let odoo_bin = [("ODOO_BIN", odoo.as_str())];
     let mut env = run_only.clone();
     env.extend(odoo_bin);
@@ -308,6 +316,8 @@ fn start(init: &Init, standin: &Path, env: &[(&str, &str)], cpu: Option<usize>) 
     argv.push("setsid".into());
     argv.extend(init.prefix.iter().cloned());
     argv.push(standin.display().to_string());
+    // Every init runs the same stand-in, without HTTP (no port to share).
+    argv.push("--no-http".into());
     let (top, mut ack) = spawn_acked(&argv, env);
     assert!(
         wait_ack(&mut ack, Duration::from_secs(10)),

@@ -7,8 +7,7 @@ use crate::config::{self, SupervisorConfig};
 use crate::exit;
 use crate::pid1;
 use crate::pid1::restart::{self, ExtraArgs};
-use crate::pid1::runtime::{self, Instance, RuntimeDir};
-use crate::pid1::status::Record;
+use crate::pid1::runtime::{Instance, RuntimeDir};
 use crate::pid1::supervisor::{Abort, ChildSpec, Launcher, Pause, Supervisor};
 
 pub const HELP: &str = "\
@@ -22,6 +21,10 @@ USAGE:
     odoo-init state [--limit N]                 print the state history (curq_state_history)
     odoo-init supervise [--] COMMAND [ARGS...]  PID-1 duties only, for any command
     odoo-init status [--json] [--pid PID]       what the running odoo-init is doing (PID 1 unless --pid)
+    odoo-init probe startup|ready|live          exec probe for Kubernetes / HEALTHCHECK: exit 0 or 1
+            [--pid PID] [--timeout S] [--grace S]  (ready: running and Odoo answers HTTP within
+                                                 --timeout (2); live: not stuck, and Odoo's HTTP
+                                                 not failing for longer than --grace (60))
     odoo-init restart [--pid PID] [-- ARGS...]  restart the supervised command in place
                                                 (with ARGS: instead of the previous extra arguments;
                                                  `--` alone: with none)
@@ -43,6 +46,7 @@ ENVIRONMENT:
     DEMO                   True: installs load Odoo's demo data (False: --without-demo=all)
     ODOO_STEP_ARGS         Odoo arguments for install and update only (shell words)
     STOP_TIMEOUT           seconds between SIGTERM and the second SIGTERM (25); SIGKILL 3 s later
+    STOP_DELAY             seconds the first SIGTERM of the run phase waits, readiness down (0)
     ON_EXIT                exit | wait | restart: when the child exits by itself (exit)
     ODOO_INIT_RUNTIME_DIR  private directory for runtime files (/tmp/odoo-init-UID)
     ODOO_INIT_LOG          log level: error, warn, info, debug (info)
@@ -51,7 +55,8 @@ EXIT STATUS:
     the child's status; 128+N if it died of signal N; 127 not found; 126 not executable;
     64 usage or configuration; 65 step failed; 69 database unreachable;
     71 operating system error; 75 gate timed out (Reset written);
-    76 claim lost (another pod reset this pod's busy state); 77 restart refused
+    76 claim lost (another pod reset this pod's busy state);
+    77 restart or status: the running odoo-init could not be asked; probe: 0 pass, 1 fail
 ";
 
 pub fn run(args: Vec<OsString>) -> i32 {
@@ -73,7 +78,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
             0
         }
         // `odoo-init supervise --help` is a request for help, not a command to run.
-        "supervise" | "restart" | "state" | "status" if asks_help(rest) => {
+        "supervise" | "restart" | "state" | "status" | "probe" if asks_help(rest) => {
             print!("{HELP}");
             0
         }
@@ -82,6 +87,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
         "" | "--" => crate::job::main_job(strip_dashes(&args).to_vec()),
         "state" => state(rest),
         "status" => status(rest),
+        "probe" => probe(rest),
         other if other.starts_with('-') => usage(&format!(
             "unknown option {other:?}: Odoo's options go after `--`, as in `odoo-init -- {other} ...`"
         )),
@@ -165,7 +171,7 @@ fn supervise_with(
     instance: Option<Instance>,
 ) -> i32 {
     let extra = ExtraArgs::new(program_args.to_vec(), instance.clone());
-    let mut sup = match Supervisor::new(settings.stop_timeout) {
+    let mut sup = match Supervisor::new(&settings) {
         Ok(s) => s,
         Err(e) => {
             log::error!("cannot take over signals: {e}");
@@ -218,18 +224,8 @@ fn status(args: &[OsString]) -> i32 {
         }
     }
     let dir = RuntimeDir::new(config::runtime_dir(&config::process_env));
-    let record = runtime::check_target(pid)
-        .and_then(|()| Instance::of(&dir, pid))
-        .and_then(|instance| instance.read(pid1::status::FILE, pid1::status::RECORD_MAX))
-        .and_then(|data| {
-            let text = String::from_utf8(data)
-                .map_err(|_| runtime::RuntimeError("its status record is not text".into()))?;
-            Record::parse(&text).map_err(|why| {
-                runtime::RuntimeError(format!("its status record is refused: {why}"))
-            })
-        });
-    let record = match record {
-        Ok(r) => r,
+    let record = match pid1::status::read(&dir, pid) {
+        Ok((_, record)) => record,
         Err(e) => {
             log::error!("cannot read the status of PID {pid}: {e}");
             return exit::NOT_REACHED;
@@ -241,6 +237,46 @@ fn status(args: &[OsString]) -> i32 {
     } else {
         print(&record.describe(now))
     }
+}
+
+/// `odoo-init probe startup|ready|live [--pid PID] [--timeout S] [--grace S]`.
+fn probe(args: &[OsString]) -> i32 {
+    let Some(kind) = args
+        .first()
+        .and_then(|a| crate::probe::Probe::parse(a.to_str()?))
+    else {
+        return usage("probe takes one of startup, ready, live");
+    };
+    let (mut pid, mut timeout, mut grace) = (
+        1,
+        crate::probe::DEFAULT_TIMEOUT,
+        crate::probe::DEFAULT_GRACE,
+    );
+    let mut rest = &args[1..];
+    while let Some((first, tail)) = rest.split_first() {
+        let option = first.to_str().unwrap_or("");
+        if option == "--pid" {
+            match pid_arg(tail) {
+                Ok((value, after)) => (pid, rest) = (value, after),
+                Err(code) => return code,
+            }
+            continue;
+        }
+        let slot = match option {
+            "--timeout" => &mut timeout,
+            "--grace" => &mut grace,
+            _ => return usage(&format!("probe: unexpected {first:?}")),
+        };
+        let Some(value) = tail.first().and_then(|v| v.to_str()) else {
+            return usage(&format!("{option} needs a number of seconds"));
+        };
+        match config::seconds(option, value) {
+            Ok(d) => *slot = d,
+            Err(e) => return usage(&e.to_string()),
+        }
+        rest = &tail[1..];
+    }
+    crate::probe::run(kind, pid, timeout, grace)
 }
 
 /// The value of `--pid` (the head of `tail`) and what follows it.

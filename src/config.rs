@@ -68,6 +68,7 @@ pub const VARIABLES: &[&str] = &[
     "ODOO_RC",
     "MAINTENANCE_SCRIPT",
     "STOP_TIMEOUT",
+    "STOP_DELAY",
     "ON_EXIT",
     "DEMO",
     "ODOO_STEP_ARGS",
@@ -94,10 +95,15 @@ pub fn process_env(name: &str) -> Option<String> {
 /// The shortest `STOP_TIMEOUT` (README, Configuration).
 pub const MIN_STOP_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// The settings of the supervisor itself (SPEC §3: `STOP_TIMEOUT`, `ON_EXIT`).
+/// The settings of the supervisor itself (SPEC §3: `STOP_TIMEOUT`, `ON_EXIT`;
+/// `STOP_DELAY`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SupervisorConfig {
     pub stop_timeout: Duration,
+    /// How long the first SIGTERM of the run phase waits before it reaches
+    /// Odoo (readiness is down meanwhile), so that a load balancer stops
+    /// sending requests first.
+    pub stop_delay: Duration,
     pub on_exit: OnExit,
 }
 
@@ -117,6 +123,10 @@ impl SupervisorConfig {
                 t => t,
             },
         };
+        let stop_delay = match env("STOP_DELAY") {
+            None => Duration::ZERO,
+            Some(v) => seconds("STOP_DELAY", &v)?,
+        };
         let on_exit = match env("ON_EXIT") {
             None => OnExit::Exit,
             Some(v) => match v.to_ascii_lowercase().as_str() {
@@ -128,6 +138,7 @@ impl SupervisorConfig {
         };
         Ok(SupervisorConfig {
             stop_timeout,
+            stop_delay,
             on_exit,
         })
     }
@@ -724,13 +735,20 @@ mod tests {
     fn defaults_are_production_ones() {
         let c = cfg(&[]).unwrap();
         assert_eq!(c.stop_timeout, Duration::from_secs(25));
+        assert_eq!(c.stop_delay, Duration::ZERO);
         assert_eq!(c.on_exit, OnExit::Exit);
     }
 
     #[test]
     fn accepts_fractions_and_any_case() {
-        let c = cfg(&[("STOP_TIMEOUT", "1.5"), ("ON_EXIT", "Wait")]).unwrap();
+        let c = cfg(&[
+            ("STOP_TIMEOUT", "1.5"),
+            ("ON_EXIT", "Wait"),
+            ("STOP_DELAY", "2.5"),
+        ])
+        .unwrap();
         assert_eq!(c.stop_timeout, Duration::from_millis(1500));
+        assert_eq!(c.stop_delay, Duration::from_millis(2500));
         assert_eq!(c.on_exit, OnExit::Wait);
     }
 
@@ -743,6 +761,8 @@ mod tests {
             ("STOP_TIMEOUT", "inf"),
             ("STOP_TIMEOUT", "0"),
             ("STOP_TIMEOUT", "0.5"),
+            ("STOP_DELAY", "-1"),
+            ("STOP_DELAY", "soon"),
             ("ON_EXIT", "reboot"),
         ] {
             let err = cfg(&[(var, val)]).unwrap_err();

@@ -71,7 +71,7 @@ pub fn main_job(extra: Vec<OsString>) -> i32 {
         plan.steps,
         cfg.db.name.as_deref().unwrap_or("(any: LIST_DB)")
     );
-    let mut sup = match Supervisor::new(cfg.supervisor.stop_timeout) {
+    let mut sup = match Supervisor::new(&cfg.supervisor) {
         Ok(s) => s,
         Err(e) => {
             log::error!("cannot take over signals: {e}");

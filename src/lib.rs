@@ -13,3 +13,4 @@ pub mod logging;
 pub mod odoo;
 pub mod pid1;
 pub mod plan;
+pub mod probe;

@@ -203,3 +203,141 @@ fn status_is_refused_for_another_user_a_forged_record_and_a_non_odoo_init() {
     run.signal(libc::SIGTERM);
     assert_eq!(run.wait_exit(LONG), 0);
 }
+
+/// Every phase `status --json` reports while a run lasts, consecutive
+/// repeats folded. The gate is held by a busy row until the record says
+/// `gate`; a run phase is stopped with SIGTERM once it says `running`.
+fn phases_of(pg: &Pg, mut run: Run) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    let mut released = false;
+    let mut stopped = false;
+    let until = std::time::Instant::now() + LONG;
+    while run.alive() {
+        assert!(std::time::Instant::now() < until, "phases so far: {seen:?}");
+        let Some(s) = try_status_quiet(&run) else {
+            continue;
+        };
+        let phase = s["phase"].as_str().unwrap_or("?").to_string();
+        if seen.last() != Some(&phase) {
+            seen.push(phase.clone());
+        }
+        if phase == "gate" && !released {
+            released = true;
+            pg.superuser(DB)
+                .batch_execute("INSERT INTO curq_state_history (state) VALUES ('Ready')")
+                .unwrap();
+        }
+        if phase == "running" && !stopped {
+            stopped = true;
+            run.signal(libc::SIGTERM);
+        }
+    }
+    seen
+}
+
+/// As [`try_status`], also quiet once odoo-init is gone.
+fn try_status_quiet(run: &Run) -> Option<Yaml> {
+    let out = status_cmd(run, &["--json"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    out.status
+        .success()
+        .then(|| YamlLoader::load_from_str(&text).ok()?.into_iter().next())
+        .flatten()
+}
+
+#[test]
+fn every_mode_reports_its_phases_in_order() {
+    let pg = Pg::start();
+    pg.ready_database();
+    let scratch = Scratch::new("phases");
+    let script = scratch.join("run.sh");
+    // The maintenance step's work takes a second, as the steps' own (STANDIN_STEP_MS).
+    std::fs::write(&script, "sleep 1\n").unwrap();
+    // (mode, the phases in order, those short enough to be missed by
+    // polling). Each step claims its busy state at the gate: a short
+    // `gate` between steps.
+    let cases: &[(&str, &[&str], &[&str])] = &[
+        (
+            "InstallOnly",
+            &[
+                "starting",
+                "gate",
+                "install",
+                "gate",
+                "maintenance",
+                "stopping",
+            ],
+            &["starting", "stopping"],
+        ),
+        (
+            "UpdateOnly",
+            &[
+                "starting",
+                "gate",
+                "update",
+                "gate",
+                "maintenance",
+                "stopping",
+            ],
+            &["starting", "stopping"],
+        ),
+        (
+            "InstallAndRun",
+            &[
+                "starting",
+                "gate",
+                "install",
+                "gate",
+                "maintenance",
+                "gate",
+                "running",
+                "stopping",
+            ],
+            &["starting", "stopping"],
+        ),
+        (
+            "RunOnly",
+            &["starting", "gate", "running", "stopping"],
+            &["starting", "stopping"],
+        ),
+        (
+            "ForceUpdateOnly",
+            &["starting", "gate", "update", "stopping"],
+            &["starting", "gate", "stopping"],
+        ),
+        (
+            "ForceRunOnly",
+            &["starting", "gate", "running", "stopping"],
+            &["starting", "gate", "stopping"],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (mode, order, missable) in cases {
+        // Another pod's busy state first: the gate waits until released.
+        pg.superuser(DB)
+            .batch_execute("INSERT INTO curq_state_history (state) VALUES ('Updating')")
+            .unwrap();
+        let run = pg
+            .job(mode)
+            .env("TIMEOUT", "600")
+            .env("STANDIN_STEP_MS", "1000")
+            .env("MAINTENANCE_SCRIPT", path_str(&script))
+            .start();
+        let seen = phases_of(&pg, run);
+        // In order (a subsequence of `order`), nothing missing but the short ones.
+        let mut rest = order.iter();
+        let in_order = seen.iter().all(|p| rest.any(|o| o == p));
+        let missing: Vec<&&str> = order
+            .iter()
+            .filter(|o| !missable.contains(o) && !seen.iter().any(|p| p == *o))
+            .collect();
+        if !in_order || !missing.is_empty() {
+            failures.push(format!("{mode}: saw {seen:?}, want {order:?}"));
+        }
+        // Force modes leave the busy row; the next case starts from Ready.
+        pg.superuser(DB)
+            .batch_execute("INSERT INTO curq_state_history (state) VALUES ('Ready')")
+            .unwrap();
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

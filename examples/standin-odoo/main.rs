@@ -11,6 +11,8 @@
 //!   SIGTERM, finish their request on SIGINT; SIGTTIN adds a worker, SIGTTOU
 //!   lowers the target count; SIGHUP drains the workers and re-executes.
 //! - unknown options fail like Odoo's optparse: exit 2.
+//! - HTTP on `--http-port` in the run phase: `/web/health` and JSON-RPC
+//!   `common.version`, closed when a graceful stop begins (`http.rs`).
 //!
 //! Unlike Odoo, it logs and survives every other signal (Odoo would die of
 //! e.g. SIGALRM), so that one run can show which signals reached it.
@@ -26,6 +28,7 @@
 //!   STANDIN_ORPHANS_HOLD=1 the helper that leaves the orphans exits only on SIGUSR2
 //!                          (the benchmark reads their PIDs first)
 //!   STANDIN_LINGER_MS=N    leave one orphan that takes N ms to exit after SIGTERM
+//!   STANDIN_NO_WEB=1, STANDIN_HTTP_STALL=PATH: see http.rs
 //!   STANDIN_ACK_FD=N       write one byte to fd N at start, per signal received, when
 //!                          the orphans are left, and at the end of the run phase
 //!                          (for the benchmark; no logging then)
@@ -33,6 +36,7 @@
 use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::io::Write;
+use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -42,6 +46,7 @@ use nix::unistd::{fork, ForkResult};
 use odoo_init::pid1::signals::{self, Signals};
 
 mod db;
+mod http;
 
 /// Options of odoo-bin that take a value (a subset large enough for deployments).
 const VALUE_OPTIONS: &[&str] = &[
@@ -114,6 +119,7 @@ struct Options {
     workers: u32,
     stop_after_init: bool,
     db: db::DbOptions,
+    http: http::HttpOptions,
 }
 
 fn main() {
@@ -173,10 +179,12 @@ fn main() {
         event(role, &format!("exit {code}"));
         std::process::exit(code as i32);
     }
+    apply_http_rc(&mut opts);
+    let listener = http::listen(&opts.http, role);
     let code = if opts.workers > 0 {
-        prefork(&signals, opts.workers, &args)
+        prefork(&signals, opts.workers, &args, listener.as_ref())
     } else {
-        threaded(&signals, &args)
+        threaded(&signals, &args, listener.as_ref())
     };
     event(role, &format!("exit {code}"));
     ack();
@@ -188,6 +196,7 @@ fn parse(args: &[OsString]) -> Result<Options, String> {
         workers: 0,
         stop_after_init: false,
         db: db::DbOptions::default(),
+        http: http::HttpOptions::default(),
     };
     let mut iter = args.iter().map(|a| a.to_string_lossy().into_owned());
     while let Some(arg) = iter.next() {
@@ -222,6 +231,11 @@ fn parse(args: &[OsString]) -> Result<Options, String> {
                 "--without-demo" => Some(&mut opts.db.without_demo),
                 _ => None,
             };
+            let slot = slot.or(match name.as_str() {
+                "-p" | "--http-port" => Some(&mut opts.http.port),
+                "--http-interface" => Some(&mut opts.http.interface),
+                _ => None,
+            });
             if let Some(slot) = slot {
                 *slot = Some(value.clone());
             }
@@ -232,6 +246,7 @@ fn parse(args: &[OsString]) -> Result<Options, String> {
             }
         } else if FLAG_OPTIONS.contains(&name.as_str()) {
             opts.stop_after_init |= name == "--stop-after-init";
+            opts.http.disabled |= name == "--no-http";
         } else {
             return Err(format!("no such option: {name}"));
         }
@@ -239,7 +254,10 @@ fn parse(args: &[OsString]) -> Result<Options, String> {
     Ok(opts)
 }
 
-fn threaded(signals: &Signals, args: &[OsString]) -> i32 {
+fn threaded(signals: &Signals, args: &[OsString], listener: Option<&TcpListener>) -> i32 {
+    if let Some(l) = listener {
+        http::serve_in_background(l);
+    }
     let ignore_term = std::env::var("STANDIN_IGNORE_TERM").is_ok_and(|v| v == "1");
     let mut draining_until: Option<Instant> = None;
     loop {
@@ -251,7 +269,11 @@ fn threaded(signals: &Signals, args: &[OsString]) -> i32 {
         match sig.signo {
             libc::SIGTERM | libc::SIGINT if ignore_term => {}
             libc::SIGTERM | libc::SIGINT => match draining_until {
-                None => draining_until = Some(Instant::now() + drain_time()),
+                None => {
+                    // Odoo shuts its HTTP server down first, then drains.
+                    http::close(listener);
+                    draining_until = Some(Instant::now() + drain_time());
+                }
                 Some(_) => {
                     event("server", "forced shutdown");
                     return 0;
@@ -264,7 +286,12 @@ fn threaded(signals: &Signals, args: &[OsString]) -> i32 {
     }
 }
 
-fn prefork(signals: &Signals, population: u32, args: &[OsString]) -> i32 {
+fn prefork(
+    signals: &Signals,
+    population: u32,
+    args: &[OsString],
+    listener: Option<&TcpListener>,
+) -> i32 {
     let mut population = population;
     let mut workers: BTreeSet<i32> = BTreeSet::new();
     let mut stopping = false;
@@ -272,7 +299,7 @@ fn prefork(signals: &Signals, population: u32, args: &[OsString]) -> i32 {
     loop {
         if !stopping {
             while workers.len() < population as usize {
-                workers.insert(spawn_worker(signals));
+                workers.insert(spawn_worker(signals, listener));
             }
         } else if workers.is_empty() {
             if phoenix {
@@ -292,6 +319,7 @@ fn prefork(signals: &Signals, population: u32, args: &[OsString]) -> i32 {
                 stopping = true;
                 phoenix = sig.signo == libc::SIGHUP;
                 event("master", "stopping workers gracefully");
+                http::close(listener);
                 for &w in &workers {
                     let _ = signals::send(w, libc::SIGINT);
                 }
@@ -330,11 +358,12 @@ fn reap_workers(workers: &mut BTreeSet<i32>) {
     }
 }
 
-fn spawn_worker(signals: &Signals) -> i32 {
-    // SAFETY: the stand-in is single-threaded, so the child may go on running Rust code.
+fn spawn_worker(signals: &Signals, listener: Option<&TcpListener>) -> i32 {
+    // SAFETY: the master is single-threaded (it never serves HTTP itself),
+    // so the child may go on running Rust code.
     match unsafe { fork() } {
         Ok(ForkResult::Parent { child }) => child.as_raw(),
-        Ok(ForkResult::Child) => std::process::exit(worker(signals)),
+        Ok(ForkResult::Child) => std::process::exit(worker(signals, listener)),
         Err(e) => {
             eprintln!("standin-odoo: fork failed: {e}");
             std::process::exit(1);
@@ -344,7 +373,7 @@ fn spawn_worker(signals: &Signals) -> i32 {
 
 /// Odoo's worker: SIGTERM at its default (instant death), SIGINT finishes the
 /// current request and exits.
-fn worker(signals: &Signals) -> i32 {
+fn worker(signals: &Signals, listener: Option<&TcpListener>) -> i32 {
     let defaults = [
         libc::SIGTERM,
         libc::SIGHUP,
@@ -356,6 +385,9 @@ fn worker(signals: &Signals) -> i32 {
         return 1;
     }
     event("worker", "start");
+    if let Some(l) = listener {
+        http::serve_in_background(l);
+    }
     let mut until = None;
     loop {
         match signals.wait(until) {
@@ -443,15 +475,7 @@ fn wait_for(signo: i32) {
 /// Odoo reads its config file (`-c`, else `ODOO_RC`) for what the command
 /// line does not give: `db_*`, `addons_path`, `without_demo`.
 fn apply_odoo_rc(opts: &mut db::DbOptions) {
-    let Some(path) = opts
-        .config
-        .clone()
-        .map(OsString::from)
-        .or_else(|| std::env::var_os("ODOO_RC"))
-    else {
-        return;
-    };
-    let Ok(rc) = odoo_init::config::read_odoo_rc(std::path::Path::new(&path)) else {
+    let Some(rc) = config_file(&opts.config) else {
         return;
     };
     for (key, slot) in [
@@ -472,6 +496,33 @@ fn apply_odoo_rc(opts: &mut db::DbOptions) {
             .filter(|v| !v.eq_ignore_ascii_case("false"))
             .cloned();
     }
+}
+
+/// Odoo reads `http_port`, `http_interface` and `http_enable` from its
+/// config file when the command line does not give them.
+fn apply_http_rc(opts: &mut Options) {
+    let Some(rc) = config_file(&opts.db.config) else {
+        return;
+    };
+    let http = &mut opts.http;
+    if http.port.is_none() {
+        http.port = odoo_init::config::rc_value(&rc, "http_port").cloned();
+    }
+    if http.interface.is_none() {
+        http.interface = odoo_init::config::rc_value(&rc, "http_interface").cloned();
+    }
+    http.disabled |= rc
+        .get("http_enable")
+        .is_some_and(|v| v.eq_ignore_ascii_case("false"));
+}
+
+/// Odoo's config file (`-c`, else `ODOO_RC`), if there is one to read.
+fn config_file(option: &Option<String>) -> Option<std::collections::HashMap<String, String>> {
+    let path = option
+        .clone()
+        .map(OsString::from)
+        .or_else(|| std::env::var_os("ODOO_RC"))?;
+    odoo_init::config::read_odoo_rc(std::path::Path::new(&path)).ok()
 }
 
 fn drain_time() -> Duration {

@@ -10,9 +10,9 @@
 //! a torn or foreign file instead of guessing.
 
 use std::fmt::Write as _;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::runtime::Instance;
+use super::runtime::{self, Instance, RuntimeDir, RuntimeError};
 
 /// The file's name in the instance directory.
 pub const FILE: &str = "status";
@@ -92,6 +92,9 @@ pub struct Record {
     pub database: String,
     pub phase: Phase,
     pub phase_since: f64,
+    /// When a bounded phase (a stop sequence, a restart's backoff) must
+    /// have ended: later, odoo-init is stuck (`odoo-init probe live`).
+    pub deadline: Option<f64>,
     pub child_pid: Option<i32>,
     pub child_since: Option<f64>,
     pub child_argv: Vec<String>,
@@ -120,6 +123,7 @@ impl Record {
             database: database.to_string(),
             phase: Phase::Starting,
             phase_since: now(),
+            deadline: None,
             child_pid: None,
             child_since: None,
             child_argv: Vec::new(),
@@ -142,6 +146,9 @@ impl Record {
         line("database", &self.database);
         line("phase", self.phase.name());
         line("phase_since", &self.phase_since.to_string());
+        if let Some(t) = self.deadline {
+            line("deadline", &t.to_string());
+        }
         if let (Some(pid), Some(since)) = (self.child_pid, self.child_since) {
             line("child_pid", &pid.to_string());
             line("child_since", &since.to_string());
@@ -205,6 +212,7 @@ impl Record {
                     seen_phase = true;
                 }
                 "phase_since" => rec.phase_since = float(&value).ok_or_else(bad)?,
+                "deadline" => rec.deadline = Some(float(&value).ok_or_else(bad)?),
                 "child_pid" => rec.child_pid = Some(value.parse().map_err(|_| bad())?),
                 "child_since" => rec.child_since = Some(float(&value).ok_or_else(bad)?),
                 "child_arg" => rec.child_argv.push(value),
@@ -280,12 +288,22 @@ impl Record {
             "odoo-init  PID {}, {}, database {database}",
             self.pid, self.mode
         );
-        let _ = writeln!(
+        let _ = write!(
             out,
             "phase      {} for {}",
             self.phase.name(),
             human(age(now, self.phase_since))
         );
+        match self.deadline {
+            Some(t) if t >= now => {
+                let _ = write!(out, " (ends within {})", human(age(t, now)));
+            }
+            Some(t) => {
+                let _ = write!(out, " (OVERDUE by {})", human(age(now, t)));
+            }
+            None => {}
+        }
+        out.push('\n');
         if let Some((what, since)) = &self.waiting_for {
             let _ = writeln!(
                 out,
@@ -350,12 +368,13 @@ impl Record {
             )
         });
         format!(
-            "{{\"pid\":{},\"mode\":{},\"database\":{},\"phase\":{},\"phase_age_seconds\":{},\"child\":{},\"last_exit\":{},\"restarts\":{},\"waiting_for\":{},\"owns\":{},\"first_running_age_seconds\":{}}}\n",
+            "{{\"pid\":{},\"mode\":{},\"database\":{},\"phase\":{},\"phase_age_seconds\":{},\"deadline_in_seconds\":{},\"child\":{},\"last_exit\":{},\"restarts\":{},\"waiting_for\":{},\"owns\":{},\"first_running_age_seconds\":{}}}\n",
             self.pid,
             json_string(&self.mode),
             json_string(&self.database),
             json_string(self.phase.name()),
             age(now, self.phase_since),
+            opt(self.deadline.map(|t| (((t - now) * 10.0).round() / 10.0).to_string())),
             opt(child),
             opt(last_exit),
             self.restarts,
@@ -422,19 +441,31 @@ impl Status {
     /// Enters `phase` (its age starts over only when it changes).
     pub fn phase(&mut self, phase: Phase) {
         if self.record.phase != phase {
-            self.record.phase = phase;
-            self.record.phase_since = now();
-            if phase != Phase::Gate {
-                self.record.waiting_for = None;
-            }
-            self.save();
+            self.enter(phase, None);
         }
+    }
+
+    /// Enters `phase`, which must end `within` that long from now.
+    pub fn bounded(&mut self, phase: Phase, within: Duration) {
+        self.enter(phase, Some(within));
+    }
+
+    fn enter(&mut self, phase: Phase, within: Option<Duration>) {
+        let at = now();
+        self.record.phase = phase;
+        self.record.phase_since = at;
+        self.record.deadline = within.map(|d| at + d.as_secs_f64());
+        if phase != Phase::Gate {
+            self.record.waiting_for = None;
+        }
+        self.save();
     }
 
     /// The gate waits for `what` (written only when that changes).
     pub fn waiting_for(&mut self, what: &str) {
         if self.record.waiting_for.as_ref().map(|(w, _)| w.as_str()) != Some(what) {
             self.record.phase = Phase::Gate;
+            self.record.deadline = None;
             self.record.waiting_for = Some((what.to_string(), now()));
             self.save();
         }
@@ -460,6 +491,7 @@ impl Status {
         if serving {
             self.record.phase = Phase::Running;
             self.record.phase_since = at;
+            self.record.deadline = None;
             self.record.waiting_for = None;
             self.record.first_running.get_or_insert(at);
         }
@@ -479,12 +511,10 @@ impl Status {
         self.save();
     }
 
-    /// A restart in place began.
-    pub fn restarting(&mut self) {
+    /// A restart in place began; its stop sequence or backoff ends `within`.
+    pub fn restarting(&mut self, within: Duration) {
         self.record.restarts += 1;
-        self.record.phase = Phase::Restarting;
-        self.record.phase_since = now();
-        self.save();
+        self.bounded(Phase::Restarting, within);
     }
 
     fn save(&self) {
@@ -499,6 +529,19 @@ impl Status {
     }
 }
 
+/// The record of the running odoo-init with `pid`, and its directory:
+/// only for an odoo-init of this user, and only a record that reads whole.
+pub fn read(dir: &RuntimeDir, pid: i32) -> Result<(Instance, Record), RuntimeError> {
+    runtime::check_target(pid)?;
+    let instance = Instance::of(dir, pid)?;
+    let data = instance.read(FILE, RECORD_MAX)?;
+    let text = String::from_utf8(data)
+        .map_err(|_| RuntimeError("its status record is not text".into()))?;
+    let record = Record::parse(&text)
+        .map_err(|why| RuntimeError(format!("its status record is refused: {why}")))?;
+    Ok((instance, record))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -507,6 +550,7 @@ mod tests {
     fn a_record_reads_back_as_written_and_a_torn_one_is_refused() {
         let mut rec = Record::new("UpdateAndRun", "odoo");
         rec.phase = Phase::Gate;
+        rec.deadline = Some(20.5);
         rec.waiting_for = Some(("state 'Updating'\n(row 3)".into(), 12.5));
         rec.child_pid = Some(42);
         rec.child_since = Some(10.0);

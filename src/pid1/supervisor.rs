@@ -11,7 +11,7 @@ use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::config::OnExit;
+use crate::config::{OnExit, SupervisorConfig};
 use crate::exit;
 use crate::pid1::signals::{self, Received, Signals};
 use crate::pid1::status::{Phase, Status};
@@ -178,12 +178,13 @@ pub struct Supervisor {
     /// We are the foreground process group of our terminal: hand it to each child.
     terminal: bool,
     stop_timeout: Duration,
+    stop_delay: Duration,
 }
 
 impl Supervisor {
     /// Takes over the signal mask; when not PID 1, becomes a child subreaper
     /// so that orphans of the child are still reaped here.
-    pub fn new(stop_timeout: Duration) -> io::Result<Self> {
+    pub fn new(settings: &SupervisorConfig) -> io::Result<Self> {
         let signals = Signals::take_over()?;
         let pid1 = std::process::id() == 1;
         if !pid1 {
@@ -200,7 +201,8 @@ impl Supervisor {
             status: Status::detached(),
             pid1,
             terminal,
-            stop_timeout,
+            stop_timeout: settings.stop_timeout,
+            stop_delay: settings.stop_delay,
         })
     }
 
@@ -265,7 +267,7 @@ impl Supervisor {
                         quick_failures + 1
                     };
                     let delay = backoff(quick_failures);
-                    self.status.restarting();
+                    self.status.restarting(delay);
                     log::info!(
                         "ON_EXIT=restart: starting again in {}s",
                         delay.as_secs_f64()
@@ -360,6 +362,9 @@ impl Supervisor {
                     ..
                 } => return Watched::Exited(status),
                 Event::Reaped { .. } | Event::Deadline => {}
+                Event::Stop(libc::SIGTERM) if !self.stop_delay.is_zero() => {
+                    return self.delayed_stop(child);
+                }
                 Event::Stop(signo) => {
                     self.forward(child, signo);
                     return Watched::Stopped;
@@ -373,7 +378,7 @@ impl Supervisor {
                         continue;
                     }
                     log::info!("SIGHUP: restarting PID {} in place", child.pid);
-                    self.status.restarting();
+                    self.status.restarting(self.stop_budget());
                     self.forward(child, libc::SIGTERM);
                     let stopped = self.stop(child, Scope::ChildGroup(child.pid));
                     if stopped.stop_requested {
@@ -385,11 +390,48 @@ impl Supervisor {
         }
     }
 
+    /// `STOP_DELAY`: the first SIGTERM of the run phase reaches the child
+    /// only after the delay, the status saying `stopping` at once (readiness
+    /// down, so that the load balancer lets go first). A second SIGTERM, or
+    /// a SIGINT, ends the wait: the delayed SIGTERM goes now, and only it
+    /// (a second one would be Odoo's forced shutdown). The child's own end
+    /// ends it too. A deadline, not a timer: nothing wakes otherwise.
+    fn delayed_stop(&mut self, child: &mut Child) -> Watched {
+        self.status
+            .bounded(Phase::Stopping, self.stop_delay + self.stop_budget());
+        log::info!(
+            "SIGTERM: reaches PID {} in {}s (STOP_DELAY); readiness is down meanwhile, a second SIGTERM sends it now",
+            child.pid,
+            self.stop_delay.as_secs_f64()
+        );
+        let until = Instant::now() + self.stop_delay;
+        loop {
+            match self.next_event(Some(child), Some(until)) {
+                Event::Reaped { child: Some(_), .. } => return Watched::Stopped,
+                Event::Reaped { .. } => {}
+                Event::Hangup => log::info!("SIGHUP while stopping: ignored"),
+                Event::Stop(signo) => {
+                    log::info!("{}: the rest of STOP_DELAY skipped", signals::name(signo));
+                    break;
+                }
+                Event::Deadline => break,
+            }
+        }
+        self.forward(child, libc::SIGTERM);
+        Watched::Stopped
+    }
+
+    /// The longest a stop sequence takes: `STOP_TIMEOUT`, the SIGKILL
+    /// grace, and the wait after SIGKILL.
+    fn stop_budget(&self) -> Duration {
+        self.stop_timeout + KILL_GRACE + AFTER_KILL
+    }
+
     /// The one stop sequence before `odoo-init` exits: waits for the child
     /// (already sent TERM, or gone), then, as PID 1, for everything left in
     /// the container. Returns the child's status.
     fn finish(&mut self, child: &mut Child) -> i32 {
-        self.status.phase(Phase::Stopping);
+        self.status.bounded(Phase::Stopping, self.stop_budget());
         let status = self.stop(child, Scope::Container).status;
         log::info!("exiting with status {status}");
         status

@@ -45,6 +45,14 @@ pub fn standin() -> PathBuf {
     path
 }
 
+/// A loopback port nobody listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
 /// Fails loudly, saying how to install, when a needed command is missing.
 pub fn require(command: &str, package: &str) {
     let found = std::env::var_os("PATH")

@@ -6,7 +6,7 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
 
-use super::{require, Scratch, Setup};
+use super::{free_port, require, Scratch, Setup};
 
 /// `(id, state, write_date, heartbeat, exit_status)` of a state row.
 pub type StateRow = (i32, String, String, Option<String>, Option<i32>);
@@ -35,13 +35,6 @@ fn pg_bin() -> PathBuf {
     found.pop().unwrap_or_else(|| {
         panic!("PostgreSQL server binaries not found under /usr/lib/postgresql: apt-get install postgresql")
     })
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
 }
 
 impl Pg {
