@@ -10,11 +10,11 @@ cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 # The tests run the stand-in Odoo as a plain binary: build the examples as such.
 cargo build --examples
-cargo test 2>&1
-# The tests run what ships: the PID-1, gate and hardening tests once more
-# against the release binary (panic = "abort", LTO), built exactly as the
-# Dockerfile builds it.
+# What ships (panic = "abort", LTO), built exactly as the Dockerfile builds
+# it: the container tests put it into the image, and the PID-1, gate and
+# hardening tests run once more against it below.
 cargo build --release --locked --bin odoo-init
+cargo test 2>&1
 ODOO_INIT_BIN="$PWD/target/x86_64-unknown-linux-gnu/release/odoo-init" \
   cargo test --test pid1 --test not_pid1 --test restart --test gate \
   --test faults --test schema --test config_errors --test hostile 2>&1

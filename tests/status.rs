@@ -36,14 +36,6 @@ fn try_status(run: &Run) -> Option<Yaml> {
     Some(YamlLoader::load_from_str(&text).unwrap().remove(0))
 }
 
-/// The PID of a host process as its own PID namespace sees it (the record
-/// holds the PIDs odoo-init sees: 1 for itself as PID 1, 2 for its child).
-fn ns_pid(host_pid: i32) -> i64 {
-    let status = std::fs::read_to_string(format!("/proc/{host_pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("NSpid:")).unwrap();
-    line.split_whitespace().last().unwrap().parse().unwrap()
-}
-
 /// Waits until the record says `phase`; returns it.
 fn wait_phase(run: &Run, phase: &str) -> Yaml {
     wait_until(LONG, &format!("phase {phase}"), || {
@@ -95,7 +87,9 @@ fn each_phase_of_an_update_and_run_is_reported() {
     );
     let child = update["child"]["pid"].as_i64().unwrap();
     assert!(
-        run.procs().iter().any(|p| ns_pid(p.pid) == child),
+        run.procs()
+            .iter()
+            .any(|p| i64::from(ns_pid(p.pid)) == child),
         "the update's PID is a real child"
     );
     assert!(update["child"]["argv"]
@@ -113,7 +107,10 @@ fn each_phase_of_an_update_and_run_is_reported() {
         "the update"
     );
     let (_, odoo) = run.init_and_child();
-    assert_eq!(running["child"]["pid"].as_i64(), Some(ns_pid(odoo.pid)));
+    assert_eq!(
+        running["child"]["pid"].as_i64(),
+        Some(i64::from(ns_pid(odoo.pid)))
+    );
     // A number (JSON has no integers of its own; 0 reads back as one).
     let first = &running["first_running_age_seconds"];
     assert!(
@@ -128,7 +125,10 @@ fn each_phase_of_an_update_and_run_is_reported() {
     assert_eq!(restarting["restarts"].as_i64(), Some(1));
     let again = wait_phase(&run, "running");
     let (_, new_odoo) = run.init_and_child();
-    assert_eq!(again["child"]["pid"].as_i64(), Some(ns_pid(new_odoo.pid)));
+    assert_eq!(
+        again["child"]["pid"].as_i64(),
+        Some(i64::from(ns_pid(new_odoo.pid)))
+    );
     assert_ne!(new_odoo.pid, odoo.pid);
 
     // The readable form says the same.

@@ -3,6 +3,7 @@
 //! (a log line, a process state), never fixed sleeps.
 #![allow(dead_code)]
 
+pub mod docker;
 pub mod pg;
 
 use std::fs;
@@ -43,6 +44,20 @@ pub fn standin() -> PathBuf {
         path.display()
     );
     path
+}
+
+/// The PID of a host process as its own PID namespace sees it (a
+/// container's PID 1 is 1 there).
+pub fn ns_pid(host_pid: i32) -> i32 {
+    let status = fs::read_to_string(format!("/proc/{host_pid}/status")).expect("/proc/PID/status");
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("NSpid:"))
+        .expect("an NSpid line");
+    line.split_whitespace()
+        .last()
+        .and_then(|p| p.parse().ok())
+        .expect("a PID")
 }
 
 /// A loopback port nobody listens on now.
