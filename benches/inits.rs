@@ -62,6 +62,11 @@ fn main() {
             eprintln!("build the stand-in first: cargo build --release --example standin-odoo");
             std::process::exit(1);
         });
+    // `cargo bench --bench inits -- own`: odoo-init's own costs only.
+    if std::env::args().any(|a| a == "own") {
+        own_costs(&odoo_init, &standin);
+        return;
+    }
     let inits = [
         Init {
             name: "odoo-init",
@@ -199,6 +204,190 @@ fn own_costs(odoo_init: &Path, standin: &Path) {
         med(&restart_gate),
         med(&restart_gate) - med(&restart_base)
     );
+    checksum_costs(&pg, &main_job, &env);
+}
+
+/// Addons of a generated tree the size of a full Odoo installation.
+const ADDONS: usize = 500;
+
+/// Module checksums on a tree the size of a full Odoo: odoo-init's hashing
+/// next to click-odoo-contrib's `addon_hash` (scripts/venv.sh), and a pod's
+/// start with nothing changed (`UpdateAndRun`, `UPDATE=changed`) next to a
+/// `RunOnly` start, on the same database.
+fn checksum_costs(pg: &common::pg::Pg, main_job: &[String], run_only: &[(&str, &str)]) {
+    use odoo_init::odoo::addons::{checksum, Rules, DEFAULT_EXCLUDE};
+    eprintln!("generating {ADDONS} addons ...");
+    let scratch = common::Scratch::new("bench-addons");
+    let dir = scratch.join("addons");
+    let (files, bytes) = generate_addons(&dir);
+    let names: Vec<String> = (0..ADDONS).map(|i| format!("module_{i:03}")).collect();
+    let rules = Rules::new(DEFAULT_EXCLUDE, &["en_US".to_string()]);
+    let hash_all = || -> Vec<String> {
+        names
+            .iter()
+            .map(|m| checksum(&dir.join(m), &rules).expect("checksum"))
+            .collect()
+    };
+    let sums = hash_all(); // also warms the page cache for both
+    let ours: Vec<f64> = (0..5)
+        .map(|_| {
+            let t0 = Instant::now();
+            hash_all();
+            t0.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    let python = std::env::var("CLICK_ODOO_PYTHON")
+        .unwrap_or_else(|_| "target/click-venv/bin/python".into());
+    let script = r#"
+import sys, time
+from click_odoo_contrib._addon_hash import addon_hash
+top, n = sys.argv[1], int(sys.argv[2])
+pats = '*.pyc,*.pyo,i18n/*.pot,i18n_extra/*.pot,static/*,tests/*'.split(',')
+for _ in range(6):
+    t0 = time.perf_counter()
+    for i in range(n):
+        addon_hash('%s/module_%03d' % (top, i), pats, ['en_US'])
+    print((time.perf_counter() - t0) * 1e3)
+"#;
+    let out = Command::new(&python)
+        .args([
+            "-c",
+            script,
+            &dir.display().to_string(),
+            &ADDONS.to_string(),
+        ])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("{python}: {e}; run `. scripts/venv.sh` (scripts/bench.sh does)")
+        });
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The first round warms Python up, as the first of ours did.
+    let theirs: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+
+    // The database: every addon installed, checksums stored as after an update.
+    let mut db = pg.superuser("odoo");
+    db.batch_execute(
+        "CREATE TABLE ir_module_module (name varchar PRIMARY KEY, state varchar NOT NULL); \
+         CREATE TABLE ir_config_parameter (id serial PRIMARY KEY, key varchar UNIQUE NOT NULL, \
+         value text NOT NULL, create_date timestamp, write_date timestamp); \
+         CREATE TABLE res_lang (id serial PRIMARY KEY, code varchar UNIQUE, active boolean); \
+         INSERT INTO res_lang (code, active) VALUES ('en_US', true); \
+         ALTER TABLE ir_module_module OWNER TO odoo; ALTER TABLE ir_config_parameter OWNER TO odoo; \
+         ALTER TABLE res_lang OWNER TO odoo",
+    )
+    .expect("module tables");
+    let mut json = serde_json::Map::new();
+    for (m, sum) in names.iter().zip(&sums) {
+        db.execute(
+            "INSERT INTO ir_module_module (name, state) VALUES ($1, 'installed')",
+            &[m],
+        )
+        .expect("module row");
+        json.insert(m.clone(), sum.clone().into());
+    }
+    db.execute(
+        "INSERT INTO ir_config_parameter (key, value) VALUES ('module_auto_update.installed_checksums', $1)",
+        &[&serde_json::Value::Object(json).to_string()],
+    )
+    .expect("stored checksums");
+    drop(db);
+    let addons_path = dir.display().to_string();
+    let mut update_env: Vec<(&str, &str)> = run_only
+        .iter()
+        .filter(|(k, _)| *k != "MODE")
+        .copied()
+        .collect();
+    update_env.extend([
+        ("MODE", "UpdateAndRun"),
+        ("ADDONS_PATH", addons_path.as_str()),
+    ]);
+    let run_start = start_times(main_job, run_only);
+    let update_start = start_times(main_job, &update_env);
+    let med = |v: &[f64]| percentile(v, 0.5);
+    let mut sorted = ours.clone();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    let mut theirs_sorted = theirs.clone();
+    theirs_sorted.sort_by(|a, b| a.total_cmp(b));
+    println!();
+    println!(
+        "| module checksums: {ADDONS} addons, {files} files, {:.0} MB (ms, median) | odoo-init | click-odoo-contrib | ratio | target |",
+        bytes as f64 / 1e6
+    );
+    println!("|---|---:|---:|---:|---:|");
+    println!(
+        "| hash every addon (5 rounds each, page cache warm) | {:.1} | {:.1} | {:.1}x faster | 2x |",
+        med(&sorted),
+        med(&theirs_sorted),
+        med(&theirs_sorted) / med(&sorted)
+    );
+    println!(
+        "| pod start, nothing changed (UpdateAndRun) / RunOnly start, {RUNS} each | {:.1} | {:.1} (RunOnly) | +{:.1} ms | +100 ms |",
+        med(&update_start),
+        med(&run_start),
+        med(&update_start) - med(&run_start)
+    );
+}
+
+/// Writes `ADDONS` addons shaped like Odoo's: Python models, XML views and
+/// data, CSV access rules, `i18n/` with a dozen languages and a template,
+/// `static/` (JavaScript, SCSS, an icon), tests. Deterministic content.
+/// Returns the number of files and their bytes.
+fn generate_addons(dir: &Path) -> (usize, u64) {
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    let mut text = |len: usize| -> Vec<u8> {
+        (0..len)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                b"abcdefghijklmnopqrstuvwxyz _=()\n"[(seed % 32) as usize]
+            })
+            .collect()
+    };
+    let mut layout: Vec<(String, usize)> = vec![
+        ("__manifest__.py".into(), 900),
+        ("__init__.py".into(), 60),
+        ("models/__init__.py".into(), 200),
+        ("security/ir.model.access.csv".into(), 1_200),
+        ("static/description/icon.png".into(), 6_000),
+        ("tests/__init__.py".into(), 80),
+    ];
+    for k in 0..6 {
+        layout.push((format!("models/model_{k}.py"), 7_000));
+        layout.push((format!("views/view_{k}.xml"), 9_000));
+        layout.push((format!("static/src/js/widget_{k}.js"), 8_000));
+    }
+    for k in 0..2 {
+        layout.push((format!("data/data_{k}.xml"), 4_000));
+        layout.push((format!("static/src/scss/style_{k}.scss"), 3_000));
+        layout.push((format!("tests/test_{k}.py"), 5_000));
+    }
+    for lang in [
+        "ar", "de", "es", "fr", "it", "ja", "nl", "pl", "pt_BR", "ru", "tr", "zh_CN",
+    ] {
+        layout.push((format!("i18n/{lang}.po"), 14_000));
+    }
+    layout.push(("i18n/module.pot".into(), 12_000));
+    let (mut files, mut bytes) = (0, 0u64);
+    for i in 0..ADDONS {
+        let addon = dir.join(format!("module_{i:03}"));
+        for (name, len) in &layout {
+            let path = addon.join(name);
+            fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+            fs::write(&path, text(*len)).expect("write");
+            files += 1;
+            bytes += *len as u64;
+        }
+    }
+    (files, bytes)
 }
 
 /// From spawning odoo-init (not PID 1: no namespace set-up in the figure)

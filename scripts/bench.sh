@@ -6,4 +6,6 @@ cd "$(dirname "$0")/.."
 need_tools
 need_bench_tools
 cargo build --release --quiet --bin odoo-init --example standin-odoo
+# The reference the module checksums are measured against.
+. scripts/venv.sh
 cargo bench --quiet --bench inits

@@ -17,10 +17,11 @@ need_tools() {
   # util-linux: unshare and setsid for the PID-1 tests; procps: ps for debugging;
   # postgresql: initdb/pg_ctl for throwaway clusters, psql for the stand-in Odoo;
   # postgresql-contrib: pgbench for load; pgbouncer: the pooler the gate must work through;
+  # python3-venv: the checksum tests' reference (scripts/venv.sh);
   # openssl and docker-compose: the container tests (the engine itself must already run:
   # tests/docker.rs says how to get one when it does not).
   apt_install util-linux procps postgresql postgresql-client postgresql-contrib pgbouncer \
-    openssl docker-compose
+    openssl docker-compose python3-venv
   command -v cargo >/dev/null || { echo "cargo is missing: install Rust with rustup" >&2; exit 1; }
   local have; have=$(rustup component list --installed 2>/dev/null)
   { grep -q rustfmt <<<"$have" && grep -q clippy <<<"$have"; } || rustup component add rustfmt clippy

@@ -14,6 +14,9 @@ cargo build --examples
 # it: the container tests put it into the image, and the PID-1, gate and
 # hardening tests run once more against it below.
 cargo build --release --locked --bin odoo-init
+# The reference for module checksums: click-odoo-contrib's addon_hash (it
+# imports nothing from Odoo), in a virtual environment of the tests' own.
+. scripts/venv.sh
 cargo test 2>&1
 ODOO_INIT_BIN="$PWD/target/x86_64-unknown-linux-gnu/release/odoo-init" \
   cargo test --test pid1 --test not_pid1 --test restart --test gate \

@@ -19,6 +19,8 @@ USAGE:
                                                 or log (--addons-path, -c, --data-dir, --load,
                                                 --db_*, --log-*...) reach install and update too
     odoo-init state [--limit N]                 print the state history (curq_state_history)
+    odoo-init state --changed                   the installed modules whose files changed since the
+                                                stored checksums (what UPDATE=changed updates); writes nothing
     odoo-init supervise [--] COMMAND [ARGS...]  PID-1 duties only, for any command
     odoo-init status [--json] [--pid PID]       what the running odoo-init is doing (PID 1 unless --pid)
     odoo-init probe startup|ready|live          exec probe for Kubernetes / HEALTHCHECK: exit 0 or 1
@@ -45,6 +47,8 @@ ENVIRONMENT:
     ODOO_BIN (odoo), ODOO_RC (/etc/odoo/odoo.conf), MAINTENANCE_SCRIPT (/etc/odoo/run.sh)
     DEMO                   True: installs load Odoo's demo data (False: --without-demo=all)
     ODOO_STEP_ARGS         Odoo arguments for install and update only (shell words)
+    UPDATE                 changed | all: what an update updates (changed: by module checksums)
+    ADDONS_PATH            addon directories for the checksums (Odoo's own + addons_path)
     STOP_TIMEOUT           seconds between SIGTERM and the second SIGTERM (25); SIGKILL 3 s later
     STOP_DELAY             seconds the first SIGTERM of the run phase waits, readiness down (0)
     ON_EXIT                exit | wait | restart: when the child exits by itself (exit)
@@ -189,11 +193,17 @@ fn supervise_with(
 fn state(args: &[OsString]) -> i32 {
     let limit = match args {
         [] => None,
+        [flag] if flag == "--changed" => {
+            return match crate::job::changed_modules() {
+                Ok(text) => print(&text),
+                Err(code) => code,
+            }
+        }
         [flag, n] if flag == "--limit" => match n.to_str().and_then(|n| n.parse::<i64>().ok()) {
             Some(n) if n > 0 => Some(n),
             _ => return usage("--limit needs a positive number"),
         },
-        _ => return usage("state takes only --limit N"),
+        _ => return usage("state takes only --limit N, or --changed"),
     };
     match crate::job::state_history(limit) {
         Ok(text) => print(&text),

@@ -72,6 +72,8 @@ pub const VARIABLES: &[&str] = &[
     "ON_EXIT",
     "DEMO",
     "ODOO_STEP_ARGS",
+    "UPDATE",
+    "ADDONS_PATH",
     "ODOO_INIT_RUNTIME_DIR",
     crate::logging::LEVEL_VARIABLE,
     // libpq's, read as fallbacks
@@ -317,6 +319,46 @@ pub struct Config {
     pub rc_sets_without_demo: bool,
     /// `ODOO_STEP_ARGS`: arguments for the install and update steps only.
     pub step_args: Vec<String>,
+    /// `UPDATE`: what an update step updates.
+    pub update: UpdateWhat,
+    /// `ADDONS_PATH`: the directories whose addons are checksummed, instead
+    /// of Odoo's own and its configured ones (`odoo::addons::discover`).
+    pub addons_path: Option<Vec<PathBuf>>,
+    /// `addons_path` of the Odoo config file, as written.
+    pub rc_addons_path: Option<String>,
+}
+
+/// `UPDATE`: what an update step updates (SPEC §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateWhat {
+    /// The installed modules whose checksum differs from the stored one.
+    Changed,
+    /// Every installed module (or `MODULES`), as before checksums.
+    All,
+}
+
+/// A comma-separated list of directories (`ADDONS_PATH`, Odoo's
+/// `addons_path`), each one that can be listed; empty entries skipped.
+pub fn directories(variable: &str, value: &str) -> Result<Vec<PathBuf>, ConfigError> {
+    let dirs: Vec<PathBuf> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .collect();
+    for dir in &dirs {
+        if let Err(e) = std::fs::read_dir(dir) {
+            return Err(invalid(
+                variable,
+                value,
+                &format!(
+                    "comma-separated readable directories ({}: {e})",
+                    dir.display()
+                ),
+            ));
+        }
+    }
+    Ok(dirs)
 }
 
 const DEFAULT_ODOO_RC: &str = "/etc/odoo/odoo.conf";
@@ -389,6 +431,18 @@ impl Config {
             find_executable(&odoo_bin_value, env("PATH").as_deref())
                 .map_err(|why| invalid("ODOO_BIN", &odoo_bin_value, &why))?
         };
+        let update = match env("UPDATE") {
+            None => UpdateWhat::Changed,
+            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+                "changed" => UpdateWhat::Changed,
+                "all" => UpdateWhat::All,
+                _ => return Err(invalid("UPDATE", &v, "changed or all")),
+            },
+        };
+        let addons_path = match env("ADDONS_PATH") {
+            Some(v) if !v.trim().is_empty() => Some(directories("ADDONS_PATH", &v)?),
+            _ => None,
+        };
         let maintenance_script = match env("MAINTENANCE_SCRIPT") {
             Some(path) if !path.is_empty() => {
                 let p = PathBuf::from(&path);
@@ -422,6 +476,9 @@ impl Config {
             demo,
             rc_sets_without_demo: rc.contains_key("without_demo"),
             step_args,
+            update,
+            addons_path,
+            rc_addons_path: rc_value(&rc, "addons_path").cloned(),
         })
     }
 
@@ -640,7 +697,7 @@ pub fn read_odoo_rc(path: &Path) -> std::io::Result<HashMap<String, String>> {
 }
 
 /// Like the shell: a name with a slash is a path, otherwise it is looked up on PATH.
-fn find_executable(name: &str, path_var: Option<&str>) -> Result<PathBuf, String> {
+pub fn find_executable(name: &str, path_var: Option<&str>) -> Result<PathBuf, String> {
     use std::os::unix::fs::PermissionsExt;
     let candidates: Vec<PathBuf> = if name.contains('/') {
         vec![PathBuf::from(name)]

@@ -6,13 +6,15 @@ use std::time::{Duration, Instant};
 
 use postgres::error::SqlState;
 use postgres::types::Type;
-use postgres::Client;
+use postgres::{Client, Transaction};
 
-use crate::config::{self, Config};
+use crate::config::{self, Config, UpdateWhat};
 use crate::db::conn::{self, ConnectError, Target};
 use crate::db::heartbeat::{Heartbeat, Stopped};
-use crate::db::state::{self, Claim, State, Store, Verdict, Writer};
+use crate::db::state::{self, Claim, InLock, State, Store, Verdict, Writer};
 use crate::exit;
+use crate::odoo::addons::{self, Addons};
+use crate::odoo::checksums;
 use crate::odoo::command as odoo;
 use crate::odoo::modules;
 use crate::pid1::restart::ExtraArgs;
@@ -123,6 +125,31 @@ fn run(
         }
         _ => None,
     };
+    // The addons whose checksums installs store and updates compare, found
+    // before anything touches the database: a wrong directory is exit 64.
+    let addons = if plan
+        .steps
+        .iter()
+        .any(|s| matches!(s, Step::Install | Step::Update))
+    {
+        match addons::discover(&cfg, &extra) {
+            Ok(addons) => {
+                let dirs: Vec<String> = addons
+                    .dirs()
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect();
+                log::info!("addons path for the module checksums: {}", dirs.join(","));
+                Some(addons)
+            }
+            Err(e) => {
+                log::error!("{e}");
+                return sup.shutdown(exit::USAGE);
+            }
+        }
+    } else {
+        None
+    };
     let extra = ExtraArgs::new(extra, instance);
     let mut ctx = Ctx {
         env: odoo::environment(&cfg, passfile.as_deref()),
@@ -136,6 +163,7 @@ fn run(
         client: None,
         claimed: None,
         extra,
+        addons,
     };
     for step in plan.steps {
         let flow = match step {
@@ -145,6 +173,7 @@ fn run(
                 let expect = odoo::to_install(&ctx.cfg);
                 ctx.step(sup, State::Creating, argv, true, &expect)
             }
+            Step::Update if ctx.cfg.update == UpdateWhat::Changed => ctx.update_changed(sup),
             Step::Update => {
                 let argv = odoo::update(&ctx.cfg, ctx.extra.current());
                 let expect = odoo::to_update(&ctx.cfg);
@@ -188,6 +217,8 @@ struct Ctx {
     /// A busy row claimed by `provision` for the install that follows.
     claimed: Option<i64>,
     extra: ExtraArgs,
+    /// Where the addons are, for their checksums (modes that install or update).
+    addons: Option<Addons>,
 }
 
 impl Ctx {
@@ -197,11 +228,14 @@ impl Ctx {
     /// A connection lost meanwhile is made again (`live`, with the backoff of
     /// the first wait, within `DB_WAIT_TIMEOUT`); the owner's silence counts
     /// only while this pod watched it and the database answered.
+    /// `needed`: asked under the lock once the gate is open, whether `busy`
+    /// is to be claimed at all (`UPDATE=changed`); false: `Ok(None)`.
     fn pass_gate(
         &mut self,
         pause: &mut Pause,
         busy: Option<State>,
         create: bool,
+        mut needed: Option<InLock<bool>>,
     ) -> Result<Option<i64>, Halt> {
         let force = self.gate == Gate::Ignore;
         let started = Instant::now();
@@ -225,8 +259,14 @@ impl Ctx {
             let missing = match live(&mut self.client, &self.cfg, pause) {
                 Ok(client) => {
                     let stop_asked = || pause.stop_pending();
-                    let answer =
-                        Store::new(client, &self.writer).claim(busy, create, force, &stop_asked);
+                    let answer = Store::new(client, &self.writer).claim(
+                        busy,
+                        create,
+                        force,
+                        &stop_asked,
+                        // A reborrow for this try (the loop may try again).
+                        needed.as_mut().map(|f| &mut **f as InLock<bool>),
+                    );
                     if answer.is_ok() && lost.take().is_some() {
                         log::info!("database connection back");
                     }
@@ -360,7 +400,7 @@ impl Ctx {
     ) -> Flow {
         let id = match self.claimed.take() {
             Some(id) => id,
-            None => match self.pass_gate(&mut sup.pause(), Some(busy), create)? {
+            None => match self.pass_gate(&mut sup.pause(), Some(busy), create, None)? {
                 Some(id) => id,
                 // claim() writes `busy` whenever the gate is open; this would be a bug.
                 None => {
@@ -369,6 +409,87 @@ impl Ctx {
                 }
             },
         };
+        self.run_claimed(sup, busy, id, argv, expect)
+    }
+
+    /// `UPDATE=changed`: under the state lock, with the stored checksums
+    /// read in the same transaction, the installed modules (of `MODULES`,
+    /// when set) whose files changed; none: no update runs and no busy state
+    /// is written. Nothing stored yet: everything, once (as `UPDATE=all`),
+    /// and then the checksums are stored. A Force mode updates all the same
+    /// (as `UPDATE=all` when nothing changed): the operator's explicit retry.
+    fn update_changed(&mut self, sup: &mut Supervisor) -> Flow {
+        let Some(addons) = self.addons.clone() else {
+            log::error!("no addons path for the checksums; this would be a bug");
+            return Err(Halt::Exit(exit::STEP_FAILED));
+        };
+        let only = odoo::to_update(&self.cfg);
+        let force = self.gate == Gate::Ignore;
+        // None: as UPDATE=all; Some(list): those modules.
+        let mut chosen: Option<Vec<String>> = None;
+        let mut unreadable = None;
+        let mut needed = |tx: &mut Transaction<'_>| -> Result<bool, postgres::Error> {
+            let known = checksums::read(tx)?;
+            if known.stored.is_empty() {
+                log::info!("UPDATE=changed: no module checksums stored yet: updating as UPDATE=all once, then storing them");
+                chosen = None;
+                return Ok(true);
+            }
+            if known.installed.iter().any(|m| m == "base") && addons.find("base").is_none() {
+                log::warn!("Odoo's own addons (base) are on no addons path odoo-init knows: their changes go unseen; set ADDONS_PATH to every addons directory, or UPDATE=all");
+            }
+            match checksums::changed(&known, &addons, &only) {
+                Ok(changed) if changed.is_empty() => {
+                    chosen = None;
+                    Ok(force)
+                }
+                Ok(changed) => {
+                    chosen = Some(changed);
+                    Ok(true)
+                }
+                Err(e) => {
+                    unreadable = Some(e);
+                    Ok(false)
+                }
+            }
+        };
+        let claimed = self.pass_gate(
+            &mut sup.pause(),
+            Some(State::Updating),
+            force,
+            Some(&mut needed),
+        )?;
+        if let Some(e) = unreadable {
+            log::error!("cannot compute the checksum of an addon: {e}");
+            return Err(Halt::Exit(exit::USAGE));
+        }
+        let Some(id) = claimed else {
+            log::info!(
+                "UPDATE=changed: no installed module changed since the checksums stored by the last update: no update"
+            );
+            return Ok(true);
+        };
+        let argv = match &chosen {
+            Some(modules) => {
+                log::info!("UPDATE=changed: updating {}", modules.join(","));
+                odoo::update_modules(&self.cfg, self.extra.current(), modules)
+            }
+            None => odoo::update(&self.cfg, self.extra.current()),
+        };
+        let expect = odoo::to_update(&self.cfg);
+        self.run_claimed(sup, State::Updating, id, argv, &expect)
+    }
+
+    /// Runs the step of the busy row `id` this pod claimed; see [`Ctx::step`].
+    /// After an install or update, `Ready` goes with the new checksums.
+    fn run_claimed(
+        &mut self,
+        sup: &mut Supervisor,
+        busy: State,
+        id: i64,
+        argv: Vec<OsString>,
+        expect: &[String],
+    ) -> Flow {
         let phase = match busy {
             State::Creating => Phase::Install,
             State::Updating => Phase::Update,
@@ -408,7 +529,41 @@ impl Ctx {
                 Err(Halt::Exit(exit::STEP_FAILED))
             }
             StepEnd::Exited(0) => {
-                if self.store_write(&mut sup.pause(), "writing Ready", |s| s.finish(id))? {
+                let addons = self.addons.clone().filter(|_| busy != State::Maintenance);
+                let mut unreadable = None;
+                // In a savepoint: checksums that cannot be stored never cost
+                // the Ready (only a lost connection is tried again).
+                let mut with_ready = |tx: &mut Transaction<'_>| -> Result<(), postgres::Error> {
+                    let Some(addons) = &addons else {
+                        return Ok(());
+                    };
+                    let mut savepoint = tx.transaction()?;
+                    let stored = match checksums::current(&mut savepoint, addons) {
+                        Ok(json) => {
+                            checksums::store(&mut savepoint, &json).map_err(checksums::Error::Db)
+                        }
+                        Err(e) => Err(e),
+                    };
+                    match stored {
+                        Ok(()) => savepoint.commit(),
+                        Err(checksums::Error::Db(e)) if conn::is_connection_loss(&e) => Err(e),
+                        Err(checksums::Error::Db(e)) => {
+                            unreadable = Some(conn::message(&e));
+                            Ok(())
+                        }
+                        Err(checksums::Error::Files(e)) => {
+                            unreadable = Some(e.to_string());
+                            Ok(())
+                        }
+                    }
+                };
+                let ours = self.store_write(&mut sup.pause(), "writing Ready", |s| {
+                    s.finish(id, Some(&mut with_ready))
+                })?;
+                if let Some(e) = unreadable {
+                    log::warn!("checksums not stored ({e}): the next update updates every module");
+                }
+                if ours {
                     sup.status().owns(None);
                     Ok(true)
                 } else {
@@ -553,7 +708,7 @@ impl Ctx {
         }
         drop(client);
         // Claim 'Creating' right away, so that RunOnly pods wait for the install.
-        self.claimed = self.pass_gate(pause, Some(State::Creating), true)?;
+        self.claimed = self.pass_gate(pause, Some(State::Creating), true, None)?;
         Ok(true)
     }
 
@@ -596,7 +751,7 @@ impl Ctx {
 impl Launcher for Ctx {
     fn command(&mut self, pause: &mut Pause) -> Result<ChildSpec, Abort> {
         if self.gate == Gate::Respect {
-            match self.pass_gate(pause, None, false) {
+            match self.pass_gate(pause, None, false, None) {
                 Ok(_) => {}
                 // Nothing runs: exit like a process stopped by SIGTERM.
                 Err(Halt::Stopped) => return Err(Abort::Failed(exit::for_signal(libc::SIGTERM))),
@@ -624,7 +779,7 @@ impl Launcher for Ctx {
             self.client = target.connect_once().ok();
         }
         let client = self.client.as_mut()?;
-        match Store::new(client, &self.writer).claim(None, false, false, &|| false) {
+        match Store::new(client, &self.writer).claim(None, false, false, &|| false, None) {
             Ok(Claim::NoTable) => Some(format!(
                 "no state table {} in {}",
                 state::TABLE,
@@ -763,6 +918,41 @@ fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "unknown".into())
+}
+
+/// `odoo-init state --changed`: the installed modules whose checksum
+/// differs from the stored one, one a line (what `UPDATE=changed` would
+/// update now). Reads only.
+pub fn changed_modules() -> Result<String, i32> {
+    let env = &config::process_env;
+    let (db, addons) = config::odoo_rc(env)
+        .and_then(|(path, rc)| config::Db::from_env(env, (path.as_deref(), &rc), true))
+        .and_then(|db| Ok((db, addons::from_env(env)?)))
+        .map_err(|e| {
+            log::error!("{e}");
+            exit::USAGE
+        })?;
+    let target = Target::of(&db, db.name.as_deref().unwrap_or(""));
+    let mut client = target.connect_once().map_err(|e| {
+        log::error!("{}: {}", target.describe(), ConnectError::from(e));
+        exit::DB_UNREACHABLE
+    })?;
+    let known = conn::bounded(&mut client)
+        .and_then(|mut tx| checksums::read(&mut tx))
+        .map_err(|e| {
+            log::error!("reading the stored checksums: {}", conn::message(&e));
+            exit::DB_UNREACHABLE
+        })?;
+    let changed = if known.stored.is_empty() {
+        log::info!("no checksums stored yet: every installed module counts as changed");
+        known.installed.clone()
+    } else {
+        checksums::changed(&known, &addons, &[]).map_err(|e| {
+            log::error!("cannot compute the checksum of an addon: {e}");
+            exit::USAGE
+        })?
+    };
+    Ok(changed.iter().map(|m| format!("{m}\n")).collect())
 }
 
 /// `odoo-init state [--limit N]`: the history as text, or the exit code (the reason logged).

@@ -332,8 +332,10 @@ fn six_pods_through_pgbouncer_under_load_update_one_at_a_time() {
     let sampler = StepSampler::start(mark);
     let mut runs: Vec<Run> = (0..6)
         .map(|_| {
+            // Every pod updates (as before checksums): six claims to serialise.
             bouncer
                 .job("UpdateAndRun")
+                .env("UPDATE", "all")
                 .env("STANDIN_STEP_MS", "2000")
                 .env("STATE_LEASE", "5")
                 .env(StepSampler::VARIABLE, StepSampler::mark(mark))

@@ -20,7 +20,13 @@ fn eight_pods_updating_at_once_take_turns_and_all_end_running() {
     let pg = Pg::start();
     pg.ready_database();
     let mut runs: Vec<Run> = (0..8)
-        .map(|_| pg.job("UpdateAndRun").env("STANDIN_STEP_MS", "200").start())
+        // Every pod updates (UPDATE=all): eight claims to serialise.
+        .map(|_| {
+            pg.job("UpdateAndRun")
+                .env("UPDATE", "all")
+                .env("STANDIN_STEP_MS", "200")
+                .start()
+        })
         .collect();
     wait_until(Duration::from_secs(120), "all 8 pods running Odoo", || {
         runs.iter().all(in_run_phase).then_some(())
@@ -210,8 +216,10 @@ fn no_secret_in_any_command_line_or_log() {
         .env("STANDIN_STEP_MS", "500")
         .start();
     assert_eq!(init.wait_exit(LONG), 0, "{}", init.stderr());
+    // An update even right after the install (UPDATE=all): every kind of step.
     let mut run = pg
         .job("UpdateAndRun")
+        .env("UPDATE", "all")
         .env("MAINTENANCE_SCRIPT", path_str(&script))
         .env("STANDIN_STEP_MS", "500")
         .start();

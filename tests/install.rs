@@ -87,9 +87,11 @@ fn locating_arguments_reach_the_steps_serving_ones_stay_with_the_run_phase() {
     run.signal(libc::SIGTERM);
     assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
 
-    // The update of the next pod gets the same locating arguments.
+    // The update of the next pod gets the same locating arguments (an
+    // update even with nothing changed since the install: UPDATE=all).
     let mut update = job(&pg, "UpdateOnly", &extra)
         .env("MODULES", "my_module")
+        .env("UPDATE", "all")
         .start();
     assert_eq!(update.wait_exit(LONG), 0, "{}", update.stderr());
     let argv = starts(&update);

@@ -317,8 +317,10 @@ fn every_mode_reports_its_phases_in_order() {
         pg.superuser(DB)
             .batch_execute("INSERT INTO curq_state_history (state) VALUES ('Updating')")
             .unwrap();
+        // UPDATE=all: an update step also after an earlier case stored checksums.
         let run = pg
             .job(mode)
+            .env("UPDATE", "all")
             .env("TIMEOUT", "600")
             .env("STANDIN_STEP_MS", "1000")
             .env("MAINTENANCE_SCRIPT", path_str(&script))

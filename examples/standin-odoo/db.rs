@@ -1,7 +1,10 @@
 //! The database side of the stand-in, like `odoo-bin -d DB -i M` / `-u M`
 //! with `--stop-after-init`: create the database if it is missing, record
 //! installed modules in `ir_module_module` (with whether they got demo
-//! data), mark updated ones. A module must be built in or on the addons
+//! data), mark updated ones (exactly those `-u` names, or every installed
+//! one for `all`). Like Odoo's `base`, it has `ir_config_parameter` and
+//! `res_lang` (`en_US` active), where the module checksums and the active
+//! languages are. A module must be built in or on the addons
 //! path; one that is not is a warning and is skipped, and the run still
 //! exits 0, as Odoo's does.
 //!
@@ -121,7 +124,13 @@ pub fn run(opts: &DbOptions, signals: &Signals) -> Outcome {
         "CREATE TABLE IF NOT EXISTS ir_module_module (name varchar PRIMARY KEY, \
          state varchar NOT NULL, update_count integer NOT NULL DEFAULT 0, \
          write_date timestamptz NOT NULL DEFAULT now());\n\
-         ALTER TABLE ir_module_module ADD COLUMN IF NOT EXISTS demo boolean NOT NULL DEFAULT false;\n",
+         ALTER TABLE ir_module_module ADD COLUMN IF NOT EXISTS demo boolean NOT NULL DEFAULT false;\n\
+         CREATE TABLE IF NOT EXISTS ir_config_parameter (id serial PRIMARY KEY, \
+         key varchar NOT NULL UNIQUE, value text NOT NULL, create_uid integer, \
+         create_date timestamp, write_uid integer, write_date timestamp);\n\
+         CREATE TABLE IF NOT EXISTS res_lang (id serial PRIMARY KEY, code varchar NOT NULL UNIQUE, \
+         active boolean);\n\
+         INSERT INTO res_lang (code, active) VALUES ('en_US', true) ON CONFLICT (code) DO NOTHING;\n",
     );
     let mut done = Vec::new();
     if let Some(list) = &opts.install {

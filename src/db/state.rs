@@ -174,6 +174,11 @@ pub struct Store<'a> {
 
 type PgResult<T> = Result<T, postgres::Error>;
 
+/// Work done inside the store's transaction, under its lock: whether a
+/// claim is needed at all (`UPDATE=changed`), or what goes with `Ready`
+/// (the checksums).
+pub type InLock<'h, T> = &'h mut dyn FnMut(&mut Transaction<'_>) -> PgResult<T>;
+
 /// The table as the earlier shell implementation made it.
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS curq_state_history \
     (id serial PRIMARY KEY, state varchar NOT NULL, write_date timestamptz NOT NULL DEFAULT now())";
@@ -213,13 +218,16 @@ impl<'a> Store<'a> {
     /// is missing (the new row then is the first). `force`: write `busy`
     /// whatever the latest state is.
     /// `stop_asked` is asked last, before the commit: a claim is never
-    /// written once a stop was asked.
+    /// written once a stop was asked. `needed`, asked once the gate is open
+    /// and before `busy` is written: false leaves the gate open with
+    /// nothing written (nothing to update).
     pub fn claim(
         &mut self,
         busy: Option<State>,
         create: bool,
         force: bool,
         stop_asked: &dyn Fn() -> bool,
+        needed: Option<InLock<bool>>,
     ) -> PgResult<Claim> {
         if busy.is_none() && !create {
             return self.peek(force);
@@ -236,7 +244,17 @@ impl<'a> Store<'a> {
         let extended = ensure_columns(&mut tx)?;
         let claim = match (latest_in(&mut tx)?, busy) {
             (Some(latest), _) if !force && !is_ready(&latest.state) => Claim::Busy(latest),
-            (_, Some(state)) => Claim::Claimed(insert(self.writer, &mut tx, state, extended)?),
+            (_, Some(state)) => {
+                let wanted = match needed {
+                    Some(needed) => needed(&mut tx)?,
+                    None => true,
+                };
+                if wanted {
+                    Claim::Claimed(insert(self.writer, &mut tx, state, extended)?)
+                } else {
+                    Claim::Open
+                }
+            }
             (_, None) => Claim::Open,
         };
         if matches!(claim, Claim::Claimed(_)) && stop_asked() {
@@ -291,14 +309,19 @@ impl<'a> Store<'a> {
     /// is still the latest row. False: the claim was lost (another pod wrote
     /// `Reset` or a newer state after it), and nothing was written. A `Ready`
     /// of ours right after it (a commit whose answer was lost with the
-    /// connection, then tried again) counts as written.
-    pub fn finish(&mut self, claimed: i64) -> PgResult<bool> {
+    /// connection, then tried again) counts as written. `with_ready` runs
+    /// in the same transaction as the `Ready` it writes (the checksums):
+    /// whoever sees that `Ready` sees what it wrote.
+    pub fn finish(&mut self, claimed: i64, with_ready: Option<InLock<()>>) -> PgResult<bool> {
         let mut tx = locked(self.client)?;
         let extended = ensure_columns(&mut tx)?;
         let latest = latest_in(&mut tx)?;
         let ours = match &latest {
             Some(l) if l.id == claimed => {
                 insert(self.writer, &mut tx, State::Ready, extended)?;
+                if let Some(with_ready) = with_ready {
+                    with_ready(&mut tx)?;
+                }
                 true
             }
             Some(l) if extended && l.state == State::Ready.as_str() => {

@@ -72,6 +72,27 @@ fn option_of<'t>(arg: &str, table: &[(&'t str, bool)]) -> Option<(&'t str, bool,
     })
 }
 
+/// The value of option `long` (or `short`) among Odoo's arguments `args`
+/// (no program name), as optparse reads it: `--long V`, `--long=V`,
+/// `-s V`, `-sV`; the last one wins.
+pub fn value_of<'a>(args: &'a [String], long: &str, short: Option<&str>) -> Option<&'a str> {
+    let mut found = None;
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        if arg == long || Some(arg.as_str()) == short {
+            found = iter.next().map(String::as_str);
+        } else if let Some(v) = arg.strip_prefix(long).and_then(|r| r.strip_prefix('=')) {
+            found = Some(v);
+        } else if let Some(v) = short
+            .and_then(|s| arg.strip_prefix(s))
+            .filter(|v| !v.is_empty())
+        {
+            found = Some(v);
+        }
+    }
+    found
+}
+
 /// The arguments of `extra` that reach the steps, in their order, each
 /// with its value.
 pub fn for_steps(extra: &[OsString]) -> Vec<OsString> {

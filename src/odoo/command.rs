@@ -67,6 +67,11 @@ pub fn update(cfg: &Config, extra: &[OsString]) -> Vec<OsString> {
     one_off(cfg, "-u", &list, extra)
 }
 
+/// Update exactly `modules` (`UPDATE=changed`), with the same arguments as an install.
+pub fn update_modules(cfg: &Config, extra: &[OsString], modules: &[String]) -> Vec<OsString> {
+    one_off(cfg, "-u", &modules.join(","), extra)
+}
+
 fn one_off(cfg: &Config, flag: &str, modules: &str, extra: &[OsString]) -> Vec<OsString> {
     let mut argv = vec![
         os(&cfg.odoo_bin),

@@ -10,6 +10,8 @@ use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
+use super::args::value_of;
+
 /// Odoo's default `http_port`.
 const DEFAULT_PORT: u16 = 8069;
 /// The most of an answer that is read: a status line and a small body.
@@ -32,29 +34,9 @@ impl std::fmt::Display for Endpoint {
     }
 }
 
-/// The value of option `long` (or `short`) in Odoo's argv, as optparse
-/// reads it: `--long V`, `--long=V`, `-s V`, `-sV`; the last one wins.
-fn option<'a>(argv: &'a [String], long: &str, short: Option<&str>) -> Option<&'a str> {
-    let mut found = None;
-    let mut args = argv.iter().skip(1);
-    while let Some(arg) = args.next() {
-        if arg == long || Some(arg.as_str()) == short {
-            found = args.next().map(String::as_str);
-        } else if let Some(v) = arg.strip_prefix(long).and_then(|r| r.strip_prefix('=')) {
-            found = Some(v);
-        } else if let Some(v) = short
-            .and_then(|s| arg.strip_prefix(s))
-            .filter(|v| !v.is_empty())
-        {
-            found = Some(v);
-        }
-    }
-    found
-}
-
 /// The config file Odoo reads: `-c`/`--config` on its command line.
 pub fn config_option(argv: &[String]) -> Option<&str> {
-    option(argv, "--config", Some("-c"))
+    value_of(argv.get(1..).unwrap_or_default(), "--config", Some("-c"))
 }
 
 /// Where the Odoo started with `argv` listens, its config file's values
@@ -68,15 +50,16 @@ pub fn endpoint(argv: &[String], rc: &HashMap<String, String>) -> Result<Option<
     {
         return Ok(None);
     }
+    let args = argv.get(1..).unwrap_or_default();
     let port =
-        match option(argv, "--http-port", Some("-p")).or(set("http_port").map(String::as_str)) {
+        match value_of(args, "--http-port", Some("-p")).or(set("http_port").map(String::as_str)) {
             None => DEFAULT_PORT,
             Some(p) => p
                 .trim()
                 .parse()
                 .map_err(|_| format!("Odoo's HTTP port {p:?} is not a port number"))?,
         };
-    let interface = option(argv, "--http-interface", None)
+    let interface = value_of(args, "--http-interface", None)
         .or(set("http_interface").map(String::as_str))
         .unwrap_or("");
     // Odoo listening on every address is asked on loopback.

@@ -1,9 +1,13 @@
 //! The Odoo side: the command lines and environment of the Odoo processes
 //! odoo-init starts ([`command`]), which of the user's arguments reach the
 //! steps ([`args`]), and what Odoo's module table says after a step
-//! ([`modules`]), and whether the running Odoo answers HTTP ([`http`]).
+//! ([`modules`]), whether the running Odoo answers HTTP ([`http`]), and the
+//! addons on disk with their checksums ([`addons`]) as stored in the
+//! database ([`checksums`]).
 
+pub mod addons;
 pub mod args;
+pub mod checksums;
 pub mod command;
 pub mod http;
 pub mod modules;
