@@ -920,22 +920,32 @@ fn hostname() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-/// `odoo-init state --changed`: the installed modules whose checksum
-/// differs from the stored one, one a line (what `UPDATE=changed` would
-/// update now). Reads only.
-pub fn changed_modules() -> Result<String, i32> {
+/// The database settings of the environment and one connection, for
+/// `odoo-init state`; a failure is logged, and its exit code returned.
+fn command_connection() -> Result<(config::Db, Client), i32> {
     let env = &config::process_env;
-    let (db, addons) = config::odoo_rc(env)
+    let db = config::odoo_rc(env)
         .and_then(|(path, rc)| config::Db::from_env(env, (path.as_deref(), &rc), true))
-        .and_then(|db| Ok((db, addons::from_env(env)?)))
         .map_err(|e| {
             log::error!("{e}");
             exit::USAGE
         })?;
     let target = Target::of(&db, db.name.as_deref().unwrap_or(""));
-    let mut client = target.connect_once().map_err(|e| {
+    let client = target.connect_once().map_err(|e| {
         log::error!("{}: {}", target.describe(), ConnectError::from(e));
         exit::DB_UNREACHABLE
+    })?;
+    Ok((db, client))
+}
+
+/// `odoo-init state --changed`: the installed modules whose checksum
+/// differs from the stored one, one a line (what `UPDATE=changed` would
+/// update now). Reads only.
+pub fn changed_modules() -> Result<String, i32> {
+    let (_, mut client) = command_connection()?;
+    let addons = addons::from_env(&config::process_env).map_err(|e| {
+        log::error!("{e}");
+        exit::USAGE
     })?;
     let known = conn::bounded(&mut client)
         .and_then(|mut tx| checksums::read(&mut tx))
@@ -957,18 +967,8 @@ pub fn changed_modules() -> Result<String, i32> {
 
 /// `odoo-init state [--limit N]`: the history as text, or the exit code (the reason logged).
 pub fn state_history(limit: Option<i64>) -> Result<String, i32> {
-    let env = &config::process_env;
-    let db = config::odoo_rc(env)
-        .and_then(|(path, rc)| config::Db::from_env(env, (path.as_deref(), &rc), true))
-        .map_err(|e| {
-            log::error!("{e}");
-            exit::USAGE
-        })?;
+    let (db, mut client) = command_connection()?;
     let target = Target::of(&db, db.name.as_deref().unwrap_or(""));
-    let mut client = target.connect_once().map_err(|e| {
-        log::error!("{}: {}", target.describe(), ConnectError::from(e));
-        exit::DB_UNREACHABLE
-    })?;
     match state::history(&mut client, limit) {
         Ok(Some(rows)) => Ok(state::format_history(&rows)),
         Ok(None) => {

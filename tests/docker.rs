@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -148,25 +148,29 @@ fn odoo_init_restart_through_docker_exec_passes_new_arguments() {
     assert!(text.contains("restarts   1"), "{text}");
 }
 
-/// `docker run -it` on a fresh pseudo-terminal, as a person types it; the
-/// master to type into and what the terminal shows, collected on a thread.
-fn run_on_terminal(
+/// `docker run -it` of the image in `RunOnly` with `LIST_DB=True` and
+/// `env`, on a fresh pseudo-terminal, as a person types it: the container,
+/// the client, the master to type into and what the terminal shows.
+fn on_terminal(
     name: &str,
-    options: &[&str],
+    env: &[&str],
 ) -> (
+    Container,
     std::process::Child,
     std::fs::File,
     std::thread::JoinHandle<String>,
 ) {
     require("setsid", "util-linux");
+    let events = common::docker::events_dir();
+    let name = format!("odoo-init-test-{}-{name}", std::process::id());
     let pty = nix::pty::openpty(None, None).expect("openpty");
     let fd = || Stdio::from(pty.slave.try_clone().expect("dup pty"));
-    let client = docker().get_program().to_owned();
-    let child = std::process::Command::new("setsid")
+    let client = std::process::Command::new("setsid")
         .arg("--ctty")
-        .arg(client)
-        .args(["run", "-it", "--name", name])
-        .args(options)
+        .arg(docker().get_program())
+        .args(["run", "-it", "--name", &name, "-e", "LIST_DB=True"])
+        .args(Container::event_options(&events))
+        .args(env.iter().flat_map(|e| ["-e", e]))
         .arg(&images().odoo)
         .env("DOCKER_BUILDKIT", "1")
         .stdin(fd())
@@ -175,44 +179,22 @@ fn run_on_terminal(
         .spawn()
         .expect("docker run -it");
     let master = std::fs::File::from(pty.master);
-    let mut reader = master.try_clone().unwrap();
-    let screen = std::thread::spawn(move || {
-        let mut all = Vec::new();
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            all.extend_from_slice(&buf[..n]);
-            if String::from_utf8_lossy(&all).contains("exiting with status") {
-                break;
-            }
-        }
-        String::from_utf8_lossy(&all).into_owned()
+    let screen = screen_of(&master);
+    let id = wait_until(LONG, "the container", || {
+        let out = docker()
+            .args(["inspect", "--format", "{{.Id}}", &name])
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
     });
-    (child, master, screen)
+    (Container { id, events }, client, master, screen)
 }
 
 #[test]
 fn ctrl_c_in_docker_run_it_reaches_odoo_once() {
-    let events = common::docker::events_dir();
-    let name = format!("odoo-init-test-{}-tty", std::process::id());
-    let mut options: Vec<String> = Container::event_options(&events);
-    options.extend(["-e".into(), "LIST_DB=True".into()]);
-    let opts: Vec<&str> = options.iter().map(String::as_str).collect();
-    let (mut client, mut master, screen) = run_on_terminal(&name, &opts);
-    let c = Container {
-        id: wait_until(LONG, "the container", || {
-            let out = docker()
-                .args(["inspect", "--format", "{{.Id}}", &name])
-                .output()
-                .ok()?;
-            out.status
-                .success()
-                .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-        }),
-        events,
-    };
+    let (c, mut client, mut master, screen) = on_terminal("tty", &[]);
     c.wait_events("Odoo", |ev| started(ev) == 1);
     master.write_all(b"\x03").unwrap();
     assert_eq!(c.wait_exit(LONG), 0, "{}", c.logs());
@@ -227,24 +209,7 @@ fn ctrl_c_in_docker_run_it_reaches_odoo_once() {
 
 #[test]
 fn with_on_exit_wait_ctrl_c_stops_odoo_and_the_container_stays_up() {
-    let events = common::docker::events_dir();
-    let name = format!("odoo-init-test-{}-tty-wait", std::process::id());
-    let mut options: Vec<String> = Container::event_options(&events);
-    options.extend(["-e", "LIST_DB=True", "-e", "ON_EXIT=wait"].map(String::from));
-    let opts: Vec<&str> = options.iter().map(String::as_str).collect();
-    let (_client, mut master, _screen) = run_on_terminal(&name, &opts);
-    let c = Container {
-        id: wait_until(LONG, "the container", || {
-            let out = docker()
-                .args(["inspect", "--format", "{{.Id}}", &name])
-                .output()
-                .ok()?;
-            out.status
-                .success()
-                .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-        }),
-        events,
-    };
+    let (c, _client, mut master, _screen) = on_terminal("tty-wait", &["ON_EXIT=wait"]);
     c.wait_events("Odoo", |ev| started(ev) == 1);
     master.write_all(b"\x03").unwrap();
     c.wait_events("Odoo's exit", |ev| count_in(ev, &["server exit 0"]) == 1);

@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::process::Stdio;
 use std::thread::JoinHandle;
 
@@ -25,22 +25,7 @@ fn on_terminal(mut setup: Setup<'static>, wrapper: &[&str]) -> (Run, File, JoinH
     }));
     let run = setup.start();
     let master = File::from(pty.master);
-    let mut reader = master.try_clone().expect("dup master");
-    // The terminal must be read, or odoo-init's log lines would fill it up.
-    let screen = std::thread::spawn(move || {
-        let mut all = Vec::new();
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            all.extend_from_slice(&buf[..n]);
-            if String::from_utf8_lossy(&all).contains("exiting with status") {
-                break;
-            }
-        }
-        String::from_utf8_lossy(&all).into_owned()
-    });
+    let screen = screen_of(&master);
     (run, master, screen)
 }
 

@@ -52,7 +52,7 @@ fn param(tx: &mut Transaction, key: &str) -> PgResult<Option<String>> {
 pub fn read(tx: &mut Transaction) -> PgResult<Known> {
     let installed = if has_table(tx, "ir_module_module")? {
         tx.query_typed(
-            "SELECT name::text FROM ir_module_module WHERE state IN ('installed', 'to upgrade') ORDER BY name",
+            "SELECT name::text FROM ir_module_module WHERE state IN ('installed', 'to upgrade') AND name IS NOT NULL ORDER BY name",
             &[],
         )?
         .iter()
@@ -70,10 +70,13 @@ pub fn read(tx: &mut Transaction) -> PgResult<Known> {
     };
     let exclude = param(tx, PARAM_EXCLUDE)?.unwrap_or_else(|| addons::DEFAULT_EXCLUDE.into());
     let langs = if has_table(tx, "res_lang")? {
-        tx.query_typed("SELECT code::text FROM res_lang WHERE active", &[])?
-            .iter()
-            .map(|r| r.try_get(0))
-            .collect::<PgResult<Vec<String>>>()?
+        tx.query_typed(
+            "SELECT code::text FROM res_lang WHERE active AND code IS NOT NULL",
+            &[],
+        )?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<PgResult<Vec<String>>>()?
     } else {
         Vec::new()
     };
@@ -131,7 +134,7 @@ pub fn current(tx: &mut Transaction, addons: &Addons) -> Result<String, Error> {
     let known = read(tx)?;
     let installed: Vec<String> = tx
         .query_typed(
-            "SELECT name::text FROM ir_module_module WHERE state = 'installed' ORDER BY name",
+            "SELECT name::text FROM ir_module_module WHERE state = 'installed' AND name IS NOT NULL ORDER BY name",
             &[],
         )?
         .iter()

@@ -60,6 +60,27 @@ pub fn ns_pid(host_pid: i32) -> i32 {
         .expect("a PID")
 }
 
+/// Reads a terminal's master on a thread of its own (read it, or the log
+/// lines fill it up) until odoo-init says it exits; what it showed.
+pub fn screen_of(master: &fs::File) -> std::thread::JoinHandle<String> {
+    use std::io::Read;
+    let mut reader = master.try_clone().expect("dup master");
+    std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            all.extend_from_slice(&buf[..n]);
+            if String::from_utf8_lossy(&all).contains("exiting with status") {
+                break;
+            }
+        }
+        String::from_utf8_lossy(&all).into_owned()
+    })
+}
+
 /// A loopback port nobody listens on now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
