@@ -48,19 +48,25 @@ fn param(tx: &mut Transaction, key: &str) -> PgResult<Option<String>> {
     }
 }
 
-/// Reads the installed modules, the stored checksums and the rules.
-pub fn read(tx: &mut Transaction) -> PgResult<Known> {
-    let installed = if has_table(tx, "ir_module_module")? {
-        tx.query_typed(
-            "SELECT name::text FROM ir_module_module WHERE state IN ('installed', 'to upgrade') AND name IS NOT NULL ORDER BY name",
-            &[],
-        )?
+/// The one text column `sql` selects from `table`, or nothing when there
+/// is no such table.
+fn texts(tx: &mut Transaction, table: &str, sql: &str) -> PgResult<Vec<String>> {
+    if !has_table(tx, table)? {
+        return Ok(Vec::new());
+    }
+    tx.query_typed(sql, &[])?
         .iter()
         .map(|r| r.try_get(0))
-        .collect::<PgResult<Vec<String>>>()?
-    } else {
-        Vec::new()
-    };
+        .collect()
+}
+
+/// Reads the installed modules, the stored checksums and the rules.
+pub fn read(tx: &mut Transaction) -> PgResult<Known> {
+    let installed = texts(
+        tx,
+        "ir_module_module",
+        "SELECT name::text FROM ir_module_module WHERE state IN ('installed', 'to upgrade') AND name IS NOT NULL ORDER BY name",
+    )?;
     let stored = match param(tx, PARAM)? {
         None => HashMap::new(),
         Some(text) => parse(&text).unwrap_or_else(|why| {
@@ -69,17 +75,11 @@ pub fn read(tx: &mut Transaction) -> PgResult<Known> {
         }),
     };
     let exclude = param(tx, PARAM_EXCLUDE)?.unwrap_or_else(|| addons::DEFAULT_EXCLUDE.into());
-    let langs = if has_table(tx, "res_lang")? {
-        tx.query_typed(
-            "SELECT code::text FROM res_lang WHERE active AND code IS NOT NULL",
-            &[],
-        )?
-        .iter()
-        .map(|r| r.try_get(0))
-        .collect::<PgResult<Vec<String>>>()?
-    } else {
-        Vec::new()
-    };
+    let langs = texts(
+        tx,
+        "res_lang",
+        "SELECT code::text FROM res_lang WHERE active AND code IS NOT NULL",
+    )?;
     Ok(Known {
         installed,
         stored,
@@ -128,18 +128,12 @@ pub fn changed(known: &Known, addons: &Addons, only: &[String]) -> io::Result<Ve
 
 /// The checksums of every `installed` module now, as JSON to store.
 pub fn current(tx: &mut Transaction, addons: &Addons) -> Result<String, Error> {
-    if !has_table(tx, "ir_module_module")? {
-        return Ok("{}".into());
-    }
     let known = read(tx)?;
-    let installed: Vec<String> = tx
-        .query_typed(
-            "SELECT name::text FROM ir_module_module WHERE state = 'installed' AND name IS NOT NULL ORDER BY name",
-            &[],
-        )?
-        .iter()
-        .map(|r| r.try_get(0))
-        .collect::<PgResult<Vec<String>>>()?;
+    let installed = texts(
+        tx,
+        "ir_module_module",
+        "SELECT name::text FROM ir_module_module WHERE state = 'installed' AND name IS NOT NULL ORDER BY name",
+    )?;
     let mut sums = BTreeMap::new();
     for module in installed {
         let value = match addons.find(&module) {
