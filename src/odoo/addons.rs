@@ -79,7 +79,8 @@ impl Addons {
 /// Odoo's own directories, where they exist: the Debian package's (the
 /// official image: `/usr/lib/python3/dist-packages/odoo/addons`), a source
 /// checkout's beside `ODOO_BIN` (`odoo/addons` and `addons`), and a pip
-/// install's (`../lib/python3.*/site-packages/odoo/addons` from `ODOO_BIN`).
+/// install's (`../lib/python3.*/site-packages/odoo/addons`, or
+/// `dist-packages`, from `ODOO_BIN`).
 pub fn discover(cfg: &Config, extra: &[std::ffi::OsString]) -> Result<Addons, config::ConfigError> {
     let args: Vec<String> = extra
         .iter()
@@ -136,10 +137,13 @@ fn own_dirs(odoo_bin: &Path) -> Vec<PathBuf> {
         found.push(here.join("odoo/addons"));
         found.push(here.join("addons"));
         if let Ok(libs) = fs::read_dir(here.join("../lib")) {
+            // A venv's site-packages; Debian's pip puts it in dist-packages.
             let mut pythons: Vec<PathBuf> = libs
                 .flatten()
                 .filter(|e| e.file_name().to_string_lossy().starts_with("python3"))
-                .map(|e| e.path().join("site-packages/odoo/addons"))
+                .flat_map(|e| {
+                    ["site-packages", "dist-packages"].map(|d| e.path().join(d).join("odoo/addons"))
+                })
                 .collect();
             pythons.sort();
             found.extend(pythons);
@@ -541,6 +545,42 @@ mod tests {
         assert!(rules.covers(b"data/x"));
         assert!(!rules.covers(b"data/xy"));
         assert!(!rules.covers(b"a"));
+    }
+
+    #[test]
+    fn odoos_own_addons_are_found_beside_a_checkout_and_a_pip_install() {
+        let root = std::env::temp_dir().join(format!("odoo-init-own-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        for dir in [
+            "src/odoo/addons",
+            "src/addons",
+            "venv/bin",
+            "venv/lib/python3.11/site-packages/odoo/addons",
+            "usr/local/bin",
+            "usr/local/lib/python3.11/dist-packages/odoo/addons",
+        ] {
+            fs::create_dir_all(root.join(dir)).unwrap();
+        }
+        let checkout = own_dirs(&root.join("src/odoo-bin"));
+        assert!(
+            checkout.contains(&root.join("src/odoo/addons")),
+            "{checkout:?}"
+        );
+        assert!(checkout.contains(&root.join("src/addons")), "{checkout:?}");
+        let venv = own_dirs(&root.join("venv/bin/odoo"));
+        assert!(
+            venv.iter()
+                .any(|d| d.ends_with("site-packages/odoo/addons")),
+            "{venv:?}"
+        );
+        let debian_pip = own_dirs(&root.join("usr/local/bin/odoo"));
+        assert!(
+            debian_pip
+                .iter()
+                .any(|d| d.ends_with("dist-packages/odoo/addons")),
+            "{debian_pip:?}"
+        );
+        let _ = fs::remove_dir_all(&root);
     }
 
     #[test]
