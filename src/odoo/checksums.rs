@@ -108,13 +108,19 @@ pub fn changed(known: &Known, addons: &Addons, only: &[String]) -> io::Result<Ve
         if !wanted.is_empty() && !wanted.contains(module.as_str()) {
             continue;
         }
-        let Some(dir) = addons.find(module).filter(|d| addons::installable(d)) else {
+        let Some(dir) = addons.find(module) else {
             nowhere.push(module.as_str());
             continue;
         };
         let sum = addons::checksum(&dir, &known.rules)?;
+        // Whether it is installable matters only for one that changed: its
+        // manifest is read then, not for every module at every start.
         if known.stored.get(module) != Some(&Some(sum)) {
-            changed.push(module.clone());
+            if addons::installable(&dir) {
+                changed.push(module.clone());
+            } else {
+                nowhere.push(module.as_str());
+            }
         }
     }
     if !nowhere.is_empty() {
