@@ -133,6 +133,15 @@ fn run(
         .any(|s| matches!(s, Step::Install | Step::Update))
     {
         match addons::discover(&cfg, &extra) {
+            Ok(addons) if addons.dirs().is_empty() => {
+                let why = "no addons directory found (no ADDONS_PATH, no addons_path or --addons-path, none of Odoo's own)";
+                if cfg.update == UpdateWhat::Changed && plan.steps.contains(&Step::Update) {
+                    log::warn!("{why}: module checksums cannot be compared, updates update everything (as UPDATE=all)");
+                } else {
+                    log::info!("{why}: module checksums are stored as unknown (false)");
+                }
+                Some(addons)
+            }
             Ok(addons) => {
                 let dirs: Vec<String> = addons
                     .dirs()
@@ -429,6 +438,10 @@ impl Ctx {
         let mut chosen: Option<Vec<String>> = None;
         let mut unreadable = None;
         let mut needed = |tx: &mut Transaction<'_>| -> Result<bool, postgres::Error> {
+            if addons.dirs().is_empty() {
+                chosen = None;
+                return Ok(true);
+            }
             let known = checksums::read(tx)?;
             if known.stored.is_empty() {
                 log::info!("UPDATE=changed: no module checksums stored yet: updating as UPDATE=all once, then storing them");

@@ -412,3 +412,27 @@ fn a_bad_update_value_or_addons_path_stops_before_the_database() {
     assert!(run.stderr().contains("--addons-path"), "{}", run.stderr());
     assert_eq!(pg.states(DB), states, "nothing written");
 }
+
+#[test]
+fn with_no_addons_directory_known_an_update_updates_everything() {
+    let pg = Pg::start();
+    let scratch = Scratch::new("nowhere");
+    let dir = addons(&scratch.path);
+    installed(&pg, &dir);
+    // Checksums are stored; this pod knows no addons directory at all.
+    let mut setup = pg
+        .job("UpdateAndRun")
+        .env("MODULES", "m1,m2,m3")
+        .env("STANDIN_RUN_EXIT", "0");
+    setup.args = vec!["--".into()];
+    let mut run = setup.start();
+    assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
+    assert_eq!(run.count(&[" -u m1,m2,m3 "]), 1, "{:?}", run.events());
+    let warned: Vec<String> = run
+        .stderr()
+        .lines()
+        .filter(|l| l.contains(" WARN ") && l.contains("no addons directory"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(warned.len(), 1, "{}", run.stderr());
+}
