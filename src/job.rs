@@ -543,7 +543,7 @@ impl Ctx {
             }
             StepEnd::Exited(0) => {
                 let addons = self.addons.clone().filter(|_| busy != State::Maintenance);
-                let mut unreadable = None;
+                let mut not_stored = None;
                 // In a savepoint: checksums that cannot be stored never cost
                 // the Ready (only a lost connection is tried again).
                 let mut with_ready = |tx: &mut Transaction<'_>| -> Result<(), postgres::Error> {
@@ -561,11 +561,11 @@ impl Ctx {
                         Ok(()) => savepoint.commit(),
                         Err(checksums::Error::Db(e)) if conn::is_connection_loss(&e) => Err(e),
                         Err(checksums::Error::Db(e)) => {
-                            unreadable = Some(conn::message(&e));
+                            not_stored = Some(conn::message(&e));
                             Ok(())
                         }
                         Err(checksums::Error::Files(e)) => {
-                            unreadable = Some(e.to_string());
+                            not_stored = Some(e.to_string());
                             Ok(())
                         }
                     }
@@ -573,8 +573,8 @@ impl Ctx {
                 let ours = self.store_write(&mut sup.pause(), "writing Ready", |s| {
                     s.finish(id, Some(&mut with_ready))
                 })?;
-                if let Some(e) = unreadable {
-                    log::warn!("checksums not stored ({e}): the next update updates every module");
+                if let Some(e) = not_stored {
+                    log::warn!("module checksums not stored ({e}): the next update compares with the ones stored before, and updates these modules again");
                 }
                 if ours {
                     sup.status().owns(None);

@@ -445,15 +445,18 @@ impl Status {
         }
     }
 
-    /// Enters `phase`, which must end `within` that long from now.
+    /// Enters `phase`, which must end `within` that long from now (in it
+    /// already, as the final stop after `STOP_DELAY`: only the deadline moves).
     pub fn bounded(&mut self, phase: Phase, within: Duration) {
         self.enter(phase, Some(within));
     }
 
     fn enter(&mut self, phase: Phase, within: Option<Duration>) {
         let at = now();
-        self.record.phase = phase;
-        self.record.phase_since = at;
+        if self.record.phase != phase {
+            self.record.phase = phase;
+            self.record.phase_since = at;
+        }
         self.record.deadline = within.map(|d| at + d.as_secs_f64());
         if phase != Phase::Gate {
             self.record.waiting_for = None;
