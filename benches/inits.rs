@@ -148,17 +148,7 @@ const RUNS: usize = 25;
 fn own_costs(odoo_init: &Path, standin: &Path) {
     eprintln!("starting a throwaway PostgreSQL ...");
     let pg = common::pg::Pg::start();
-    pg.role("odoo", "bench-pw", false);
-    pg.database("odoo", "odoo");
-    pg.superuser("odoo")
-        .batch_execute(
-            "CREATE TABLE curq_state_history (id serial PRIMARY KEY, state varchar NOT NULL, \
-             write_date timestamptz NOT NULL DEFAULT now(), host varchar, pid integer, \
-             mode varchar, heartbeat timestamptz); \
-             INSERT INTO curq_state_history (state) VALUES ('Ready'); \
-             ALTER TABLE curq_state_history OWNER TO odoo",
-        )
-        .expect("state table");
+    ready_for_run_only(&pg);
     let port = pg.port.to_string();
     let run_only: Vec<(&str, &str)> = vec![
         ("MODE", "RunOnly"),
@@ -204,7 +194,121 @@ fn own_costs(odoo_init: &Path, standin: &Path) {
         med(&restart_gate),
         med(&restart_gate) - med(&restart_base)
     );
+    tls_costs(&main_job, &env, &start_gate);
     checksum_costs(&pg, &main_job, &env);
+}
+
+/// The role `odoo` (password `bench-pw`), its database and a state table at `Ready`.
+fn ready_for_run_only(pg: &common::pg::Pg) {
+    pg.role("odoo", "bench-pw", false);
+    pg.database("odoo", "odoo");
+    pg.superuser("odoo")
+        .batch_execute(
+            "CREATE TABLE curq_state_history (id serial PRIMARY KEY, state varchar NOT NULL, \
+             write_date timestamptz NOT NULL DEFAULT now(), host varchar, pid integer, \
+             mode varchar, heartbeat timestamptz); \
+             INSERT INTO curq_state_history (state) VALUES ('Ready'); \
+             ALTER TABLE curq_state_history OWNER TO odoo",
+        )
+        .expect("state table");
+}
+
+/// The same RunOnly start against a TLS-only cluster with `verify-full`
+/// (certificates made by openssl, SCRAM with channel binding as the
+/// server offers it), beside the plain one measured before; and VmRSS
+/// while Odoo runs, each way.
+fn tls_costs(main_job: &[String], plain_env: &[(&str, &str)], start_plain: &[f64]) {
+    eprintln!("starting a throwaway PostgreSQL with TLS ...");
+    let certs = common::tls::Certs::make();
+    let pg = common::tls::tls_only(&certs);
+    ready_for_run_only(&pg);
+    let port = pg.port.to_string();
+    let ca = certs.path("ca.crt").display().to_string();
+    let home = certs.dir().display().to_string();
+    let mut env: Vec<(&str, &str)> = plain_env
+        .iter()
+        .filter(|(k, _)| *k != "DB_PORT")
+        .copied()
+        .collect();
+    env.extend([
+        ("DB_PORT", port.as_str()),
+        ("DB_SSLMODE", "verify-full"),
+        ("DB_SSLROOTCERT", ca.as_str()),
+        ("HOME", home.as_str()),
+    ]);
+    let start_tls = start_times(main_job, &env);
+    let med = |v: &[f64]| percentile(v, 0.5);
+    println!();
+    println!("| TLS to PostgreSQL, median of {RUNS} | plain server (default prefer) | TLS-only server, verify-full | TLS's share | target |");
+    println!("|---|---:|---:|---:|---:|");
+    println!(
+        "| start of odoo-init to Odoo running (ms) | {:.2} | {:.2} | {:.2} | 10 |",
+        med(start_plain),
+        med(&start_tls),
+        med(&start_tls) - med(start_plain)
+    );
+    let rss_plain = rss_while_running(main_job, plain_env);
+    let rss_tls = rss_while_running(main_job, &env);
+    println!(
+        "| odoo-init's VmRSS while Odoo runs (kB) | {rss_plain:.0} | {rss_tls:.0} | {:.0} | - |",
+        rss_tls - rss_plain
+    );
+    // ODOO_INIT_BEFORE: an earlier build, measured the same way beside this one.
+    if let Some(before) = std::env::var_os("ODOO_INIT_BEFORE") {
+        let before = before.to_string_lossy().into_owned();
+        let now = &main_job[0];
+        let with = |binary: &str, argv: &[String]| {
+            let mut argv = argv.to_vec();
+            argv[0] = binary.to_string();
+            argv
+        };
+        let size =
+            |binary: &str| fs::metadata(binary).map_or(f64::NAN, |m| m.len() as f64 / 1024.0);
+        println!();
+        println!("| before (ODOO_INIT_BEFORE) and now | before | now | ratio |");
+        println!("|---|---:|---:|---:|");
+        let row =
+            |what: &str, b: f64, n: f64| println!("| {what} | {b:.0} | {n:.0} | {:.2}x |", n / b);
+        row("binary size (kB)", size(&before), size(now));
+        let plain = |binary: &str| rss_while_running(&with(binary, main_job), plain_env);
+        row(
+            "VmRSS, RunOnly on a plain server (kB)",
+            plain(&before),
+            plain(now),
+        );
+        let supervise = |binary: &str| {
+            let argv = [
+                binary.to_string(),
+                "supervise".into(),
+                "--".into(),
+                plain_env_odoo(plain_env),
+                "--no-http".into(),
+            ];
+            rss_while_running(&argv, &[])
+        };
+        row("VmRSS, supervise (kB)", supervise(&before), supervise(now));
+    }
+}
+
+/// The stand-in, as `ODOO_BIN` of `env` names it.
+fn plain_env_odoo(env: &[(&str, &str)]) -> String {
+    env.iter()
+        .find(|(k, _)| *k == "ODOO_BIN")
+        .map(|(_, v)| v.to_string())
+        .unwrap_or_default()
+}
+
+/// VmRSS of the spawned odoo-init once Odoo runs.
+fn rss_while_running(argv: &[String], env: &[(&str, &str)]) -> f64 {
+    let (mut child, mut ack) = spawn_acked(argv, env);
+    assert!(
+        wait_ack(&mut ack, Duration::from_secs(10)),
+        "{argv:?} did not start Odoo"
+    );
+    let rss = status_kb(child.id() as i32, "VmRSS:");
+    signal(child.id() as i32, libc::SIGTERM);
+    let _ = child.wait();
+    rss
 }
 
 /// Addons of a generated tree the size of a full Odoo installation.

@@ -20,4 +20,4 @@ cargo build --release --locked --bin odoo-init
 cargo test 2>&1
 ODOO_INIT_BIN="$PWD/target/x86_64-unknown-linux-gnu/release/odoo-init" \
   cargo test --test pid1 --test not_pid1 --test restart --test gate \
-  --test faults --test schema --test config_errors --test hostile 2>&1
+  --test faults --test schema --test config_errors --test hostile --test tls 2>&1

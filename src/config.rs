@@ -75,6 +75,12 @@ pub const VARIABLES: &[&str] = &[
     "UPDATE",
     "ADDONS_PATH",
     "ODOO_INIT_RUNTIME_DIR",
+    "DB_SSLMODE",
+    "DB_SSLROOTCERT",
+    "DB_SSLCERT",
+    "DB_SSLKEY",
+    "DB_SSLCRL",
+    "DB_CHANNEL_BINDING",
     crate::logging::LEVEL_VARIABLE,
     // libpq's, read as fallbacks
     "PGHOST",
@@ -82,6 +88,15 @@ pub const VARIABLES: &[&str] = &[
     "PGDATABASE",
     "PGUSER",
     "PGPASSWORD",
+    "PGSSLMODE",
+    "PGSSLROOTCERT",
+    "PGSSLCERT",
+    "PGSSLKEY",
+    "PGSSLCRL",
+    "PGCHANNELBINDING",
+    // where libpq and OpenSSL look for the TLS files
+    "HOME",
+    "SSL_CERT_FILE",
 ];
 
 /// How the environment is read: `std::env::var` in the binary, a map in tests.
@@ -199,6 +214,8 @@ pub struct Db {
     pub name: Option<String>,
     pub user: String,
     pub password: Option<String>,
+    /// TLS with libpq's `sslmode` semantics.
+    pub tls: crate::db::tls::Settings,
 }
 
 impl fmt::Debug for Db {
@@ -209,6 +226,7 @@ impl fmt::Debug for Db {
             .field("name", &self.name)
             .field("user", &self.user)
             .field("password", &self.password.as_ref().map(|_| "<secret>"))
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -263,12 +281,14 @@ impl Db {
             None => {}
         }
         check_name("DB_USER", &user, ROLE_CHARS)?;
+        let tls = crate::db::tls::Settings::from_env(env, rc)?;
         Ok(Db {
             host,
             port,
             name,
             user,
             password,
+            tls,
         })
     }
 }
@@ -737,7 +757,7 @@ mod tests {
 
     #[test]
     fn variables_lists_every_variable_the_code_reads() {
-        let source = include_str!("config.rs");
+        let source = [include_str!("config.rs"), include_str!("db/tls.rs")].concat();
         let mut read = Vec::new();
         for opener in [
             "env(\"",

@@ -10,7 +10,14 @@
 //!
 //! It talks to PostgreSQL through `psql`, i.e. through libpq, which is what
 //! Odoo's psycopg2 uses: its `db_*` options first, else libpq's environment
-//! (`PGHOST`, `PGPORT`, `PGUSER`, `PGPASSFILE`, `PGPASSWORD`).
+//! (`PGHOST`, `PGPORT`, `PGUSER`, `PGPASSFILE`, `PGPASSWORD`, and for TLS
+//! `PGSSLROOTCERT`, `PGSSLCERT`, `PGSSLKEY`, `PGSSLCRL`, `PGCHANNELBINDING`).
+//! The TLS mode is Odoo's own: `--db_sslmode`, else `db_sslmode` of the
+//! config file, else `prefer`, passed to libpq explicitly as Odoo's
+//! `sql_db` does, so that `PGSSLMODE` in its environment changes nothing.
+//! Each step records its own connection's `pg_stat_ssl` row in
+//! `standin_connection_ssl` (a test aid, not an Odoo table): the database's
+//! word on whether that connection was encrypted.
 //!
 //! Controls: `STANDIN_STEP_MS` (how long the work takes), `STANDIN_UPDATE_FAIL=1`
 //! (an update fails, exit 1), `STANDIN_UPDATE_HANG=1` (an update hangs until
@@ -33,6 +40,8 @@ pub struct DbOptions {
     pub password: Option<String>,
     /// `-c`/`--config`: the config file, instead of `ODOO_RC`.
     pub config: Option<String>,
+    /// `--db_sslmode` (or `db_sslmode` of the config file); `prefer` when neither.
+    pub sslmode: Option<String>,
     /// `--addons-path` (or `addons_path` of the config file).
     pub addons_path: Option<String>,
     /// `--without-demo` (any value on the command line, anything but
@@ -130,7 +139,11 @@ pub fn run(opts: &DbOptions, signals: &Signals) -> Outcome {
          create_date timestamp, write_uid integer, write_date timestamp);\n\
          CREATE TABLE IF NOT EXISTS res_lang (id serial PRIMARY KEY, code varchar NOT NULL UNIQUE, \
          active boolean);\n\
-         INSERT INTO res_lang (code, active) VALUES ('en_US', true) ON CONFLICT (code) DO NOTHING;\n",
+         INSERT INTO res_lang (code, active) VALUES ('en_US', true) ON CONFLICT (code) DO NOTHING;\n\
+         CREATE TABLE IF NOT EXISTS standin_connection_ssl (at timestamptz NOT NULL DEFAULT now(), \
+         ssl boolean NOT NULL, version text);\n\
+         INSERT INTO standin_connection_ssl (ssl, version) \
+         SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid();\n",
     );
     let mut done = Vec::new();
     if let Some(list) = &opts.install {
@@ -232,6 +245,7 @@ fn psql(opts: &DbOptions, dbname: &str, sql: &str) -> Result<String, String> {
             cmd.env(var, v);
         }
     }
+    cmd.env("PGSSLMODE", opts.sslmode.as_deref().unwrap_or("prefer"));
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("cannot run psql: {e} (apt-get install postgresql-client)"))?;

@@ -226,6 +226,7 @@ fn parse(args: &[OsString]) -> Result<Options, String> {
                 "--db_port" => Some(&mut opts.db.port),
                 "-r" | "--db_user" => Some(&mut opts.db.user),
                 "-w" | "--db_password" => Some(&mut opts.db.password),
+                "--db_sslmode" => Some(&mut opts.db.sslmode),
                 "-c" | "--config" => Some(&mut opts.db.config),
                 "--addons-path" => Some(&mut opts.db.addons_path),
                 "--without-demo" => Some(&mut opts.db.without_demo),
@@ -483,6 +484,7 @@ fn apply_odoo_rc(opts: &mut db::DbOptions) {
         ("db_port", &mut opts.port),
         ("db_user", &mut opts.user),
         ("db_password", &mut opts.password),
+        ("db_sslmode", &mut opts.sslmode),
         ("addons_path", &mut opts.addons_path),
     ] {
         if slot.is_none() {

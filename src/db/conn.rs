@@ -13,10 +13,12 @@ use std::error::Error as _;
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use postgres::config::{ChannelBinding, SslMode};
 use postgres::error::SqlState;
 use postgres::{Client, NoTls};
 
 use crate::config::Db;
+use crate::db::tls::{self, Mode};
 use crate::pid1::supervisor::{Abort, Pause};
 
 /// Why no connection could be made.
@@ -24,6 +26,9 @@ use crate::pid1::supervisor::{Abort, Pause};
 pub enum ConnectError {
     /// Wrong password, unknown role, not allowed by pg_hba: retrying cannot help.
     Refused(String),
+    /// TLS could not be had as `DB_SSLMODE` asks (a certificate that does
+    /// not verify, a server without TLS): retrying cannot help.
+    Tls(String),
     /// The server answered that the database does not exist.
     NoDatabase,
     /// Still unreachable when the wait ran out.
@@ -36,6 +41,7 @@ impl fmt::Display for ConnectError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConnectError::Refused(e) => write!(f, "PostgreSQL refused the connection: {e}"),
+            ConnectError::Tls(e) => write!(f, "no TLS connection to PostgreSQL: {e}"),
             ConnectError::NoDatabase => f.write_str("the database does not exist"),
             ConnectError::Unreachable(e) => write!(f, "PostgreSQL unreachable: {e}"),
             ConnectError::Stopped => f.write_str("stopped while waiting for PostgreSQL"),
@@ -83,9 +89,57 @@ impl<'a> Target<'a> {
         )
     }
 
-    /// One attempt, classified.
+    /// One attempt, classified, made as `DB_SSLMODE` says: `allow` tries
+    /// without TLS first and with it when the server refused that; `prefer`
+    /// tries TLS first (if the server offers it) and without it when that
+    /// failed; the `require` and `verify-*` modes never go without.
     pub fn connect_once(&self) -> Result<Client, Attempt> {
-        self.config().connect(NoTls).map_err(|e| classify(&e))
+        match self.db.tls.mode {
+            Mode::Disable => self.attempt(SslMode::Disable),
+            Mode::Allow => match self.attempt(SslMode::Disable) {
+                Err(Attempt::Fatal(plain)) => self
+                    .attempt(SslMode::Require)
+                    .map_err(|tls| tls.after(&format!("without TLS: {plain}; with TLS"))),
+                other => other,
+            },
+            Mode::Prefer => match self.attempt(SslMode::Prefer) {
+                Err(Attempt::Fatal(first) | Attempt::Tls(first)) => {
+                    let plain = self.attempt(SslMode::Disable);
+                    if plain.is_ok() {
+                        log::warn!(
+                            "TLS to {} failed ({first}); connected without TLS, as DB_SSLMODE=prefer allows",
+                            self.describe()
+                        );
+                    }
+                    plain.map_err(|e| e.after(&format!("{first}; without TLS")))
+                }
+                other => other,
+            },
+            Mode::Require | Mode::VerifyCa | Mode::VerifyFull => self.attempt(SslMode::Require),
+        }
+    }
+
+    /// One connection, with TLS as `ssl` says (`Prefer`: if the server offers it).
+    fn attempt(&self, ssl: SslMode) -> Result<Client, Attempt> {
+        let mut config = self.config();
+        config
+            .ssl_mode(ssl)
+            .channel_binding(match self.db.tls.channel_binding {
+                tls::ChannelBinding::Disable => ChannelBinding::Disable,
+                tls::ChannelBinding::Prefer => ChannelBinding::Prefer,
+                tls::ChannelBinding::Require => ChannelBinding::Require,
+            });
+        let connected = match self.db.tls.connector() {
+            Some(connector) if ssl != SslMode::Disable => config.connect(connector),
+            _ => config.connect(NoTls),
+        };
+        connected.map_err(|e| {
+            match tls::failure(&e, &self.db.host, self.db.tls.roots_from.as_deref()) {
+                Some(tls::Failure::Fatal(said)) => Attempt::Tls(said),
+                Some(tls::Failure::Transient(said)) => Attempt::Retry(said),
+                None => classify(&e),
+            }
+        })
     }
 
     /// Retries with backoff while the server refuses connections or is
@@ -103,6 +157,7 @@ impl<'a> Target<'a> {
                     return Ok(client);
                 }
                 Err(Attempt::Fatal(e)) => return Err(ConnectError::Refused(e)),
+                Err(Attempt::Tls(e)) => return Err(ConnectError::Tls(e)),
                 Err(Attempt::NoDatabase) => return Err(ConnectError::NoDatabase),
                 Err(Attempt::Retry(e)) => {
                     // The last pause ends at the deadline, with one more attempt there.
@@ -173,6 +228,21 @@ pub enum Attempt {
     Retry(String),
     NoDatabase,
     Fatal(String),
+    Tls(String),
+}
+
+impl Attempt {
+    /// The same failure, its text after `earlier` (what a first way of
+    /// connecting met).
+    fn after(self, earlier: &str) -> Attempt {
+        let said = |e: String| format!("{earlier}: {e}");
+        match self {
+            Attempt::Retry(e) => Attempt::Retry(said(e)),
+            Attempt::Fatal(e) => Attempt::Fatal(said(e)),
+            Attempt::Tls(e) => Attempt::Tls(said(e)),
+            Attempt::NoDatabase => Attempt::NoDatabase,
+        }
+    }
 }
 
 /// A single attempt's failure, said as the waiting connect would say it.
@@ -182,6 +252,7 @@ impl From<Attempt> for ConnectError {
             Attempt::Retry(e) => ConnectError::Unreachable(e),
             Attempt::NoDatabase => ConnectError::NoDatabase,
             Attempt::Fatal(e) => ConnectError::Refused(e),
+            Attempt::Tls(e) => ConnectError::Tls(e),
         }
     }
 }
@@ -204,6 +275,13 @@ fn classify(e: &postgres::Error) -> Attempt {
         return Attempt::Fatal(format!(
             "{text} (the server asks for a password: set DB_PASSWORD or DB_PASSWORD_FILE)"
         ));
+    }
+    // Channel binding required but not done (no TLS, or no SCRAM): no retry can help.
+    if e.as_db_error().is_none() && text.starts_with("authentication error") {
+        if text.contains("channel binding") {
+            text.push_str(" (DB_CHANNEL_BINDING=require)");
+        }
+        return Attempt::Fatal(text);
     }
     // PgBouncer reports a missing database with its own code (08P01) but
     // PostgreSQL's words.

@@ -6,3 +6,4 @@
 pub mod conn;
 pub mod heartbeat;
 pub mod state;
+pub mod tls;

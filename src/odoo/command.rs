@@ -80,6 +80,7 @@ fn one_off(cfg: &Config, flag: &str, modules: &str, extra: &[OsString]) -> Vec<O
         os(flag),
         os(modules),
     ];
+    argv.extend(sslmode(cfg));
     argv.extend(args::for_steps(extra));
     argv.extend(cfg.step_args.iter().map(os));
     argv.extend(ONE_OFF.iter().map(os));
@@ -105,8 +106,20 @@ pub fn run(cfg: &Config, extra: &[OsString]) -> Vec<OsString> {
     if !cfg.list_db {
         argv.push(os("--no-database-list"));
     }
+    argv.extend(sslmode(cfg));
     argv.extend(extra.iter().cloned());
     argv
+}
+
+/// `--db_sslmode=MODE` when `DB_SSLMODE` or `PGSSLMODE` chose it: Odoo
+/// hands libpq its own `db_sslmode` (default `prefer`) on every connection,
+/// so libpq's `PGSSLMODE` alone would not reach it. A mode from Odoo's
+/// config file reaches it there. The user's own `--db_sslmode` comes later
+/// and wins, as Odoo takes the last.
+fn sslmode(cfg: &Config) -> Option<OsString> {
+    let tls = &cfg.db.tls;
+    tls.mode_from_env
+        .then(|| os(format!("--db_sslmode={}", tls.mode.as_str())))
 }
 
 /// The maintenance script; run through `sh` when it is not executable.
@@ -141,6 +154,25 @@ pub fn environment(cfg: &Config, passfile: Option<&Path>) -> Vec<(OsString, Opti
     if let Some(path) = passfile {
         env.push((os("PGPASSFILE"), Some(os(path))));
     }
+    // TLS as odoo-init's own connections have it: the mode for the
+    // maintenance script (Odoo gets `--db_sslmode`), the files for both
+    // (Odoo has no options for them; its libpq reads these). Files libpq
+    // finds by itself (~/.postgresql) are not named.
+    let tls = &cfg.db.tls;
+    env.push((os("PGSSLMODE"), Some(os(tls.mode.as_str()))));
+    for (name, value) in [
+        ("PGSSLROOTCERT", &tls.files.root_cert),
+        ("PGSSLCERT", &tls.files.cert),
+        ("PGSSLKEY", &tls.files.key),
+        ("PGSSLCRL", &tls.files.crl),
+    ] {
+        if let Some(v) = value {
+            env.push((os(name), Some(os(v))));
+        }
+    }
+    if let Some(binding) = tls.channel_binding_set() {
+        env.push((os("PGCHANNELBINDING"), Some(os(binding))));
+    }
     for secret in SECRETS {
         env.push((os(secret), None));
     }
@@ -164,6 +196,8 @@ mod tests {
             ("MODE", "UpdateAndRun"),
             ("DB_NAME", "odoo"),
             ("ODOO_BIN", "/bin/sh"),
+            // No ~/.postgresql of this machine's.
+            ("HOME", "/nonexistent"),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -189,6 +223,29 @@ mod tests {
         }
         let env = environment(&config(&[]), None);
         assert_eq!(value(&env, "PGPASSFILE"), None, "left as the user set it");
+    }
+
+    #[test]
+    fn the_tls_mode_reaches_odoo_only_when_the_environment_chose_it() {
+        let has = |v: &[OsString], arg: &str| v.iter().any(|a| a == arg);
+        for var in ["DB_SSLMODE", "PGSSLMODE"] {
+            let cfg = config(&[(var, "require"), ("DB_CHANNEL_BINDING", "require")]);
+            assert!(has(&run(&cfg, &[]), "--db_sslmode=require"), "{var}");
+            assert!(has(&update(&cfg, &[]), "--db_sslmode=require"), "{var}");
+            let env = environment(&cfg, None);
+            assert_eq!(value(&env, "PGSSLMODE"), Some(&Some(os("require"))));
+            assert_eq!(value(&env, "PGCHANNELBINDING"), Some(&Some(os("require"))));
+        }
+        // The default: Odoo keeps its own db_sslmode (prefer, or its config file's).
+        let cfg = config(&[]);
+        assert!(!run(&cfg, &[])
+            .iter()
+            .any(|a| a.to_string_lossy().contains("sslmode")));
+        assert_eq!(
+            value(&environment(&cfg, None), "PGSSLMODE"),
+            Some(&Some(os("prefer")))
+        );
+        assert_eq!(value(&environment(&cfg, None), "PGSSLROOTCERT"), None);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub mod docker;
 pub mod pg;
+pub mod tls;
 
 use std::fs;
 use std::path::{Path, PathBuf};

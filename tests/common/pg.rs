@@ -39,6 +39,13 @@ fn pg_bin() -> PathBuf {
 
 impl Pg {
     pub fn start() -> Pg {
+        let pg = Pg::init();
+        pg.start_again();
+        pg
+    }
+
+    /// A cluster made but not started: the test configures it first.
+    pub fn init() -> Pg {
         require("psql", "postgresql-client");
         let bin = pg_bin();
         let scratch = Scratch::new("pg");
@@ -83,8 +90,36 @@ impl Pg {
                 &format!("--pwfile={}", pwfile.display()),
             ],
         );
-        pg.start_again();
         pg
+    }
+
+    /// Copies `from` into the data directory as `name`, owned by the
+    /// server's user, mode 0600 (PostgreSQL refuses a key others may read).
+    pub fn put(&self, name: &str, from: &std::path::Path) {
+        let to = self.scratch.join("data").join(name);
+        std::fs::copy(from, &to).expect("copy into the data directory");
+        std::fs::set_permissions(&to, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+        if let Some((u, g)) = self.ids {
+            std::os::unix::fs::chown(&to, Some(u), Some(g)).unwrap();
+        }
+    }
+
+    /// Appends `lines` to `postgresql.conf`.
+    pub fn configure(&self, lines: &str) {
+        use std::io::Write;
+        let path = self.scratch.join("data").join("postgresql.conf");
+        let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+        writeln!(f, "{lines}").unwrap();
+    }
+
+    /// Replaces `pg_hba.conf`.
+    pub fn hba(&self, text: &str) {
+        std::fs::write(self.scratch.join("data").join("pg_hba.conf"), text).unwrap();
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.scratch.join("server.log")).unwrap_or_default()
     }
 
     fn data(&self) -> String {
@@ -180,15 +215,22 @@ impl Pg {
         self.run("pg_ctl", &["-D", &self.data(), "-m", "fast", "-w", "stop"]);
     }
 
+    /// Through the server's Unix socket (`local ... trust`), which every
+    /// `pg_hba.conf` of the tests allows, TLS-only ones too.
     pub fn superuser(&self, dbname: &str) -> postgres::Client {
-        postgres::Config::new()
-            .host("127.0.0.1")
+        self.superuser_config(dbname)
+            .connect(postgres::NoTls)
+            .expect("superuser connection")
+    }
+
+    fn superuser_config(&self, dbname: &str) -> postgres::Config {
+        let mut c = postgres::Config::new();
+        c.host_path(&self.scratch.path)
             .port(self.port)
             .user("postgres")
             .password(SUPERUSER_PASSWORD)
-            .dbname(dbname)
-            .connect(postgres::NoTls)
-            .expect("superuser connection")
+            .dbname(dbname);
+        c
     }
 
     /// A login role like the one Odoo runs as.
@@ -209,14 +251,7 @@ impl Pg {
 
     /// The states in `curq_state_history`, oldest first; `None` without table or database.
     pub fn states(&self, db: &str) -> Option<Vec<String>> {
-        let mut c = postgres::Config::new()
-            .host("127.0.0.1")
-            .port(self.port)
-            .user("postgres")
-            .password(SUPERUSER_PASSWORD)
-            .dbname(db)
-            .connect(postgres::NoTls)
-            .ok()?;
+        let mut c = self.superuser_config(db).connect(postgres::NoTls).ok()?;
         let rows = c
             .query("SELECT state FROM curq_state_history ORDER BY id", &[])
             .ok()?;
