@@ -92,6 +92,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
         "state" => state(rest),
         "status" => status(rest),
         "probe" => probe(rest),
+        crate::odoo::addons::HELPER_COMMAND => crate::odoo::addons::helper_main(rest),
         other if other.starts_with('-') => usage(&format!(
             "unknown option {other:?}: Odoo's options go after `--`, as in `odoo-init -- {other} ...`"
         )),

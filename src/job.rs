@@ -132,7 +132,8 @@ fn run(
         .iter()
         .any(|s| matches!(s, Step::Install | Step::Update))
     {
-        match addons::discover(&cfg, &extra) {
+        // Hashing helpers are this program (Addons::checksums).
+        match addons::discover(&cfg, &extra).map(|a| a.with_helper(std::env::current_exe().ok())) {
             Ok(addons) if addons.dirs().is_empty() => {
                 let why = "no addons directory found (no ADDONS_PATH, no addons_path or --addons-path, none of Odoo's own)";
                 if cfg.update == UpdateWhat::Changed && plan.steps.contains(&Step::Update) {
@@ -956,10 +957,12 @@ fn command_connection() -> Result<(config::Db, Client), i32> {
 /// update now). Reads only.
 pub fn changed_modules() -> Result<String, i32> {
     let (_, mut client) = command_connection()?;
-    let addons = addons::from_env(&config::process_env).map_err(|e| {
-        log::error!("{e}");
-        exit::USAGE
-    })?;
+    let addons = addons::from_env(&config::process_env)
+        .map(|a| a.with_helper(std::env::current_exe().ok()))
+        .map_err(|e| {
+            log::error!("{e}");
+            exit::USAGE
+        })?;
     let known = conn::bounded(&mut client)
         .and_then(|mut tx| checksums::read(&mut tx))
         .map_err(|e| {

@@ -245,6 +245,15 @@ fn installed(pg: &Pg, dir: &Path) {
     assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
 }
 
+/// `odoo-init state --changed` with `dir` as the addons path.
+fn state_changed(pg: &Pg, dir: &Path) -> std::process::Output {
+    pg.state_command()
+        .arg("--changed")
+        .env("ADDONS_PATH", path_str(dir))
+        .output()
+        .unwrap()
+}
+
 fn update_and_run(pg: &Pg, dir: &Path) -> Run {
     let mut run = job(pg, "UpdateAndRun", dir).start();
     assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
@@ -328,12 +337,7 @@ fn an_update_touches_only_what_changed() {
     // `state --changed` says what an update would touch, and writes nothing.
     write(&dir.join("m3/models/main.py"), "# m3, changed\n");
     let states = pg.states(DB).unwrap();
-    let out = pg
-        .state_command()
-        .arg("--changed")
-        .env("ADDONS_PATH", path_str(&dir))
-        .output()
-        .unwrap();
+    let out = state_changed(&pg, &dir);
     assert!(
         out.status.success(),
         "{}",
@@ -435,4 +439,52 @@ fn with_no_addons_directory_known_an_update_updates_everything() {
         .map(str::to_string)
         .collect();
     assert_eq!(warned.len(), 1, "{}", run.stderr());
+}
+
+#[test]
+fn many_addons_are_shared_out_to_helper_processes_with_the_same_sums() {
+    let pg = Pg::start();
+    let scratch = Scratch::new("many");
+    let dir = scratch.join("addons");
+    let names: Vec<String> = (0..40).map(|i| format!("mod{i:02}")).collect();
+    for (i, m) in names.iter().enumerate() {
+        write(
+            &dir.join(m).join("__manifest__.py"),
+            &format!("{{'name': '{m}', 'depends': ['base']}}"),
+        );
+        write(
+            &dir.join(m).join("models/main.py"),
+            &"x = 1\n".repeat(i + 1),
+        );
+        write(&dir.join(m).join("i18n/fr.po"), "fr\n");
+        write(&dir.join(m).join("static/app.js"), "1\n");
+    }
+    pg.role(USER, PASSWORD, true);
+    let modules = names.join(",");
+    let mut run = job(&pg, "InstallOnly", &dir)
+        .env("MODULES", &modules)
+        .env("ODOO_INIT_LOG", "debug")
+        .start();
+    assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
+    // One process per CPU the tests may use (at most 4) hashed them.
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let said = format!("40 addons hashed by {} processes", cpus.min(4));
+    assert!(run.stderr().contains(&said), "{said}:\n{}", run.stderr());
+    // What they stored is click-odoo-contrib's checksum of every one.
+    let sums = stored(&pg);
+    for m in &names {
+        let want = reference(&dir.join(m), DEFAULT_EXCLUDE, &["en_US"]).unwrap();
+        assert_eq!(sums[m.as_str()], want.as_str(), "{m}");
+    }
+    // Changes in every helper's share are found.
+    for m in ["mod00", "mod05", "mod38"] {
+        write(&dir.join(m).join("models/main.py"), "changed\n");
+    }
+    let out = state_changed(&pg, &dir);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "mod00\nmod05\nmod38\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io;
+use std::path::PathBuf;
 
 use postgres::types::Type;
 use postgres::Transaction;
@@ -102,17 +103,21 @@ fn parse(text: &str) -> Result<HashMap<String, Option<String>>, String> {
 /// installable, are left alone (said once per run).
 pub fn changed(known: &Known, addons: &Addons, only: &[String]) -> io::Result<Vec<String>> {
     let wanted: BTreeSet<&str> = only.iter().map(String::as_str).collect();
-    let mut changed = Vec::new();
     let mut nowhere = Vec::new();
+    let mut found = Vec::new();
     for module in &known.installed {
         if !wanted.is_empty() && !wanted.contains(module.as_str()) {
             continue;
         }
-        let Some(dir) = addons.find(module) else {
-            nowhere.push(module.as_str());
-            continue;
-        };
-        let sum = addons::checksum(&dir, &known.rules)?;
+        match addons.find(module) {
+            Some(dir) => found.push((module, dir)),
+            None => nowhere.push(module.as_str()),
+        }
+    }
+    let dirs: Vec<PathBuf> = found.iter().map(|(_, dir)| dir.clone()).collect();
+    let sums = addons.checksums(&dirs, &known.rules)?;
+    let mut changed = Vec::new();
+    for ((module, dir), sum) in found.into_iter().zip(sums) {
         // Whether it is installable matters only for one that changed: its
         // manifest is read then, not for every module at every start.
         if known.stored.get(module) != Some(&Some(sum)) {
@@ -140,12 +145,20 @@ pub fn current(tx: &mut Transaction, addons: &Addons) -> Result<String, Error> {
         "ir_module_module",
         "SELECT name::text FROM ir_module_module WHERE state = 'installed' AND name IS NOT NULL ORDER BY name",
     )?;
+    let found: Vec<(String, Option<PathBuf>)> = installed
+        .into_iter()
+        .map(|m| {
+            let dir = addons.find(&m);
+            (m, dir)
+        })
+        .collect();
+    let dirs: Vec<PathBuf> = found.iter().filter_map(|(_, d)| d.clone()).collect();
+    let mut hashed = addons.checksums(&dirs, &known.rules)?.into_iter();
     let mut sums = BTreeMap::new();
-    for module in installed {
-        let value = match addons.find(&module) {
-            Some(dir) => serde_json::Value::String(addons::checksum(&dir, &known.rules)?),
-            None => serde_json::Value::Bool(false),
-        };
+    for (module, dir) in found {
+        // `hashed` holds a sum for each module found, in this order.
+        let sum = dir.and_then(|_| hashed.next());
+        let value = sum.map_or(serde_json::Value::Bool(false), serde_json::Value::String);
         sums.insert(module, value);
     }
     Ok(serde_json::to_string(&sums).unwrap_or_default())
