@@ -759,22 +759,18 @@ mod tests {
     fn variables_lists_every_variable_the_code_reads() {
         let source = [include_str!("config.rs"), include_str!("db/tls.rs")].concat();
         let mut read = Vec::new();
-        for opener in [
-            "env(\"",
-            "secret(env, \"",
-            "seconds_or(\"",
-            "modules(\"",
-            "pick(\"",
-        ] {
+        for opener in ["env(\"", "secret(env, \"", "seconds_or(\"", "modules(\""] {
             for part in source.split(opener).skip(1) {
                 if let Some(name) = part.split('"').next() {
                     read.push(name.to_string());
                 }
             }
         }
-        // pick(A, B, key): the libpq fallback B is the second string.
-        for part in source.split("pick(\"").skip(1) {
-            read.push(part.split('"').nth(2).unwrap_or_default().to_string());
+        // pick(A, B, key) and pick(env, A, B): the libpq fallback B is the second string.
+        for opener in ["pick(\"", "pick(env, \""] {
+            for part in source.split(opener).skip(1) {
+                read.extend(part.split('"').step_by(2).take(2).map(str::to_string));
+            }
         }
         read.retain(|n| {
             n.chars().all(|c| c.is_ascii_uppercase() || c == '_') && !n.is_empty() && n != "PATH"

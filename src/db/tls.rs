@@ -154,6 +154,22 @@ const SYSTEM_BUNDLES: [&str; 4] = [
     "/etc/ssl/cert.pem",                  // others
 ];
 
+/// A setting's value and where it came from (a variable, or a file libpq
+/// would use by default), as errors name it.
+type Source = (String, String);
+
+/// Certificates, with what they were read from.
+type Roots = (String, Vec<CertificateDer<'static>>);
+
+/// `var`, else `pg`, set and not empty.
+fn pick(env: Lookup, var: &str, pg: &str) -> Option<Source> {
+    [var, pg].into_iter().find_map(|name| {
+        env(name)
+            .filter(|v| !v.is_empty())
+            .map(|v| (name.to_string(), v))
+    })
+}
+
 impl Settings {
     /// `DB_*`, then libpq's `PG*`, then (the mode only) `db_sslmode` of the
     /// Odoo config file, then libpq's defaults. Every file is read and
@@ -163,100 +179,26 @@ impl Settings {
         env: Lookup,
         rc: &std::collections::HashMap<String, String>,
     ) -> Result<Settings, ConfigError> {
-        let pick = |var: &str, pg: &str| -> Option<(String, String)> {
-            [var, pg].into_iter().find_map(|name| {
-                env(name)
-                    .filter(|v| !v.is_empty())
-                    .map(|v| (name.to_string(), v))
-            })
-        };
-        let mode_set = pick("DB_SSLMODE", "PGSSLMODE");
+        let root_set = pick(env, "DB_SSLROOTCERT", "PGSSLROOTCERT");
+        let system = root_set.as_ref().is_some_and(|(_, v)| v == "system");
+        let mode_set = pick(env, "DB_SSLMODE", "PGSSLMODE");
         let mode_from_env = mode_set.is_some();
         let mode_set = mode_set.or_else(|| {
             rc_value(rc, "db_sslmode")
                 .map(|v| ("db_sslmode (Odoo config file)".to_string(), v.clone()))
         });
-        let root_set = pick("DB_SSLROOTCERT", "PGSSLROOTCERT");
-        let system = root_set.as_ref().is_some_and(|(_, v)| v == "system");
-        let mode = match &mode_set {
-            Some((var, value)) => MODES
-                .iter()
-                .find(|(name, _)| name == value)
-                .map(|(_, m)| *m)
-                .ok_or_else(|| {
-                    invalid(var, value, "one of disable, allow, prefer, require, verify-ca, verify-full (libpq's sslmode)")
-                })?,
-            // libpq 16: the system's trust store makes verify-full the default.
-            None if system => Mode::VerifyFull,
-            None => Mode::Prefer,
+        let mode = read_mode(mode_set.as_ref(), system)?;
+        let channel_binding = read_channel_binding(env, mode)?;
+        // libpq's files under ~/.postgresql, when they exist (never read with `disable`).
+        let home = home_dir(env).filter(|_| mode != Mode::Disable);
+        let default = |name: &str| -> Option<Source> {
+            let path = home.as_ref()?.join(".postgresql").join(name);
+            let shown = path.display().to_string();
+            path.exists().then(|| (shown.clone(), shown))
         };
-        let channel_binding = match pick("DB_CHANNEL_BINDING", "PGCHANNELBINDING") {
-            None => ChannelBinding::Prefer,
-            Some((var, value)) => match value.as_str() {
-                "disable" => ChannelBinding::Disable,
-                "prefer" => ChannelBinding::Prefer,
-                "require" if mode == Mode::Disable => {
-                    return Err(invalid(
-                        &var,
-                        &value,
-                        "not require with sslmode disable: channel binding needs TLS",
-                    ))
-                }
-                "require" => ChannelBinding::Require,
-                _ => {
-                    return Err(invalid(
-                        &var,
-                        &value,
-                        "one of disable, prefer, require (libpq's channel_binding)",
-                    ))
-                }
-            },
-        };
-        let home = home_dir(env);
-        let default = |name: &str| {
-            home.as_ref()
-                .map(|h| h.join(".postgresql").join(name))
-                .filter(|p| p.exists())
-        };
-
-        // The roots: given, or libpq's default file when it exists.
         let mut files = Files::default();
-        let roots = match &root_set {
-            Some((var, value)) if system => {
-                if mode != Mode::VerifyFull {
-                    return Err(invalid(
-                        var,
-                        value,
-                        &format!(
-                            "a CA file: with the system's trust store only sslmode verify-full is allowed (is {}), as in libpq",
-                            mode.as_str()
-                        ),
-                    ));
-                }
-                files.root_cert = Some(value.clone());
-                let bundle = system_bundle(env).ok_or_else(|| {
-                    invalid(var, value, "a CA file: no system trust store found (install ca-certificates, or set SSL_CERT_FILE)")
-                })?;
-                Some((
-                    format!("the system's trust store ({})", bundle.display()),
-                    certificates(var, &bundle)?,
-                ))
-            }
-            Some((var, value)) => {
-                files.root_cert = Some(value.clone());
-                Some((
-                    format!("{var} ({value})"),
-                    certificates(var, Path::new(value))?,
-                ))
-            }
-            None => match default("root.crt") {
-                Some(path) => {
-                    let shown = path.display().to_string();
-                    Some((shown.clone(), certificates(&shown, &path)?))
-                }
-                None => None,
-            },
-        };
+
+        let roots = read_roots(env, root_set, mode, default("root.crt"), &mut files)?;
         if roots.is_none() && matches!(mode, Mode::VerifyCa | Mode::VerifyFull) {
             let (var, value) = mode_set.unwrap_or_default();
             return Err(invalid(
@@ -265,57 +207,17 @@ impl Settings {
                 "a mode that does not verify the server, or a root certificate to verify it with: set DB_SSLROOTCERT to the CA file (or `system`), or put it at ~/.postgresql/root.crt",
             ));
         }
-        let crl_set = match pick("DB_SSLCRL", "PGSSLCRL") {
-            Some((var, value)) => {
-                files.crl = Some(value.clone());
-                Some((var, value))
-            }
-            None => default("root.crl").map(|p| (p.display().to_string(), p.display().to_string())),
-        };
+        let crl_set = given(pick(env, "DB_SSLCRL", "PGSSLCRL"), &mut files.crl)
+            .or_else(|| default("root.crl"));
         let crls = match &crl_set {
             Some((var, value)) => revocation_lists(var, Path::new(value))?,
             None => Vec::new(),
         };
-
-        // The client certificate and its key: given, or libpq's default files.
-        let cert = match pick("DB_SSLCERT", "PGSSLCERT") {
-            Some((var, value)) => {
-                files.cert = Some(value.clone());
-                Some((var.clone(), certificates(&var, Path::new(&value))?))
-            }
-            None => default("postgresql.crt")
-                .map(|p| (p.display().to_string(), p))
-                .map(|(shown, p)| certificates(&shown, &p).map(|c| (shown, c)))
-                .transpose()?,
-        };
-        let key = match pick("DB_SSLKEY", "PGSSLKEY") {
-            Some((var, value)) => {
-                files.key = Some(value.clone());
-                Some(private_key(&var, Path::new(&value))?)
-            }
-            None if cert.is_some() => {
-                let path = default("postgresql.key").ok_or_else(|| {
-                    invalid(
-                        "DB_SSLKEY",
-                        "",
-                        "the private key of the client certificate (DB_SSLCERT): set DB_SSLKEY, or put it at ~/.postgresql/postgresql.key",
-                    )
-                })?;
-                Some(private_key(&path.display().to_string(), &path)?)
-            }
-            None => None,
-        };
-        let client_auth = match (cert, key) {
-            (Some((_, chain)), Some(key)) => Some((chain, key)),
-            (None, Some(_)) => {
-                return Err(invalid(
-                    "DB_SSLKEY",
-                    files.key.as_deref().unwrap_or(""),
-                    "set together with DB_SSLCERT (the client certificate this key belongs to)",
-                ))
-            }
-            _ => None,
-        };
+        let cert_set = given(pick(env, "DB_SSLCERT", "PGSSLCERT"), &mut files.cert)
+            .or_else(|| default("postgresql.crt"));
+        let key_set = given(pick(env, "DB_SSLKEY", "PGSSLKEY"), &mut files.key)
+            .or_else(|| cert_set.as_ref().and_then(|_| default("postgresql.key")));
+        let client_auth = read_client_auth(cert_set, key_set)?;
 
         let roots_from = roots.as_ref().map(|(from, _)| from.clone());
         let client = match mode {
@@ -359,6 +261,118 @@ impl Settings {
     /// The connector for one attempt; `None` with `disable`.
     pub fn connector(&self) -> Option<Connector> {
         self.client.clone().map(|config| Connector { config })
+    }
+}
+
+/// A file setting from a variable, noted in `files` for the children.
+fn given(set: Option<Source>, slot: &mut Option<String>) -> Option<Source> {
+    *slot = set.as_ref().map(|(_, value)| value.clone());
+    set
+}
+
+fn read_mode(set: Option<&Source>, system: bool) -> Result<Mode, ConfigError> {
+    match set {
+        Some((var, value)) => MODES
+            .iter()
+            .find(|(name, _)| name == value)
+            .map(|(_, m)| *m)
+            .ok_or_else(|| {
+                invalid(
+                    var,
+                    value,
+                    "one of disable, allow, prefer, require, verify-ca, verify-full (libpq's sslmode)",
+                )
+            }),
+        // libpq 16: the system's trust store makes verify-full the default.
+        None if system => Ok(Mode::VerifyFull),
+        None => Ok(Mode::Prefer),
+    }
+}
+
+fn read_channel_binding(env: Lookup, mode: Mode) -> Result<ChannelBinding, ConfigError> {
+    let Some((var, value)) = pick(env, "DB_CHANNEL_BINDING", "PGCHANNELBINDING") else {
+        return Ok(ChannelBinding::Prefer);
+    };
+    match value.as_str() {
+        "disable" => Ok(ChannelBinding::Disable),
+        "prefer" => Ok(ChannelBinding::Prefer),
+        "require" if mode == Mode::Disable => Err(invalid(
+            &var,
+            &value,
+            "not require with sslmode disable: channel binding needs TLS",
+        )),
+        "require" => Ok(ChannelBinding::Require),
+        _ => Err(invalid(
+            &var,
+            &value,
+            "one of disable, prefer, require (libpq's channel_binding)",
+        )),
+    }
+}
+
+/// The root certificates: a file, `system` (only with `verify-full`, as
+/// libpq 16), or libpq's default file (`default`) when it exists.
+fn read_roots(
+    env: Lookup,
+    set: Option<Source>,
+    mode: Mode,
+    default: Option<Source>,
+    files: &mut Files,
+) -> Result<Option<Roots>, ConfigError> {
+    let set = given(set, &mut files.root_cert);
+    match set {
+        Some((var, value)) if value == "system" => {
+            if mode != Mode::VerifyFull {
+                return Err(invalid(
+                    &var,
+                    &value,
+                    &format!(
+                        "a CA file: with the system's trust store only sslmode verify-full is allowed (is {}), as in libpq",
+                        mode.as_str()
+                    ),
+                ));
+            }
+            let bundle = system_bundle(env).ok_or_else(|| {
+                invalid(&var, &value, "a CA file: no system trust store found (install ca-certificates, or set SSL_CERT_FILE)")
+            })?;
+            let from = format!("the system's trust store ({})", bundle.display());
+            Ok(Some((from, certificates(&var, &bundle)?)))
+        }
+        Some((var, value)) => {
+            let certs = certificates(&var, Path::new(&value))?;
+            Ok(Some((format!("{var} ({value})"), certs)))
+        }
+        None => match default {
+            Some((shown, path)) => Ok(Some((
+                shown.clone(),
+                certificates(&shown, Path::new(&path))?,
+            ))),
+            None => Ok(None),
+        },
+    }
+}
+
+/// The client certificate and its key, both or neither.
+fn read_client_auth(
+    cert: Option<Source>,
+    key: Option<Source>,
+) -> Result<Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>, ConfigError> {
+    match (cert, key) {
+        (Some((cvar, cpath)), Some((kvar, kpath))) => Ok(Some((
+            certificates(&cvar, Path::new(&cpath))?,
+            private_key(&kvar, Path::new(&kpath))?,
+        ))),
+        (Some((var, value)), None) => Err(invalid(
+            &var,
+            &value,
+            "a client certificate with its private key: set DB_SSLKEY, or put it at ~/.postgresql/postgresql.key",
+        )),
+        (None, Some((var, value))) => Err(invalid(
+            &var,
+            &value,
+            "set together with DB_SSLCERT (the client certificate this key belongs to)",
+        )),
+        (None, None) => Ok(None),
     }
 }
 
