@@ -160,6 +160,25 @@ fn every_sslmode_against_a_tls_only_server_and_a_server_without_tls() {
             (by_name("verify-ca"), 0, ""),
         ],
     );
+    // libpq's default root certificate, ~/.postgresql/root.crt: with it,
+    // require verifies the chain, and verify-full needs no DB_SSLROOTCERT.
+    let libpq_home = Scratch::new("libpq-home");
+    std::fs::create_dir(libpq_home.join(".postgresql")).unwrap();
+    let root_crt = libpq_home.join(".postgresql/root.crt");
+    std::fs::copy(certs.path("ca.crt"), &root_crt).unwrap();
+    check(
+        &tls,
+        &libpq_home,
+        "TLS-only",
+        &[(vec![("DB_SSLMODE", "verify-full".into())], 0, "")],
+    );
+    std::fs::copy(certs.path("other-ca.crt"), &root_crt).unwrap();
+    check(
+        &tls,
+        &libpq_home,
+        "TLS-only",
+        &[(vec![("DB_SSLMODE", "require".into())], 69, "unknown CA")],
+    );
     // The system's trust store (here made of our CA by SSL_CERT_FILE, as OpenSSL reads it).
     check(
         &tls,
