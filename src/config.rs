@@ -206,7 +206,7 @@ pub fn invalid(variable: &str, value: &str, accepted: &str) -> ConfigError {
 }
 
 /// Where the Odoo database is, and as whom to connect.
-#[derive(Clone, PartialEq)]
+#[derive(Clone)]
 pub struct Db {
     pub host: String,
     pub port: u16,

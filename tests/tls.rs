@@ -122,6 +122,16 @@ fn every_sslmode_against_a_tls_only_server_and_a_server_without_tls() {
         ],
     );
 
+    // A wrong password is wrong with and without TLS: one connection, one message.
+    for pg in [&tls, &plain] {
+        let (code, stderr) = state(pg.port, &home, &[("DB_PASSWORD", "wrong".into())]);
+        assert_eq!(code, 69, "{stderr}");
+        assert!(
+            stderr.contains("password authentication failed") && !stderr.contains("without TLS"),
+            "{stderr}"
+        );
+    }
+
     // Without a root certificate, require encrypts without verifying (libpq);
     // with one, even require and prefer verify the chain.
     let with = |m: &str, root: &str| {

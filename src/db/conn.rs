@@ -91,36 +91,62 @@ impl<'a> Target<'a> {
 
     /// One attempt, classified, made as `DB_SSLMODE` says: `allow` tries
     /// without TLS first and with it when the server refused that; `prefer`
-    /// tries TLS first (if the server offers it) and without it when that
-    /// failed; the `require` and `verify-*` modes never go without.
+    /// tries TLS first (if the server offers it) and without it when the
+    /// handshake failed or the server refused the TLS connection; the
+    /// `require` and `verify-*` modes never go without. A wrong password is
+    /// wrong either way: it makes no second connection.
     pub fn connect_once(&self) -> Result<Client, Attempt> {
-        match self.db.tls.mode {
-            Mode::Disable => self.attempt(SslMode::Disable),
-            Mode::Allow => match self.attempt(SslMode::Disable) {
-                Err(Attempt::Fatal(plain)) => self
-                    .attempt(SslMode::Require)
-                    .map_err(|tls| tls.after(&format!("without TLS: {plain}; with TLS"))),
-                other => other,
-            },
-            Mode::Prefer => match self.attempt(SslMode::Prefer) {
-                Err(Attempt::Fatal(first) | Attempt::Tls(first)) => {
-                    let plain = self.attempt(SslMode::Disable);
-                    if plain.is_ok() {
-                        log::warn!(
-                            "TLS to {} failed ({first}); connected without TLS, as DB_SSLMODE=prefer allows",
-                            self.describe()
-                        );
-                    }
-                    plain.map_err(|e| e.after(&format!("{first}; without TLS")))
+        let (first, second) = match self.db.tls.mode {
+            Mode::Disable => (SslMode::Disable, None),
+            Mode::Allow => (SslMode::Disable, Some(SslMode::Require)),
+            Mode::Prefer => (SslMode::Prefer, Some(SslMode::Disable)),
+            Mode::Require | Mode::VerifyCa | Mode::VerifyFull => (SslMode::Require, None),
+        };
+        let (error, other) = match (self.try_connect(first), second) {
+            (Ok(client), _) => return Ok(client),
+            (Err(e), Some(other)) if self.other_way_may_help(&e) => (e, other),
+            (Err(e), _) => return Err(self.classify(&e)),
+        };
+        let said = match self.classify(&error) {
+            Attempt::Retry(t) | Attempt::Fatal(t) | Attempt::Tls(t) => t,
+            Attempt::NoDatabase => return Err(Attempt::NoDatabase),
+        };
+        let (tried, now) = match other {
+            SslMode::Disable => ("with TLS", "without TLS"),
+            _ => ("without TLS", "with TLS"),
+        };
+        match self.try_connect(other) {
+            Ok(client) => {
+                if other == SslMode::Disable {
+                    log::warn!(
+                        "TLS to {} failed ({said}); connected without TLS, as DB_SSLMODE=prefer allows",
+                        self.describe()
+                    );
                 }
-                other => other,
-            },
-            Mode::Require | Mode::VerifyCa | Mode::VerifyFull => self.attempt(SslMode::Require),
+                Ok(client)
+            }
+            Err(e) => Err(self.classify(&e).after(&format!("{tried}: {said}; {now}"))),
         }
     }
 
+    /// The first way of connecting failed so that the other (with or
+    /// without TLS) may succeed: the TLS handshake failed for good, or the
+    /// server's `pg_hba.conf` refused this kind of connection (28000), or
+    /// a required channel binding could not be done without TLS.
+    fn other_way_may_help(&self, e: &postgres::Error) -> bool {
+        let tls_failed = matches!(
+            tls::failure(e, &self.db.host, None),
+            Some(tls::Failure::Fatal(_))
+        );
+        let channel_binding =
+            e.as_db_error().is_none() && e.to_string().contains("channel binding");
+        tls_failed
+            || channel_binding
+            || e.code() == Some(&SqlState::INVALID_AUTHORIZATION_SPECIFICATION)
+    }
+
     /// One connection, with TLS as `ssl` says (`Prefer`: if the server offers it).
-    fn attempt(&self, ssl: SslMode) -> Result<Client, Attempt> {
+    fn try_connect(&self, ssl: SslMode) -> Result<Client, postgres::Error> {
         let mut config = self.config();
         config
             .ssl_mode(ssl)
@@ -129,17 +155,19 @@ impl<'a> Target<'a> {
                 tls::ChannelBinding::Prefer => ChannelBinding::Prefer,
                 tls::ChannelBinding::Require => ChannelBinding::Require,
             });
-        let connected = match self.db.tls.connector() {
+        match self.db.tls.connector() {
             Some(connector) if ssl != SslMode::Disable => config.connect(connector),
             _ => config.connect(NoTls),
-        };
-        connected.map_err(|e| {
-            match tls::failure(&e, &self.db.host, self.db.tls.roots_from.as_deref()) {
-                Some(tls::Failure::Fatal(said)) => Attempt::Tls(said),
-                Some(tls::Failure::Transient(said)) => Attempt::Retry(said),
-                None => classify(&e),
-            }
-        })
+        }
+    }
+
+    /// A failed connection's class: TLS, then the server's and the client's own errors.
+    fn classify(&self, e: &postgres::Error) -> Attempt {
+        match tls::failure(e, &self.db.host, self.db.tls.roots_from.as_deref()) {
+            Some(tls::Failure::Fatal(said)) => Attempt::Tls(said),
+            Some(tls::Failure::Transient(said)) => Attempt::Retry(said),
+            None => classify(e),
+        }
     }
 
     /// Retries with backoff while the server refuses connections or is

@@ -115,26 +115,8 @@ impl fmt::Debug for Settings {
     }
 }
 
-impl PartialEq for Settings {
-    fn eq(&self, other: &Settings) -> bool {
-        (
-            self.mode,
-            self.mode_from_env,
-            self.channel_binding,
-            &self.files,
-            &self.roots_from,
-        ) == (
-            other.mode,
-            other.mode_from_env,
-            other.channel_binding,
-            &other.files,
-            &other.roots_from,
-        )
-    }
-}
-
 /// The file settings a variable gave, as given (`system` for the trust store).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct Files {
     pub root_cert: Option<String>,
     pub cert: Option<String>,
