@@ -23,9 +23,18 @@ fn states_of(pg: &Pg) -> Vec<String> {
 /// Freezes (SIGSTOP) or thaws (SIGCONT) odoo-init and everything below it,
 /// as a paused container or a stalled node would.
 fn freeze(run: &Run, signo: i32) {
-    send(run.pid, signo);
-    for p in run.procs() {
-        send(p.pid, signo);
+    if signo == libc::SIGCONT {
+        // Children first: odoo-init, once running, may end them at once
+        // (a lost claim stops the step), and a signal to an ended one fails.
+        for p in run.procs() {
+            send(p.pid, signo);
+        }
+        send(run.pid, signo);
+    } else {
+        send(run.pid, signo);
+        for p in run.procs() {
+            send(p.pid, signo);
+        }
     }
 }
 
