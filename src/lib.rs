@@ -2,15 +2,19 @@
 //! See ARCHITECTURE.md for how the modules fit together: the PID-1 side
 //! (`pid1`), the database side (`db`), the Odoo side (`odoo`), and the job
 //! that ties them together from the configuration.
+//!
+//! Public only what the binary, the stand-in Odoo, the benchmark and the
+//! integration tests use; everything else is `pub(crate)`.
 
 pub mod cli;
 pub mod config;
-pub mod db;
-pub mod exit;
-pub mod files;
-pub mod job;
-pub mod logging;
+pub(crate) mod db;
+pub(crate) mod env;
+pub(crate) mod exit;
+pub(crate) mod files;
+pub(crate) mod job;
+pub(crate) mod logging;
 pub mod odoo;
 pub mod pid1;
 pub mod plan;
-pub mod probe;
+pub(crate) mod probe;

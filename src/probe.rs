@@ -48,7 +48,7 @@ impl Probe {
 
 /// Runs `probe` against the odoo-init with `pid`: one line, and 0 or [`FAILED`].
 pub fn run(probe: Probe, pid: i32, timeout: Duration, grace: Duration) -> i32 {
-    let dir = RuntimeDir::new(config::runtime_dir(&config::process_env));
+    let dir = RuntimeDir::new(config::runtime_dir(&crate::env::process_env));
     let verdict = match status::read(&dir, pid) {
         Err(e) => Err(format!("cannot read the status of PID {pid}: {e}")),
         Ok((instance, record)) => {
@@ -177,10 +177,10 @@ fn failing_since(instance: &Instance, child: i32) -> Option<f64> {
 fn endpoint(record: &Record) -> Result<Option<http::Endpoint>, String> {
     let argv = &record.child_argv;
     let rc = match http::config_option(argv) {
-        Some(path) => config::read_odoo_rc(std::path::Path::new(path))
+        Some(path) => crate::odoo::rc::read(std::path::Path::new(path))
             .map_err(|e| format!("cannot read Odoo's config file {path}: {e}"))?,
         None => {
-            config::odoo_rc(&config::process_env)
+            crate::odoo::rc::locate(&crate::env::process_env)
                 .map_err(|e| e.to_string())?
                 .1
         }

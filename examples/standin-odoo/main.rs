@@ -488,7 +488,7 @@ fn apply_odoo_rc(opts: &mut db::DbOptions) {
         ("addons_path", &mut opts.addons_path),
     ] {
         if slot.is_none() {
-            *slot = odoo_init::config::rc_value(&rc, key).cloned();
+            *slot = odoo_init::odoo::rc::value(&rc, key).cloned();
         }
     }
     // The file's `False` means "load demo data", as Odoo reads it there.
@@ -508,10 +508,10 @@ fn apply_http_rc(opts: &mut Options) {
     };
     let http = &mut opts.http;
     if http.port.is_none() {
-        http.port = odoo_init::config::rc_value(&rc, "http_port").cloned();
+        http.port = odoo_init::odoo::rc::value(&rc, "http_port").cloned();
     }
     if http.interface.is_none() {
-        http.interface = odoo_init::config::rc_value(&rc, "http_interface").cloned();
+        http.interface = odoo_init::odoo::rc::value(&rc, "http_interface").cloned();
     }
     http.disabled |= rc
         .get("http_enable")
@@ -524,7 +524,7 @@ fn config_file(option: &Option<String>) -> Option<std::collections::HashMap<Stri
         .clone()
         .map(OsString::from)
         .or_else(|| std::env::var_os("ODOO_RC"))?;
-    odoo_init::config::read_odoo_rc(std::path::Path::new(&path)).ok()
+    odoo_init::odoo::rc::read(std::path::Path::new(&path)).ok()
 }
 
 fn drain_time() -> Duration {

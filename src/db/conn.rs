@@ -11,15 +11,14 @@
 
 use std::error::Error as _;
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use postgres::config::{ChannelBinding, SslMode};
 use postgres::error::SqlState;
 use postgres::{Client, NoTls};
 
-use crate::config::Db;
 use crate::db::tls::{self, Mode};
-use crate::pid1::supervisor::{Abort, Pause};
+use crate::db::Db;
 
 /// Why no connection could be made.
 #[derive(Debug)]
@@ -31,10 +30,8 @@ pub enum ConnectError {
     Tls(String),
     /// The server answered that the database does not exist.
     NoDatabase,
-    /// Still unreachable when the wait ran out.
+    /// Unreachable (the last attempt's reason).
     Unreachable(String),
-    /// SIGTERM/SIGINT while waiting.
-    Stopped,
 }
 
 impl fmt::Display for ConnectError {
@@ -44,27 +41,32 @@ impl fmt::Display for ConnectError {
             ConnectError::Tls(e) => write!(f, "no TLS connection to PostgreSQL: {e}"),
             ConnectError::NoDatabase => f.write_str("the database does not exist"),
             ConnectError::Unreachable(e) => write!(f, "PostgreSQL unreachable: {e}"),
-            ConnectError::Stopped => f.write_str("stopped while waiting for PostgreSQL"),
         }
     }
 }
 
-/// Who connects where.
-pub struct Target<'a> {
-    pub db: &'a Db,
-    pub dbname: &'a str,
-    pub user: &'a str,
-    pub password: Option<&'a str>,
+/// Who connects where. The one place a password is kept for sending.
+#[derive(Clone)]
+pub(crate) struct Target {
+    db: Db,
+    dbname: String,
+    user: String,
+    password: Option<String>,
 }
 
-impl<'a> Target<'a> {
+impl Target {
     /// `DB_USER` with its password, on `dbname`.
-    pub fn of(db: &'a Db, dbname: &'a str) -> Target<'a> {
+    pub(crate) fn of(db: &Db, password: Option<&str>, dbname: &str) -> Target {
+        Target::new(db, dbname, &db.user, password)
+    }
+
+    /// Another role (`Init`'s admin) on the same server.
+    pub(crate) fn new(db: &Db, dbname: &str, user: &str, password: Option<&str>) -> Target {
         Target {
-            db,
-            dbname,
-            user: &db.user,
-            password: db.password.as_deref(),
+            db: db.clone(),
+            dbname: dbname.to_string(),
+            user: user.to_string(),
+            password: password.map(str::to_string),
         }
     }
 
@@ -72,11 +74,11 @@ impl<'a> Target<'a> {
         let mut c = postgres::Config::new();
         c.host(&self.db.host)
             .port(self.db.port)
-            .dbname(self.dbname)
-            .user(self.user)
+            .dbname(&self.dbname)
+            .user(&self.user)
             .application_name("odoo-init")
             .connect_timeout(CONNECT_TIMEOUT);
-        if let Some(p) = self.password {
+        if let Some(p) = &self.password {
             c.password(p);
         }
         c
@@ -169,49 +171,6 @@ impl<'a> Target<'a> {
             None => classify(e),
         }
     }
-
-    /// Retries with backoff while the server refuses connections or is
-    /// starting up, for at most `wait`; fails at once on credentials.
-    pub fn connect(&self, wait: Duration, pause: &mut Pause) -> Result<Client, ConnectError> {
-        let until = Instant::now() + wait;
-        let mut backoff = Backoff::new();
-        let mut logged = false;
-        loop {
-            match self.connect_once() {
-                Ok(client) => {
-                    if logged {
-                        log::info!("PostgreSQL is up ({})", self.describe());
-                    }
-                    return Ok(client);
-                }
-                Err(Attempt::Fatal(e)) => return Err(ConnectError::Refused(e)),
-                Err(Attempt::Tls(e)) => return Err(ConnectError::Tls(e)),
-                Err(Attempt::NoDatabase) => return Err(ConnectError::NoDatabase),
-                Err(Attempt::Retry(e)) => {
-                    // The last pause ends at the deadline, with one more attempt there.
-                    let left = until.saturating_duration_since(Instant::now());
-                    let delay = backoff.next_delay().min(left);
-                    if left.is_zero() {
-                        return Err(ConnectError::Unreachable(format!(
-                            "{} after {}s (DB_WAIT_TIMEOUT): {e}",
-                            self.describe(),
-                            wait.as_secs_f64()
-                        )));
-                    }
-                    if !logged {
-                        log::info!("waiting for PostgreSQL at {}: {e}", self.describe());
-                        pause
-                            .status()
-                            .waiting_for(&format!("PostgreSQL at {}", self.describe()));
-                        logged = true;
-                    }
-                    if let Err(Abort::Stopped) | Err(Abort::Failed(_)) = pause.sleep(delay) {
-                        return Err(ConnectError::Stopped);
-                    }
-                }
-            }
-        }
-    }
 }
 
 /// How long one connection attempt may take (TCP connect, TLS, login).
@@ -242,12 +201,6 @@ impl Backoff {
         let delay = self.next;
         self.next = (delay * 2).min(BACKOFF_MAX);
         delay
-    }
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff::new()
     }
 }
 

@@ -2,81 +2,76 @@
 //! busy row, makes the connection again when it drops, and notices when the
 //! claim was lost (a `Reset` or another state written after the busy row).
 //!
-//! It runs from the supervisor's wait loop between signals ([`Tick`]), never
-//! on a thread of its own: one beat is one short statement, and an attempt
-//! to reconnect is one connection attempt; the pauses between attempts are
-//! the supervisor's deadlines, so signals are honoured meanwhile.
+//! The job calls [`Heartbeat::tick`] when the deadline it returned has
+//! passed, between the supervisor's waits, never from a thread of its own:
+//! one beat is one short statement, and an attempt to reconnect is one
+//! connection attempt, so signals are honoured between them.
 
 use std::time::{Duration, Instant};
 
-use postgres::Client;
-
-use crate::db::conn::{self, Backoff, Target};
+use crate::db::conn::{self, Backoff, ConnectError};
+use crate::db::session::Session;
 use crate::db::state;
-use crate::pid1::supervisor::Tick;
 
 /// How often the owner beats: a quarter of its lease, between 1 s and 15 s.
-/// With `config::MIN_LEASE` this leaves a waiter's lease room for one beat
-/// interval plus the longest reconnect pause (`conn::BACKOFF_MAX`).
-pub fn interval(lease: Duration) -> Duration {
+/// With the shortest lease (5 s) this leaves a waiter's lease room for one
+/// beat interval plus the longest reconnect pause (`conn::BACKOFF_MAX`).
+pub(crate) fn interval(lease: Duration) -> Duration {
     (lease / 4).clamp(Duration::from_secs(1), Duration::from_secs(15))
+}
+
+/// What the heartbeat wants next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Tick {
+    /// Tick again after this long.
+    After(Duration),
+    /// Stop the step: why.
+    Stop(Stopped),
 }
 
 /// Why the heartbeat asked to stop the step.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Stopped {
+pub(crate) enum Stopped {
     /// Another pod wrote after our busy row: the claim is not ours any more.
     ClaimLost,
     /// No beat landed for `DB_WAIT_TIMEOUT` (the last error is logged).
     Unreachable,
 }
 
-pub struct Heartbeat<'a> {
-    target: Target<'a>,
+pub(crate) struct Heartbeat {
     claimed: i64,
-    client: Option<Client>,
     every: Duration,
     /// `DB_WAIT_TIMEOUT`: how long beats may fail before the step is stopped.
     give_up_after: Duration,
     last_beat: Instant,
     /// Set while beats fail: the pauses between attempts, and that it was said.
     failing: Option<Backoff>,
-    stopped: Option<Stopped>,
 }
 
-impl<'a> Heartbeat<'a> {
-    pub fn new(
-        target: Target<'a>,
-        claimed: i64,
-        client: Option<Client>,
-        lease: Duration,
-        give_up_after: Duration,
-    ) -> Heartbeat<'a> {
+impl Heartbeat {
+    pub(crate) fn new(claimed: i64, lease: Duration, give_up_after: Duration) -> Heartbeat {
         Heartbeat {
-            target,
             claimed,
-            client,
             every: interval(lease),
             give_up_after,
             last_beat: Instant::now(),
             failing: None,
-            stopped: None,
         }
     }
 
-    pub fn every(&self) -> Duration {
+    pub(crate) fn every(&self) -> Duration {
         self.every
     }
 
-    /// One beat (making the connection first if it is gone); what next.
-    pub fn tick(&mut self) -> Tick {
-        match self.beat() {
+    /// One beat on `session` (making the connection first if it is gone); what next.
+    pub(crate) fn tick(&mut self, session: &mut Session) -> Tick {
+        match self.beat(session) {
             Ok(true) => {
                 if self.failing.take().is_some() {
                     log::info!(
                         "heartbeat on state {} is back ({})",
                         self.claimed,
-                        self.target.describe()
+                        session.target().describe()
                     );
                 }
                 self.last_beat = Instant::now();
@@ -87,8 +82,7 @@ impl<'a> Heartbeat<'a> {
                     "state {} is no longer the latest row: another pod wrote Reset or a newer state after it; stopping the step",
                     self.claimed
                 );
-                self.stopped = Some(Stopped::ClaimLost);
-                Tick::Stop
+                Tick::Stop(Stopped::ClaimLost)
             }
             Err(why) => {
                 if self.last_beat.elapsed() >= self.give_up_after {
@@ -97,8 +91,7 @@ impl<'a> Heartbeat<'a> {
                         self.claimed,
                         self.give_up_after.as_secs_f64()
                     );
-                    self.stopped = Some(Stopped::Unreachable);
-                    return Tick::Stop;
+                    return Tick::Stop(Stopped::Unreachable);
                 }
                 let backoff = self.failing.get_or_insert_with(|| {
                     log::warn!(
@@ -113,38 +106,16 @@ impl<'a> Heartbeat<'a> {
         }
     }
 
-    fn beat(&mut self) -> Result<bool, String> {
-        if self.client.as_ref().is_some_and(Client::is_closed) {
-            self.client = None;
-        }
-        let client = match &mut self.client {
-            Some(c) => c,
-            None => {
-                let c = self
-                    .target
-                    .connect_once()
-                    .map_err(|e| conn::ConnectError::from(e).to_string())?;
-                self.client.insert(c)
-            }
-        };
+    fn beat(&mut self, session: &mut Session) -> Result<bool, String> {
+        let client = session
+            .connect()
+            .map_err(|e| ConnectError::from(e).to_string())?;
         match state::beat(client, self.claimed) {
             Ok(ours) => Ok(ours),
             Err(e) => {
-                if conn::is_connection_loss(&e) {
-                    self.client = None;
-                }
+                session.lost(&e);
                 Err(conn::message(&e))
             }
         }
-    }
-
-    /// Why the step was stopped, if it was.
-    pub fn stopped(&self) -> Option<&Stopped> {
-        self.stopped.as_ref()
-    }
-
-    /// The connection, for what follows the step.
-    pub fn into_client(self) -> Option<Client> {
-        self.client
     }
 }

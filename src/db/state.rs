@@ -9,7 +9,6 @@
 //! here, so a table whose columns were altered (`id bigint`, `state text`)
 //! reads as well, and one that cannot be read is an error, never a panic.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::conn;
@@ -48,7 +47,7 @@ impl State {
 }
 
 /// The states after which a pod may go on.
-pub fn is_ready(state: &str) -> bool {
+pub(crate) fn is_ready(state: &str) -> bool {
     matches!(state, "Ready" | "Reset" | "Force Ready")
 }
 
@@ -144,40 +143,25 @@ pub fn judge(latest: &Latest, watched: Duration, timeout: Duration, lease: Durat
     }
 }
 
-/// The result of trying to claim a busy state (or just look at the gate).
+/// What the gate sees without the lock (the run phase): one query.
 #[derive(Debug)]
-pub enum Claim {
-    /// Our busy row was written; its id.
-    Claimed(i64),
-    /// Nothing to claim and the gate is open.
-    Open,
-    /// Another pod's state blocks us.
-    Busy(Latest),
-    /// No state table (and we may not create it).
+pub(crate) enum Seen {
     NoTable,
-    /// The gate was open, but a stop was asked meanwhile: nothing written.
-    Stopped,
+    Empty,
+    Latest(Latest),
 }
 
 /// Who writes rows: host, PID and mode go into the extra columns, and the
 /// lease with every busy row, so that waiters judge it by the owner's.
-pub struct Writer {
-    pub owner: String,
-    pub mode: String,
-    pub lease: Duration,
-}
-
-pub struct Store<'a> {
-    client: &'a mut Client,
-    writer: &'a Writer,
+pub(crate) struct Store {
+    owner: String,
+    mode: String,
+    lease: Duration,
+    /// A table was found that we may not alter: said once, not per write.
+    columns_refused: bool,
 }
 
 type PgResult<T> = Result<T, postgres::Error>;
-
-/// Work done inside the store's transaction, under its lock: whether a
-/// claim is needed at all (`UPDATE=changed`), or what goes with `Ready`
-/// (the checksums).
-pub type InLock<'h, T> = &'h mut dyn FnMut(&mut Transaction<'_>) -> PgResult<T>;
 
 /// The table as the earlier shell implementation made it.
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS curq_state_history \
@@ -198,188 +182,178 @@ fn utc(expr: &str) -> String {
     format!("to_char(({expr}) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'")
 }
 
-/// A transaction holding the advisory lock until it ends.
-fn locked(client: &mut Client) -> PgResult<Transaction<'_>> {
-    let mut tx = conn::bounded(client)?;
-    tx.query_typed(
-        "SELECT pg_advisory_xact_lock($1)",
-        &[(&LOCK_KEY, Type::INT8)],
-    )?;
-    Ok(tx)
-}
-
-impl<'a> Store<'a> {
-    pub fn new(client: &'a mut Client, writer: &'a Writer) -> Self {
-        Store { client, writer }
+impl Store {
+    pub(crate) fn new(owner: String, mode: &str, lease: Duration) -> Store {
+        Store {
+            owner,
+            mode: mode.to_string(),
+            lease,
+            columns_refused: false,
+        }
     }
 
-    /// Looks at the latest state and, if the gate is open and `busy` is
-    /// given, writes it, all under the lock. `create`: make the table if it
-    /// is missing (the new row then is the first). `force`: write `busy`
-    /// whatever the latest state is.
-    /// `stop_asked` is asked last, before the commit: a claim is never
-    /// written once a stop was asked. `needed`, asked once the gate is open
-    /// and before `busy` is written: false leaves the gate open with
-    /// nothing written (nothing to update).
-    pub fn claim(
-        &mut self,
-        busy: Option<State>,
-        create: bool,
-        force: bool,
-        stop_asked: &dyn Fn() -> bool,
-        needed: Option<InLock<bool>>,
-    ) -> PgResult<Claim> {
-        if busy.is_none() && !create {
-            return self.peek(force);
-        }
-        let mut tx = locked(self.client)?;
-        let exists = table_exists(&mut tx)?;
-        if !exists && !create {
-            return Ok(Claim::NoTable);
-        }
-        if !exists {
-            tx.batch_execute(CREATE_TABLE)?;
-            log::info!("created the state table {TABLE}");
-        }
-        let extended = ensure_columns(&mut tx)?;
-        let claim = match (latest_in(&mut tx)?, busy) {
-            (Some(latest), _) if !force && !is_ready(&latest.state) => Claim::Busy(latest),
-            (_, Some(state)) => {
-                let wanted = match needed {
-                    Some(needed) => needed(&mut tx)?,
-                    None => true,
-                };
-                if wanted {
-                    Claim::Claimed(insert(self.writer, &mut tx, state, extended)?)
-                } else {
-                    Claim::Open
-                }
-            }
-            (_, None) => Claim::Open,
-        };
-        if matches!(claim, Claim::Claimed(_)) && stop_asked() {
-            // Dropped without commit: rolled back.
-            return Ok(Claim::Stopped);
-        }
-        tx.commit()?;
-        Ok(claim)
-    }
-
-    /// The gate without a claim (the run phase): one query, no advisory
-    /// lock: it writes nothing.
-    fn peek(&mut self, force: bool) -> PgResult<Claim> {
-        let mut tx = conn::bounded(self.client)?;
+    /// The latest row, without the lock: it writes nothing.
+    pub(crate) fn peek(&self, client: &mut Client) -> PgResult<Seen> {
+        let mut tx = conn::bounded(client)?;
         let latest = match tx.query_typed_opt(&latest_sql(), &[]) {
             Err(e) if e.code() == Some(&postgres::error::SqlState::UNDEFINED_TABLE) => {
-                return Ok(Claim::NoTable)
+                return Ok(Seen::NoTable)
             }
             other => other?.as_ref().map(to_latest).transpose()?,
         };
         tx.commit()?;
-        match latest {
-            None => {
-                log::info!("gate open: {TABLE} is empty");
-                Ok(Claim::Open)
-            }
-            Some(latest) if force || is_ready(&latest.state) => {
-                log::info!(
-                    "gate open: latest state '{}' (row {})",
-                    latest.state,
-                    latest.id
-                );
-                Ok(Claim::Open)
-            }
-            Some(latest) => Ok(Claim::Busy(latest)),
-        }
+        Ok(latest.map_or(Seen::Empty, Seen::Latest))
     }
 
-    /// Writes `state` (Force Ready) unconditionally, under the lock.
-    pub fn write(&mut self, state: State, create: bool) -> PgResult<i64> {
-        let mut tx = locked(self.client)?;
-        if create {
-            tx.batch_execute(CREATE_TABLE)?;
-        }
-        let extended = ensure_columns(&mut tx)?;
-        let id = insert(self.writer, &mut tx, state, extended)?;
-        tx.commit()?;
-        Ok(id)
+    /// Opens the state transaction (bounded statements) and takes the
+    /// advisory lock: of N pods, one at a time holds it until
+    /// [`Locked::commit`] or until it is dropped (rolled back).
+    pub(crate) fn lock<'a>(&'a mut self, client: &'a mut Client) -> PgResult<Locked<'a>> {
+        let mut tx = conn::bounded(client)?;
+        tx.query_typed(
+            "SELECT pg_advisory_xact_lock($1)",
+            &[(&LOCK_KEY, Type::INT8)],
+        )?;
+        Ok(Locked {
+            tx,
+            store: self,
+            extended: None,
+            written: Vec::new(),
+            created: false,
+        })
     }
 
-    /// Writes `Ready` for our busy row `claimed`, under the lock, only if it
-    /// is still the latest row. False: the claim was lost (another pod wrote
-    /// `Reset` or a newer state after it), and nothing was written. A `Ready`
-    /// of ours right after it (a commit whose answer was lost with the
-    /// connection, then tried again) counts as written. `with_ready` runs
-    /// in the same transaction as the `Ready` it writes (the checksums):
-    /// whoever sees that `Ready` sees what it wrote.
-    pub fn finish(&mut self, claimed: i64, with_ready: Option<InLock<()>>) -> PgResult<bool> {
-        let mut tx = locked(self.client)?;
-        let extended = ensure_columns(&mut tx)?;
-        let latest = latest_in(&mut tx)?;
-        let ours = match &latest {
-            Some(l) if l.id == claimed => {
-                insert(self.writer, &mut tx, State::Ready, extended)?;
-                if let Some(with_ready) = with_ready {
-                    with_ready(&mut tx)?;
-                }
-                true
-            }
-            Some(l) if extended && l.state == State::Ready.as_str() => {
-                let after: i64 = tx
-                    .query_typed_one(
-                        &format!("SELECT count(*) FROM {TABLE} WHERE id > $1"),
-                        &[(&claimed, Type::INT8)],
-                    )?
-                    .try_get(0)?;
-                after == 1 && l.owner.as_deref() == Some(&self.writer.owner_pid())
-            }
-            _ => false,
-        };
-        tx.commit()?;
-        Ok(ours)
-    }
-
-    /// Records on our busy row that its step failed, with its exit status:
-    /// waiters then wait for a person (or `TIMEOUT`) instead of resetting it
-    /// when the heartbeat stops.
-    pub fn record_failure(&mut self, claimed: i64, status: i32) -> PgResult<()> {
-        let sql = format!("UPDATE {TABLE} SET exit_status = $2, heartbeat = now() WHERE id = $1");
-        let mut tx = conn::bounded(self.client)?;
-        match tx.query_typed(&sql, &[(&claimed, Type::INT8), (&status, Type::INT4)]) {
-            // A legacy table we may not alter: nothing to record it in.
-            Err(e) if e.code() == Some(&postgres::error::SqlState::UNDEFINED_COLUMN) => Ok(()),
-            Err(e) => Err(e),
-            Ok(_) => tx.commit(),
-        }
-    }
-
-    /// Writes `Reset` only if `seen` is still the latest row with the same
-    /// heartbeat (another waiter may have written it already, the owner may
-    /// have finished or beaten meanwhile).
-    pub fn reset_if_latest(&mut self, seen: &Latest) -> PgResult<bool> {
-        let mut tx = locked(self.client)?;
-        let extended = ensure_columns(&mut tx)?;
-        let still =
-            latest_in(&mut tx)?.is_some_and(|l| l.id == seen.id && l.heartbeat == seen.heartbeat);
-        if still {
-            insert(self.writer, &mut tx, State::Reset, extended)?;
-        }
-        tx.commit()?;
-        Ok(still)
-    }
-}
-
-impl Writer {
     /// How rows of this process name their owner (`host:pid`).
     fn owner_pid(&self) -> String {
         format!("{}:{}", self.owner, std::process::id())
     }
 }
 
-fn insert(writer: &Writer, tx: &mut Transaction, state: State, extended: bool) -> PgResult<i64> {
+/// The state transaction under the advisory lock, driven by the job: read
+/// the latest row, decide, write, commit. What it wrote is said once the
+/// commit succeeded, never before.
+pub(crate) struct Locked<'a> {
+    tx: Transaction<'a>,
+    store: &'a mut Store,
+    /// Whether the table has the optional columns, once asked.
+    extended: Option<bool>,
+    written: Vec<(i64, State)>,
+    created: bool,
+}
+
+impl<'a> Locked<'a> {
+    pub(crate) fn has_table(&mut self) -> PgResult<bool> {
+        table_exists(&mut self.tx)
+    }
+
+    /// Creates the table (as the earlier shell implementation made it) if it is missing.
+    pub(crate) fn create_table(&mut self) -> PgResult<()> {
+        if !self.has_table()? {
+            self.tx.batch_execute(CREATE_TABLE)?;
+            self.created = true;
+        }
+        Ok(())
+    }
+
+    /// The newest row.
+    pub(crate) fn latest(&mut self) -> PgResult<Option<Latest>> {
+        self.extended()?;
+        latest_in(&mut self.tx)
+    }
+
+    /// Writes `state` as the newest row; its id.
+    pub(crate) fn insert(&mut self, state: State) -> PgResult<i64> {
+        let extended = self.extended()?;
+        let id = insert(self.store, &mut self.tx, state, extended)?;
+        self.written.push((id, state));
+        Ok(id)
+    }
+
+    /// Writes `Ready` for our busy row `claimed` only if it is still the
+    /// latest row. False: the claim was lost (another pod wrote `Reset` or
+    /// a newer state after it), and nothing was written. A `Ready` of ours
+    /// right after it (a commit whose answer was lost with the connection,
+    /// then tried again) counts as written.
+    pub(crate) fn finish(&mut self, claimed: i64) -> PgResult<bool> {
+        let extended = self.extended()?;
+        match self.latest()? {
+            Some(l) if l.id == claimed => {
+                self.insert(State::Ready)?;
+                Ok(true)
+            }
+            Some(l) if extended && l.state == State::Ready.as_str() => {
+                let after: i64 = self
+                    .tx
+                    .query_typed_one(
+                        &format!("SELECT count(*) FROM {TABLE} WHERE id > $1"),
+                        &[(&claimed, Type::INT8)],
+                    )?
+                    .try_get(0)?;
+                Ok(after == 1 && l.owner.as_deref() == Some(&self.store.owner_pid()))
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Writes `Reset` only if `seen` is still the latest row with the same
+    /// heartbeat (another waiter may have written it already, the owner may
+    /// have finished or beaten meanwhile).
+    pub(crate) fn reset_if_latest(&mut self, seen: &Latest) -> PgResult<bool> {
+        let still = self
+            .latest()?
+            .is_some_and(|l| l.id == seen.id && l.heartbeat == seen.heartbeat);
+        if still {
+            self.insert(State::Reset)?;
+        }
+        Ok(still)
+    }
+
+    /// The transaction, for what must be read or written under the same
+    /// lock (the module checksums with `Ready`).
+    pub(crate) fn transaction(&mut self) -> &mut Transaction<'a> {
+        &mut self.tx
+    }
+
+    /// Commits, then says what was written.
+    pub(crate) fn commit(self) -> PgResult<()> {
+        self.tx.commit()?;
+        if self.created {
+            log::info!("created the state table {TABLE}");
+        }
+        for (id, state) in self.written {
+            log::info!("state {id}: {}", state.as_str());
+        }
+        Ok(())
+    }
+
+    fn extended(&mut self) -> PgResult<bool> {
+        if let Some(known) = self.extended {
+            return Ok(known);
+        }
+        let extended = ensure_columns(&mut self.tx, &mut self.store.columns_refused)?;
+        self.extended = Some(extended);
+        Ok(extended)
+    }
+}
+
+/// Records on our busy row that its step failed, with its exit status:
+/// waiters then wait for a person (or `TIMEOUT`) instead of resetting it
+/// when the heartbeat stops.
+pub(crate) fn record_failure(client: &mut Client, claimed: i64, status: i32) -> PgResult<()> {
+    let sql = format!("UPDATE {TABLE} SET exit_status = $2, heartbeat = now() WHERE id = $1");
+    let mut tx = conn::bounded(client)?;
+    match tx.query_typed(&sql, &[(&claimed, Type::INT8), (&status, Type::INT4)]) {
+        // A legacy table we may not alter: nothing to record it in.
+        Err(e) if e.code() == Some(&postgres::error::SqlState::UNDEFINED_COLUMN) => Ok(()),
+        Err(e) => Err(e),
+        Ok(_) => tx.commit(),
+    }
+}
+
+fn insert(store: &Store, tx: &mut Transaction, state: State, extended: bool) -> PgResult<i64> {
     let row = if extended {
         let busy = state.is_busy();
-        let lease = busy.then_some(writer.lease.as_secs_f64());
+        let lease = busy.then_some(store.lease.as_secs_f64());
         tx.query_typed_one(
             &format!(
                 "INSERT INTO {TABLE} (state, host, pid, mode, heartbeat, lease_seconds) \
@@ -387,9 +361,9 @@ fn insert(writer: &Writer, tx: &mut Transaction, state: State, extended: bool) -
             ),
             &[
                 (&state.as_str(), Type::VARCHAR),
-                (&writer.owner, Type::VARCHAR),
+                (&store.owner, Type::VARCHAR),
                 (&(std::process::id() as i32), Type::INT4),
-                (&writer.mode, Type::VARCHAR),
+                (&store.mode, Type::VARCHAR),
                 (&busy, Type::BOOL),
                 (&lease as &(dyn ToSql + Sync), Type::FLOAT8),
             ],
@@ -400,9 +374,7 @@ fn insert(writer: &Writer, tx: &mut Transaction, state: State, extended: bool) -
             &[(&state.as_str(), Type::VARCHAR)],
         )?
     };
-    let id: i64 = row.try_get(0)?;
-    log::info!("state {id}: {}", state.as_str());
-    Ok(id)
+    row.try_get(0)
 }
 
 /// Refreshes the heartbeat on our busy row `claimed` if it is still the
@@ -454,16 +426,13 @@ fn has_extra_columns(tx: &mut Transaction) -> PgResult<bool> {
     Ok(present == EXTRA_COLUMNS.len() as i64)
 }
 
-/// Set once a table was found that we may not alter: said once, not per write.
-static COLUMNS_REFUSED: AtomicBool = AtomicBool::new(false);
-
 /// Adds the optional columns if we may; a legacy table we cannot alter
-/// keeps working with its three columns.
-fn ensure_columns(tx: &mut Transaction) -> PgResult<bool> {
+/// keeps working with its three columns (`refused`: found so once, said once).
+fn ensure_columns(tx: &mut Transaction, refused: &mut bool) -> PgResult<bool> {
     if has_extra_columns(tx)? {
         return Ok(true);
     }
-    if COLUMNS_REFUSED.load(Ordering::Relaxed) {
+    if *refused {
         return Ok(false);
     }
     let adds: Vec<String> = EXTRA_COLUMNS
@@ -477,7 +446,7 @@ fn ensure_columns(tx: &mut Transaction) -> PgResult<bool> {
             Ok(true)
         }
         Err(e) => {
-            COLUMNS_REFUSED.store(true, Ordering::Relaxed);
+            *refused = true;
             log::warn!(
                 "cannot add the heartbeat columns to {TABLE} ({}); using its three columns: busy states then time out by TIMEOUT",
                 conn::message(&e)
@@ -534,9 +503,6 @@ pub struct History {
     pub rows: Vec<Vec<String>>,
 }
 
-/// Columns shown right-aligned, as `psql` shows numbers.
-const NUMERIC: [&str; 3] = ["id", "pid", "exit_status"];
-
 /// The last `limit` rows, oldest first, with the optional columns (who
 /// wrote each row, its heartbeat, a failed step's status) when the table
 /// has them; `None` when there is no table. One transaction, so that it
@@ -575,53 +541,6 @@ pub fn history(client: &mut Client, limit: Option<i64>) -> PgResult<Option<Histo
         .collect::<PgResult<Vec<Vec<String>>>>()?;
     tx.commit()?;
     Ok(Some(History { columns, rows }))
-}
-
-/// Formats the history like `psql` does (the seed's example).
-pub fn format_history(history: &History) -> String {
-    let widths: Vec<usize> = history
-        .columns
-        .iter()
-        .enumerate()
-        .map(|(i, name)| {
-            let cells = history
-                .rows
-                .iter()
-                .map(|r| r.get(i).map_or(0, |c| c.chars().count()));
-            cells.max().unwrap_or(0).max(name.len())
-        })
-        .collect();
-    let center = |s: &str, w: usize| {
-        let left = (w - s.len()) / 2;
-        format!("{}{s}{}", " ".repeat(left), " ".repeat(w - s.len() - left))
-    };
-    let header: Vec<String> = history
-        .columns
-        .iter()
-        .zip(&widths)
-        .map(|(name, &w)| center(name, w))
-        .collect();
-    let rule: Vec<String> = widths.iter().map(|&w| "-".repeat(w)).collect();
-    let mut out = format!(" {} \n-{}-\n", header.join(" | "), rule.join("-+-"));
-    for row in &history.rows {
-        let cells: Vec<String> = history
-            .columns
-            .iter()
-            .zip(&widths)
-            .zip(row)
-            .map(|((name, &w), cell)| {
-                if NUMERIC.contains(name) {
-                    format!("{cell:>w$}")
-                } else {
-                    format!("{cell:<w$}")
-                }
-            })
-            .collect();
-        out.push_str(&format!(" {}\n", cells.join(" | ").trim_end()));
-    }
-    let n = history.rows.len();
-    out.push_str(&format!("({n} row{})\n", if n == 1 { "" } else { "s" }));
-    out
 }
 
 #[cfg(test)]
@@ -702,39 +621,5 @@ mod tests {
         }
         row.age = secs(1801);
         assert!(matches!(judge(&row, secs(0), T, L), Verdict::Reset(_)));
-    }
-
-    #[test]
-    fn history_looks_like_psql() {
-        let history = History {
-            columns: vec!["id", "state", "write_date"],
-            rows: vec![
-                vec![
-                    "1".into(),
-                    "Creating".into(),
-                    "2024-03-13 09:45:37.431489+00".into(),
-                ],
-                vec![
-                    "17".into(),
-                    "Force Ready".into(),
-                    "2024-03-14 08:01:04.483985+00".into(),
-                ],
-            ],
-        };
-        let text = format_history(&history);
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(
-            lines[0],
-            " id |    state    |          write_date           "
-        );
-        assert_eq!(
-            lines[1],
-            "----+-------------+-------------------------------"
-        );
-        assert_eq!(
-            lines[2],
-            "  1 | Creating    | 2024-03-13 09:45:37.431489+00"
-        );
-        assert_eq!(lines[4], "(2 rows)");
     }
 }

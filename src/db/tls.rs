@@ -38,7 +38,7 @@ use rustls::{
 };
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::config::{invalid, rc_value, ConfigError, Lookup};
+use crate::env::{invalid, ConfigError, Lookup};
 use crate::files;
 
 /// libpq's `sslmode`, with its names.
@@ -68,11 +68,6 @@ impl Mode {
             .iter()
             .find(|(_, m)| *m == self)
             .map_or("prefer", |(name, _)| name)
-    }
-
-    /// The modes that never go on without TLS.
-    pub fn requires_tls(self) -> bool {
-        matches!(self, Mode::Require | Mode::VerifyCa | Mode::VerifyFull)
     }
 }
 
@@ -157,17 +152,13 @@ impl Settings {
     /// Odoo config file, then libpq's defaults. Every file is read and
     /// checked here, so that a wrong one is a configuration error (exit 64)
     /// before any connection.
-    pub fn from_env(
-        env: Lookup,
-        rc: &std::collections::HashMap<String, String>,
-    ) -> Result<Settings, ConfigError> {
+    pub(crate) fn from_env(env: Lookup, rc_sslmode: Option<&str>) -> Result<Settings, ConfigError> {
         let root_set = pick(env, "DB_SSLROOTCERT", "PGSSLROOTCERT");
         let system = root_set.as_ref().is_some_and(|(_, v)| v == "system");
         let mode_set = pick(env, "DB_SSLMODE", "PGSSLMODE");
         let mode_from_env = mode_set.is_some();
         let mode_set = mode_set.or_else(|| {
-            rc_value(rc, "db_sslmode")
-                .map(|v| ("db_sslmode (Odoo config file)".to_string(), v.clone()))
+            rc_sslmode.map(|v| ("db_sslmode (Odoo config file)".to_string(), v.to_string()))
         });
         let mode = read_mode(mode_set.as_ref(), system)?;
         let channel_binding = read_channel_binding(env, mode)?;
@@ -843,6 +834,5 @@ mod tests {
         for (name, mode) in MODES {
             assert_eq!(mode.as_str(), name);
         }
-        assert!(Mode::VerifyCa.requires_tls() && !Mode::Prefer.requires_tls());
     }
 }

@@ -37,7 +37,8 @@ use nix::sys::stat::{fstatat, Mode};
 
 use sha1::{Digest, Sha1};
 
-use crate::config::{self, Config};
+use crate::env::{self, ConfigError, Lookup};
+use crate::odoo::rc;
 
 /// click-odoo-update's exclude patterns, unless the database sets
 /// `module_auto_update.exclude_patterns`.
@@ -166,31 +167,36 @@ impl Addons {
 /// checkout's beside `ODOO_BIN` (`odoo/addons` and `addons`), and a pip
 /// install's (`../lib/python3.*/site-packages/odoo/addons`, or
 /// `dist-packages`, from `ODOO_BIN`).
-pub fn discover(cfg: &Config, extra: &[std::ffi::OsString]) -> Result<Addons, config::ConfigError> {
+pub(crate) fn discover(
+    explicit: Option<&[PathBuf]>,
+    odoo_bin: &Path,
+    rc_addons_path: Option<&str>,
+    extra: &[OsString],
+) -> Result<Addons, ConfigError> {
     let args: Vec<String> = extra
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
     let configured = match super::args::value_of(&args, "--addons-path", None) {
         Some(v) => Some(("--addons-path", v.to_string())),
-        None => cfg.rc_addons_path.clone().map(|v| (RC_KEY, v)),
+        None => rc_addons_path.map(|v| (RC_KEY, v.to_string())),
     };
-    path(cfg.addons_path.as_deref(), &cfg.odoo_bin, configured)
+    path(explicit, odoo_bin, configured)
 }
 
-/// The same for `odoo-init state --changed`, from the environment alone
-/// (no `MODE`, no Odoo arguments).
-pub fn from_env(env: config::Lookup) -> Result<Addons, config::ConfigError> {
+/// The same from the environment alone, for `odoo-init state --changed`
+/// (no `MODE`, no Odoo arguments; an `ODOO_BIN` not found is taken as given).
+pub(crate) fn from_env(env: Lookup) -> Result<Addons, ConfigError> {
     let explicit = match env("ADDONS_PATH") {
-        Some(v) if !v.trim().is_empty() => Some(config::directories("ADDONS_PATH", &v)?),
+        Some(v) if !v.trim().is_empty() => Some(env::directories("ADDONS_PATH", &v)?),
         _ => None,
     };
-    let (_, rc) = config::odoo_rc(env)?;
+    let (_, options) = rc::locate(env)?;
     let bin = env("ODOO_BIN").unwrap_or_else(|| "odoo".into());
-    let odoo_bin = config::find_executable(&bin, env("PATH").as_deref())
-        .unwrap_or_else(|_| PathBuf::from(bin));
-    let configured = config::rc_value(&rc, "addons_path").map(|v| (RC_KEY, v.clone()));
-    path(explicit.as_deref(), &odoo_bin, configured)
+    let odoo_bin =
+        env::find_executable(&bin, env("PATH").as_deref()).unwrap_or_else(|_| PathBuf::from(bin));
+    let configured = rc::value(&options, "addons_path").map(String::as_str);
+    discover(explicit.as_deref(), &odoo_bin, configured, &[])
 }
 
 const RC_KEY: &str = "addons_path (Odoo's config file)";
@@ -199,13 +205,13 @@ fn path(
     explicit: Option<&[PathBuf]>,
     odoo_bin: &Path,
     configured: Option<(&str, String)>,
-) -> Result<Addons, config::ConfigError> {
+) -> Result<Addons, ConfigError> {
     if let Some(dirs) = explicit {
         return Ok(Addons::new(dirs.to_vec()));
     }
     let mut dirs = own_dirs(odoo_bin);
     if let Some((name, value)) = configured {
-        for dir in config::directories(name, &value)? {
+        for dir in env::directories(name, &value)? {
             if !dirs.contains(&dir) {
                 dirs.push(dir);
             }
@@ -329,6 +335,14 @@ pub struct Rules {
 }
 
 impl Rules {
+    /// The same patterns and languages: checksums made with one hold for the other.
+    pub(crate) fn same_as(&self, other: &Rules) -> bool {
+        fn sorted(langs: &[String]) -> BTreeSet<&String> {
+            langs.iter().collect()
+        }
+        self.exclude_text == other.exclude_text && sorted(&self.langs) == sorted(&other.langs)
+    }
+
     /// `exclude`: comma-separated patterns (the database's parameter, or
     /// [`DEFAULT_EXCLUDE`]); `active_langs`: `res_lang` codes (`fr_BE`).
     pub fn new(exclude: &str, active_langs: &[String]) -> Rules {

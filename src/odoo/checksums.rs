@@ -1,9 +1,11 @@
 //! The module checksums stored in the Odoo database, where
 //! click-odoo-update keeps them: `ir_config_parameter`
 //! `module_auto_update.installed_checksums`, JSON `{module: hex}` (`false`
-//! for an installed module found on no path). Read and written inside the
-//! state store's transaction, under its lock, so that of N pods exactly one
-//! sees a module as changed.
+//! for an installed module found on no path). The addons are hashed before
+//! any state transaction ([`Sums::add`]); under the state lock the job only
+//! reads what is stored, compares ([`changed`]) and writes ([`store`]), so
+//! that of N pods exactly one sees a module as changed and nothing slow
+//! holds the lock.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io;
@@ -98,34 +100,80 @@ fn parse(text: &str) -> Result<HashMap<String, Option<String>>, String> {
         .collect())
 }
 
-/// The installed modules (of `only`, when it names any) whose files differ
-/// from their stored checksum; modules found on no path, or not
-/// installable, are left alone (said once per run).
-pub fn changed(known: &Known, addons: &Addons, only: &[String]) -> io::Result<Vec<String>> {
-    let wanted: BTreeSet<&str> = only.iter().map(String::as_str).collect();
-    let mut nowhere = Vec::new();
-    let mut found = Vec::new();
-    for module in &known.installed {
-        if !wanted.is_empty() && !wanted.contains(module.as_str()) {
-            continue;
-        }
-        match addons.find(module) {
-            Some(dir) => found.push((module, dir)),
-            None => nowhere.push(module.as_str()),
-        }
+/// The checksums of the image's modules, by name (`None`: on no addons
+/// path), made with one set of rules. Filled outside any state transaction.
+#[derive(Debug, Default)]
+pub(crate) struct Sums {
+    rules: Option<Rules>,
+    of: BTreeMap<String, Option<String>>,
+}
+
+impl Sums {
+    /// Whether every one of `modules` has its sum made with `rules`.
+    pub(crate) fn covers(&self, modules: &[String], rules: &Rules) -> bool {
+        self.rules.as_ref().is_some_and(|r| r.same_as(rules))
+            && modules.iter().all(|m| self.of.contains_key(m))
     }
-    let dirs: Vec<PathBuf> = found.iter().map(|(_, dir)| dir.clone()).collect();
-    let sums = addons.checksums(&dirs, &known.rules)?;
+
+    /// Hashes those of `modules` that are not known yet with `rules` (all
+    /// of them again when the rules changed). Slow: never inside a state
+    /// transaction.
+    pub(crate) fn add(
+        &mut self,
+        addons: &Addons,
+        modules: &[String],
+        rules: &Rules,
+    ) -> io::Result<()> {
+        if !self.rules.as_ref().is_some_and(|r| r.same_as(rules)) {
+            self.of.clear();
+            self.rules = Some(rules.clone());
+        }
+        let missing: Vec<(&String, Option<PathBuf>)> = modules
+            .iter()
+            .filter(|m| !self.of.contains_key(*m))
+            .map(|m| (m, addons.find(m)))
+            .collect();
+        let dirs: Vec<PathBuf> = missing.iter().filter_map(|(_, d)| d.clone()).collect();
+        let mut hashed = addons.checksums(&dirs, rules)?.into_iter();
+        for (module, dir) in missing {
+            // `hashed` holds a sum for each module found, in this order.
+            let sum = dir.and_then(|_| hashed.next());
+            self.of.insert(module.clone(), sum);
+        }
+        Ok(())
+    }
+
+    /// The JSON to store for `installed`, as click-odoo-update's `json.dumps` writes it.
+    pub(crate) fn to_json(&self, installed: &[String]) -> String {
+        let sums: BTreeMap<&str, serde_json::Value> = installed
+            .iter()
+            .map(|m| {
+                let sum = self.of.get(m).cloned().flatten();
+                let value = sum.map_or(serde_json::Value::Bool(false), serde_json::Value::String);
+                (m.as_str(), value)
+            })
+            .collect();
+        serde_json::to_string(&sums).unwrap_or_default()
+    }
+}
+
+/// The installed modules (of `only`, when it names any) whose sum in
+/// `sums` differs from their stored checksum; modules found on no path, or
+/// not installable, are left alone (said once per run). `sums` must cover
+/// them ([`Sums::covers`]).
+pub(crate) fn changed(known: &Known, sums: &Sums, addons: &Addons, only: &[String]) -> Vec<String> {
+    let mut nowhere = Vec::new();
     let mut changed = Vec::new();
-    for ((module, dir), sum) in found.into_iter().zip(sums) {
-        // Whether it is installable matters only for one that changed: its
-        // manifest is read then, not for every module at every start.
-        if known.stored.get(module) != Some(&Some(sum)) {
-            if addons::installable(&dir) {
-                changed.push(module.clone());
-            } else {
-                nowhere.push(module.as_str());
-            }
+    for module in wanted(known, only) {
+        match sums.of.get(module).and_then(Option::as_ref) {
+            None => nowhere.push(module.as_str()),
+            Some(sum) if known.stored.get(module).and_then(Option::as_ref) == Some(sum) => {}
+            // Whether it is installable matters only for one that changed:
+            // its manifest is read then, not for every module at every start.
+            Some(_) => match addons.find(module) {
+                Some(dir) if addons::installable(&dir) => changed.push(module.clone()),
+                _ => nowhere.push(module.as_str()),
+            },
         }
     }
     if !nowhere.is_empty() {
@@ -134,34 +182,26 @@ pub fn changed(known: &Known, addons: &Addons, only: &[String]) -> io::Result<Ve
             nowhere.join(",")
         );
     }
-    Ok(changed)
+    changed
 }
 
-/// The checksums of every `installed` module now, as JSON to store.
-pub fn current(tx: &mut Transaction, addons: &Addons) -> Result<String, Error> {
-    let known = read(tx)?;
-    let installed = texts(
+/// The installed modules an update compares: all, or those of `only`.
+pub(crate) fn wanted<'k>(known: &'k Known, only: &[String]) -> Vec<&'k String> {
+    let only: BTreeSet<&str> = only.iter().map(String::as_str).collect();
+    known
+        .installed
+        .iter()
+        .filter(|m| only.is_empty() || only.contains(m.as_str()))
+        .collect()
+}
+
+/// The modules in state `installed` (after a step: what the checksums are stored for).
+pub(crate) fn installed(tx: &mut Transaction) -> PgResult<Vec<String>> {
+    texts(
         tx,
         "ir_module_module",
         "SELECT name::text FROM ir_module_module WHERE state = 'installed' AND name IS NOT NULL ORDER BY name",
-    )?;
-    let found: Vec<(String, Option<PathBuf>)> = installed
-        .into_iter()
-        .map(|m| {
-            let dir = addons.find(&m);
-            (m, dir)
-        })
-        .collect();
-    let dirs: Vec<PathBuf> = found.iter().filter_map(|(_, d)| d.clone()).collect();
-    let mut hashed = addons.checksums(&dirs, &known.rules)?.into_iter();
-    let mut sums = BTreeMap::new();
-    for (module, dir) in found {
-        // `hashed` holds a sum for each module found, in this order.
-        let sum = dir.and_then(|_| hashed.next());
-        let value = sum.map_or(serde_json::Value::Bool(false), serde_json::Value::String);
-        sums.insert(module, value);
-    }
-    Ok(serde_json::to_string(&sums).unwrap_or_default())
+    )
 }
 
 /// Stores `json` as the installed checksums (the row made if missing).
@@ -182,23 +222,4 @@ pub fn store(tx: &mut Transaction, json: &str) -> PgResult<()> {
         )?;
     }
     Ok(())
-}
-
-/// A database error, or an addon that could not be read.
-#[derive(Debug)]
-pub enum Error {
-    Db(postgres::Error),
-    Files(io::Error),
-}
-
-impl From<postgres::Error> for Error {
-    fn from(e: postgres::Error) -> Self {
-        Error::Db(e)
-    }
-}
-
-impl From<io::Error> for Error {
-    fn from(e: io::Error) -> Self {
-        Error::Files(e)
-    }
 }

@@ -4,10 +4,30 @@
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::args;
-use crate::config::Config;
+use crate::db::Db;
+
+/// What Odoo's command lines are made of. No secret: Odoo gets the
+/// password through the password file, never from here.
+#[derive(Debug, Clone)]
+pub(crate) struct Odoo {
+    /// `ODOO_BIN`, found.
+    pub(crate) bin: PathBuf,
+    /// `DB_NAME`; `None` with `LIST_DB=True` (no `-d`).
+    pub(crate) database: Option<String>,
+    pub(crate) modules: Vec<String>,
+    pub(crate) server_wide_modules: Vec<String>,
+    /// `DEMO`: let installs load Odoo's demo data.
+    pub(crate) demo: bool,
+    /// The Odoo config file sets `without_demo` itself (to anything).
+    pub(crate) rc_sets_without_demo: bool,
+    /// `ODOO_STEP_ARGS`: arguments for the install and update steps only.
+    pub(crate) step_args: Vec<String>,
+    /// The TLS mode for `--db_sslmode`, when the environment chose it.
+    pub(crate) sslmode: Option<String>,
+}
 
 /// Keeps a one-off Odoo run from serving HTTP or running crons.
 const ONE_OFF: [&str; 3] = ["--stop-after-init", "--no-http", "--max-cron-threads=0"];
@@ -20,7 +40,7 @@ fn os(s: impl Into<OsString>) -> OsString {
 
 /// The modules an install step asks for: `MODULES` + `SERVER_WIDE_MODULES`
 /// (`base` when both are empty).
-pub fn to_install(cfg: &Config) -> Vec<String> {
+pub fn to_install(cfg: &Odoo) -> Vec<String> {
     let mut mods: Vec<String> = cfg.modules.clone();
     mods.extend(cfg.server_wide_modules.iter().cloned());
     if mods.is_empty() {
@@ -31,7 +51,7 @@ pub fn to_install(cfg: &Config) -> Vec<String> {
 
 /// The modules an update step names: `MODULES` + `SERVER_WIDE_MODULES`;
 /// empty for every installed module (`-u all`).
-pub fn to_update(cfg: &Config) -> Vec<String> {
+pub fn to_update(cfg: &Odoo) -> Vec<String> {
     let mut mods: Vec<String> = cfg.modules.clone();
     mods.extend(cfg.server_wide_modules.iter().cloned());
     mods
@@ -42,7 +62,7 @@ pub fn to_update(cfg: &Config) -> Vec<String> {
 /// `DEMO=True`, or the config file or those arguments decide it themselves
 /// (Odoo 15 to 18 load it by default; `--without-demo=all` is the spelling
 /// all of them accept).
-pub fn install(cfg: &Config, extra: &[OsString]) -> Vec<OsString> {
+pub fn install(cfg: &Odoo, extra: &[OsString]) -> Vec<OsString> {
     let mut argv = one_off(cfg, "-i", &to_install(cfg).join(","), extra);
     let step_args = args::for_steps(extra);
     let decided = cfg.demo
@@ -57,7 +77,7 @@ pub fn install(cfg: &Config, extra: &[OsString]) -> Vec<OsString> {
 
 /// Update every installed module (`-u all`), or only [`to_update`] when
 /// they are given; with the same arguments as an install.
-pub fn update(cfg: &Config, extra: &[OsString]) -> Vec<OsString> {
+pub fn update(cfg: &Odoo, extra: &[OsString]) -> Vec<OsString> {
     let mods = to_update(cfg);
     let list = if mods.is_empty() {
         "all".to_string()
@@ -68,15 +88,15 @@ pub fn update(cfg: &Config, extra: &[OsString]) -> Vec<OsString> {
 }
 
 /// Update exactly `modules` (`UPDATE=changed`), with the same arguments as an install.
-pub fn update_modules(cfg: &Config, extra: &[OsString], modules: &[String]) -> Vec<OsString> {
+pub fn update_modules(cfg: &Odoo, extra: &[OsString], modules: &[String]) -> Vec<OsString> {
     one_off(cfg, "-u", &modules.join(","), extra)
 }
 
-fn one_off(cfg: &Config, flag: &str, modules: &str, extra: &[OsString]) -> Vec<OsString> {
+fn one_off(cfg: &Odoo, flag: &str, modules: &str, extra: &[OsString]) -> Vec<OsString> {
     let mut argv = vec![
-        os(&cfg.odoo_bin),
+        os(&cfg.bin),
         os("-d"),
-        os(cfg.db_name()),
+        os(cfg.database.as_deref().unwrap_or("")),
         os(flag),
         os(modules),
     ];
@@ -88,10 +108,10 @@ fn one_off(cfg: &Config, flag: &str, modules: &str, extra: &[OsString]) -> Vec<O
 }
 
 /// The run phase: `ODOO_BIN [-d DB] [--load=...] [--no-database-list] EXTRA...`.
-pub fn run(cfg: &Config, extra: &[OsString]) -> Vec<OsString> {
-    let mut argv = vec![os(&cfg.odoo_bin)];
-    if !cfg.list_db {
-        argv.extend([os("-d"), os(cfg.db_name())]);
+pub fn run(cfg: &Odoo, extra: &[OsString]) -> Vec<OsString> {
+    let mut argv = vec![os(&cfg.bin)];
+    if let Some(database) = &cfg.database {
+        argv.extend([os("-d"), os(database)]);
     }
     if !cfg.server_wide_modules.is_empty() {
         let mut load: Vec<&str> = DEFAULT_LOAD.to_vec();
@@ -103,7 +123,7 @@ pub fn run(cfg: &Config, extra: &[OsString]) -> Vec<OsString> {
         );
         argv.push(os(format!("--load={}", load.join(","))));
     }
-    if !cfg.list_db {
+    if cfg.database.is_some() {
         argv.push(os("--no-database-list"));
     }
     argv.extend(sslmode(cfg));
@@ -116,10 +136,10 @@ pub fn run(cfg: &Config, extra: &[OsString]) -> Vec<OsString> {
 /// so libpq's `PGSSLMODE` alone would not reach it. A mode from Odoo's
 /// config file reaches it there. The user's own `--db_sslmode` comes later
 /// and wins, as Odoo takes the last.
-fn sslmode(cfg: &Config) -> Option<OsString> {
-    let tls = &cfg.db.tls;
-    tls.mode_from_env
-        .then(|| os(format!("--db_sslmode={}", tls.mode.as_str())))
+fn sslmode(cfg: &Odoo) -> Option<OsString> {
+    cfg.sslmode
+        .as_ref()
+        .map(|mode| os(format!("--db_sslmode={mode}")))
 }
 
 /// The maintenance script; run through `sh` when it is not executable.
@@ -143,12 +163,12 @@ const SECRETS: [&str; 5] = [
 ];
 
 /// libpq's environment for every child; passwords only through `passfile`.
-pub fn environment(cfg: &Config, passfile: Option<&Path>) -> Vec<(OsString, Option<OsString>)> {
+pub(crate) fn environment(db: &Db, passfile: Option<&Path>) -> Vec<(OsString, Option<OsString>)> {
     let mut env = vec![
-        (os("PGHOST"), Some(os(&cfg.db.host))),
-        (os("PGPORT"), Some(os(cfg.db.port.to_string()))),
-        (os("PGUSER"), Some(os(&cfg.db.user))),
-        (os("PGDATABASE"), cfg.db.name.as_ref().map(os)),
+        (os("PGHOST"), Some(os(&db.host))),
+        (os("PGPORT"), Some(os(db.port.to_string()))),
+        (os("PGUSER"), Some(os(&db.user))),
+        (os("PGDATABASE"), db.name.as_ref().map(os)),
     ];
     // Without a password of ours, a PGPASSFILE of the user's own stays as it is.
     if let Some(path) = passfile {
@@ -158,7 +178,7 @@ pub fn environment(cfg: &Config, passfile: Option<&Path>) -> Vec<(OsString, Opti
     // maintenance script (Odoo gets `--db_sslmode`), the files for both
     // (Odoo has no options for them; its libpq reads these). Files libpq
     // finds by itself (~/.postgresql) are not named.
-    let tls = &cfg.db.tls;
+    let tls = &db.tls;
     env.push((os("PGSSLMODE"), Some(os(tls.mode.as_str()))));
     for (name, value) in [
         ("PGSSLROOTCERT", &tls.files.root_cert),
@@ -189,6 +209,7 @@ pub fn passfile_line(user: &str, password: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
     use std::collections::HashMap;
 
     fn config(pairs: &[(&str, &str)]) -> Config {
@@ -216,12 +237,12 @@ mod tests {
     #[test]
     fn secrets_are_removed_and_the_password_file_is_only_ours_when_we_have_one() {
         let cfg = config(&[("DB_PASSWORD", "pw")]);
-        let env = environment(&cfg, Some(Path::new("/run/x/pgpass")));
+        let env = environment(&cfg.db, Some(Path::new("/run/x/pgpass")));
         assert_eq!(value(&env, "PGPASSFILE"), Some(&Some(os("/run/x/pgpass"))));
         for secret in SECRETS {
             assert_eq!(value(&env, secret), Some(&None), "{secret} removed");
         }
-        let env = environment(&config(&[]), None);
+        let env = environment(&config(&[]).db, None);
         assert_eq!(value(&env, "PGPASSFILE"), None, "left as the user set it");
     }
 
@@ -230,22 +251,25 @@ mod tests {
         let has = |v: &[OsString], arg: &str| v.iter().any(|a| a == arg);
         for var in ["DB_SSLMODE", "PGSSLMODE"] {
             let cfg = config(&[(var, "require"), ("DB_CHANNEL_BINDING", "require")]);
-            assert!(has(&run(&cfg, &[]), "--db_sslmode=require"), "{var}");
-            assert!(has(&update(&cfg, &[]), "--db_sslmode=require"), "{var}");
-            let env = environment(&cfg, None);
+            assert!(has(&run(&cfg.odoo, &[]), "--db_sslmode=require"), "{var}");
+            assert!(
+                has(&update(&cfg.odoo, &[]), "--db_sslmode=require"),
+                "{var}"
+            );
+            let env = environment(&cfg.db, None);
             assert_eq!(value(&env, "PGSSLMODE"), Some(&Some(os("require"))));
             assert_eq!(value(&env, "PGCHANNELBINDING"), Some(&Some(os("require"))));
         }
         // The default: Odoo keeps its own db_sslmode (prefer, or its config file's).
         let cfg = config(&[]);
-        assert!(!run(&cfg, &[])
+        assert!(!run(&cfg.odoo, &[])
             .iter()
             .any(|a| a.to_string_lossy().contains("sslmode")));
         assert_eq!(
-            value(&environment(&cfg, None), "PGSSLMODE"),
+            value(&environment(&cfg.db, None), "PGSSLMODE"),
             Some(&Some(os("prefer")))
         );
-        assert_eq!(value(&environment(&cfg, None), "PGSSLROOTCERT"), None);
+        assert_eq!(value(&environment(&cfg.db, None), "PGSSLROOTCERT"), None);
     }
 
     #[test]
@@ -262,22 +286,22 @@ mod tests {
         };
         let extra = [os("--addons-path"), os("/mnt/a"), os("--workers"), os("2")];
         assert_eq!(
-            line(install(&cfg, &extra)),
+            line(install(&cfg.odoo, &extra)),
             "/bin/sh -d odoo -i sale,crm,queue_job --addons-path /mnt/a --stop-after-init --no-http --max-cron-threads=0 --without-demo=all"
         );
         assert_eq!(
-            line(update(&config(&[("ODOO_STEP_ARGS", "--log-level=debug")]), &extra)),
+            line(update(&config(&[("ODOO_STEP_ARGS", "--log-level=debug")]).odoo, &extra)),
             "/bin/sh -d odoo -u all --addons-path /mnt/a --log-level=debug --stop-after-init --no-http --max-cron-threads=0"
         );
         let demo = config(&[("DEMO", "yes")]);
-        assert!(!line(install(&demo, &[])).contains("--without-demo"));
+        assert!(!line(install(&demo.odoo, &[])).contains("--without-demo"));
         let own = [os("--without-demo=sale")];
-        assert!(!line(install(&cfg, &own)).contains("--without-demo=all"));
+        assert!(!line(install(&cfg.odoo, &own)).contains("--without-demo=all"));
         assert_eq!(
-            line(run(&cfg, &[os("--workers"), os("2")])),
+            line(run(&cfg.odoo, &[os("--workers"), os("2")])),
             "/bin/sh -d odoo --load=base,web,queue_job --no-database-list --workers 2"
         );
         let list = config(&[("MODE", "RunOnly"), ("LIST_DB", "True")]);
-        assert_eq!(line(run(&list, &[])), "/bin/sh");
+        assert_eq!(line(run(&list.odoo, &[])), "/bin/sh");
     }
 }

@@ -6,8 +6,9 @@
 //! database ([`checksums`]).
 
 pub mod addons;
-pub mod args;
-pub mod checksums;
-pub mod command;
-pub mod http;
-pub mod modules;
+pub(crate) mod args;
+pub(crate) mod checksums;
+pub(crate) mod command;
+pub(crate) mod http;
+pub(crate) mod modules;
+pub mod rc;

@@ -3,8 +3,8 @@
 //! to start, and any gate before a start, comes from a
 //! [`supervisor::Launcher`].
 
-pub mod restart;
-pub mod runtime;
+pub(crate) mod restart;
+pub(crate) mod runtime;
 pub mod signals;
-pub mod status;
-pub mod supervisor;
+pub(crate) mod status;
+pub(crate) mod supervisor;

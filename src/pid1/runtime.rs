@@ -110,10 +110,6 @@ impl Instance {
         }
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Writes `name` atomically: a new temp file (`O_EXCL`: a leftover
     /// never lends it its mode), 0600, renamed over `name`. Not synced:
     /// these files live only as long as this process; readers need the
@@ -279,7 +275,7 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
         let instance = Instance::create(&RuntimeDir::new(dir.clone())).unwrap();
         let leftover = instance
-            .path()
+            .path
             .join(format!("pgpass.{}.tmp", std::process::id()));
         fs::write(&leftover, b"old").unwrap();
         fs::set_permissions(&leftover, fs::Permissions::from_mode(0o644)).unwrap();
@@ -288,7 +284,7 @@ mod tests {
         assert_eq!(mode, 0o600);
         assert_eq!(fs::read(&written).unwrap(), b"new");
         instance.remove();
-        assert!(!instance.path().exists());
+        assert!(!instance.path.exists());
         fs::remove_dir_all(&dir).unwrap();
     }
 

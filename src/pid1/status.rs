@@ -434,10 +434,6 @@ impl Status {
         self.save();
     }
 
-    pub fn record(&self) -> &Record {
-        &self.record
-    }
-
     /// Enters `phase` (its age starts over only when it changes).
     pub fn phase(&mut self, phase: Phase) {
         if self.record.phase != phase {

@@ -11,7 +11,6 @@ use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::config::{OnExit, SupervisorConfig};
 use crate::exit;
 use crate::pid1::signals::{self, Received, Signals};
 use crate::pid1::status::{Phase, Status};
@@ -24,6 +23,28 @@ const BACKOFF_FIRST: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
 /// A child that ran this long is considered healthy: the backoff starts over.
 const BACKOFF_RESET_AFTER: Duration = Duration::from_secs(60);
+
+/// What happens when the supervised command exits by itself (`ON_EXIT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnExit {
+    /// `odoo-init` exits with the child's status (production).
+    Exit,
+    /// Stay up; start the child again on SIGHUP (development containers).
+    Wait,
+    /// Start it again after a capped exponential backoff.
+    Restart,
+}
+
+/// The supervisor's own settings (`STOP_TIMEOUT`, `STOP_DELAY`, `ON_EXIT`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Settings {
+    pub(crate) stop_timeout: Duration,
+    /// How long the first SIGTERM of the run phase waits before it reaches
+    /// Odoo (readiness is down meanwhile), so that a load balancer stops
+    /// sending requests first.
+    pub(crate) stop_delay: Duration,
+    pub(crate) on_exit: OnExit,
+}
 
 /// Why a launcher did not produce a command.
 #[derive(Debug)]
@@ -51,25 +72,20 @@ impl ChildSpec {
     }
 }
 
-/// How a one-off step (install, update, maintenance) ended.
+/// What happened while a one-off step (install, update, maintenance) runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StepEnd {
+pub(crate) enum StepEvent {
     /// It exited by itself with this status.
     Exited(i32),
-    /// SIGTERM/SIGINT stopped it; its status.
+    /// SIGTERM/SIGINT stopped it (its copy forwarded, the stop sequence
+    /// done); its status.
     Interrupted(i32),
-    /// The tick asked to stop it (the owner lost its claim); its status.
-    Abandoned(i32),
+    /// The deadline passed; it still runs.
+    Deadline,
 }
 
-/// What the periodic work beside a step (the heartbeat) wants next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tick {
-    /// Run it again after this long.
-    After(Duration),
-    /// Stop the step with the usual stop sequence.
-    Stop,
-}
+/// A one-off step that runs.
+pub(crate) struct Step(Child);
 
 /// What to start, decided anew before every (re)start.
 pub trait Launcher {
@@ -184,7 +200,7 @@ pub struct Supervisor {
 impl Supervisor {
     /// Takes over the signal mask; when not PID 1, becomes a child subreaper
     /// so that orphans of the child are still reaped here.
-    pub fn new(settings: &SupervisorConfig) -> io::Result<Self> {
+    pub fn new(settings: &Settings) -> io::Result<Self> {
         let signals = Signals::take_over()?;
         let pid1 = std::process::id() == 1;
         if !pid1 {
@@ -280,46 +296,43 @@ impl Supervisor {
         }
     }
 
-    /// Runs a one-off step to its end. SIGHUP is logged and ignored (restart
-    /// is for the run phase); SIGTERM/SIGINT stop it with the usual
-    /// escalation. `on_tick` runs `first_tick` after the start and then when
-    /// it says (the heartbeat); it may ask to stop the step.
-    pub fn run_step(
-        &mut self,
-        spec: &ChildSpec,
-        first_tick: Duration,
-        on_tick: &mut dyn FnMut() -> Tick,
-    ) -> StepEnd {
-        let mut child = match self.spawn(spec, false) {
-            Ok(child) => child,
-            Err(e) => return StepEnd::Exited(spawn_status(&e)),
-        };
-        let mut next_tick = Instant::now() + first_tick;
+    /// Starts a one-off step; its exit status when it could not be started.
+    pub(crate) fn start_step(&mut self, spec: &ChildSpec) -> Result<Step, i32> {
+        self.spawn(spec, false)
+            .map(Step)
+            .map_err(|e| spawn_status(&e))
+    }
+
+    /// Waits for the step until `until`. SIGHUP is logged and ignored
+    /// (restart is for the run phase); SIGTERM/SIGINT stop it with the
+    /// usual escalation.
+    pub(crate) fn wait_step(&mut self, step: &mut Step, until: Instant) -> StepEvent {
         loop {
-            match self.next_event(Some(&mut child), Some(next_tick)) {
+            match self.next_event(Some(&mut step.0), Some(until)) {
                 Event::Reaped {
                     child: Some(status),
                     ..
-                } => return StepEnd::Exited(status),
+                } => return StepEvent::Exited(status),
                 Event::Reaped { .. } => {}
-                Event::Deadline => match on_tick() {
-                    Tick::After(span) => next_tick = Instant::now() + span,
-                    Tick::Stop => {
-                        self.forward(&child, libc::SIGTERM);
-                        let group = Scope::ChildGroup(child.pid);
-                        return StepEnd::Abandoned(self.stop(&mut child, group).status);
-                    }
-                },
+                Event::Deadline => return StepEvent::Deadline,
                 Event::Hangup => {
-                    log::info!("SIGHUP ignored: restart applies once Odoo runs")
+                    log::info!("SIGHUP ignored: restart applies in the run phase")
                 }
                 Event::Stop(signo) => {
-                    self.forward(&child, signo);
-                    let group = Scope::ChildGroup(child.pid);
-                    return StepEnd::Interrupted(self.stop(&mut child, group).status);
+                    self.forward(&step.0, signo);
+                    let group = Scope::ChildGroup(step.0.pid);
+                    return StepEvent::Interrupted(self.stop(&mut step.0, group).status);
                 }
             }
         }
+    }
+
+    /// Stops a step that must not go on (its owner lost its claim) with the
+    /// usual stop sequence; its status.
+    pub(crate) fn abandon_step(&mut self, mut step: Step) -> i32 {
+        self.forward(&step.0, libc::SIGTERM);
+        let group = Scope::ChildGroup(step.0.pid);
+        self.stop(&mut step.0, group).status
     }
 
     /// Lets code outside the supervisor sleep while signals are honoured.

@@ -1,9 +1,13 @@
 //! The command line: which job to run, and the exit code it ends with.
+//! The `state` command's database reads are in [`state`].
+
+mod state;
 
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
 
-use crate::config::{self, SupervisorConfig};
+use crate::config;
+use crate::env;
 use crate::exit;
 use crate::pid1;
 use crate::pid1::restart::{self, ExtraArgs};
@@ -145,23 +149,23 @@ fn supervise(args: &[OsString]) -> i32 {
     let Some((program, program_args)) = strip_dashes(args).split_first() else {
         return usage("supervise needs a command: odoo-init supervise -- COMMAND [ARGS...]");
     };
-    let settings = match SupervisorConfig::from_env(&config::process_env) {
+    let settings = match config::supervisor(&env::process_env) {
         Ok(s) => s,
         Err(e) => {
             log::error!("{e}");
             return exit::USAGE;
         }
     };
-    let instance =
-        match Instance::create(&RuntimeDir::new(config::runtime_dir(&config::process_env))) {
-            Ok(instance) => Some(instance),
-            Err(e) => {
-                log::warn!(
-                    "{e}; `odoo-init restart -- ARGS` cannot pass new arguments to this process"
-                );
-                None
-            }
-        };
+    let instance = match Instance::create(&RuntimeDir::new(config::runtime_dir(&env::process_env)))
+    {
+        Ok(instance) => Some(instance),
+        Err(e) => {
+            log::warn!(
+                "{e}; `odoo-init restart -- ARGS` cannot pass new arguments to this process"
+            );
+            None
+        }
+    };
     let code = supervise_with(program, program_args, settings, instance.clone());
     if let Some(instance) = instance {
         instance.remove();
@@ -172,7 +176,7 @@ fn supervise(args: &[OsString]) -> i32 {
 fn supervise_with(
     program: &OsString,
     program_args: &[OsString],
-    settings: SupervisorConfig,
+    settings: crate::pid1::supervisor::Settings,
     instance: Option<Instance>,
 ) -> i32 {
     let extra = ExtraArgs::new(program_args.to_vec(), instance.clone());
@@ -195,7 +199,7 @@ fn state(args: &[OsString]) -> i32 {
     let limit = match args {
         [] => None,
         [flag] if flag == "--changed" => {
-            return match crate::job::changed_modules() {
+            return match state::changed_modules() {
                 Ok(text) => print(&text),
                 Err(code) => code,
             }
@@ -206,7 +210,7 @@ fn state(args: &[OsString]) -> i32 {
         },
         _ => return usage("state takes only --limit N, or --changed"),
     };
-    match crate::job::state_history(limit) {
+    match state::history(limit) {
         Ok(text) => print(&text),
         Err(code) => code,
     }
@@ -234,7 +238,7 @@ fn status(args: &[OsString]) -> i32 {
             _ => return usage(&format!("status: unexpected {first:?}")),
         }
     }
-    let dir = RuntimeDir::new(config::runtime_dir(&config::process_env));
+    let dir = RuntimeDir::new(config::runtime_dir(&env::process_env));
     let record = match pid1::status::read(&dir, pid) {
         Ok((_, record)) => record,
         Err(e) => {
@@ -281,7 +285,7 @@ fn probe(args: &[OsString]) -> i32 {
         let Some(value) = tail.first().and_then(|v| v.to_str()) else {
             return usage(&format!("{option} needs a number of seconds"));
         };
-        match config::seconds(option, value) {
+        match env::seconds(option, value) {
             Ok(d) => *slot = d,
             Err(e) => return usage(&e.to_string()),
         }
@@ -333,7 +337,7 @@ fn restart(args: &[OsString]) -> i32 {
             }
         }
     }
-    let dir = RuntimeDir::new(config::runtime_dir(&config::process_env));
+    let dir = RuntimeDir::new(config::runtime_dir(&env::process_env));
     match restart::request(pid, new_args.as_deref(), &dir) {
         Ok(()) => {
             log::info!("asked PID {pid} to restart");

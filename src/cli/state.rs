@@ -1,0 +1,170 @@
+//! `odoo-init state`: the state history as `psql` prints it, and
+//! `--changed`, the installed modules whose files changed since the stored
+//! checksums. Both read only, with one connection made from the
+//! environment (`MODE` not needed).
+
+use postgres::Client;
+
+use crate::config;
+use crate::db::conn::{ConnectError, Target};
+use crate::db::state::{self, History};
+use crate::db::{conn, Db};
+use crate::env;
+use crate::exit;
+use crate::odoo::{addons, checksums, rc};
+
+/// The database settings of the environment and one connection; a failure
+/// is said, and its exit code returned.
+fn connection() -> Result<(Db, Client), i32> {
+    let env = &env::process_env;
+    let (db, password) = rc::locate(env)
+        .and_then(|(path, options)| config::database(env, (path.as_deref(), &options), true))
+        .map_err(|e| {
+            log::error!("{e}");
+            exit::USAGE
+        })?;
+    let target = Target::of(&db, password.as_deref(), db.name());
+    let client = target.connect_once().map_err(|e| {
+        log::error!("{}: {}", target.describe(), ConnectError::from(e));
+        exit::DB_UNREACHABLE
+    })?;
+    Ok((db, client))
+}
+
+/// `odoo-init state --changed`: the installed modules whose checksum
+/// differs from the stored one, one a line (what `UPDATE=changed` would
+/// update now). Reads only.
+pub(super) fn changed_modules() -> Result<String, i32> {
+    let (_, mut client) = connection()?;
+    let addons = addons::from_env(&env::process_env)
+        .map(|a| a.with_helper(std::env::current_exe().ok()))
+        .map_err(|e| {
+            log::error!("{e}");
+            exit::USAGE
+        })?;
+    let known = conn::bounded(&mut client)
+        .and_then(|mut tx| checksums::read(&mut tx))
+        .map_err(|e| {
+            log::error!("reading the stored checksums: {}", conn::message(&e));
+            exit::DB_UNREACHABLE
+        })?;
+    let changed = if known.stored.is_empty() {
+        log::info!("no checksums stored yet: every installed module counts as changed");
+        known.installed.clone()
+    } else {
+        let wanted: Vec<String> = known.installed.clone();
+        let mut sums = checksums::Sums::default();
+        sums.add(&addons, &wanted, &known.rules).map_err(|e| {
+            log::error!("cannot compute the checksum of an addon: {e}");
+            exit::USAGE
+        })?;
+        checksums::changed(&known, &sums, &addons, &[])
+    };
+    Ok(changed.iter().map(|m| format!("{m}\n")).collect())
+}
+
+/// `odoo-init state [--limit N]`: the history as text, or the exit code (the reason said).
+pub(super) fn history(limit: Option<i64>) -> Result<String, i32> {
+    let (db, mut client) = connection()?;
+    match state::history(&mut client, limit) {
+        Ok(Some(rows)) => Ok(format_history(&rows)),
+        Ok(None) => {
+            let target = Target::of(&db, None, db.name());
+            log::error!("no table {} in {}", state::TABLE, target.describe());
+            Err(exit::DB_UNREACHABLE)
+        }
+        Err(e) => {
+            log::error!("reading {}: {e}", state::TABLE);
+            Err(exit::DB_UNREACHABLE)
+        }
+    }
+}
+
+/// Columns shown right-aligned, as `psql` shows numbers.
+const NUMERIC: [&str; 3] = ["id", "pid", "exit_status"];
+
+/// Formats the history like `psql` does (the seed's example).
+fn format_history(history: &History) -> String {
+    let widths: Vec<usize> = history
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let cells = history
+                .rows
+                .iter()
+                .map(|r| r.get(i).map_or(0, |c| c.chars().count()));
+            cells.max().unwrap_or(0).max(name.len())
+        })
+        .collect();
+    let center = |s: &str, w: usize| {
+        let left = (w - s.len()) / 2;
+        format!("{}{s}{}", " ".repeat(left), " ".repeat(w - s.len() - left))
+    };
+    let header: Vec<String> = history
+        .columns
+        .iter()
+        .zip(&widths)
+        .map(|(name, &w)| center(name, w))
+        .collect();
+    let rule: Vec<String> = widths.iter().map(|&w| "-".repeat(w)).collect();
+    let mut out = format!(" {} \n-{}-\n", header.join(" | "), rule.join("-+-"));
+    for row in &history.rows {
+        let cells: Vec<String> = history
+            .columns
+            .iter()
+            .zip(&widths)
+            .zip(row)
+            .map(|((name, &w), cell)| {
+                if NUMERIC.contains(name) {
+                    format!("{cell:>w$}")
+                } else {
+                    format!("{cell:<w$}")
+                }
+            })
+            .collect();
+        out.push_str(&format!(" {}\n", cells.join(" | ").trim_end()));
+    }
+    let n = history.rows.len();
+    out.push_str(&format!("({n} row{})\n", if n == 1 { "" } else { "s" }));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_looks_like_psql() {
+        let history = History {
+            columns: vec!["id", "state", "write_date"],
+            rows: vec![
+                vec![
+                    "1".into(),
+                    "Creating".into(),
+                    "2024-03-13 09:45:37.431489+00".into(),
+                ],
+                vec![
+                    "17".into(),
+                    "Force Ready".into(),
+                    "2024-03-14 08:01:04.483985+00".into(),
+                ],
+            ],
+        };
+        let text = format_history(&history);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            " id |    state    |          write_date           "
+        );
+        assert_eq!(
+            lines[1],
+            "----+-------------+-------------------------------"
+        );
+        assert_eq!(
+            lines[2],
+            "  1 | Creating    | 2024-03-13 09:45:37.431489+00"
+        );
+        assert_eq!(lines[4], "(2 rows)");
+    }
+}

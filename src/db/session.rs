@@ -1,0 +1,64 @@
+//! A database session: one target and the connection to it, made when it
+//! is needed and dropped when a statement says it is gone. It makes one
+//! attempt at a time and never sleeps: the caller decides when to try
+//! again (the job through the supervisor's pause, the heartbeat at its
+//! next tick), so that signals are honoured between attempts.
+
+use std::time::Duration;
+
+use postgres::Client;
+
+use super::conn::{self, Attempt, Backoff, Target};
+
+pub(crate) struct Session {
+    target: Target,
+    client: Option<Client>,
+    /// The pauses between failed attempts; reset by a connection made.
+    backoff: Backoff,
+}
+
+impl Session {
+    pub(crate) fn new(target: Target) -> Session {
+        Session {
+            target,
+            client: None,
+            backoff: Backoff::new(),
+        }
+    }
+
+    pub(crate) fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// The live connection, made with one attempt when there is none (or
+    /// the server closed it).
+    pub(crate) fn connect(&mut self) -> Result<&mut Client, Attempt> {
+        if self.client.as_ref().is_some_and(Client::is_closed) {
+            self.client = None;
+        }
+        if self.client.is_none() {
+            let client = self.target.connect_once()?;
+            self.backoff = Backoff::new();
+            self.client = Some(client);
+        }
+        match self.client.as_mut() {
+            Some(client) => Ok(client),
+            None => Err(Attempt::Retry("no connection".into())),
+        }
+    }
+
+    /// How long to wait before the next attempt after a failed one.
+    pub(crate) fn retry_after(&mut self) -> Duration {
+        self.backoff.next_delay()
+    }
+
+    /// A statement failed: true, and the connection dropped (the next
+    /// [`Session::connect`] makes it again), when the error says it is gone.
+    pub(crate) fn lost(&mut self, e: &postgres::Error) -> bool {
+        let lost = conn::is_connection_loss(e);
+        if lost {
+            self.client = None;
+        }
+        lost
+    }
+}

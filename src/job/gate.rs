@@ -1,0 +1,374 @@
+//! The state gate: look at the latest state, wait while another pod's step
+//! is busy, claim a busy state when the gate is open, and write `Reset`
+//! for an owner that went silent. One look is one transaction under the
+//! advisory lock (or, only looking, one query without it); the loop around
+//! it waits through the supervisor's pause.
+
+use std::time::{Duration, Instant};
+
+use postgres::Client;
+
+use super::connect::{connected, db_failure, unavailable, NotConnected};
+use super::update::{self, Decision};
+use super::{Ctx, Halt};
+use crate::db::conn::{self, ConnectError};
+use crate::db::state::{self, Latest, Seen, State, Store, Verdict};
+use crate::exit;
+use crate::odoo::addons::Addons;
+use crate::odoo::checksums::{Known, Sums};
+use crate::pid1::status::Phase;
+use crate::pid1::supervisor::Pause;
+
+/// How often a waiting pod looks at the state again.
+const POLL: Duration = Duration::from_secs(1);
+/// How often a waiting pod says what it waits for.
+const WAIT_LOG_EVERY: Duration = Duration::from_secs(30);
+
+/// What the gate is asked to do once it is open.
+pub(super) enum Ask<'a> {
+    /// Only look (the run phase): no lock, nothing written.
+    Look,
+    /// Claim `busy`. `create`: the table may be created here.
+    Claim { busy: State, create: bool },
+    /// `UPDATE=changed`: claim `Updating` only if an installed module (of
+    /// `only`, when it names any) changed, decided under the lock from the
+    /// stored checksums and those hashed before.
+    Update { only: &'a [String] },
+}
+
+/// A busy state this pod wrote.
+pub(super) struct Claimed {
+    pub(super) id: i64,
+    /// `UPDATE=changed`: the modules to update; `None`: as `UPDATE=all`.
+    pub(super) modules: Option<Vec<String>>,
+}
+
+/// What one look found.
+enum Look {
+    Claimed(Claimed),
+    Open,
+    Busy(Latest),
+    NoTable,
+    NoDatabase,
+    /// The gate was open, but a stop was asked meanwhile: nothing written.
+    Stopped,
+    /// The checksums do not cover what is installed: hash outside the lock, look again.
+    Hash(Known),
+}
+
+impl Ctx {
+    /// Waits at the gate, then does what `ask` says; the claimed row, if any.
+    ///
+    /// A connection lost meanwhile is made again (with the backoff of the
+    /// first wait, within `DB_WAIT_TIMEOUT`); the owner's silence counts
+    /// only while this pod watched it and the database answered.
+    pub(super) fn pass_gate(
+        &mut self,
+        pause: &mut Pause,
+        ask: Ask,
+    ) -> Result<Option<Claimed>, Halt> {
+        let force = self.gate == crate::plan::Gate::Ignore;
+        let started = Instant::now();
+        let mut said: Option<Instant> = None;
+        // What the gate waits for: in the status record when it changes, in the log every 30 s.
+        let mut say = |pause: &mut Pause, what: &str| {
+            pause.status().waiting_for(what);
+            if said.is_none_or(|t| t.elapsed() >= WAIT_LOG_EVERY) {
+                log::info!(
+                    "{what}; waiting since {:.0}s",
+                    started.elapsed().as_secs_f64()
+                );
+                said = Some(Instant::now());
+            }
+        };
+        let mut watch = Watch::default();
+        // Since when statements fail because the connection is lost.
+        let mut lost: Option<Instant> = None;
+        pause.status().phase(Phase::Gate);
+        loop {
+            let look = match connected(&mut self.session, self.cfg.db_wait_timeout, pause) {
+                Ok(client) => {
+                    let sums = (self.addons.as_ref(), &self.sums);
+                    one_look(client, &mut self.store, &ask, force, sums, pause)
+                }
+                Err(NotConnected::Failed(ConnectError::NoDatabase)) => Ok(Look::NoDatabase),
+                Err(e) => return Err(unavailable(e)),
+            };
+            if look.is_ok() && lost.take().is_some() {
+                log::info!("database connection back");
+            }
+            let missing = match look {
+                Ok(Look::Claimed(claimed)) => return Ok(Some(claimed)),
+                Ok(Look::Open) => return Ok(None),
+                Ok(Look::Stopped) => {
+                    log::info!("stop asked while claiming: nothing claimed");
+                    return Err(Halt::Stopped);
+                }
+                Ok(Look::Hash(known)) => {
+                    if let Ask::Update { only } = ask {
+                        self.hash(&known, only)?;
+                    }
+                    continue;
+                }
+                Ok(Look::NoTable) => Some("state table"),
+                Ok(Look::NoDatabase) => Some("database"),
+                Ok(Look::Busy(latest)) => {
+                    let watched = watch.see(&latest);
+                    match state::judge(&latest, watched, self.cfg.timeout, self.cfg.lease) {
+                        Verdict::Proceed => return Ok(None),
+                        Verdict::Wait(what) => say(pause, &what),
+                        Verdict::Reset(reason) => {
+                            if self.reset(pause, &latest, &mut lost, &mut watch)? {
+                                log::error!("{reason}: wrote Reset; exiting so that the orchestrator restarts this container");
+                                return Err(Halt::Exit(exit::GATE_RESET));
+                            }
+                        }
+                    }
+                    None
+                }
+                Err(e) if conn::is_lock_wait(&e) => {
+                    // Nothing was watched meanwhile; the pause below honours signals.
+                    watch = Watch::default();
+                    let what = format!(
+                        "the state table is locked by another session ({})",
+                        conn::message(&e)
+                    );
+                    say(pause, &what);
+                    None
+                }
+                Err(e) if conn::is_connection_loss(&e) => {
+                    // The first loss is retried at once; a loss again right after, after a pause.
+                    if self.connection_lost(&e, &mut lost, &mut watch)? {
+                        continue;
+                    }
+                    None
+                }
+                Err(e) => return Err(db_failure("reading the state", &e)),
+            };
+            if let Some(what) = missing {
+                if started.elapsed() > self.cfg.timeout {
+                    log::error!(
+                        "no {what} in {} after {:.0}s (TIMEOUT); MODE=ForceRunOnly or ForceUpdateOnly adopt an existing database without a state table",
+                        self.cfg.db.name(),
+                        self.cfg.timeout.as_secs_f64()
+                    );
+                    return Err(Halt::Exit(exit::GATE_RESET));
+                }
+                let what = format!(
+                    "no {what} yet in {} (an Init or install may be creating it)",
+                    self.cfg.db.name()
+                );
+                say(pause, &what);
+            }
+            if pause.sleep(POLL).is_err() {
+                return Err(Halt::Stopped);
+            }
+        }
+    }
+
+    /// Writes `Reset` for the silent owner of `latest`, under the lock, if
+    /// it is still what was judged. False: not written (someone else did,
+    /// the owner beat, a lock or a lost connection: looked at again).
+    fn reset(
+        &mut self,
+        pause: &mut Pause,
+        latest: &Latest,
+        lost: &mut Option<Instant>,
+        watch: &mut Watch,
+    ) -> Result<bool, Halt> {
+        let client =
+            connected(&mut self.session, self.cfg.db_wait_timeout, pause).map_err(unavailable)?;
+        let written = self.store.lock(client).and_then(|mut locked| {
+            let written = locked.reset_if_latest(latest)?;
+            locked.commit()?;
+            Ok(written)
+        });
+        match written {
+            Ok(written) => Ok(written),
+            Err(e) if conn::is_lock_wait(&e) => Ok(false),
+            Err(e) if conn::is_connection_loss(&e) => {
+                self.connection_lost(&e, lost, watch)?;
+                Ok(false)
+            }
+            Err(e) => Err(db_failure("writing Reset", &e)),
+        }
+    }
+
+    /// A statement failed because the connection was lost: drop it (the next
+    /// look makes it again), forget what was watched meanwhile, say it once.
+    /// True the first time in a row; an error once it has lasted `DB_WAIT_TIMEOUT`.
+    fn connection_lost(
+        &mut self,
+        e: &postgres::Error,
+        lost: &mut Option<Instant>,
+        watch: &mut Watch,
+    ) -> Result<bool, Halt> {
+        self.session.lost(e);
+        *watch = Watch::default();
+        match lost {
+            None => {
+                log::info!(
+                    "database connection lost ({}); reconnecting",
+                    conn::message(e)
+                );
+                *lost = Some(Instant::now());
+                Ok(true)
+            }
+            Some(since) if since.elapsed() > self.cfg.db_wait_timeout => {
+                Err(db_failure("the database keeps dropping the connection", e))
+            }
+            Some(_) => Ok(false),
+        }
+    }
+}
+
+/// One look at the gate. Claiming, it is one transaction under the lock:
+/// the table made if it may be, the latest row read, the decision taken,
+/// the busy row written, and committed only if no stop is pending.
+fn one_look(
+    client: &mut Client,
+    store: &mut Store,
+    ask: &Ask,
+    force: bool,
+    (addons, sums): (Option<&Addons>, &Sums),
+    pause: &Pause,
+) -> Result<Look, postgres::Error> {
+    let (busy, create) = match ask {
+        Ask::Look => return peek(client, store, force),
+        Ask::Claim { busy, create } => (*busy, *create),
+        Ask::Update { .. } => (State::Updating, force),
+    };
+    let mut locked = store.lock(client)?;
+    if !locked.has_table()? {
+        if !create {
+            return Ok(Look::NoTable);
+        }
+        locked.create_table()?;
+    }
+    if let Some(latest) = locked.latest()? {
+        if !force && !state::is_ready(&latest.state) {
+            // The columns it may have added stay.
+            locked.commit()?;
+            return Ok(Look::Busy(latest));
+        }
+    }
+    let mut modules = None;
+    if let Ask::Update { only } = ask {
+        match update::decide(locked.transaction(), addons, sums, only, force)? {
+            // Dropped: rolled back; nothing was written.
+            Decision::Hash(known) => return Ok(Look::Hash(known)),
+            Decision::Nothing => {
+                locked.commit()?;
+                return Ok(Look::Open);
+            }
+            Decision::All => {}
+            Decision::Modules(list) => modules = Some(list),
+        }
+    }
+    let id = locked.insert(busy)?;
+    if pause.stop_pending() {
+        // Dropped without commit: rolled back.
+        return Ok(Look::Stopped);
+    }
+    locked.commit()?;
+    Ok(Look::Claimed(Claimed { id, modules }))
+}
+
+/// The gate without a claim (the run phase): one query, no advisory lock.
+fn peek(client: &mut Client, store: &Store, force: bool) -> Result<Look, postgres::Error> {
+    Ok(match store.peek(client)? {
+        Seen::NoTable => Look::NoTable,
+        Seen::Empty => {
+            log::info!("gate open: {} is empty", state::TABLE);
+            Look::Open
+        }
+        Seen::Latest(latest) if force || state::is_ready(&latest.state) => {
+            log::info!(
+                "gate open: latest state '{}' (row {})",
+                latest.state,
+                latest.id
+            );
+            Look::Open
+        }
+        Seen::Latest(latest) => Look::Busy(latest),
+    })
+}
+
+/// What a waiting pod has itself seen of the latest busy row: since when its
+/// heartbeat stayed the same in polls that the database answered. A new row,
+/// a new beat, a lost connection or a gap between polls (this pod stalled)
+/// starts the watch again.
+#[derive(Default)]
+pub(super) struct Watch {
+    /// The row id and heartbeat seen, and since when.
+    seen: Option<((i64, Option<String>), Instant)>,
+    last_poll: Option<Instant>,
+}
+
+/// Longer than this between two answered polls, and the silence in between
+/// was not watched.
+const WATCH_GAP: Duration = Duration::from_secs(3);
+
+impl Watch {
+    /// Records this poll of `latest`; how long its heartbeat has been watched unchanged.
+    pub(super) fn see(&mut self, latest: &Latest) -> Duration {
+        self.see_at(latest, Instant::now())
+    }
+
+    fn see_at(&mut self, latest: &Latest, now: Instant) -> Duration {
+        let key = (latest.id, latest.heartbeat.clone());
+        let continuous = self
+            .last_poll
+            .is_some_and(|t| now.saturating_duration_since(t) <= WATCH_GAP);
+        self.last_poll = Some(now);
+        match &self.seen {
+            Some((seen, since)) if continuous && *seen == key => now - *since,
+            _ => {
+                self.seen = Some((key, now));
+                Duration::ZERO
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: i64, beat: &str) -> Latest {
+        Latest {
+            id,
+            state: "Updating".into(),
+            write_date: String::new(),
+            age: Duration::ZERO,
+            heartbeat: Some(beat.into()),
+            lease: None,
+            failed: None,
+            owner: None,
+        }
+    }
+
+    #[test]
+    fn a_silent_heartbeat_is_watched_across_answered_polls() {
+        let mut watch = Watch::default();
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        assert_eq!(watch.see_at(&row(7, "a"), t0), s(0));
+        assert_eq!(watch.see_at(&row(7, "a"), t0 + s(1)), s(1));
+        assert_eq!(watch.see_at(&row(7, "a"), t0 + s(3)), s(3));
+    }
+
+    #[test]
+    fn a_new_beat_a_new_row_or_a_gap_starts_the_watch_again() {
+        let s = Duration::from_secs;
+        let t0 = Instant::now();
+        let mut watch = Watch::default();
+        watch.see_at(&row(7, "a"), t0);
+        assert_eq!(watch.see_at(&row(7, "b"), t0 + s(1)), s(0), "new beat");
+        assert_eq!(watch.see_at(&row(8, "b"), t0 + s(2)), s(0), "new row");
+        assert_eq!(watch.see_at(&row(8, "b"), t0 + s(3)), s(1));
+        // This pod stalled (or could not reach the database) for longer than the gap.
+        assert_eq!(watch.see_at(&row(8, "b"), t0 + s(7)), s(0), "gap");
+        assert_eq!(watch.see_at(&row(8, "b"), t0 + s(8)), s(1));
+    }
+}

@@ -1,0 +1,74 @@
+//! The run phase's launcher: the one seam through which the supervisor
+//! asks the job what to start. It stays a trait because the supervisor owns
+//! the loop of the run phase (watch, restart on SIGHUP, `ON_EXIT`) and must
+//! ask, at each (re)start, for a command that only the job can make (the
+//! gate passed again, the pending restart arguments taken).
+
+use super::gate::Ask;
+use super::{Ctx, Halt};
+use crate::db::conn;
+use crate::db::state::{self, Seen};
+use crate::exit;
+use crate::odoo::command as odoo;
+use crate::pid1::supervisor::{Abort, ChildSpec, Launcher, Pause};
+use crate::plan::Gate;
+
+impl Launcher for Ctx {
+    fn command(&mut self, pause: &mut Pause) -> Result<ChildSpec, Abort> {
+        if self.gate == Gate::Respect {
+            match self.pass_gate(pause, Ask::Look) {
+                Ok(_) => {}
+                // Nothing runs: exit like a process stopped by SIGTERM.
+                Err(Halt::Stopped) => return Err(Abort::Failed(exit::for_signal(libc::SIGTERM))),
+                Err(Halt::Exit(code)) => return Err(Abort::Failed(code)),
+            }
+        }
+        self.extra.pick_up();
+        Ok(self.run_spec())
+    }
+
+    fn arguments_refused(&mut self) -> Option<ChildSpec> {
+        self.extra.revert().then(|| self.run_spec())
+    }
+
+    /// One look at the gate before Odoo is stopped: a state table that can
+    /// only fail the gate (missing, or of a shape odoo-init cannot read)
+    /// refuses the restart, and Odoo runs on. A database that is away, a
+    /// lock or a busy state do not: the gate after the stop waits for them.
+    fn refuses_restart(&mut self) -> Option<String> {
+        if self.gate != Gate::Respect {
+            return None;
+        }
+        // One attempt: the child is not watched meanwhile.
+        let client = self.session.connect().ok()?;
+        match self.store.peek(client) {
+            Ok(Seen::NoTable) => Some(format!(
+                "no state table {} in {}",
+                state::TABLE,
+                self.cfg.db.name()
+            )),
+            Ok(_) => None,
+            Err(e) if conn::is_lock_wait(&e) => None,
+            Err(e) if self.session.lost(&e) => {
+                log::info!(
+                    "database connection lost ({}); reconnecting after the stop",
+                    conn::message(&e)
+                );
+                None
+            }
+            Err(e) => Some(format!(
+                "the state table cannot be read: {}",
+                conn::message(&e)
+            )),
+        }
+    }
+}
+
+impl Ctx {
+    fn run_spec(&self) -> ChildSpec {
+        ChildSpec {
+            argv: odoo::run(&self.cfg.odoo, self.extra.current()),
+            env: self.env.clone(),
+        }
+    }
+}
