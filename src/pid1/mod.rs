@@ -3,6 +3,7 @@
 //! to start, and any gate before a start, comes from a
 //! [`supervisor::Launcher`].
 
+pub(crate) mod memory;
 pub(crate) mod restart;
 pub(crate) mod runtime;
 pub mod signals;

@@ -12,6 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::exit;
+use crate::pid1::memory;
 use crate::pid1::signals::{self, Received, Signals};
 use crate::pid1::status::{Phase, Status};
 
@@ -245,6 +246,10 @@ impl Supervisor {
                 }
                 Err(e) => Child::gone(spawn_status(&e)),
             };
+            if child.status.is_none() {
+                // Start-up is over until the next restart: its pages go.
+                memory::give_back_startup_pages();
+            }
             let status = match child.status {
                 Some(status) => status,
                 None => match self.watch(&mut child, launcher) {
