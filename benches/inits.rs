@@ -16,6 +16,8 @@ use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "inits/fleet.rs"]
+mod fleet;
 
 const SIGNALS: usize = 600;
 const ORPHANS: &str = "5000";
@@ -438,6 +440,7 @@ for _ in range(6):
         med(&run_start),
         med(&update_start) - med(&run_start)
     );
+    fleet::fleet_costs(pg, main_job, &update_env);
 }
 
 /// Writes `ADDONS` addons shaped like Odoo's: Python models, XML views and

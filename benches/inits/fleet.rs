@@ -1,0 +1,136 @@
+//! A fleet started at once on one database, `UpdateAndRun` with nothing
+//! changed on a real-size addons tree: how long each pod holds the state
+//! table's advisory lock (read from PostgreSQL's statement log, not from
+//! odoo-init's), and how long N pods take next to one.
+
+use std::time::{Duration, Instant};
+
+use super::{common, percentile, signal, sorted, spawn_acked, wait_ack};
+
+/// Pods started at once.
+const PODS: usize = 20;
+/// Rounds of each measurement (medians).
+const ROUNDS: usize = 5;
+
+/// Prints the lock-hold times and the N-pod/one-pod ratio, for this build
+/// and, with `ODOO_INIT_BEFORE`, an earlier one beside it.
+pub(super) fn fleet_costs(pg: &common::pg::Pg, main_job: &[String], update_env: &[(&str, &str)]) {
+    let mut builds = vec![("now", main_job.to_vec())];
+    if let Some(before) = std::env::var_os("ODOO_INIT_BEFORE") {
+        let mut argv = main_job.to_vec();
+        argv[0] = before.to_string_lossy().into_owned();
+        builds.insert(0, ("before", argv));
+    }
+    println!();
+    println!(
+        "| a fleet on one database, UpdateAndRun, nothing changed (ms, median of {ROUNDS}) | build | lock held per pod (PostgreSQL's log), median | max | one pod | {PODS} pods at once | ratio | target |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|---:|");
+    for (name, argv) in &builds {
+        eprintln!("fleet ({name}): lock hold times ...");
+        let holds = lock_holds(pg, argv, update_env);
+        eprintln!("fleet ({name}): one pod, then {PODS} at once ...");
+        let one = sorted(
+            (0..ROUNDS)
+                .map(|_| pods_at_once(argv, update_env, 1))
+                .collect(),
+        );
+        let many = sorted(
+            (0..ROUNDS)
+                .map(|_| pods_at_once(argv, update_env, PODS))
+                .collect(),
+        );
+        let (one, many) = (percentile(&one, 0.5), percentile(&many, 0.5));
+        println!(
+            "| | {name} | {:.2} | {:.2} | {one:.1} | {many:.1} | {:.1}x | lock <= 10 ms, ratio <= 3x |",
+            percentile(&holds, 0.5),
+            holds.last().copied().unwrap_or(f64::NAN),
+            many / one
+        );
+    }
+}
+
+/// Starts `n` pods at once; from the first spawn to the last pod's Odoo running, in ms.
+fn pods_at_once(argv: &[String], env: &[(&str, &str)], n: usize) -> f64 {
+    let t0 = Instant::now();
+    let mut pods: Vec<_> = (0..n).map(|_| spawn_acked(argv, env)).collect();
+    for (_, ack) in pods.iter_mut() {
+        assert!(
+            wait_ack(ack, Duration::from_secs(120)),
+            "{argv:?}: a pod did not start Odoo"
+        );
+    }
+    let took = t0.elapsed().as_secs_f64() * 1e3;
+    for (child, _) in pods.iter_mut() {
+        signal(child.id() as i32, libc::SIGTERM);
+    }
+    for (mut child, _) in pods {
+        let _ = child.wait();
+    }
+    took
+}
+
+/// Each state transaction's hold of the advisory lock, in ms, sorted: from
+/// the end of its `pg_advisory_xact_lock` to the end of its `COMMIT` or
+/// `ROLLBACK`, by backend, as PostgreSQL logs them, over `PODS` pods.
+fn lock_holds(pg: &common::pg::Pg, argv: &[String], env: &[(&str, &str)]) -> Vec<f64> {
+    let mut admin = pg.superuser("postgres");
+    // One statement a call: ALTER SYSTEM refuses a transaction block.
+    for sql in [
+        "ALTER SYSTEM SET log_min_duration_statement = 0",
+        "ALTER SYSTEM SET log_line_prefix = '%m [%p] '",
+        "SELECT pg_reload_conf()",
+    ] {
+        admin.batch_execute(sql).expect("statement log on");
+    }
+    // A marker line, so that only what follows it is read.
+    let marker = format!("fleet-marker-{}", std::process::id());
+    admin
+        .batch_execute(&format!("SELECT '{marker}'"))
+        .expect("marker");
+    pods_at_once(argv, env, PODS);
+    for sql in [
+        "ALTER SYSTEM RESET log_min_duration_statement",
+        "ALTER SYSTEM RESET log_line_prefix",
+        "SELECT pg_reload_conf()",
+    ] {
+        admin.batch_execute(sql).expect("statement log off");
+    }
+    let log = pg.log();
+    let after = log.rfind(&marker).map_or(&log[..], |i| &log[i..]);
+    holds_in(after)
+}
+
+/// The holds in a statement log with `%m [%p] ` prefixes.
+fn holds_in(log: &str) -> Vec<f64> {
+    let mut locked: std::collections::HashMap<&str, f64> = Default::default();
+    let mut holds = Vec::new();
+    for line in log.lines() {
+        let mut words = line.split_whitespace();
+        let (Some(_date), Some(time), Some(_zone), Some(pid)) =
+            (words.next(), words.next(), words.next(), words.next())
+        else {
+            continue;
+        };
+        let Some(at) = seconds(time) else {
+            continue;
+        };
+        if line.contains("pg_advisory_xact_lock") {
+            locked.insert(pid, at);
+        } else if line.ends_with("statement: COMMIT") || line.ends_with("statement: ROLLBACK") {
+            if let Some(since) = locked.remove(pid) {
+                holds.push((at - since) * 1e3);
+            }
+        }
+    }
+    sorted(holds)
+}
+
+/// `HH:MM:SS.mmm` as seconds of the day.
+fn seconds(time: &str) -> Option<f64> {
+    let mut parts = time.split(':');
+    let h: f64 = parts.next()?.parse().ok()?;
+    let m: f64 = parts.next()?.parse().ok()?;
+    let s: f64 = parts.next()?.parse().ok()?;
+    Some(h * 3600.0 + m * 60.0 + s)
+}
