@@ -1,6 +1,7 @@
 //! odoo-init: a small synchronous PID-1 init and supervisor for Odoo containers.
 //! See ARCHITECTURE.md for how the modules fit together: the PID-1 side
-//! (`pid1`), the database side (`db`), the Odoo side (`odoo`), and the job
+//! (`pid1`), the database side (`db`), the Odoo side (`odoo`), the runtime
+//! directory and the status record kept in it, and the job
 //! that ties them together from the configuration.
 //!
 //! Public only what the binary, the stand-in Odoo, the benchmark and the
@@ -18,3 +19,5 @@ pub mod odoo;
 pub mod pid1;
 pub mod plan;
 pub(crate) mod probe;
+pub(crate) mod runtime;
+pub(crate) mod status;

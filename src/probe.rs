@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use crate::config;
 use crate::odoo::http;
-use crate::pid1::runtime::{Instance, RuntimeDir};
-use crate::pid1::status::{self, Phase, Record};
+use crate::runtime::{Instance, RuntimeDir};
+use crate::status::{self, Phase, Record};
 
 /// Exit code of a probe that failed (Docker: "unhealthy"; Kubernetes: any
 /// non-zero). Every failure uses it, a record that cannot be read too.

@@ -9,10 +9,10 @@ use std::io::Write;
 use crate::config;
 use crate::env;
 use crate::exit;
-use crate::pid1;
+
 use crate::pid1::restart::{self, ExtraArgs};
-use crate::pid1::runtime::{Instance, RuntimeDir};
 use crate::pid1::supervisor::{Abort, ChildSpec, Launcher, Pause, Supervisor};
+use crate::runtime::{Instance, RuntimeDir};
 
 pub const HELP: &str = "\
 odoo-init: PID 1 and supervisor for Odoo containers
@@ -239,14 +239,14 @@ fn status(args: &[OsString]) -> i32 {
         }
     }
     let dir = RuntimeDir::new(config::runtime_dir(&env::process_env));
-    let record = match pid1::status::read(&dir, pid) {
+    let record = match crate::status::read(&dir, pid) {
         Ok((_, record)) => record,
         Err(e) => {
             log::error!("cannot read the status of PID {pid}: {e}");
             return exit::NOT_REACHED;
         }
     };
-    let now = pid1::status::now();
+    let now = crate::status::now();
     if json {
         print(&record.to_json(now))
     } else {

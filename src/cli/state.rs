@@ -7,7 +7,8 @@ use postgres::Client;
 
 use crate::config;
 use crate::db::conn::{ConnectError, Target};
-use crate::db::state::{self, History};
+use crate::db::history::{self, History};
+use crate::db::state;
 use crate::db::{conn, Db};
 use crate::env;
 use crate::exit;
@@ -66,7 +67,7 @@ pub(super) fn changed_modules() -> Result<String, i32> {
 /// `odoo-init state [--limit N]`: the history as text, or the exit code (the reason said).
 pub(super) fn history(limit: Option<i64>) -> Result<String, i32> {
     let (db, mut client) = connection()?;
-    match state::history(&mut client, limit) {
+    match history::read(&mut client, limit) {
         Ok(Some(rows)) => Ok(format_history(&rows)),
         Ok(None) => {
             let target = Target::of(&db, None, db.name());

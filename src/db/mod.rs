@@ -7,9 +7,11 @@
 
 pub(crate) mod conn;
 pub(crate) mod heartbeat;
+pub(crate) mod history;
 pub(crate) mod session;
 pub(crate) mod state;
 pub(crate) mod tls;
+pub(crate) mod verdict;
 
 use std::fmt;
 

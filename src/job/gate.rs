@@ -12,12 +12,13 @@ use super::connect::{connected, db_failure, unavailable, NotConnected};
 use super::update::{self, Decision};
 use super::{Ctx, Halt};
 use crate::db::conn::{self, ConnectError};
-use crate::db::state::{self, Latest, Seen, State, Store, Verdict};
+use crate::db::state::{self, Seen, State, Store};
+use crate::db::verdict::{self, Latest, Verdict};
 use crate::exit;
 use crate::odoo::addons::Addons;
 use crate::odoo::checksums::{Known, Sums};
-use crate::pid1::status::Phase;
 use crate::pid1::supervisor::Pause;
+use crate::status::Phase;
 
 /// How often a waiting pod looks at the state again.
 const POLL: Duration = Duration::from_secs(1);
@@ -114,7 +115,7 @@ impl Ctx {
                 Ok(Look::NoDatabase) => Some("database"),
                 Ok(Look::Busy(latest)) => {
                     let watched = watch.see(&latest);
-                    match state::judge(&latest, watched, self.cfg.timeout, self.cfg.lease) {
+                    match verdict::judge(&latest, watched, self.cfg.timeout, self.cfg.lease) {
                         Verdict::Proceed => return Ok(None),
                         Verdict::Wait(what) => say(pause, &what),
                         Verdict::Reset(reason) => {
@@ -246,7 +247,7 @@ fn one_look(
         locked.create_table()?;
     }
     if let Some(latest) = locked.latest()? {
-        if !force && !state::is_ready(&latest.state) {
+        if !force && !verdict::is_ready(&latest.state) {
             // The columns it may have added stay.
             locked.commit()?;
             return Ok(Look::Busy(latest));
@@ -282,7 +283,7 @@ fn peek(client: &mut Client, store: &Store, force: bool) -> Result<Look, postgre
             log::info!("gate open: {} is empty", state::TABLE);
             Look::Open
         }
-        Seen::Latest(latest) if force || state::is_ready(&latest.state) => {
+        Seen::Latest(latest) if force || verdict::is_ready(&latest.state) => {
             log::info!(
                 "gate open: latest state '{}' (row {})",
                 latest.state,

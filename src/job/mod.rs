@@ -29,9 +29,9 @@ use crate::odoo::addons::{self, Addons};
 use crate::odoo::checksums::Sums;
 use crate::odoo::command as odoo;
 use crate::pid1::restart::ExtraArgs;
-use crate::pid1::runtime::{Instance, RuntimeDir};
 use crate::pid1::supervisor::Supervisor;
 use crate::plan::{Gate, Plan, Step};
+use crate::runtime::{Instance, RuntimeDir};
 
 /// Why the job stops early. The reason is said where it was found, in
 /// one line; here it only becomes the exit code.

@@ -17,8 +17,8 @@ use crate::exit;
 use crate::odoo::checksums;
 use crate::odoo::command as odoo;
 use crate::odoo::modules;
-use crate::pid1::status::Phase;
 use crate::pid1::supervisor::{ChildSpec, Pause, StepEvent, Supervisor};
+use crate::status::Phase;
 
 /// How a claimed step ended.
 enum StepEnd {

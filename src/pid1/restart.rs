@@ -1,12 +1,12 @@
 //! Restart control: `odoo-init restart [-- ARGS]` hands new arguments to the
 //! running `odoo-init` through `restart-args` in that process's own runtime
-//! directory ([`crate::pid1::runtime`]) and sends it SIGHUP; the running one picks
+//! directory ([`crate::runtime`]) and sends it SIGHUP; the running one picks
 //! them up before its next start.
 
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
-use crate::pid1::runtime::{self, Instance, RuntimeDir, RuntimeError};
+use crate::runtime::{self, Instance, RuntimeDir, RuntimeError};
 
 const PENDING: &str = "restart-args";
 /// The most bytes of restart arguments (NUL-terminated) that are passed on

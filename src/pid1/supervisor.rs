@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use crate::exit;
 use crate::pid1::memory;
 use crate::pid1::signals::{self, Received, Signals};
-use crate::pid1::status::{Phase, Status};
+use crate::status::{Phase, Status};
 
 /// Between the second SIGTERM and SIGKILL (SPEC §6).
 const KILL_GRACE: Duration = Duration::from_secs(3);
