@@ -3,7 +3,9 @@
 //! to start, and any gate before a start, comes from a
 //! [`supervisor::Launcher`].
 
+pub(crate) mod child;
 pub(crate) mod memory;
 pub(crate) mod restart;
 pub mod signals;
+pub(crate) mod stop;
 pub(crate) mod supervisor;

@@ -7,19 +7,14 @@
 
 use std::ffi::OsString;
 use std::io;
-use std::os::unix::process::CommandExt;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::exit;
+use super::child::{spawn_status, Child};
+use super::stop::Scope;
 use crate::pid1::memory;
 use crate::pid1::signals::{self, Received, Signals};
 use crate::status::{Phase, Status};
 
-/// Between the second SIGTERM and SIGKILL (SPEC §6).
-const KILL_GRACE: Duration = Duration::from_secs(3);
-/// How long to wait for processes to vanish after SIGKILL before giving up.
-const AFTER_KILL: Duration = Duration::from_secs(2);
 const BACKOFF_FIRST: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
 /// A child that ran this long is considered healthy: the backoff starts over.
@@ -142,7 +137,7 @@ impl Pause<'_> {
     }
 }
 
-enum Event {
+pub(super) enum Event {
     Reaped {
         /// The tracked child's status, if it was among the reaped.
         child: Option<i32>,
@@ -154,48 +149,15 @@ enum Event {
     Deadline,
 }
 
-/// Which processes a stop sequence must see gone before it is done.
-#[derive(Clone, Copy)]
-enum Scope {
-    /// Everything in the container (as PID 1); only the child otherwise.
-    Container,
-    /// The child and its process group (a restart: `docker exec` shells survive).
-    ChildGroup(libc::pid_t),
-}
-
-struct Child {
-    pid: libc::pid_t,
-    started: Instant,
-    status: Option<i32>,
-}
-
-impl Child {
-    /// No process: nothing was started, or it is long gone, with this status.
-    fn gone(status: i32) -> Child {
-        Child {
-            pid: 0,
-            started: Instant::now(),
-            status: Some(status),
-        }
-    }
-}
-
-/// How a stop sequence ended.
-struct Stopped {
-    status: i32,
-    /// SIGTERM/SIGINT arrived during it: the caller must not start anything.
-    stop_requested: bool,
-}
-
 pub struct Supervisor {
-    signals: Signals,
+    pub(super) signals: Signals,
     /// What it is doing, for `odoo-init status`: written at each change.
-    status: Status,
-    pid1: bool,
+    pub(super) status: Status,
+    pub(super) pid1: bool,
     /// We are the foreground process group of our terminal: hand it to each child.
-    terminal: bool,
-    stop_timeout: Duration,
-    stop_delay: Duration,
+    pub(super) terminal: bool,
+    pub(super) stop_timeout: Duration,
+    pub(super) stop_delay: Duration,
 }
 
 impl Supervisor {
@@ -408,146 +370,12 @@ impl Supervisor {
         }
     }
 
-    /// `STOP_DELAY`: the first SIGTERM of the run phase reaches the child
-    /// only after the delay, the status saying `stopping` at once (readiness
-    /// down, so that the load balancer lets go first). A second SIGTERM, or
-    /// a SIGINT, ends the wait: the delayed SIGTERM goes now, and only it
-    /// (a second one would be Odoo's forced shutdown). The child's own end
-    /// ends it too. A deadline, not a timer: nothing wakes otherwise.
-    fn delayed_stop(&mut self, child: &mut Child) -> Watched {
-        self.status
-            .bounded(Phase::Stopping, self.stop_delay + self.stop_budget());
-        log::info!(
-            "SIGTERM: reaches PID {} in {}s (STOP_DELAY); readiness is down meanwhile, a second SIGTERM sends it now",
-            child.pid,
-            self.stop_delay.as_secs_f64()
-        );
-        let until = Instant::now() + self.stop_delay;
-        loop {
-            match self.next_event(Some(child), Some(until)) {
-                Event::Reaped { child: Some(_), .. } => return Watched::Stopped,
-                Event::Reaped { .. } => {}
-                Event::Hangup => log::info!("SIGHUP while stopping: ignored"),
-                Event::Stop(signo) => {
-                    log::info!("{}: the rest of STOP_DELAY skipped", signals::name(signo));
-                    break;
-                }
-                Event::Deadline => break,
-            }
-        }
-        self.forward(child, libc::SIGTERM);
-        Watched::Stopped
-    }
-
-    /// The longest a stop sequence takes: `STOP_TIMEOUT`, the SIGKILL
-    /// grace, and the wait after SIGKILL.
-    fn stop_budget(&self) -> Duration {
-        self.stop_timeout + KILL_GRACE + AFTER_KILL
-    }
-
-    /// The one stop sequence before `odoo-init` exits: waits for the child
-    /// (already sent TERM, or gone), then, as PID 1, for everything left in
-    /// the container. Returns the child's status.
-    fn finish(&mut self, child: &mut Child) -> i32 {
-        self.status.bounded(Phase::Stopping, self.stop_budget());
-        let status = self.stop(child, Scope::Container).status;
-        log::info!("exiting with status {status}");
-        status
-    }
-
-    /// The stop sequence after the first TERM reached the child (or the
-    /// child is gone): wait; TERM to what is left in scope once the child is
-    /// gone; second TERM to the child at `STOP_TIMEOUT`; SIGKILL to all in
-    /// scope 3 s later. Returns the moment nothing in scope is left.
-    fn stop(&mut self, child: &mut Child, scope: Scope) -> Stopped {
-        let second_term = Instant::now() + self.stop_timeout;
-        let kill_all = second_term + KILL_GRACE;
-        let give_up = kill_all + AFTER_KILL;
-        let mut deadline = second_term;
-        let mut leftovers_termed = false;
-        let mut none_left = false;
-        let mut stop_requested = false;
-        loop {
-            if child.status.is_some() {
-                if !leftovers_termed {
-                    leftovers_termed = true;
-                    self.signal_scope(scope, libc::SIGTERM);
-                    none_left = self.reap(child).1;
-                }
-                if self.scope_empty(scope, none_left) {
-                    break;
-                }
-            }
-            match self.next_event(Some(child), Some(deadline)) {
-                Event::Reaped { none_left: n, .. } => none_left = n,
-                Event::Hangup => log::info!("SIGHUP while stopping: ignored"),
-                Event::Stop(signo) => {
-                    stop_requested = true;
-                    self.forward(child, signo);
-                }
-                Event::Deadline if deadline == second_term => {
-                    if child.status.is_none() {
-                        log::warn!(
-                            "PID {} still running {}s after SIGTERM (STOP_TIMEOUT): second SIGTERM",
-                            child.pid,
-                            self.stop_timeout.as_secs_f64()
-                        );
-                        self.forward(child, libc::SIGTERM);
-                    }
-                    deadline = kill_all;
-                }
-                Event::Deadline if deadline == kill_all => {
-                    log::warn!("processes still running: SIGKILL");
-                    if child.status.is_none() {
-                        self.forward(child, libc::SIGKILL);
-                    }
-                    self.signal_scope(scope, libc::SIGKILL);
-                    deadline = give_up;
-                }
-                Event::Deadline => {
-                    log::error!("processes survived SIGKILL for {AFTER_KILL:?}; giving up on them");
-                    break;
-                }
-            }
-        }
-        Stopped {
-            // A child killed before it could report keeps the SIGKILL status.
-            status: child.status.unwrap_or(exit::for_signal(libc::SIGKILL)),
-            stop_requested,
-        }
-    }
-
-    fn signal_scope(&self, scope: Scope, signo: i32) {
-        let target = match scope {
-            Scope::Container if self.pid1 => -1,
-            Scope::Container => return,
-            Scope::ChildGroup(pgid) => -pgid,
-        };
-        match signals::send(target, signo) {
-            Ok(()) => log::info!(
-                "sent {} to {}",
-                signals::name(signo),
-                match scope {
-                    Scope::Container => "every process left in the container".to_string(),
-                    Scope::ChildGroup(pgid) => format!("what is left of process group {pgid}"),
-                }
-            ),
-            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
-            Err(e) => log::warn!("cannot send {}: {e}", signals::name(signo)),
-        }
-    }
-
-    fn scope_empty(&self, scope: Scope, none_left: bool) -> bool {
-        match scope {
-            Scope::Container => !self.pid1 || none_left,
-            Scope::ChildGroup(pgid) => {
-                matches!(signals::send(-pgid, 0), Err(e) if e.raw_os_error() == Some(libc::ESRCH))
-            }
-        }
-    }
-
     /// Waits for the next thing that matters; forwards everything else.
-    fn next_event(&mut self, child: Option<&mut Child>, deadline: Option<Instant>) -> Event {
+    pub(super) fn next_event(
+        &mut self,
+        child: Option<&mut Child>,
+        deadline: Option<Instant>,
+    ) -> Event {
         let mut child = child;
         loop {
             let Some(received) = self.signals.wait(deadline) else {
@@ -583,178 +411,18 @@ impl Supervisor {
             ),
         }
     }
-
-    /// Sends one signal to the child's PID (never its group: Odoo's prefork
-    /// master must drain its workers itself).
-    fn forward(&self, child: &Child, signo: i32) {
-        if child.status.is_some() || child.pid <= 0 {
-            return;
-        }
-        match signals::send(child.pid, signo) {
-            Ok(()) => log::info!("forwarded {} to PID {}", signals::name(signo), child.pid),
-            Err(e) => log::warn!(
-                "cannot forward {} to PID {}: {e}",
-                signals::name(signo),
-                child.pid
-            ),
-        }
-    }
-
-    /// Reaps until nothing is left to reap. Returns the child's status if it
-    /// was reaped now, and whether no children at all remain.
-    fn reap(&mut self, child: &mut Child) -> (Option<i32>, bool) {
-        let mut reaped_child = None;
-        // Orphans are only counted: this loop runs once per zombie in the container.
-        let mut others = 0u32;
-        let none_left = loop {
-            let mut raw = 0;
-            // SAFETY: waitpid only writes the status integer we own.
-            let pid = unsafe { libc::waitpid(-1, &mut raw, libc::WNOHANG) };
-            if pid > 0 {
-                if pid == child.pid {
-                    reaped_child = Some(self.exited(child, raw));
-                } else {
-                    others += 1;
-                }
-                continue;
-            }
-            if pid == 0 {
-                break false;
-            }
-            match io::Error::last_os_error().raw_os_error() {
-                Some(libc::EINTR) => continue,
-                Some(libc::ECHILD) => break true,
-                _ => break false,
-            }
-        };
-        if others > 0 {
-            log::debug!("reaped {others} other process(es)");
-        }
-        (reaped_child, none_left)
-    }
-
-    /// Records and logs the tracked child's end. Without WUNTRACED, waitpid
-    /// reports only processes that exited or were killed.
-    fn exited(&mut self, child: &mut Child, raw: i32) -> i32 {
-        let status = if libc::WIFSIGNALED(raw) {
-            exit::for_signal(libc::WTERMSIG(raw))
-        } else {
-            libc::WEXITSTATUS(raw)
-        };
-        log::info!(
-            "PID {} exited with status {status}{} after {:.1}s",
-            child.pid,
-            describe(raw),
-            child.started.elapsed().as_secs_f64()
-        );
-        child.status = Some(status);
-        self.status
-            .child_exited(status, child.started.elapsed().as_secs_f64());
-        status
-    }
-
-    /// Starts the child; an error is logged here ([`spawn_status`] gives its
-    /// exit status). `serving`: the run phase's child (the phase becomes `running`).
-    fn spawn(&mut self, spec: &ChildSpec, serving: bool) -> io::Result<Child> {
-        let started = Instant::now();
-        let argv = &spec.argv;
-        let Some((program, args)) = argv.split_first() else {
-            log::error!("nothing to start: empty command line");
-            return Err(io::ErrorKind::NotFound.into());
-        };
-        let mut cmd = Command::new(program);
-        cmd.args(args);
-        for (name, value) in &spec.env {
-            match value {
-                Some(v) => cmd.env(name, v),
-                None => cmd.env_remove(name),
-            };
-        }
-        let terminal = self.terminal;
-        // SAFETY: the closure only makes async-signal-safe calls (setpgid,
-        // sigprocmask, tcsetpgrp), as required between fork and exec.
-        unsafe { cmd.pre_exec(move || prepare_child(terminal)) };
-        match cmd.spawn() {
-            Ok(handle) => {
-                let pid = handle.id() as libc::pid_t;
-                log::info!("started PID {pid}: {}", display_argv(argv));
-                self.status.child_started(pid, argv, serving);
-                Ok(Child {
-                    pid,
-                    started,
-                    status: None,
-                })
-            }
-            Err(e) => {
-                log::error!(
-                    "cannot start {}: {e} (status {})",
-                    program.to_string_lossy(),
-                    spawn_status(&e)
-                );
-                Err(e)
-            }
-        }
-    }
-
-    /// After the child is gone, take the terminal's foreground back so that
-    /// Ctrl-C reaches `odoo-init` while nothing runs (ON_EXIT=wait).
-    fn reclaim_terminal(&self) {
-        if self.terminal {
-            let _ = nix::unistd::tcsetpgrp(std::io::stdin(), nix::unistd::getpgrp());
-        }
-    }
 }
 
-enum Watched {
+pub(super) enum Watched {
     Exited(i32),
     /// SIGTERM/SIGINT: the child has its copy; `finish` does the rest.
     Stopped,
     Restart,
 }
 
-/// In the child between fork and exec: its own process group in our session
-/// (so a restart can clear up after it, and it keeps our terminal), the
-/// terminal's foreground if we had it (Ctrl-C then reaches it once, from the
-/// kernel), then an empty signal mask. Not a session of its own: where the
-/// kernel schedules by session (autogroup), that slowed forwarding (README,
-/// Benchmark), and it would lose the terminal.
-fn prepare_child(terminal: bool) -> io::Result<()> {
-    let own = nix::unistd::Pid::from_raw(0);
-    nix::unistd::setpgid(own, own).map_err(io::Error::from)?;
-    if terminal {
-        // tcsetpgrp from a background group raises SIGTTOU unless it is blocked.
-        signals::set_mask(libc::SIG_BLOCK, &[libc::SIGTTOU])?;
-        let _ = nix::unistd::tcsetpgrp(std::io::stdin(), nix::unistd::getpgrp());
-    }
-    signals::set_mask(libc::SIG_SETMASK, &[])
-}
-
-/// The exit status for a command that could not be started, as a shell gives it.
-fn spawn_status(e: &io::Error) -> i32 {
-    match e.kind() {
-        io::ErrorKind::NotFound => exit::NOT_FOUND,
-        _ => exit::NOT_EXECUTABLE,
-    }
-}
-
 fn backoff(quick_failures: u32) -> Duration {
     let doubled = BACKOFF_FIRST.saturating_mul(1u32 << quick_failures.saturating_sub(1).min(16));
     doubled.min(BACKOFF_MAX)
-}
-
-fn describe(raw: i32) -> String {
-    if libc::WIFSIGNALED(raw) {
-        format!(" (killed by {})", signals::name(libc::WTERMSIG(raw)))
-    } else {
-        String::new()
-    }
-}
-
-pub fn display_argv(argv: &[OsString]) -> String {
-    argv.iter()
-        .map(|a| a.to_string_lossy())
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 #[cfg(test)]

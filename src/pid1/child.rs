@@ -1,0 +1,193 @@
+//! The supervised child's life at its two ends: started with a clean
+//! signal state in a process group of its own, and reaped (with every
+//! other zombie of the container) when it ends.
+
+use std::ffi::OsString;
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::time::Instant;
+
+use super::signals;
+use super::supervisor::{ChildSpec, Supervisor};
+use crate::exit;
+
+/// The child being supervised: its PID, since when, and its status once reaped.
+pub(super) struct Child {
+    pub(super) pid: libc::pid_t,
+    pub(super) started: Instant,
+    pub(super) status: Option<i32>,
+}
+
+impl Child {
+    /// No process: nothing was started, or it is long gone, with this status.
+    pub(super) fn gone(status: i32) -> Child {
+        Child {
+            pid: 0,
+            started: Instant::now(),
+            status: Some(status),
+        }
+    }
+}
+
+impl Supervisor {
+    /// Sends one signal to the child's PID (never its group: Odoo's prefork
+    /// master must drain its workers itself).
+    pub(super) fn forward(&self, child: &Child, signo: i32) {
+        if child.status.is_some() || child.pid <= 0 {
+            return;
+        }
+        match signals::send(child.pid, signo) {
+            Ok(()) => log::info!("forwarded {} to PID {}", signals::name(signo), child.pid),
+            Err(e) => log::warn!(
+                "cannot forward {} to PID {}: {e}",
+                signals::name(signo),
+                child.pid
+            ),
+        }
+    }
+
+    /// Reaps until nothing is left to reap. Returns the child's status if it
+    /// was reaped now, and whether no children at all remain.
+    pub(super) fn reap(&mut self, child: &mut Child) -> (Option<i32>, bool) {
+        let mut reaped_child = None;
+        // Orphans are only counted: this loop runs once per zombie in the container.
+        let mut others = 0u32;
+        let none_left = loop {
+            let mut raw = 0;
+            // SAFETY: waitpid only writes the status integer we own.
+            let pid = unsafe { libc::waitpid(-1, &mut raw, libc::WNOHANG) };
+            if pid > 0 {
+                if pid == child.pid {
+                    reaped_child = Some(self.exited(child, raw));
+                } else {
+                    others += 1;
+                }
+                continue;
+            }
+            if pid == 0 {
+                break false;
+            }
+            match io::Error::last_os_error().raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::ECHILD) => break true,
+                _ => break false,
+            }
+        };
+        if others > 0 {
+            log::debug!("reaped {others} other process(es)");
+        }
+        (reaped_child, none_left)
+    }
+
+    /// Records and logs the tracked child's end. Without WUNTRACED, waitpid
+    /// reports only processes that exited or were killed.
+    pub(super) fn exited(&mut self, child: &mut Child, raw: i32) -> i32 {
+        let status = if libc::WIFSIGNALED(raw) {
+            exit::for_signal(libc::WTERMSIG(raw))
+        } else {
+            libc::WEXITSTATUS(raw)
+        };
+        log::info!(
+            "PID {} exited with status {status}{} after {:.1}s",
+            child.pid,
+            describe(raw),
+            child.started.elapsed().as_secs_f64()
+        );
+        child.status = Some(status);
+        self.status
+            .child_exited(status, child.started.elapsed().as_secs_f64());
+        status
+    }
+
+    /// Starts the child; an error is logged here ([`spawn_status`] gives its
+    /// exit status). `serving`: the run phase's child (the phase becomes `running`).
+    pub(super) fn spawn(&mut self, spec: &ChildSpec, serving: bool) -> io::Result<Child> {
+        let started = Instant::now();
+        let argv = &spec.argv;
+        let Some((program, args)) = argv.split_first() else {
+            log::error!("nothing to start: empty command line");
+            return Err(io::ErrorKind::NotFound.into());
+        };
+        let mut cmd = Command::new(program);
+        cmd.args(args);
+        for (name, value) in &spec.env {
+            match value {
+                Some(v) => cmd.env(name, v),
+                None => cmd.env_remove(name),
+            };
+        }
+        let terminal = self.terminal;
+        // SAFETY: the closure only makes async-signal-safe calls (setpgid,
+        // sigprocmask, tcsetpgrp), as required between fork and exec.
+        unsafe { cmd.pre_exec(move || prepare_child(terminal)) };
+        match cmd.spawn() {
+            Ok(handle) => {
+                let pid = handle.id() as libc::pid_t;
+                log::info!("started PID {pid}: {}", display_argv(argv));
+                self.status.child_started(pid, argv, serving);
+                Ok(Child {
+                    pid,
+                    started,
+                    status: None,
+                })
+            }
+            Err(e) => {
+                log::error!(
+                    "cannot start {}: {e} (status {})",
+                    program.to_string_lossy(),
+                    spawn_status(&e)
+                );
+                Err(e)
+            }
+        }
+    }
+
+    /// After the child is gone, take the terminal's foreground back so that
+    /// Ctrl-C reaches `odoo-init` while nothing runs (ON_EXIT=wait).
+    pub(super) fn reclaim_terminal(&self) {
+        if self.terminal {
+            let _ = nix::unistd::tcsetpgrp(std::io::stdin(), nix::unistd::getpgrp());
+        }
+    }
+}
+
+/// In the child between fork and exec: its own process group in our session
+/// (so a restart can clear up after it, and it keeps our terminal), the
+/// terminal's foreground if we had it (Ctrl-C then reaches it once, from the
+/// kernel), then an empty signal mask. Not a session of its own: where the
+/// kernel schedules by session (autogroup), that slowed forwarding (README,
+/// Benchmark), and it would lose the terminal.
+fn prepare_child(terminal: bool) -> io::Result<()> {
+    let own = nix::unistd::Pid::from_raw(0);
+    nix::unistd::setpgid(own, own).map_err(io::Error::from)?;
+    if terminal {
+        // tcsetpgrp from a background group raises SIGTTOU unless it is blocked.
+        signals::set_mask(libc::SIG_BLOCK, &[libc::SIGTTOU])?;
+        let _ = nix::unistd::tcsetpgrp(std::io::stdin(), nix::unistd::getpgrp());
+    }
+    signals::set_mask(libc::SIG_SETMASK, &[])
+}
+
+/// The exit status for a command that could not be started, as a shell gives it.
+pub(super) fn spawn_status(e: &io::Error) -> i32 {
+    match e.kind() {
+        io::ErrorKind::NotFound => exit::NOT_FOUND,
+        _ => exit::NOT_EXECUTABLE,
+    }
+}
+
+fn describe(raw: i32) -> String {
+    if libc::WIFSIGNALED(raw) {
+        format!(" (killed by {})", signals::name(libc::WTERMSIG(raw)))
+    } else {
+        String::new()
+    }
+}
+
+pub fn display_argv(argv: &[OsString]) -> String {
+    argv.iter()
+        .map(|a| a.to_string_lossy())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
