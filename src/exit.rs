@@ -28,3 +28,77 @@ pub const NOT_FOUND: i32 = 127;
 pub fn for_signal(signo: i32) -> i32 {
     128 + signo
 }
+
+/// Why odoo-init, or one of its commands, ends on its own: what failed, in
+/// one line, and by its kind the documented exit code (the one mapping,
+/// [`Failure::code`]). Said once, by whoever ends the process
+/// ([`Failure::say`]); nothing logs while making or converting one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// Bad command line or configuration ([`USAGE`]).
+    Usage(String),
+    /// A step failed or was interrupted ([`STEP_FAILED`]).
+    StepFailed(String),
+    /// The database could not be reached, refused us, or failed a statement ([`DB_UNREACHABLE`]).
+    Db(String),
+    /// The operating system refused something ([`OS_ERROR`]).
+    Os(String),
+    /// The gate timed out and wrote `Reset`, or waited `TIMEOUT` in vain ([`GATE_RESET`]).
+    GateReset(String),
+    /// The owner of a busy state lost its claim ([`CLAIM_LOST`]).
+    ClaimLost(String),
+    /// SIGTERM/SIGINT before anything was started: exit as a process
+    /// stopped by SIGTERM would, with nothing more to say.
+    Stopped,
+}
+
+impl Failure {
+    /// The documented exit code.
+    pub(crate) fn code(&self) -> i32 {
+        match self {
+            Failure::Usage(_) => USAGE,
+            Failure::StepFailed(_) => STEP_FAILED,
+            Failure::Db(_) => DB_UNREACHABLE,
+            Failure::Os(_) => OS_ERROR,
+            Failure::GateReset(_) => GATE_RESET,
+            Failure::ClaimLost(_) => CLAIM_LOST,
+            Failure::Stopped => for_signal(libc::SIGTERM),
+        }
+    }
+
+    /// Says what failed; its exit code.
+    pub(crate) fn said(self) -> i32 {
+        self.say();
+        self.code()
+    }
+
+    /// Says what failed, once, as an error line (a stop says nothing).
+    pub(crate) fn say(&self) {
+        match self {
+            Failure::Usage(why)
+            | Failure::StepFailed(why)
+            | Failure::Db(why)
+            | Failure::Os(why)
+            | Failure::GateReset(why)
+            | Failure::ClaimLost(why) => log::error!("{why}"),
+            Failure::Stopped => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_failure_has_its_documented_code() {
+        let said = || "x".to_string();
+        assert_eq!(Failure::Usage(said()).code(), 64);
+        assert_eq!(Failure::StepFailed(said()).code(), 65);
+        assert_eq!(Failure::Db(said()).code(), 69);
+        assert_eq!(Failure::Os(said()).code(), 71);
+        assert_eq!(Failure::GateReset(said()).code(), 75);
+        assert_eq!(Failure::ClaimLost(said()).code(), 76);
+        assert_eq!(Failure::Stopped.code(), 143);
+    }
+}

@@ -201,7 +201,7 @@ fn state(args: &[OsString]) -> i32 {
         [flag] if flag == "--changed" => {
             return match state::changed_modules() {
                 Ok(text) => print(&text),
-                Err(code) => code,
+                Err(failure) => failure.said(),
             }
         }
         [flag, n] if flag == "--limit" => match n.to_str().and_then(|n| n.parse::<i64>().ok()) {
@@ -212,7 +212,7 @@ fn state(args: &[OsString]) -> i32 {
     };
     match state::history(limit) {
         Ok(text) => print(&text),
-        Err(code) => code,
+        Err(failure) => failure.said(),
     }
 }
 

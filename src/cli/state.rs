@@ -11,43 +11,37 @@ use crate::db::history::{self, History};
 use crate::db::state;
 use crate::db::{conn, Db};
 use crate::env;
-use crate::exit;
+use crate::exit::Failure;
 use crate::odoo::{addons, checksums, rc};
 
-/// The database settings of the environment and one connection; a failure
-/// is said, and its exit code returned.
-fn connection() -> Result<(Db, Client), i32> {
+/// The database settings of the environment and one connection.
+fn connection() -> Result<(Db, Client), Failure> {
     let env = &env::process_env;
     let (db, password) = rc::locate(env)
         .and_then(|(path, options)| config::database(env, (path.as_deref(), &options), true))
-        .map_err(|e| {
-            log::error!("{e}");
-            exit::USAGE
-        })?;
+        .map_err(|e| Failure::Usage(e.to_string()))?;
     let target = Target::of(&db, password.as_deref(), db.name());
-    let client = target.connect_once().map_err(|e| {
-        log::error!("{}: {}", target.describe(), ConnectError::from(e));
-        exit::DB_UNREACHABLE
-    })?;
+    let client = target
+        .connect_once()
+        .map_err(|e| Failure::Db(format!("{}: {}", target.describe(), ConnectError::from(e))))?;
     Ok((db, client))
 }
 
 /// `odoo-init state --changed`: the installed modules whose checksum
 /// differs from the stored one, one a line (what `UPDATE=changed` would
 /// update now). Reads only.
-pub(super) fn changed_modules() -> Result<String, i32> {
+pub(super) fn changed_modules() -> Result<String, Failure> {
     let (_, mut client) = connection()?;
     let addons = addons::from_env(&env::process_env)
         .map(|a| a.with_helper(std::env::current_exe().ok()))
-        .map_err(|e| {
-            log::error!("{e}");
-            exit::USAGE
-        })?;
+        .map_err(|e| Failure::Usage(e.to_string()))?;
     let known = conn::bounded(&mut client)
         .and_then(|mut tx| checksums::read(&mut tx))
         .map_err(|e| {
-            log::error!("reading the stored checksums: {}", conn::message(&e));
-            exit::DB_UNREACHABLE
+            Failure::Db(format!(
+                "reading the stored checksums: {}",
+                conn::message(&e)
+            ))
         })?;
     let changed = if known.stored.is_empty() {
         log::info!("no checksums stored yet: every installed module counts as changed");
@@ -55,29 +49,31 @@ pub(super) fn changed_modules() -> Result<String, i32> {
     } else {
         let wanted: Vec<String> = known.installed.clone();
         let mut sums = checksums::Sums::default();
-        sums.add(&addons, &wanted, &known.rules).map_err(|e| {
-            log::error!("cannot compute the checksum of an addon: {e}");
-            exit::USAGE
-        })?;
+        sums.add(&addons, &wanted, &known.rules)
+            .map_err(|e| Failure::Usage(format!("cannot compute the checksum of an addon: {e}")))?;
         checksums::changed(&known, &sums, &addons, &[])
     };
     Ok(changed.iter().map(|m| format!("{m}\n")).collect())
 }
 
-/// `odoo-init state [--limit N]`: the history as text, or the exit code (the reason said).
-pub(super) fn history(limit: Option<i64>) -> Result<String, i32> {
+/// `odoo-init state [--limit N]`: the history as text.
+pub(super) fn history(limit: Option<i64>) -> Result<String, Failure> {
     let (db, mut client) = connection()?;
     match history::read(&mut client, limit) {
         Ok(Some(rows)) => Ok(format_history(&rows)),
         Ok(None) => {
             let target = Target::of(&db, None, db.name());
-            log::error!("no table {} in {}", state::TABLE, target.describe());
-            Err(exit::DB_UNREACHABLE)
+            let table = state::TABLE;
+            Err(Failure::Db(format!(
+                "no table {table} in {}",
+                target.describe()
+            )))
         }
-        Err(e) => {
-            log::error!("reading {}: {e}", state::TABLE);
-            Err(exit::DB_UNREACHABLE)
-        }
+        Err(e) => Err(Failure::Db(format!(
+            "reading {}: {}",
+            state::TABLE,
+            conn::message(&e)
+        ))),
     }
 }
 

@@ -6,10 +6,9 @@ use std::time::{Duration, Instant};
 
 use postgres::Client;
 
-use super::Halt;
 use crate::db::conn::{self, Attempt, ConnectError};
 use crate::db::session::Session;
-use crate::exit;
+use crate::exit::Failure;
 use crate::pid1::supervisor::Pause;
 
 /// How long a retried piece of work waits between tries.
@@ -67,21 +66,17 @@ pub(super) fn connected<'s>(
         .map_err(|e| NotConnected::Failed(e.into()))
 }
 
-/// Says why no connection was had (one line); the halt it means.
-pub(super) fn unavailable(e: NotConnected) -> Halt {
+/// What no connection means for the job.
+pub(super) fn unavailable(e: NotConnected) -> Failure {
     match e {
-        NotConnected::Stopped => Halt::Stopped,
-        NotConnected::Failed(why) => {
-            log::error!("{why}");
-            Halt::Exit(exit::DB_UNREACHABLE)
-        }
+        NotConnected::Stopped => Failure::Stopped,
+        NotConnected::Failed(why) => Failure::Db(why.to_string()),
     }
 }
 
-/// A statement that failed for good: said, then exit 69.
-pub(super) fn db_failure(what: &str, e: &postgres::Error) -> Halt {
-    log::error!("{what}: {}", conn::message(e));
-    Halt::Exit(exit::DB_UNREACHABLE)
+/// A statement that failed for good.
+pub(super) fn db_failure(what: &str, e: &postgres::Error) -> Failure {
+    Failure::Db(format!("{what}: {}", conn::message(e)))
 }
 
 /// One piece of work on `session`; a connection lost or a lock waited out
@@ -94,7 +89,7 @@ pub(super) fn retrying<T>(
     pause: &mut Pause,
     what: &str,
     mut work: impl FnMut(&mut Client) -> Result<T, postgres::Error>,
-) -> Result<T, Halt> {
+) -> Result<T, Failure> {
     let started = Instant::now();
     let mut said = false;
     loop {
@@ -112,7 +107,7 @@ pub(super) fn retrying<T>(
         }
         session.lost(&e);
         if pause.sleep(RETRY_PAUSE).is_err() {
-            return Err(Halt::Stopped);
+            return Err(Failure::Stopped);
         }
     }
 }

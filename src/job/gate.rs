@@ -10,11 +10,11 @@ use postgres::Client;
 
 use super::connect::{connected, db_failure, unavailable, NotConnected};
 use super::update::{self, Decision};
-use super::{Ctx, Halt};
+use super::Ctx;
 use crate::db::conn::{self, ConnectError};
 use crate::db::state::{self, Seen, State, Store};
 use crate::db::verdict::{self, Latest, Verdict};
-use crate::exit;
+use crate::exit::Failure;
 use crate::odoo::addons::Addons;
 use crate::odoo::checksums::{Known, Sums};
 use crate::pid1::supervisor::Pause;
@@ -67,7 +67,7 @@ impl Ctx {
         &mut self,
         pause: &mut Pause,
         ask: Ask,
-    ) -> Result<Option<Claimed>, Halt> {
+    ) -> Result<Option<Claimed>, Failure> {
         let force = self.gate == crate::plan::Gate::Ignore;
         let started = Instant::now();
         let mut said: Option<Instant> = None;
@@ -103,7 +103,7 @@ impl Ctx {
                 Ok(Look::Open) => return Ok(None),
                 Ok(Look::Stopped) => {
                     log::info!("stop asked while claiming: nothing claimed");
-                    return Err(Halt::Stopped);
+                    return Err(Failure::Stopped);
                 }
                 Ok(Look::Hash(known)) => {
                     if let Ask::Update { only } = ask {
@@ -120,8 +120,7 @@ impl Ctx {
                         Verdict::Wait(what) => say(pause, &what),
                         Verdict::Reset(reason) => {
                             if self.reset(pause, &latest, &mut lost, &mut watch)? {
-                                log::error!("{reason}: wrote Reset; exiting so that the orchestrator restarts this container");
-                                return Err(Halt::Exit(exit::GATE_RESET));
+                                return Err(Failure::GateReset(format!("{reason}: wrote Reset; exiting so that the orchestrator restarts this container")));
                             }
                         }
                     }
@@ -148,12 +147,11 @@ impl Ctx {
             };
             if let Some(what) = missing {
                 if started.elapsed() > self.cfg.timeout {
-                    log::error!(
+                    return Err(Failure::GateReset(format!(
                         "no {what} in {} after {:.0}s (TIMEOUT); MODE=ForceRunOnly or ForceUpdateOnly adopt an existing database without a state table",
                         self.cfg.db.name(),
                         self.cfg.timeout.as_secs_f64()
-                    );
-                    return Err(Halt::Exit(exit::GATE_RESET));
+                    )));
                 }
                 let what = format!(
                     "no {what} yet in {} (an Init or install may be creating it)",
@@ -162,7 +160,7 @@ impl Ctx {
                 say(pause, &what);
             }
             if pause.sleep(POLL).is_err() {
-                return Err(Halt::Stopped);
+                return Err(Failure::Stopped);
             }
         }
     }
@@ -176,7 +174,7 @@ impl Ctx {
         latest: &Latest,
         lost: &mut Option<Instant>,
         watch: &mut Watch,
-    ) -> Result<bool, Halt> {
+    ) -> Result<bool, Failure> {
         let client =
             connected(&mut self.session, self.cfg.db_wait_timeout, pause).map_err(unavailable)?;
         let written = self.store.lock(client).and_then(|mut locked| {
@@ -203,7 +201,7 @@ impl Ctx {
         e: &postgres::Error,
         lost: &mut Option<Instant>,
         watch: &mut Watch,
-    ) -> Result<bool, Halt> {
+    ) -> Result<bool, Failure> {
         self.session.lost(e);
         *watch = Watch::default();
         match lost {

@@ -5,10 +5,9 @@
 //! gate passed again, the pending restart arguments taken).
 
 use super::gate::Ask;
-use super::{Ctx, Halt};
+use super::Ctx;
 use crate::db::conn;
 use crate::db::state::{self, Seen};
-use crate::exit;
 use crate::odoo::command as odoo;
 use crate::pid1::supervisor::{Abort, ChildSpec, Launcher, Pause};
 use crate::plan::Gate;
@@ -16,11 +15,10 @@ use crate::plan::Gate;
 impl Launcher for Ctx {
     fn command(&mut self, pause: &mut Pause) -> Result<ChildSpec, Abort> {
         if self.gate == Gate::Respect {
-            match self.pass_gate(pause, Ask::Look) {
-                Ok(_) => {}
-                // Nothing runs: exit like a process stopped by SIGTERM.
-                Err(Halt::Stopped) => return Err(Abort::Failed(exit::for_signal(libc::SIGTERM))),
-                Err(Halt::Exit(code)) => return Err(Abort::Failed(code)),
+            if let Err(failure) = self.pass_gate(pause, Ask::Look) {
+                // Nothing runs; a stop exits like a process stopped by SIGTERM.
+                failure.say();
+                return Err(Abort::Failed(failure.code()));
             }
         }
         self.extra.pick_up();

@@ -24,7 +24,7 @@ use crate::db::conn::Target;
 use crate::db::session::Session;
 use crate::db::state::{State, Store};
 use crate::env;
-use crate::exit;
+use crate::exit::Failure;
 use crate::odoo::addons::{self, Addons};
 use crate::odoo::checksums::Sums;
 use crate::odoo::command as odoo;
@@ -32,16 +32,6 @@ use crate::pid1::restart::ExtraArgs;
 use crate::pid1::supervisor::Supervisor;
 use crate::plan::{Gate, Plan, Step};
 use crate::runtime::{Instance, RuntimeDir};
-
-/// Why the job stops early. The reason is said where it was found, in
-/// one line; here it only becomes the exit code.
-#[derive(Debug)]
-enum Halt {
-    /// SIGTERM/SIGINT before anything was started.
-    Stopped,
-    /// Exit with this code.
-    Exit(i32),
-}
 
 /// What a step leaves for the plan.
 enum Next {
@@ -54,10 +44,7 @@ enum Next {
 pub(crate) fn main_job(extra: Vec<OsString>) -> i32 {
     let cfg = match Config::from_env(&env::process_env) {
         Ok(c) => c,
-        Err(e) => {
-            log::error!("{e}");
-            return exit::USAGE;
-        }
+        Err(e) => return Failure::Usage(e.to_string()).said(),
     };
     // Secrets are in memory from here on: no other process of this user may
     // read them from /proc/1/environ or attach to PID 1. Children are
@@ -74,10 +61,7 @@ pub(crate) fn main_job(extra: Vec<OsString>) -> i32 {
     );
     let mut sup = match Supervisor::new(&cfg.supervisor) {
         Ok(s) => s,
-        Err(e) => {
-            log::error!("cannot take over signals: {e}");
-            return exit::OS_ERROR;
-        }
+        Err(e) => return Failure::Os(format!("cannot take over signals: {e}")).said(),
     };
     let instance = match Instance::create(&RuntimeDir::new(cfg.runtime_dir.clone())) {
         Ok(instance) => Some(instance),
@@ -89,8 +73,8 @@ pub(crate) fn main_job(extra: Vec<OsString>) -> i32 {
             None
         }
         Err(e) => {
-            log::error!("{e}; the password file for Odoo goes there");
-            return sup.shutdown(exit::USAGE);
+            let failure = Failure::Usage(format!("{e}; the password file for Odoo goes there"));
+            return end(&mut sup, failure);
         }
     };
     let database = cfg.db.name.clone().unwrap_or_default();
@@ -117,8 +101,8 @@ fn run(
             match instance.write("pgpass", odoo::passfile_line(&cfg.db.user, p).as_bytes()) {
                 Ok(path) => Some(path),
                 Err(e) => {
-                    log::error!("cannot write the password file: {e}");
-                    return sup.shutdown(exit::OS_ERROR);
+                    let failure = Failure::Os(format!("cannot write the password file: {e}"));
+                    return end(sup, failure);
                 }
             }
         }
@@ -133,7 +117,7 @@ fn run(
     {
         match find_addons(&cfg, &plan, &extra) {
             Ok(addons) => Some(addons),
-            Err(code) => return sup.shutdown(code),
+            Err(failure) => return end(sup, failure),
         }
     } else {
         None
@@ -152,7 +136,7 @@ fn run(
         cfg,
     };
     for step in plan.steps {
-        let next = match step {
+        let next: Result<Next, Failure> = match step {
             Step::Provision => ctx.provision(&mut sup.pause()),
             Step::Install => ctx.install(sup),
             Step::Update if ctx.cfg.update == UpdateWhat::Changed => ctx.update_changed(sup),
@@ -181,8 +165,7 @@ fn run(
         match next {
             Ok(Next::Continue) => {}
             Ok(Next::Done) => return sup.shutdown(0),
-            Err(Halt::Stopped) => return sup.shutdown(exit::for_signal(libc::SIGTERM)),
-            Err(Halt::Exit(code)) => return sup.shutdown(code),
+            Err(failure) => return end(sup, failure),
         }
     }
     sup.shutdown(0)
@@ -190,7 +173,7 @@ fn run(
 
 /// The addons path for the module checksums, said once; a wrong directory
 /// is a configuration error (its exit code).
-fn find_addons(cfg: &Config, plan: &Plan, extra: &[OsString]) -> Result<Addons, i32> {
+fn find_addons(cfg: &Config, plan: &Plan, extra: &[OsString]) -> Result<Addons, Failure> {
     let found = addons::discover(
         cfg.addons_path.as_deref(),
         &cfg.odoo.bin,
@@ -200,10 +183,7 @@ fn find_addons(cfg: &Config, plan: &Plan, extra: &[OsString]) -> Result<Addons, 
     // Hashing helpers are this program (Addons::checksums).
     let addons = match found {
         Ok(addons) => addons.with_helper(std::env::current_exe().ok()),
-        Err(e) => {
-            log::error!("{e}");
-            return Err(exit::USAGE);
-        }
+        Err(e) => return Err(Failure::Usage(e.to_string())),
     };
     if addons.dirs().is_empty() {
         let why = "no addons directory found (no ADDONS_PATH, no addons_path or --addons-path, none of Odoo's own)";
@@ -240,6 +220,12 @@ struct Ctx {
     addons: Option<Addons>,
     /// The addons' checksums, hashed outside any state transaction.
     sums: Sums,
+}
+
+/// Says what failed, then the final stop; the exit code.
+fn end(sup: &mut Supervisor, failure: Failure) -> i32 {
+    failure.say();
+    sup.shutdown(failure.code())
 }
 
 fn hostname() -> String {

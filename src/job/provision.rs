@@ -8,17 +8,17 @@ use postgres::types::Type;
 
 use super::connect::{connected, db_failure, unavailable, NotConnected};
 use super::gate::Ask;
-use super::{Ctx, Halt, Next};
+use super::{Ctx, Next};
 use crate::db::conn::{self, ConnectError, Target};
 use crate::db::session::Session;
 use crate::db::state::State;
-use crate::exit;
+use crate::exit::Failure;
 use crate::pid1::supervisor::Pause;
 
 impl Ctx {
     /// `Init`: as the admin role, the role and the database, then the first
     /// state row. `Done`: the database existed, nothing more to do.
-    pub(super) fn provision(&mut self, pause: &mut Pause) -> Result<Next, Halt> {
+    pub(super) fn provision(&mut self, pause: &mut Pause) -> Result<Next, Failure> {
         let cfg = &self.cfg;
         let admin = Target::new(
             &cfg.db,
@@ -94,7 +94,7 @@ impl Ctx {
 
     /// An install on a server without the database: create it as `DB_USER`,
     /// as Odoo itself would.
-    pub(super) fn create_database_if_missing(&mut self, pause: &mut Pause) -> Result<(), Halt> {
+    pub(super) fn create_database_if_missing(&mut self, pause: &mut Pause) -> Result<(), Failure> {
         let cfg = &self.cfg;
         match connected(&mut self.session, cfg.db_wait_timeout, pause) {
             Ok(_) => return Ok(()),
@@ -114,15 +114,12 @@ impl Ctx {
                 Ok(())
             }
             Err(e) if already_exists(&e) => Ok(()),
-            Err(e) => {
-                log::error!(
-                    "cannot create database {} as {}: {}; create it first, or use MODE=Init with DB_ADMIN_USER",
-                    cfg.db.name(),
-                    cfg.db.user,
-                    conn::message(&e)
-                );
-                Err(Halt::Exit(exit::DB_UNREACHABLE))
-            }
+            Err(e) => Err(Failure::Db(format!(
+                "cannot create database {} as {}: {}; create it first, or use MODE=Init with DB_ADMIN_USER",
+                cfg.db.name(),
+                cfg.db.user,
+                conn::message(&e)
+            ))),
         }
     }
 }

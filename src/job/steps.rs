@@ -9,11 +9,11 @@ use std::time::Instant;
 
 use super::connect::retrying;
 use super::gate::Ask;
-use super::{Ctx, Halt, Next};
+use super::{Ctx, Next};
 use crate::db::conn;
 use crate::db::heartbeat::{Heartbeat, Stopped, Tick};
 use crate::db::state::{self, State};
-use crate::exit;
+use crate::exit::{self, Failure};
 use crate::odoo::checksums;
 use crate::odoo::command as odoo;
 use crate::odoo::modules;
@@ -33,7 +33,7 @@ enum StepEnd {
 impl Ctx {
     /// The install: its database made first if the server has none (as
     /// Odoo's `-i` would), then the step under `Creating`.
-    pub(super) fn install(&mut self, sup: &mut Supervisor) -> Result<Next, Halt> {
+    pub(super) fn install(&mut self, sup: &mut Supervisor) -> Result<Next, Failure> {
         if self.claimed.is_none() {
             self.create_database_if_missing(&mut sup.pause())?;
         }
@@ -51,15 +51,17 @@ impl Ctx {
         argv: Vec<OsString>,
         create: bool,
         expect: &[String],
-    ) -> Result<Next, Halt> {
+    ) -> Result<Next, Failure> {
         let id = match self.claimed.take() {
             Some(id) => id,
             None => match self.pass_gate(&mut sup.pause(), Ask::Claim { busy, create })? {
                 Some(claimed) => claimed.id,
                 // A claim is written whenever the gate is open; this would be a bug.
                 None => {
-                    log::error!("the gate opened without claiming '{}'", busy.as_str());
-                    return Err(Halt::Exit(exit::STEP_FAILED));
+                    return Err(Failure::StepFailed(format!(
+                        "the gate opened without claiming '{}'",
+                        busy.as_str()
+                    )))
                 }
             },
         };
@@ -74,7 +76,7 @@ impl Ctx {
         id: i64,
         argv: Vec<OsString>,
         expect: &[String],
-    ) -> Result<Next, Halt> {
+    ) -> Result<Next, Failure> {
         let phase = match busy {
             State::Creating => Phase::Install,
             State::Updating => Phase::Update,
@@ -92,24 +94,18 @@ impl Ctx {
         match end {
             StepEnd::Exited(0) => self.finish(sup, busy, id, expect),
             StepEnd::Exited(status) => {
-                log::error!("step '{what}' failed with status {status}; the state stays '{what}' (the database may be half-done): fix it, then MODE=ForceUpdateOnly or ForceReadyState");
                 self.record_failure(&mut sup.pause(), id, status);
-                Err(Halt::Exit(exit::STEP_FAILED))
+                Err(Failure::StepFailed(format!("step '{what}' failed with status {status}; the state stays '{what}' (the database may be half-done): fix it, then MODE=ForceUpdateOnly or ForceReadyState")))
             }
-            StepEnd::Interrupted(status) => {
-                log::error!(
-                    "step '{what}' interrupted (status {status}); the state stays '{what}'"
-                );
-                Err(Halt::Exit(exit::STEP_FAILED))
-            }
-            StepEnd::Abandoned(Stopped::Unreachable, status) => {
-                log::error!("step '{what}' stopped (status {status}) because the database could not be reached; the state stays '{what}'");
-                Err(Halt::Exit(exit::DB_UNREACHABLE))
-            }
-            StepEnd::Abandoned(Stopped::ClaimLost, status) => {
-                log::error!("step '{what}' stopped (status {status}): its claim (state {id}) was lost; nothing more written");
-                Err(Halt::Exit(exit::CLAIM_LOST))
-            }
+            StepEnd::Interrupted(status) => Err(Failure::StepFailed(format!(
+                "step '{what}' interrupted (status {status}); the state stays '{what}'"
+            ))),
+            StepEnd::Abandoned(Stopped::Unreachable, status) => Err(Failure::Db(format!(
+                "step '{what}' stopped (status {status}) because the database could not be reached; the state stays '{what}'"
+            ))),
+            StepEnd::Abandoned(Stopped::ClaimLost, status) => Err(Failure::ClaimLost(format!(
+                "step '{what}' stopped (status {status}): its claim (state {id}) was lost; nothing more written"
+            ))),
         }
     }
 
@@ -144,16 +140,15 @@ impl Ctx {
         busy: State,
         id: i64,
         expect: &[String],
-    ) -> Result<Next, Halt> {
+    ) -> Result<Next, Failure> {
         let what = busy.as_str();
         let pause = &mut sup.pause();
         if !expect.is_empty() {
             if let Some(missing) = self.not_installed(pause, expect)? {
-                log::error!(
-                    "step '{what}' exited 0, but not every module is installed: {missing}; the state stays '{what}': check the addons path (--addons-path, addons_path) and the step's log, then run the step again"
-                );
                 self.record_failure(pause, id, exit::STEP_FAILED);
-                return Err(Halt::Exit(exit::STEP_FAILED));
+                return Err(Failure::StepFailed(format!(
+                    "step '{what}' exited 0, but not every module is installed: {missing}; the state stays '{what}': check the addons path (--addons-path, addons_path) and the step's log, then run the step again"
+                )));
             }
         }
         // Hashed now, outside the state transaction that stores them.
@@ -200,14 +195,13 @@ impl Ctx {
             sup.status().owns(None);
             Ok(Next::Continue)
         } else {
-            log::error!("step '{what}' completed, but state {id} is no longer the latest row (another pod wrote Reset or a newer state after it): Ready not written");
-            Err(Halt::Exit(exit::CLAIM_LOST))
+            Err(Failure::ClaimLost(format!("step '{what}' completed, but state {id} is no longer the latest row (another pod wrote Reset or a newer state after it): Ready not written")))
         }
     }
 
     /// The checksums of the installed modules now, as JSON to store; the
     /// error text when an addon cannot be read.
-    fn checksums_now(&mut self, pause: &mut Pause) -> Result<Result<String, String>, Halt> {
+    fn checksums_now(&mut self, pause: &mut Pause) -> Result<Result<String, String>, Failure> {
         let Some(addons) = self.addons.clone() else {
             return Ok(Err("no addons path".into()));
         };
@@ -236,7 +230,7 @@ impl Ctx {
         &mut self,
         pause: &mut Pause,
         expect: &[String],
-    ) -> Result<Option<String>, Halt> {
+    ) -> Result<Option<String>, Failure> {
         let missing = retrying(
             &mut self.session,
             self.cfg.db_wait_timeout,
@@ -265,7 +259,7 @@ impl Ctx {
     }
 
     /// `ForceReadyState`: `Force Ready` written whatever the latest state.
-    pub(super) fn force_ready(&mut self, pause: &mut Pause) -> Result<Next, Halt> {
+    pub(super) fn force_ready(&mut self, pause: &mut Pause) -> Result<Next, Failure> {
         let store = &mut self.store;
         retrying(
             &mut self.session,

@@ -6,10 +6,10 @@
 use postgres::Transaction;
 
 use super::gate::Ask;
-use super::{Ctx, Halt, Next};
+use super::{Ctx, Next};
 use crate::db::conn;
 use crate::db::state::State;
-use crate::exit;
+use crate::exit::Failure;
 use crate::odoo::addons::Addons;
 use crate::odoo::checksums::{self, Known, Sums};
 use crate::odoo::command as odoo;
@@ -73,7 +73,7 @@ fn choose(known: Known, addons: &Addons, sums: &Sums, only: &[String], force: bo
 impl Ctx {
     /// `UPDATE=changed`: the installed modules (of `MODULES`, when set)
     /// whose files changed; none: no update runs and no busy state is written.
-    pub(super) fn update_changed(&mut self, sup: &mut Supervisor) -> Result<Next, Halt> {
+    pub(super) fn update_changed(&mut self, sup: &mut Supervisor) -> Result<Next, Failure> {
         let only = odoo::to_update(&self.cfg.odoo);
         self.hash_ahead(&only)?;
         let claimed = self.pass_gate(&mut sup.pause(), Ask::Update { only: &only })?;
@@ -96,7 +96,7 @@ impl Ctx {
     /// Before the gate, with one attempt at the database and no lock: the
     /// checksums of what is installed now, so that the claim finds them
     /// made. Anything unavailable here is left to the gate.
-    fn hash_ahead(&mut self, only: &[String]) -> Result<(), Halt> {
+    fn hash_ahead(&mut self, only: &[String]) -> Result<(), Failure> {
         if self.addons.as_ref().is_none_or(|a| a.dirs().is_empty()) {
             return Ok(());
         }
@@ -118,7 +118,7 @@ impl Ctx {
     }
 
     /// Hashes what `known` says is installed (of `only`) and the sums lack.
-    pub(super) fn hash(&mut self, known: &Known, only: &[String]) -> Result<(), Halt> {
+    pub(super) fn hash(&mut self, known: &Known, only: &[String]) -> Result<(), Failure> {
         let Some(addons) = &self.addons else {
             return Ok(());
         };
@@ -126,9 +126,8 @@ impl Ctx {
             .into_iter()
             .cloned()
             .collect();
-        self.sums.add(addons, &wanted, &known.rules).map_err(|e| {
-            log::error!("cannot compute the checksum of an addon: {e}");
-            Halt::Exit(exit::USAGE)
-        })
+        self.sums
+            .add(addons, &wanted, &known.rules)
+            .map_err(|e| Failure::Usage(format!("cannot compute the checksum of an addon: {e}")))
     }
 }
