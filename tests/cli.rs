@@ -142,3 +142,69 @@ fn declared_rust_version_covers_every_locked_dependency() {
         "README states the minimum"
     );
 }
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(odoo_init())
+        .args(args)
+        .env_remove("ODOO_INIT_RUNTIME_DIR")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A PID no process has: Linux's pid_max is at most 2^22.
+const NO_SUCH_PID: &str = "4194399";
+
+#[test]
+fn own_options_take_their_value_either_way() {
+    for args in [
+        ["status", "--pid", NO_SUCH_PID],
+        ["status", &format!("--pid={NO_SUCH_PID}"), "--json"],
+    ] {
+        let (code, _, err) = run(&args.iter().map(|a| a.as_ref()).collect::<Vec<&str>>());
+        assert_eq!(
+            code, 77,
+            "{args:?}: the option was understood, the process not found: {err}"
+        );
+    }
+    let (code, _, err) = run(&["restart", &format!("--pid={NO_SUCH_PID}"), "--", "--pid=1"]);
+    assert_eq!(code, 77, "{err}");
+    for bad in [
+        &["status", "--pid"][..],
+        &["status", "--pid=x"],
+        &["state", "--limit=0"],
+        &["state", "--limit=3", "--changed"],
+        &["probe", "ready", "--timeout=0"],
+        &["probe", "ready", "--timeout", "0"],
+        &["probe", "ready", "--grace=soon"],
+        &["probe", "sideways"],
+        &["restart", "extra"],
+    ] {
+        let (code, _, err) = run(bad);
+        assert_eq!(code, 64, "{bad:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{bad:?}: one line: {err}");
+    }
+}
+
+#[test]
+fn each_command_has_its_own_help() {
+    for (command, own, not) in [
+        ("state", "--changed", "MODES"),
+        ("status", "--json", "MODES"),
+        ("probe", "--grace", "MODES"),
+        ("restart", "--pid", "MODES"),
+        ("supervise", "COMMAND", "MODES"),
+    ] {
+        let (code, out, _) = run(&[command, "--help"]);
+        assert_eq!(code, 0, "{command}");
+        assert!(
+            out.starts_with(&format!("USAGE:\n    odoo-init {command}")),
+            "{out}"
+        );
+        assert!(out.contains(own) && !out.contains(not), "{command}: {out}");
+    }
+}

@@ -1,10 +1,14 @@
 //! The command line: which job to run, and the exit code it ends with.
 //! The `state` command's database reads are in [`state`].
 
+mod options;
 mod state;
 
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
+use std::time::Duration;
+
+use options::{Parsed, Spec};
 
 use crate::config;
 use crate::env;
@@ -86,9 +90,8 @@ pub fn run(args: Vec<OsString>) -> i32 {
             0
         }
         // `odoo-init supervise --help` is a request for help, not a command to run.
-        "supervise" | "restart" | "state" | "status" | "probe" if asks_help(rest) => {
-            print!("{HELP}");
-            0
+        command if asks_help(rest) && options::help(command).is_some() => {
+            print(options::help(command).unwrap_or(HELP))
         }
         "supervise" => supervise(rest),
         "restart" => restart(rest),
@@ -195,21 +198,50 @@ fn supervise_with(
     sup.serve(&mut launcher, settings.on_exit)
 }
 
+/// Parses a command's options by `spec`; a usage error said, its exit code, otherwise.
+fn options(command: &str, args: &[OsString], spec: &Spec) -> Result<Parsed, i32> {
+    options::parse(args, spec).map_err(|why| usage(&format!("{command}: {why}")))
+}
+
+/// With `--pid PID`: which odoo-init a command asks (PID 1 by default).
+fn with_pid(parsed: Parsed) -> Result<(Parsed, i32), i32> {
+    let pid = match parsed.value("--pid") {
+        None => 1,
+        Some(v) => match v.parse() {
+            Ok(pid) if pid > 0 => pid,
+            _ => return Err(usage("--pid needs a process number")),
+        },
+    };
+    Ok((parsed, pid))
+}
+
 fn state(args: &[OsString]) -> i32 {
-    let limit = match args {
-        [] => None,
-        [flag] if flag == "--changed" => {
-            return match state::changed_modules() {
-                Ok(text) => print(&text),
-                Err(failure) => failure.said(),
-            }
-        }
-        [flag, n] if flag == "--limit" => match n.to_str().and_then(|n| n.parse::<i64>().ok()) {
-            Some(n) if n > 0 => Some(n),
+    let spec = Spec {
+        valued: &["--limit"],
+        flags: &["--changed"],
+        words: 0,
+        dashes: false,
+    };
+    let parsed = match options("state", args, &spec) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let limit = match parsed.value("--limit") {
+        None => None,
+        Some(n) => match n.parse::<i64>() {
+            Ok(n) if n > 0 => Some(n),
             _ => return usage("--limit needs a positive number"),
         },
-        _ => return usage("state takes only --limit N, or --changed"),
     };
+    if parsed.has("--changed") {
+        if limit.is_some() {
+            return usage("state takes --limit N or --changed, not both");
+        }
+        return match state::changed_modules() {
+            Ok(text) => print(&text),
+            Err(failure) => failure.said(),
+        };
+    }
     match state::history(limit) {
         Ok(text) => print(&text),
         Err(failure) => failure.said(),
@@ -219,25 +251,16 @@ fn state(args: &[OsString]) -> i32 {
 /// `odoo-init status [--json] [--pid PID]`: the record of the running
 /// odoo-init, ages computed now.
 fn status(args: &[OsString]) -> i32 {
-    let mut pid = 1;
-    let mut json = false;
-    let mut rest = args;
-    while let Some((first, tail)) = rest.split_first() {
-        match first.to_str() {
-            Some("--json") => {
-                json = true;
-                rest = tail;
-            }
-            Some("--pid") => match pid_arg(tail) {
-                Ok((value, after)) => {
-                    pid = value;
-                    rest = after;
-                }
-                Err(code) => return code,
-            },
-            _ => return usage(&format!("status: unexpected {first:?}")),
-        }
-    }
+    let spec = Spec {
+        valued: &["--pid"],
+        flags: &["--json"],
+        words: 0,
+        dashes: false,
+    };
+    let (parsed, pid) = match options("status", args, &spec).and_then(with_pid) {
+        Ok(both) => both,
+        Err(code) => return code,
+    };
     let dir = RuntimeDir::new(config::runtime_dir(&env::process_env));
     let record = match crate::status::read(&dir, pid) {
         Ok((_, record)) => record,
@@ -247,7 +270,7 @@ fn status(args: &[OsString]) -> i32 {
         }
     };
     let now = crate::status::now();
-    if json {
+    if parsed.has("--json") {
         print(&record.to_json(now))
     } else {
         print(&record.describe(now))
@@ -256,49 +279,44 @@ fn status(args: &[OsString]) -> i32 {
 
 /// `odoo-init probe startup|ready|live [--pid PID] [--timeout S] [--grace S]`.
 fn probe(args: &[OsString]) -> i32 {
-    let Some(kind) = args
+    let spec = Spec {
+        valued: &["--pid", "--timeout", "--grace"],
+        flags: &[],
+        words: 1,
+        dashes: false,
+    };
+    let (parsed, pid) = match options("probe", args, &spec).and_then(with_pid) {
+        Ok(both) => both,
+        Err(code) => return code,
+    };
+    let Some(kind) = parsed
+        .words
         .first()
-        .and_then(|a| crate::probe::Probe::parse(a.to_str()?))
+        .and_then(|w| crate::probe::Probe::parse(w))
     else {
         return usage("probe takes one of startup, ready, live");
     };
-    let (mut pid, mut timeout, mut grace) = (
-        1,
-        crate::probe::DEFAULT_TIMEOUT,
-        crate::probe::DEFAULT_GRACE,
-    );
-    let mut rest = &args[1..];
-    while let Some((first, tail)) = rest.split_first() {
-        let option = first.to_str().unwrap_or("");
-        if option == "--pid" {
-            match pid_arg(tail) {
-                Ok((value, after)) => (pid, rest) = (value, after),
-                Err(code) => return code,
-            }
-            continue;
-        }
-        let slot = match option {
-            "--timeout" => &mut timeout,
-            "--grace" => &mut grace,
-            _ => return usage(&format!("probe: unexpected {first:?}")),
-        };
-        let Some(value) = tail.first().and_then(|v| v.to_str()) else {
-            return usage(&format!("{option} needs a number of seconds"));
-        };
-        match env::seconds(option, value) {
-            Ok(d) => *slot = d,
-            Err(e) => return usage(&e.to_string()),
-        }
-        rest = &tail[1..];
+    let seconds = |option: &str, default: Duration| {
+        match parsed.value(option) {
+        None => Ok(default),
+        Some(v) => match env::seconds(option, v) {
+            Ok(d) if d.is_zero() => Err(usage(&format!(
+                "{option}={v:?} is not valid: more than 0 seconds (a probe with no time always fails)"
+            ))),
+            Ok(d) => Ok(d),
+            Err(e) => Err(usage(&e.to_string())),
+        },
     }
+    };
+    let timeout = match seconds("--timeout", crate::probe::DEFAULT_TIMEOUT) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    let grace = match seconds("--grace", crate::probe::DEFAULT_GRACE) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
     crate::probe::run(kind, pid, timeout, grace)
-}
-
-/// The value of `--pid` (the head of `tail`) and what follows it.
-fn pid_arg(tail: &[OsString]) -> Result<(i32, &[OsString]), i32> {
-    tail.split_first()
-        .and_then(|(value, after)| Some((value.to_str()?.parse().ok()?, after)))
-        .ok_or_else(|| usage("--pid needs a process number"))
 }
 
 /// Writes a command's output; a closed stdout (`odoo-init state | head`)
@@ -314,31 +332,18 @@ fn print(text: &str) -> i32 {
 }
 
 fn restart(args: &[OsString]) -> i32 {
-    let mut pid = 1;
-    let mut rest = args;
-    let mut new_args = None;
-    while let Some((first, tail)) = rest.split_first() {
-        match first.to_str() {
-            Some("--pid") => match pid_arg(tail) {
-                Ok((value, after)) => {
-                    pid = value;
-                    rest = after;
-                }
-                Err(code) => return code,
-            },
-            Some("--") => {
-                new_args = Some(tail.to_vec());
-                break;
-            }
-            _ => {
-                return usage(&format!(
-                    "restart: unexpected {first:?}; put Odoo arguments after --"
-                ))
-            }
-        }
-    }
+    let spec = Spec {
+        valued: &["--pid"],
+        flags: &[],
+        words: 0,
+        dashes: true,
+    };
+    let (parsed, pid) = match options("restart", args, &spec).and_then(with_pid) {
+        Ok(both) => both,
+        Err(code) => return code,
+    };
     let dir = RuntimeDir::new(config::runtime_dir(&env::process_env));
-    match restart::request(pid, new_args.as_deref(), &dir) {
+    match restart::request(pid, parsed.after_dashes.as_deref(), &dir) {
         Ok(()) => {
             log::info!("asked PID {pid} to restart");
             0
