@@ -14,8 +14,7 @@ use std::time::{Duration, Instant};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+use odoo_init_testkit as common;
 #[path = "inits/fleet.rs"]
 mod fleet;
 

@@ -7,7 +7,7 @@ need_tools
 # Every locked crate, for every platform: tests/cli.rs reads `cargo metadata --offline`.
 cargo fetch --locked
 cargo fmt --all -- --check
-cargo clippy --all-targets -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
 # The tests run the stand-in Odoo as a plain binary: build the examples as such.
 cargo build --examples
 # What ships (panic = "abort", LTO), built exactly as the Dockerfile builds

@@ -3,7 +3,7 @@
 //! environment scripts/venv.sh makes), and what an update then touches,
 //! judged from the database and the stand-in's own record of `-u`.
 
-mod common;
+use odoo_init_testkit as common;
 
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -373,8 +373,7 @@ fn eight_pods_after_one_change_run_one_update() {
     // Every pod ends running Odoo (the run phase's stand-in started).
     for pod in &pods {
         pod.wait_events("Odoo running", |ev| {
-            ev.iter()
-                .any(|l| l.contains(" start argv=") && !l.contains("--stop-after-init"))
+            starts(ev).iter().any(Start::is_run_phase)
         });
     }
     let seen = sampler.finish();

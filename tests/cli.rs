@@ -1,6 +1,6 @@
 //! What a newcomer sees first: --help and --version.
 
-mod common;
+use odoo_init_testkit as common;
 
 use common::*;
 use std::process::Command;

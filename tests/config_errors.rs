@@ -1,7 +1,7 @@
 //! Bad configuration stops odoo-init before it touches the database: one
 //! clear line naming the variable and the value, exit 64, no row written.
 
-mod common;
+use odoo_init_testkit as common;
 
 use common::pg::Pg;
 use common::*;

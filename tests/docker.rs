@@ -3,7 +3,7 @@
 //! ENTRYPOINT. Judged from outside: `docker inspect`, `docker top`, the
 //! stand-in's event log on a mounted host directory, the database.
 
-mod common;
+use odoo_init_testkit as common;
 
 use std::io::Write;
 use std::process::Stdio;
@@ -22,7 +22,7 @@ fn odoo(options: &[&str], args: &[&str]) -> Container {
 }
 
 fn started(ev: &[String]) -> usize {
-    count_in(ev, &[" start argv="])
+    starts(ev).len()
 }
 
 #[test]
@@ -104,7 +104,7 @@ fn docker_kill_hup_restarts_odoo_in_place_and_leaves_no_zombie() {
     let before = c.inspect("{{.State.Pid}} {{.State.StartedAt}}");
     run_docker(&["kill", "--signal", "HUP", &c.id]);
     let ev = c.wait_events("a new Odoo", |ev| started(ev) == 2);
-    let pids = pids_of(&ev, " start argv=");
+    let pids = starts(&ev).into_iter().map(|s| s.pid).collect::<Vec<_>>();
     assert_ne!(pids[0], pids[1], "{ev:?}");
     assert_eq!(c.inspect("{{.State.Pid}} {{.State.StartedAt}}"), before);
     assert!(c.running());
@@ -129,12 +129,8 @@ fn odoo_init_restart_through_docker_exec_passes_new_arguments() {
         String::from_utf8_lossy(&out.stderr)
     );
     let ev = c.wait_events("the new Odoo", |ev| started(ev) == 2);
-    let last = ev
-        .iter()
-        .rev()
-        .find(|l| l.contains(" start argv="))
-        .unwrap();
-    assert!(last.ends_with("--workers 2"), "{last}");
+    let last = starts(&ev).pop().unwrap();
+    assert!(last.argv.ends_with("--workers 2"), "{last:?}");
     // As root: refused, nothing signalled (the record is odoo's).
     let out = docker()
         .args(["exec", "-u", "0", &c.id, "odoo-init", "restart"])

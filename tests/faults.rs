@@ -3,18 +3,12 @@
 //! frozen past its lease, PgBouncer in transaction pooling under load. The
 //! invariant is asserted from outside: the process table and the table.
 
-mod common;
+use odoo_init_testkit as common;
 
 use common::pg::{Bouncer, Pg, DB, PASSWORD, USER};
 use common::*;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-fn in_run_phase(run: &Run) -> bool {
-    run.events()
-        .iter()
-        .any(|l| l.contains(" start argv=") && !l.contains("--stop-after-init"))
-}
 
 fn states_of(pg: &Pg) -> Vec<String> {
     pg.states(DB).unwrap()
@@ -154,8 +148,21 @@ fn postgres_stopped_longer_than_the_lease_does_not_reset_a_live_owner() {
     let mut waiter = pg.job("RunOnly").env("STATE_LEASE", "5").start();
     waiter.wait_stderr("'Updating' (row");
     pg.stop();
-    // The fault itself: the database stays away longer than the lease (5 s).
-    std::thread::sleep(Duration::from_secs(8));
+    // The fault itself: the database stays away longer than the lease (5 s),
+    // and both pods have seen it (the owner's beat failed, the waiter lost
+    // its connection) before it comes back.
+    let down = std::time::Instant::now();
+    wait_until(
+        Duration::from_secs(60),
+        "an outage past the lease, seen by both",
+        || {
+            let waiter_saw = ["database connection lost", "waiting for PostgreSQL"]
+                .iter()
+                .any(|said| waiter.stderr().contains(said));
+            let seen = owner.stderr().contains("heartbeat on state") && waiter_saw;
+            (seen && down.elapsed() > Duration::from_secs(8)).then_some(())
+        },
+    );
     pg.start_again();
     assert_eq!(
         owner.wait_exit(Duration::from_secs(60)),
@@ -163,7 +170,7 @@ fn postgres_stopped_longer_than_the_lease_does_not_reset_a_live_owner() {
         "{}",
         owner.stderr()
     );
-    waiter.wait_events("Odoo", |ev| count_in(ev, &[" start argv="]) == 1);
+    waiter.wait_events("Odoo", |ev| starts(ev).len() == 1);
     assert_eq!(
         states_of(&pg),
         ["Creating", "Ready", "Updating", "Ready"],
@@ -278,7 +285,7 @@ fn a_waiter_judges_the_owner_by_the_owners_lease_not_its_own() {
     owner.wait_events("the update", |ev| count_in(ev, &["-u all"]) == 1);
     let mut waiter = pg.job("RunOnly").env("STATE_LEASE", "5").start();
     assert_eq!(owner.wait_exit(LONG), 0, "{}", owner.stderr());
-    waiter.wait_events("Odoo", |ev| count_in(ev, &[" start argv="]) == 1);
+    waiter.wait_events("Odoo", |ev| starts(ev).len() == 1);
     assert_eq!(states_of(&pg), ["Creating", "Ready", "Updating", "Ready"]);
     waiter.signal(libc::SIGTERM);
     assert_eq!(waiter.wait_exit(LONG), 0, "{}", waiter.stderr());
@@ -415,7 +422,7 @@ fn a_pod_at_the_gate_survives_postgres_and_pgbouncer_restarts() {
     pg.superuser(DB)
         .batch_execute("INSERT INTO curq_state_history (state) VALUES ('Ready')")
         .unwrap();
-    waiter.wait_events("Odoo", |ev| count_in(ev, &[" start argv="]) == 1);
+    waiter.wait_events("Odoo", |ev| starts(ev).len() == 1);
     waiter.signal(libc::SIGTERM);
     assert_eq!(waiter.wait_exit(LONG), 0, "{}", waiter.stderr());
 }

@@ -1,6 +1,6 @@
 //! The state gate under concurrency and failure, and secrets.
 
-mod common;
+use odoo_init_testkit as common;
 
 use common::pg::{Pg, DB, PASSWORD, SUPERUSER_PASSWORD};
 use common::*;
@@ -8,12 +8,6 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-fn in_run_phase(run: &Run) -> bool {
-    run.events()
-        .iter()
-        .any(|l| l.contains(" start argv=") && !l.contains("--stop-after-init"))
-}
 
 #[test]
 fn eight_pods_updating_at_once_take_turns_and_all_end_running() {
@@ -94,7 +88,7 @@ fn a_killed_updater_is_reset_by_a_waiter_within_the_lease() {
     );
     // The restarted container then proceeds.
     let mut again = pg.job("RunOnly").start();
-    again.wait_events("Odoo", |ev| count_in(ev, &[" start argv="]) == 1);
+    again.wait_events("Odoo", |ev| starts(ev).len() == 1);
     again.signal(libc::SIGTERM);
     assert_eq!(again.wait_exit(LONG), 0);
 }
@@ -107,7 +101,7 @@ fn postgres_started_late_is_waited_for() {
     let mut run = pg.job("RunOnly").env("DB_WAIT_TIMEOUT", "60").start();
     run.wait_stderr("waiting for PostgreSQL");
     pg.start_again();
-    run.wait_events("Odoo", |ev| count_in(ev, &[" start argv="]) == 1);
+    run.wait_events("Odoo", |ev| starts(ev).len() == 1);
     assert!(
         run.stderr().contains("PostgreSQL is up"),
         "{}",
@@ -224,8 +218,9 @@ fn no_secret_in_any_command_line_or_log() {
         .env("STANDIN_STEP_MS", "500")
         .start();
     run.wait_events("Odoo", |ev| {
-        ev.iter()
-            .any(|l| l.ends_with("start argv=-d odoo --no-database-list"))
+        starts(ev)
+            .iter()
+            .any(|s| s.argv == "-d odoo --no-database-list")
     });
     wait_until(LONG, "the run phase seen by the sampler", || {
         seen.lock()
@@ -287,7 +282,7 @@ fn a_connection_dropped_while_odoo_runs_is_made_again_for_the_restart() {
     let pg = Pg::start();
     pg.ready_database();
     let mut run = pg.job("RunOnly").start();
-    run.wait_events("Odoo", |ev| count_in(ev, &[" start argv="]) == 1);
+    run.wait_events("Odoo", |ev| starts(ev).len() == 1);
     let killed: i64 = pg
         .superuser("postgres")
         .query_one(
@@ -299,7 +294,7 @@ fn a_connection_dropped_while_odoo_runs_is_made_again_for_the_restart() {
         .get(0);
     assert_eq!(killed, 1, "odoo-init keeps one connection while Odoo runs");
     run.signal(libc::SIGHUP);
-    run.wait_events("Odoo again", |ev| count_in(ev, &[" start argv="]) == 2);
+    run.wait_events("Odoo again", |ev| starts(ev).len() == 2);
     assert!(run.stderr().contains("reconnecting"), "{}", run.stderr());
     run.signal(libc::SIGTERM);
     assert_eq!(run.wait_exit(LONG), 0);
@@ -326,10 +321,10 @@ fn a_restart_asked_at_the_gate_applies_to_the_first_start() {
     pg.superuser(DB)
         .batch_execute("INSERT INTO curq_state_history (state) VALUES ('Ready')")
         .unwrap();
-    let events = waiter.wait_events("Odoo to start", |ev| count_in(ev, &[" start argv="]) == 1);
-    let start = events.iter().find(|l| l.contains(" start argv=")).unwrap();
-    assert!(start.ends_with(" --log-level=debug"), "{start}");
+    let events = waiter.wait_events("Odoo to start", |ev| starts(ev).len() == 1);
+    let start = &starts(&events)[0];
+    assert!(start.argv.ends_with(" --log-level=debug"), "{start:?}");
     waiter.signal(libc::SIGTERM);
     assert_eq!(waiter.wait_exit(LONG), 0);
-    assert_eq!(waiter.count(&[" start argv="]), 1, "one start only");
+    assert_eq!(waiter.starts().len(), 1, "one start only");
 }

@@ -4,7 +4,7 @@
 //! release profile's abort) or a crash (139). scripts/test.sh runs this
 //! against the release binary too (`ODOO_INIT_BIN`).
 
-mod common;
+use odoo_init_testkit as common;
 
 use common::*;
 use std::ffi::OsString;

@@ -3,17 +3,14 @@
 //! demo data unless asked, and an install that installed nothing fails.
 //! Judged from the stand-in's command lines and the database.
 
-mod common;
+use odoo_init_testkit as common;
 
 use common::pg::{Pg, DB, PASSWORD, USER};
 use common::*;
 
 /// The arguments of each Odoo start, in order.
-fn starts(run: &Run) -> Vec<String> {
-    run.events()
-        .iter()
-        .filter_map(|l| l.split_once(" start argv=").map(|(_, a)| a.to_string()))
-        .collect()
+fn argv_of_starts(run: &Run) -> Vec<String> {
+    run.starts().into_iter().map(|s| s.argv).collect()
 }
 
 /// An addons directory holding `module` (a manifest is what Odoo looks for).
@@ -62,9 +59,9 @@ fn locating_arguments_reach_the_steps_serving_ones_stay_with_the_run_phase() {
         .env("ODOO_STEP_ARGS", "--log-level=debug")
         .start();
     run.wait_events("the run phase", |ev| {
-        ev.iter().any(|l| l.contains("master start argv="))
+        starts(ev).iter().any(|s| s.role == "master")
     });
-    let argv = starts(&run);
+    let argv = argv_of_starts(&run);
     let install = argv.iter().find(|a| a.contains(" -i ")).expect("install");
     assert!(
         install.contains(&format!("--addons-path {addons}")),
@@ -94,7 +91,7 @@ fn locating_arguments_reach_the_steps_serving_ones_stay_with_the_run_phase() {
         .env("UPDATE", "all")
         .start();
     assert_eq!(update.wait_exit(LONG), 0, "{}", update.stderr());
-    let argv = starts(&update);
+    let argv = argv_of_starts(&update);
     assert_eq!(argv.len(), 1, "{argv:?}");
     assert!(argv[0].contains(" -u my_module"), "{argv:?}");
     assert!(
@@ -116,9 +113,9 @@ fn installs_load_no_demo_data_unless_asked() {
     let mut run = pg.job("InstallOnly").env("MODULES", "sale").start();
     assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
     assert!(
-        starts(&run)[0].ends_with("--without-demo=all"),
+        argv_of_starts(&run)[0].ends_with("--without-demo=all"),
         "{:?}",
-        starts(&run)
+        argv_of_starts(&run)
     );
     assert_eq!(with_demo(&pg), Vec::<String>::new());
 
@@ -131,7 +128,7 @@ fn installs_load_no_demo_data_unless_asked() {
         .env("DEMO", "True")
         .start();
     assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
-    assert!(!starts(&run)[0].contains("--without-demo"));
+    assert!(!argv_of_starts(&run)[0].contains("--without-demo"));
     assert_eq!(with_demo(&pg), ["base", "sale"]);
 
     // The config file decides (here: load them): odoo-init adds nothing.
@@ -146,7 +143,7 @@ fn installs_load_no_demo_data_unless_asked() {
         .env("ODOO_RC", path_str(&rc))
         .start();
     assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
-    assert!(!starts(&run)[0].contains("--without-demo"));
+    assert!(!argv_of_starts(&run)[0].contains("--without-demo"));
     assert_eq!(with_demo(&pg), ["base", "crm"]);
 }
 

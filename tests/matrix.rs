@@ -1,6 +1,6 @@
 //! Every mode on four kinds of database, asserting the exact states written.
 
-mod common;
+use odoo_init_testkit as common;
 
 use common::pg::{Pg, SUPERUSER_PASSWORD};
 use common::*;

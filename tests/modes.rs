@@ -1,6 +1,6 @@
 //! The modes against a real, throwaway PostgreSQL, odoo-init as PID 1.
 
-mod common;
+use odoo_init_testkit as common;
 
 use common::pg::{Pg, DB, PASSWORD, SUPERUSER_PASSWORD, USER};
 use common::*;
@@ -14,8 +14,11 @@ fn script(scratch: &Scratch) -> String {
 
 fn run_phase_started(run: &Run) -> Vec<String> {
     run.wait_events("Odoo's run phase", |ev| {
-        ev.iter()
-            .any(|l| l.contains(" start argv=") && !l.contains("--stop-after-init"))
+        ev.iter().any(|l| {
+            starts(std::slice::from_ref(l))
+                .iter()
+                .any(Start::is_run_phase)
+        })
     })
 }
 
@@ -31,9 +34,9 @@ fn install_and_run_on_a_fresh_server() {
         .start();
     let events = run_phase_started(&run);
     assert!(
-        events
-            .iter()
-            .any(|l| l.contains("start argv=-d odoo -i sale,crm --stop-after-init --no-http")),
+        starts(&events).iter().any(|s| s
+            .argv
+            .starts_with("-d odoo -i sale,crm --stop-after-init --no-http")),
         "{events:?}"
     );
     assert!(
@@ -41,9 +44,9 @@ fn install_and_run_on_a_fresh_server() {
         "{events:?}"
     );
     assert!(
-        events
+        starts(&events)
             .iter()
-            .any(|l| l.ends_with("start argv=-d odoo --no-database-list")),
+            .any(|s| s.argv == "-d odoo --no-database-list"),
         "{events:?}"
     );
     assert_eq!(
@@ -74,11 +77,7 @@ fn run_only_waits_while_busy_and_proceeds_on_ready() {
         .unwrap();
     let mut run = pg.job("RunOnly").start();
     run.wait_stderr("state 'Updating'");
-    assert_eq!(
-        run.count(&[" start argv="]),
-        0,
-        "Odoo must not start while busy"
-    );
+    assert_eq!(run.starts().len(), 0, "Odoo must not start while busy");
     pg.superuser(DB)
         .batch_execute("INSERT INTO curq_state_history (state) VALUES ('Ready')")
         .unwrap();
@@ -108,7 +107,7 @@ fn a_busy_state_older_than_timeout_is_reset() {
         run.stderr()
     );
     assert_eq!(pg.states(DB).unwrap().last().unwrap(), "Reset");
-    assert_eq!(run.count(&[" start argv="]), 0);
+    assert_eq!(run.starts().len(), 0);
 }
 
 #[test]
@@ -143,9 +142,9 @@ fn list_db_runs_without_gate_and_without_d() {
         s = s.env(k, v);
     }
     let mut run = s.start();
-    let events = run.wait_events("Odoo", |ev| count_in(ev, &[" start argv="]) == 1);
+    let events = run.wait_events("Odoo", |ev| starts(ev).len() == 1);
     assert!(
-        events.iter().any(|l| l.ends_with(" start argv=")),
+        starts(&events).iter().any(|s| s.argv.is_empty()),
         "{events:?}"
     );
     run.signal(libc::SIGTERM);
@@ -171,7 +170,7 @@ fn force_modes_adopt_a_database_without_state_table() {
     let mut run = pg.job("ForceReadyState").start();
     assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
     assert_eq!(pg.states(DB).unwrap(), ["Updating", "Ready", "Force Ready"]);
-    assert_eq!(run.count(&[" start argv="]), 0);
+    assert_eq!(run.starts().len(), 0);
 }
 
 #[test]

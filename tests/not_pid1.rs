@@ -1,7 +1,7 @@
 //! `odoo-init` started as an ordinary process: it becomes a child subreaper,
 //! reaps its orphans and signals nothing outside its own tree.
 
-mod common;
+use odoo_init_testkit as common;
 
 use common::*;
 
@@ -9,7 +9,7 @@ use common::*;
 fn as_a_subreaper_it_reaps_orphans_and_leaves_others_alone() {
     // A bystander outside odoo-init's tree, e.g. the shell that started it.
     let mut bystander = Setup::standin(&[]).not_pid1().start();
-    bystander.wait_events("bystander start", |ev| count_in(ev, &[" start argv="]) == 1);
+    bystander.wait_events("bystander start", |ev| starts(ev).len() == 1);
 
     let mut run = Setup::standin(&["--workers", "1"])
         .not_pid1()

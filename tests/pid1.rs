@@ -1,13 +1,13 @@
 //! `odoo-init` as PID 1 of a fresh PID namespace, supervising the stand-in Odoo.
 
-mod common;
+use odoo_init_testkit as common;
 
 use common::*;
 use std::time::{Duration, Instant};
 
 fn started(run: &Run, n: usize) -> Vec<String> {
     run.wait_events(&format!("{n} start(s) of the stand-in"), |ev| {
-        count_in(ev, &[" start argv="]) >= n
+        starts(ev).len() >= n
     })
 }
 
@@ -231,11 +231,17 @@ fn the_child_starts_with_an_empty_mask_and_default_dispositions() {
 #[test]
 fn hup_restarts_the_child_in_place() {
     let mut run = Setup::standin(&[]).start();
-    let first = pids_of(&started(&run, 1), " start argv=");
+    let first = starts(&started(&run, 1))
+        .into_iter()
+        .map(|s| s.pid)
+        .collect::<Vec<_>>();
     let before: Vec<i32> = run.procs().iter().map(|p| p.pid).collect();
     run.signal(libc::SIGHUP);
     let events = started(&run, 2);
-    let pids = pids_of(&events, " start argv=");
+    let pids = starts(&events)
+        .into_iter()
+        .map(|s| s.pid)
+        .collect::<Vec<_>>();
     assert_ne!(pids[1], first[0], "the new child has a new PID");
     assert_eq!(
         count_in(&events, &[&format!("{} server exit 0", first[0])]),
@@ -287,7 +293,7 @@ fn a_burst_of_hups_ends_with_exactly_one_child() {
     for _ in 0..20 {
         run.signal(libc::SIGHUP);
     }
-    run.wait_events("a restart", |ev| count_in(ev, &[" start argv="]) >= 2);
+    run.wait_events("a restart", |ev| starts(ev).len() >= 2);
     let restarts = wait_until(LONG, "the HUP burst to settle", || settled(&run));
     assert!(
         (1..20).contains(&restarts),
@@ -298,7 +304,7 @@ fn a_burst_of_hups_ends_with_exactly_one_child() {
     assert_eq!(run.wait_exit(LONG), 0);
     let events = run.events();
     assert_eq!(
-        count_in(&events, &[" start argv="]),
+        starts(&events).len(),
         count_in(&events, &["server exit"]),
         "every child started was stopped: {events:?}"
     );

@@ -3,7 +3,7 @@
 //! namespace, judged against the stand-in's real HTTP socket, its event
 //! log and the process table.
 
-mod common;
+use odoo_init_testkit as common;
 
 use std::io::{Read, Write};
 use std::process::Command;

@@ -1,21 +1,16 @@
 //! `odoo-init restart`: new arguments through the private runtime directory.
 
-mod common;
+use odoo_init_testkit as common;
 
 use common::*;
 use std::os::unix::fs::PermissionsExt;
 
 fn argv_of_starts(run: &Run) -> Vec<String> {
-    run.events()
-        .iter()
-        .filter_map(|l| l.split_once(" start argv=").map(|(_, a)| a.to_string()))
-        .collect()
+    run.starts().into_iter().map(|s| s.argv).collect()
 }
 
 fn wait_starts(run: &Run, n: usize) -> Vec<String> {
-    run.wait_events(&format!("{n} starts"), |ev| {
-        count_in(ev, &[" start argv="]) >= n
-    });
+    run.wait_events(&format!("{n} starts"), |ev| starts(ev).len() >= n);
     argv_of_starts(run)
 }
 
@@ -59,11 +54,7 @@ fn restart_refuses_a_runtime_directory_others_can_write() {
     assert!(!run.instance_dir().join("restart-args").exists());
     run.signal(libc::SIGTERM);
     assert_eq!(run.wait_exit(LONG), 0);
-    assert_eq!(
-        count_in(&run.events(), &[" start argv="]),
-        1,
-        "no restart happened"
-    );
+    assert_eq!(run.starts().len(), 1, "no restart happened");
 }
 
 #[test]
@@ -183,12 +174,7 @@ fn a_hostile_restart_file_leaves_pid_1_running_with_the_previous_arguments() {
     // And it still honours SIGTERM at once.
     run.signal(libc::SIGTERM);
     assert_eq!(run.wait_exit(LONG), 0);
-    assert_eq!(
-        count_in(&run.events(), &[" start argv="]),
-        4,
-        "{:?}",
-        run.events()
-    );
+    assert_eq!(run.starts().len(), 4, "{:?}", run.events());
 }
 
 /// Two odoo-init of one user with one runtime directory (a host, not a
@@ -209,7 +195,7 @@ fn two_odoo_init_of_one_user_keep_their_files_apart() {
     let mut a = start("secret-a");
     let mut b = start("secret-b");
     for (run, password) in [(&a, "secret-a"), (&b, "secret-b")] {
-        run.wait_events("Odoo to start", |ev| count_in(ev, &[" start argv="]) == 1);
+        run.wait_events("Odoo to start", |ev| starts(ev).len() == 1);
         // What the child really got, read from outside: its PGPASSFILE.
         let child = run.procs().into_iter().next().expect("the child");
         let environ = std::fs::read(format!("/proc/{}/environ", child.pid)).unwrap();
@@ -247,7 +233,7 @@ fn a_foreign_runtime_directory_stops_only_what_needs_it() {
             .env("ODOO_INIT_RUNTIME_DIR", foreign.display())
     };
     let mut run = job().start();
-    run.wait_events("Odoo to start", |ev| count_in(ev, &[" start argv="]) == 1);
+    run.wait_events("Odoo to start", |ev| starts(ev).len() == 1);
     assert!(
         run.stderr().contains("cannot pass new arguments"),
         "{}",

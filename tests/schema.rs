@@ -3,7 +3,7 @@
 //! against each, and none ends in a panic (101 for this debug build, 134
 //! with the release profile's abort) or a crash (139).
 
-mod common;
+use odoo_init_testkit as common;
 
 use common::pg::{Pg, DB};
 use common::*;
@@ -70,10 +70,7 @@ fn every_command_survives_an_odd_state_table() {
             // RunOnly may reach Odoo: then stop it as a container stop would.
             let what = format!("{case}: {mode} to end or run Odoo");
             wait_until(LONG, &what, || {
-                let serving = run
-                    .events()
-                    .iter()
-                    .any(|l| l.contains(" start argv=") && !l.contains("--stop-after-init"));
+                let serving = in_run_phase(&run);
                 (!run.alive() || serving).then_some(())
             });
             if run.alive() {
@@ -93,7 +90,7 @@ fn a_restart_that_the_gate_cannot_pass_keeps_odoo_running() {
     let pg = Pg::start();
     pg.ready_database();
     let mut run = pg.job("RunOnly").start();
-    run.wait_events("Odoo to start", |ev| count_in(ev, &[" start argv="]) == 1);
+    run.wait_events("Odoo to start", |ev| starts(ev).len() == 1);
     let (_, odoo) = run.init_and_child();
     pg.superuser(DB)
         .batch_execute("ALTER TABLE curq_state_history ALTER COLUMN write_date TYPE text")
@@ -109,7 +106,7 @@ fn a_restart_that_the_gate_cannot_pass_keeps_odoo_running() {
         "never stopped: {:?}",
         run.events()
     );
-    assert_eq!(run.count(&[" start argv="]), 1);
+    assert_eq!(run.starts().len(), 1);
 
     pg.superuser(DB)
         .batch_execute(
@@ -118,7 +115,7 @@ fn a_restart_that_the_gate_cannot_pass_keeps_odoo_running() {
         )
         .unwrap();
     run.signal(libc::SIGHUP);
-    run.wait_events("the restart", |ev| count_in(ev, &[" start argv="]) == 2);
+    run.wait_events("the restart", |ev| starts(ev).len() == 2);
     run.signal(libc::SIGTERM);
     assert_eq!(run.wait_exit(LONG), 0);
 }

@@ -2,7 +2,7 @@
 //! outside, phase by phase, as a `docker exec` would (judged against the
 //! process table and the database).
 
-mod common;
+use odoo_init_testkit as common;
 
 use common::pg::{Pg, DB};
 use common::*;

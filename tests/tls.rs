@@ -3,7 +3,7 @@
 //! made by `openssl`, `hostnossl ... reject`), one without TLS. What was
 //! encrypted is read from the server (`pg_stat_ssl`), not from odoo-init.
 
-mod common;
+use odoo_init_testkit as common;
 
 use std::process::Command;
 
@@ -381,12 +381,12 @@ fn init_gate_heartbeat_and_restart_over_tls_with_a_client_certificate() {
     );
     assert_eq!(init.wait_exit(LONG), 0, "{}", init.stderr());
     // The pod passes the gate and starts Odoo, told the mode on its command line.
-    let starts = pod.wait_events("Odoo started", |ev| count_in(ev, &[" start argv="]) >= 1);
-    let argv = starts.iter().find(|l| l.contains(" start argv=")).unwrap();
+    let events = pod.wait_events("Odoo started", |ev| !starts(ev).is_empty());
+    let argv = &starts(&events)[0].argv;
     assert!(argv.contains("--db_sslmode=verify-full"), "{argv}");
     // kill -HUP: the gate is asked again over TLS, Odoo restarts in place.
     pod.signal(libc::SIGHUP);
-    pod.wait_events("a second start", |ev| count_in(ev, &[" start argv="]) >= 2);
+    pod.wait_events("a second start", |ev| starts(ev).len() >= 2);
     assert_eq!(
         tls.states("certdb").unwrap(),
         ["Creating", "Ready"],

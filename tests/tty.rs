@@ -2,7 +2,7 @@
 //! As in a container, odoo-init is PID 1 and leader of the terminal's
 //! session (`setsid --ctty` inside the namespace execs it, as runc does).
 
-mod common;
+use odoo_init_testkit as common;
 
 use common::*;
 use std::fs::File;
@@ -34,7 +34,7 @@ fn on_terminal(mut setup: Setup<'static>, wrapper: &[&str]) -> (Run, File, JoinH
 /// kernel, 1: odoo-init); returns the screen.
 fn ctrl_c_reaches_the_child_once(wrapper: &[&str], sender: &str) -> String {
     let (mut run, mut master, screen) = on_terminal(Setup::standin(&[]), wrapper);
-    run.wait_events("the stand-in", |ev| count_in(ev, &[" start argv="]) == 1);
+    run.wait_events("the stand-in", |ev| starts(ev).len() == 1);
     // In odoo-init's session (the terminal's), in a process group of its own.
     let (init, child) = run.init_and_child();
     assert_eq!(child.session, init.session, "{child:?} {init:?}");
@@ -71,7 +71,7 @@ fn with_stdin_redirected_on_a_terminal_ctrl_c_is_forwarded_once() {
 fn with_on_exit_wait_a_second_ctrl_c_stops_odoo_init() {
     let (mut run, mut master, screen) =
         on_terminal(Setup::standin(&[]).env("ON_EXIT", "wait"), &[]);
-    run.wait_events("the stand-in", |ev| count_in(ev, &[" start argv="]) == 1);
+    run.wait_events("the stand-in", |ev| starts(ev).len() == 1);
     master.write_all(b"\x03").expect("type Ctrl-C");
     run.wait_events("Odoo's exit", |ev| count_in(ev, &["server exit 0"]) == 1);
     // odoo-init has taken the terminal back once it says it waits.

@@ -131,3 +131,100 @@ impl Ctx {
             .map_err(|e| Failure::Usage(format!("cannot compute the checksum of an addon: {e}")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::odoo::addons::{Rules, DEFAULT_EXCLUDE};
+    use std::collections::HashMap;
+    use std::path::PathBuf;
+
+    /// An addons directory with modules `a` and `b`, removed when dropped.
+    struct Tree(PathBuf);
+
+    impl Tree {
+        fn new(name: &str) -> Tree {
+            let dir = std::env::temp_dir().join(format!("odoo-init-{name}-{}", std::process::id()));
+            for module in ["a", "b"] {
+                let m = dir.join(module);
+                std::fs::create_dir_all(&m).unwrap();
+                std::fs::write(m.join("__manifest__.py"), format!("{{'name': '{module}'}}"))
+                    .unwrap();
+            }
+            Tree(dir)
+        }
+    }
+
+    impl Drop for Tree {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn rules() -> Rules {
+        Rules::new(DEFAULT_EXCLUDE, &[])
+    }
+
+    fn known(stored: &[(&str, Option<String>)]) -> Known {
+        Known {
+            installed: vec!["a".into(), "b".into()],
+            stored: stored
+                .iter()
+                .map(|(m, s)| (m.to_string(), s.clone()))
+                .collect::<HashMap<_, _>>(),
+            rules: rules(),
+        }
+    }
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn an_update_covers_what_changed_and_hashes_nothing_under_the_lock() {
+        let tree = Tree::new("choose");
+        let addons = Addons::new(vec![tree.0.clone()]);
+        let mut sums = Sums::default();
+        let sum = |m: &str| crate::odoo::addons::checksum(&tree.0.join(m), &rules()).unwrap();
+        let current = [("a", Some(sum("a"))), ("b", Some(sum("b")))];
+
+        // Nothing stored yet: everything, once.
+        assert!(matches!(
+            choose(known(&[]), &addons, &sums, &[], false),
+            Decision::All
+        ));
+        // Sums not made yet: hashed outside the lock first.
+        assert!(matches!(
+            choose(known(&current), &addons, &sums, &[], false),
+            Decision::Hash(_)
+        ));
+        sums.add(&addons, &names(&["a", "b"]), &rules()).unwrap();
+        // Nothing changed: no update, unless a Force mode asks for one.
+        assert!(matches!(
+            choose(known(&current), &addons, &sums, &[], false),
+            Decision::Nothing
+        ));
+        assert!(matches!(
+            choose(known(&current), &addons, &sums, &[], true),
+            Decision::All
+        ));
+        // `b` changed: only `b`; with MODULES=a, nothing.
+        let stale = [("a", Some(sum("a"))), ("b", Some("0".repeat(40)))];
+        match choose(known(&stale), &addons, &sums, &[], false) {
+            Decision::Modules(m) => assert_eq!(m, names(&["b"])),
+            other => panic!("{other:?}"),
+        }
+        let only_a = names(&["a"]);
+        assert!(matches!(
+            choose(known(&stale), &addons, &sums, &only_a, false),
+            Decision::Nothing
+        ));
+        // Other rules (another active language): the sums no longer hold.
+        let mut other = known(&stale);
+        other.rules = Rules::new(DEFAULT_EXCLUDE, &["fr_FR".to_string()]);
+        assert!(matches!(
+            choose(other, &addons, &sums, &[], false),
+            Decision::Hash(_)
+        ));
+    }
+}

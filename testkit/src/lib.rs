@@ -1,7 +1,6 @@
 //! Test harness: real processes, `odoo-init` really PID 1 in a fresh PID
 //! namespace, the stand-in Odoo as its child. Waits are on conditions
 //! (a log line, a process state), never fixed sleeps.
-#![allow(dead_code)]
 
 pub mod docker;
 pub mod pg;
@@ -29,13 +28,30 @@ pub fn odoo_init() -> PathBuf {
             );
             path
         }
-        None => PathBuf::from(env!("CARGO_BIN_EXE_odoo-init")),
+        None => built("odoo-init"),
     }
+}
+
+/// A program cargo built beside the test or benchmark running now
+/// (`target/TRIPLE/PROFILE/NAME`; the test itself is in `deps/`).
+fn built(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the running test's path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("a test binary lives in target/.../deps");
+    let path = profile_dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: cargo builds it for the package's own tests",
+        path.display()
+    );
+    path
 }
 
 /// The stand-in Odoo, built by `cargo build --examples` beside the test build.
 pub fn standin() -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_BIN_EXE_odoo-init"))
+    let path = built("odoo-init")
         .parent()
         .expect("binary has a directory")
         .join("examples/standin-odoo");
@@ -397,6 +413,11 @@ impl Run {
         })
     }
 
+    /// The stand-in's starts so far.
+    pub fn starts(&self) -> Vec<Start> {
+        starts(&self.events())
+    }
+
     /// Lines of the event log that contain every one of `parts`.
     pub fn count(&self, parts: &[&str]) -> usize {
         count_in(&self.events(), parts)
@@ -517,6 +538,45 @@ impl Drop for Run {
             }
         }
     }
+}
+
+/// One start of the stand-in, as its event log says it: `PID ROLE start argv=ARGS`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Start {
+    /// Its PID, as the stand-in saw it.
+    pub pid: String,
+    /// `master` for Odoo itself, or the stand-in's other roles.
+    pub role: String,
+    /// Its arguments, as one line.
+    pub argv: String,
+}
+
+impl Start {
+    /// A start of the run phase (not an install, update or other one-off).
+    pub fn is_run_phase(&self) -> bool {
+        !self.argv.contains("--stop-after-init")
+    }
+}
+
+/// The stand-in's starts in the event log `lines`, in order.
+pub fn starts(lines: &[String]) -> Vec<Start> {
+    lines
+        .iter()
+        .filter_map(|l| {
+            let (head, argv) = l.split_once(" start argv=")?;
+            let (pid, role) = head.split_once(' ')?;
+            Some(Start {
+                pid: pid.to_string(),
+                role: role.to_string(),
+                argv: argv.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Whether Odoo's run phase has started (the stand-in without `--stop-after-init`).
+pub fn in_run_phase(run: &Run) -> bool {
+    run.starts().iter().any(Start::is_run_phase)
 }
 
 pub fn count_in(lines: &[String], parts: &[&str]) -> usize {

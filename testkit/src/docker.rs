@@ -74,6 +74,9 @@ pub struct Images {
 /// The repository's root.
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("testkit/ is in the repository")
+        .to_path_buf()
 }
 
 /// The release binary `scripts/test.sh` builds before the tests (what ships).
