@@ -306,10 +306,26 @@ fn rss_while_running(argv: &[String], env: &[(&str, &str)]) -> f64 {
         wait_ack(&mut ack, Duration::from_secs(10)),
         "{argv:?} did not start Odoo"
     );
-    let rss = status_kb(child.id() as i32, "VmRSS:");
+    let rss = steady_kb(child.id() as i32, "VmRSS:");
     signal(child.id() as i32, libc::SIGTERM);
     let _ = child.wait();
     rss
+}
+
+/// A `/proc/PID/status` figure once it has settled: the same in two reads
+/// 200 ms apart (PID 1 gives back its start-up pages right after the
+/// child starts), or the last read after 3 s.
+fn steady_kb(pid: i32, field: &str) -> f64 {
+    let until = Instant::now() + Duration::from_secs(3);
+    let mut last = status_kb(pid, field);
+    loop {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = status_kb(pid, field);
+        if now == last || Instant::now() > until {
+            return now;
+        }
+        last = now;
+    }
 }
 
 /// Addons of a generated tree the size of a full Odoo installation.
