@@ -98,5 +98,8 @@ fn odoo_conf_reads_as_pythons_raw_config_parser_reads_it() {
             _ => panic!("{file:?}: odoo-init read {ours:?}, Python {expected:?}"),
         }
     }
-    assert!(refused >= 7, "the table has files Python refuses: {refused}");
+    assert!(
+        refused >= 7,
+        "the table has files Python refuses: {refused}"
+    );
 }

@@ -17,7 +17,7 @@ use crate::odoo::{addons, checksums, rc};
 /// The database settings of the environment and one connection.
 fn connection() -> Result<(Db, Client), Failure> {
     let env = &env::process_env;
-    let (db, password) = rc::locate(env)
+    let config::Database { db, password, .. } = rc::locate(env)
         .and_then(|(path, options)| config::database(env, (path.as_deref(), &options), true))
         .map_err(|e| Failure::Usage(e.to_string()))?;
     let target = Target::of(&db, password.as_deref(), db.name());

@@ -52,6 +52,9 @@ pub(crate) fn main_job(extra: Vec<OsString>) -> i32 {
     if let Err(e) = nix::sys::prctl::set_dumpable(false) {
         log::warn!("cannot make odoo-init non-dumpable: {e}");
     }
+    for note in &cfg.notes {
+        log::info!("{note}");
+    }
     let plan = Plan::for_mode(cfg.mode, cfg.list_db);
     log::info!(
         "MODE={}: steps {:?}, database {}",

@@ -27,6 +27,9 @@ pub(crate) struct Odoo {
     pub(crate) step_args: Vec<String>,
     /// The TLS mode for `--db_sslmode`, when the environment chose it.
     pub(crate) sslmode: Option<String>,
+    /// `--db_host=...` and the like: the environment's choices where Odoo's
+    /// config file says otherwise (Odoo would read the file's).
+    pub(crate) db_args: Vec<String>,
 }
 
 /// Keeps a one-off Odoo run from serving HTTP or running crons.
@@ -101,6 +104,7 @@ fn one_off(cfg: &Odoo, flag: &str, modules: &str, extra: &[OsString]) -> Vec<OsS
         os(modules),
     ];
     argv.extend(sslmode(cfg));
+    argv.extend(cfg.db_args.iter().map(os));
     argv.extend(args::for_steps(extra));
     argv.extend(cfg.step_args.iter().map(os));
     argv.extend(ONE_OFF.iter().map(os));
@@ -127,6 +131,7 @@ pub fn run(cfg: &Odoo, extra: &[OsString]) -> Vec<OsString> {
         argv.push(os("--no-database-list"));
     }
     argv.extend(sslmode(cfg));
+    argv.extend(cfg.db_args.iter().map(os));
     argv.extend(extra.iter().cloned());
     argv
 }

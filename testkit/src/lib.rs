@@ -337,7 +337,13 @@ impl<'a> Setup<'a> {
             .env_remove("PGUSER")
             .env_remove("PGDATABASE")
             .env_remove("PGPASSWORD")
-            .env_remove("ODOO_RC");
+            .env_remove("ODOO_RC")
+            // The official image's names: a developer's shell may have them.
+            .env_remove("HOST")
+            .env_remove("PORT")
+            .env_remove("USER")
+            .env_remove("PASSWORD")
+            .env_remove("PASSWORD_FILE");
         for (k, v) in &self.env {
             cmd.env(k, v);
         }

@@ -5,15 +5,20 @@
 //! database side a [`Db`] and the password apart, the Odoo side an
 //! [`odoo::command::Odoo`] without secrets.
 
-use std::path::{Path, PathBuf};
+mod database;
+
+use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::db::{tls, Db};
+use crate::db::Db;
 use crate::env::{self, boolean, invalid, seconds, seconds_or, secret, ConfigError, Lookup};
 use crate::odoo::command::Odoo;
 use crate::odoo::{args, rc};
 use crate::pid1::supervisor::{self, OnExit};
 use crate::plan::Mode;
+
+use database::{check_name, Name};
+pub(crate) use database::{database, Database};
 
 /// Every variable odoo-init itself reads (the `*_FILE` forms of the secrets
 /// included); the examples are checked against this list, and a unit test
@@ -31,6 +36,12 @@ pub const VARIABLES: &[&str] = &[
     "DB_USER",
     "DB_PASSWORD",
     "DB_PASSWORD_FILE",
+    // the official image's names (config/database.rs)
+    "HOST",
+    "PORT",
+    "USER",
+    "PASSWORD",
+    "PASSWORD_FILE",
     "DB_ADMIN_USER",
     "DB_ADMIN_PASSWORD",
     "DB_ADMIN_PASSWORD_FILE",
@@ -125,67 +136,6 @@ pub(crate) fn runtime_dir(env: Lookup) -> PathBuf {
 /// needs a whole lease of silence to write `Reset`. 5 s leaves that room.
 const MIN_LEASE: Duration = Duration::from_secs(5);
 
-/// The Odoo database and the password of `DB_USER`: `DB_*`, then libpq's
-/// `PG*`, then `db_*` of the Odoo config file, then defaults. `need_name`:
-/// a database name is required.
-pub(crate) fn database(
-    env: Lookup,
-    (rc_path, rc): (Option<&Path>, &rc::Options),
-    need_name: bool,
-) -> Result<(Db, Option<String>), ConfigError> {
-    // The value and where it came from: a variable, or a key of the config file.
-    let source = |var: &str, pg: &str, key: &str| -> Option<(String, String)> {
-        let from_file = || {
-            let file = rc_path.map(|p| p.display().to_string()).unwrap_or_default();
-            (format!("{key} ({file})"), rc::value(rc, key).cloned())
-        };
-        [
-            (var.to_string(), env(var)),
-            (pg.to_string(), env(pg)),
-            from_file(),
-        ]
-        .into_iter()
-        .find_map(|(name, v)| v.filter(|v| !v.is_empty()).map(|v| (name, v)))
-    };
-    let pick = |var: &str, pg: &str, key: &str| source(var, pg, key).map(|(_, v)| v);
-    let host = pick("DB_HOST", "PGHOST", "db_host").unwrap_or_else(|| "localhost".into());
-    let (port_source, port_value) =
-        source("DB_PORT", "PGPORT", "db_port").unwrap_or_else(|| ("DB_PORT".into(), "5432".into()));
-    let port = port_value
-        .trim()
-        .parse::<u16>()
-        .ok()
-        .filter(|p| *p > 0)
-        .ok_or_else(|| invalid(&port_source, &port_value, "a TCP port, 1 to 65535"))?;
-    let name = pick("DB_NAME", "PGDATABASE", "db_name");
-    let user = pick("DB_USER", "PGUSER", "db_user").unwrap_or_else(|| "odoo".into());
-    let password = match secret(env, "DB_PASSWORD")? {
-        Some(p) => Some(p),
-        None => env("PGPASSWORD").or_else(|| rc::value(rc, "db_password").cloned()),
-    };
-    match &name {
-        Some(n) => check_name("DB_NAME", n, Name::Database)?,
-        None if need_name => {
-            return Err(invalid(
-                "DB_NAME",
-                "",
-                "a database name: the state table lives in one database (or set PGDATABASE, or db_name in the Odoo config)",
-            ))
-        }
-        None => {}
-    }
-    check_name("DB_USER", &user, Name::Role)?;
-    let tls = tls::Settings::from_env(env, rc::value(rc, "db_sslmode").map(String::as_str))?;
-    let db = Db {
-        host,
-        port,
-        name,
-        user,
-        tls,
-    };
-    Ok((db, password))
-}
-
 /// Everything the main job (`odoo-init` with `MODE`) needs.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
@@ -214,6 +164,8 @@ pub(crate) struct Config {
     pub(crate) addons_path: Option<Vec<PathBuf>>,
     /// `addons_path` of the Odoo config file, as written.
     pub(crate) rc_addons_path: Option<String>,
+    /// What to say at start about settings whose sources disagree.
+    pub(crate) notes: Vec<String>,
 }
 
 /// `UPDATE`: what an update step updates (SPEC §4).
@@ -270,7 +222,12 @@ impl Config {
             Some(v) => step_args(&v)?,
         };
         let (odoo_rc, rc) = rc::locate(env)?;
-        let (db, password) = database(env, (odoo_rc.as_deref(), &rc), !list_db)?;
+        let Database {
+            db,
+            password,
+            odoo_args,
+            notes,
+        } = database(env, (odoo_rc.as_deref(), &rc), !list_db)?;
         if db.user == "postgres" {
             return Err(invalid(
                 "DB_USER",
@@ -332,6 +289,7 @@ impl Config {
                 .tls
                 .mode_from_env
                 .then(|| db.tls.mode.as_str().to_string()),
+            db_args: odoo_args,
         };
         Ok(Config {
             mode,
@@ -350,46 +308,8 @@ impl Config {
             update,
             addons_path,
             rc_addons_path: rc::value(&rc, "addons_path").cloned(),
+            notes,
         })
-    }
-}
-
-/// What a name names, for its character rule.
-#[derive(Clone, Copy)]
-enum Name {
-    /// Odoo's own rule for database names (`odoo/service/db.py`).
-    Database,
-    Role,
-}
-
-impl Name {
-    fn rule(self) -> &'static str {
-        match self {
-            Name::Database => "letters, digits, _ . - (not first), at most 63 bytes",
-            Name::Role => "letters, digits, _ . - @ (not first), at most 63 bytes",
-        }
-    }
-
-    fn extra(self) -> &'static [char] {
-        match self {
-            Name::Database => &['_', '.', '-'],
-            Name::Role => &['_', '.', '-', '@'],
-        }
-    }
-}
-
-fn check_name(variable: &str, value: &str, kind: Name) -> Result<(), ConfigError> {
-    let first_ok = value
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
-    let rest_ok = value
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || kind.extra().contains(&c));
-    if first_ok && rest_ok && value.len() <= 63 {
-        Ok(())
-    } else {
-        Err(invalid(variable, value, kind.rule()))
     }
 }
 
