@@ -2,6 +2,8 @@
 //! passed through unchanged (0-255, 128+N for signal N); these codes are
 //! reserved for what `odoo-init` decides on its own and are listed in the README.
 
+/// `odoo-init state --changed`: installed modules changed (they are listed).
+pub const CHANGED: i32 = 1;
 /// Bad command line or configuration; nothing was started, nothing was written.
 pub const USAGE: i32 = 64;
 /// An install, update or maintenance step failed or was interrupted.

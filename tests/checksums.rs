@@ -334,12 +334,22 @@ fn an_update_touches_only_what_changed() {
     let run = update_and_run(&pg, &dir);
     assert_eq!(run.count(&[" -u "]), 0, "{:?}", run.events());
 
-    // `state --changed` says what an update would touch, and writes nothing.
+    // `state --changed` says what an update would touch, and writes nothing;
+    // its exit code says whether anything changed (0 none, 1 some).
+    let out = state_changed(&pg, &dir);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
     write(&dir.join("m3/models/main.py"), "# m3, changed\n");
     let states = pg.states(DB).unwrap();
     let out = state_changed(&pg, &dir);
-    assert!(
-        out.status.success(),
+    assert_eq!(
+        out.status.code(),
+        Some(1),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

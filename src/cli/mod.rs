@@ -68,7 +68,8 @@ EXIT STATUS:
     64 usage or configuration; 65 step failed; 69 database unreachable;
     71 operating system error; 75 gate timed out (Reset written);
     76 claim lost (another pod reset this pod's busy state);
-    77 restart or status: the running odoo-init could not be asked; probe: 0 pass, 1 fail
+    77 restart or status: the running odoo-init could not be asked; probe: 0 pass, 1 fail;
+    state --changed: 0 nothing changed, 1 modules changed (listed)
 ";
 
 pub fn run(args: Vec<OsString>) -> i32 {
@@ -237,8 +238,14 @@ fn state(args: &[OsString]) -> i32 {
         if limit.is_some() {
             return usage("state takes --limit N or --changed, not both");
         }
+        // Like `git diff --exit-code`: 1 when something changed, so that a
+        // CI job can gate on it.
         return match state::changed_modules() {
-            Ok(text) => print(&text),
+            Ok(text) if text.is_empty() => print(&text),
+            Ok(text) => match print(&text) {
+                0 => exit::CHANGED,
+                code => code,
+            },
             Err(failure) => failure.said(),
         };
     }

@@ -103,7 +103,8 @@ pub(super) fn help(command: &str) -> Option<&'static str> {
         Print the state history (curq_state_history), newest last.
     odoo-init state --changed
         The installed modules whose files changed since the stored checksums,
-        one a line (what UPDATE=changed updates). Writes nothing.
+        one a line (what UPDATE=changed updates). Writes nothing. Exit 0 when
+        none changed, 1 when some did.
 "
         }
         "status" => {

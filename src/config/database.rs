@@ -252,13 +252,20 @@ mod tests {
             assert_eq!(d.db.host, all[n].1);
             // Odoo reads the file itself: it is told the winner.
             assert!(d.odoo_args.contains(&format!("--db_host={}", all[n].1)));
-            assert!(d.notes[0].starts_with(&format!("db_host: {} ({})", all[n].0, all[n].1)), "{:?}", d.notes);
+            assert!(
+                d.notes[0].starts_with(&format!("db_host: {} ({})", all[n].0, all[n].1)),
+                "{:?}",
+                d.notes
+            );
         }
         let d = read(&[], &file).unwrap();
         assert_eq!((d.db.host.as_str(), d.db.port), ("from-file", 6000));
         assert!(d.odoo_args.is_empty() && d.notes.is_empty());
         let d = read(&[("PORT", "5433")], &[]).unwrap();
-        assert_eq!((d.db.host.as_str(), d.db.port, d.db.user.as_str()), ("localhost", 5433, "odoo"));
+        assert_eq!(
+            (d.db.host.as_str(), d.db.port, d.db.user.as_str()),
+            ("localhost", 5433, "odoo")
+        );
     }
 
     #[test]
@@ -269,7 +276,10 @@ mod tests {
             .map(|u| u.name)
             .expect("this test runs as a user with a name");
         assert_eq!(read(&[("USER", &me)], &[]).unwrap().db.user, "odoo");
-        assert_eq!(read(&[("USER", "odoo_db")], &[]).unwrap().db.user, "odoo_db");
+        assert_eq!(
+            read(&[("USER", "odoo_db")], &[]).unwrap().db.user,
+            "odoo_db"
+        );
         let d = read(&[("USER", "odoo_db"), ("DB_USER", "mine")], &[]).unwrap();
         assert_eq!(d.db.user, "mine");
     }
@@ -285,10 +295,19 @@ mod tests {
         assert_eq!(d.password.as_deref(), Some("s3cret"));
         assert!(read(&[("PASSWORD_FILE", &path), ("PASSWORD", "x")], &[]).is_err());
         let file_pw = [("db_password", "other")];
-        let e = read(&[("PASSWORD", "s3cret")], &file_pw).err().unwrap().to_string();
-        assert!(e.starts_with("PASSWORD=\"<secret>\"") && !e.contains("s3cret") && !e.contains("other"), "{e}");
+        let e = read(&[("PASSWORD", "s3cret")], &file_pw)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.starts_with("PASSWORD=\"<secret>\"") && !e.contains("s3cret") && !e.contains("other"),
+            "{e}"
+        );
         assert!(read(&[("PASSWORD", "other")], &file_pw).is_ok());
-        assert_eq!(read(&[], &file_pw).unwrap().password.as_deref(), Some("other"));
+        assert_eq!(
+            read(&[], &file_pw).unwrap().password.as_deref(),
+            Some("other")
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
