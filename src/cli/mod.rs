@@ -145,7 +145,10 @@ impl FixedCommand {
     fn spec(&self) -> ChildSpec {
         let mut argv = vec![self.program.clone()];
         argv.extend_from_slice(self.extra.current());
-        ChildSpec::new(argv)
+        ChildSpec {
+            shown: crate::odoo::args::redacted(&argv),
+            ..ChildSpec::new(argv)
+        }
     }
 }
 

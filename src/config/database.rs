@@ -69,7 +69,7 @@ pub(crate) fn database(
     need_name: bool,
 ) -> Result<Database, ConfigError> {
     let file = rc_path.map(|p| p.display().to_string()).unwrap_or_default();
-    let in_file = |key: &str| (format!("{key} in {file}"), rc::value(rc, key).cloned());
+    let in_file = |key: &str| (format!("{key} ({file})"), rc::value(rc, key).cloned());
     let mut notes = Vec::new();
     let mut odoo_args = Vec::new();
     // The winner of one setting; said when another source disagrees, and
@@ -81,10 +81,10 @@ pub(crate) fn database(
         if !differing.is_empty() && key != "db_password" {
             let losers: Vec<String> = differing
                 .iter()
-                .map(|(name, v)| format!("{name} ({v})"))
+                .map(|(name, v)| format!("{name} = {v:?}"))
                 .collect();
             notes.push(format!(
-                "{key}: {winner} ({value}) wins over {}",
+                "{key}: {winner} = {value:?} wins over {}",
                 losers.join(", ")
             ));
         }
@@ -252,11 +252,8 @@ mod tests {
             assert_eq!(d.db.host, all[n].1);
             // Odoo reads the file itself: it is told the winner.
             assert!(d.odoo_args.contains(&format!("--db_host={}", all[n].1)));
-            assert!(
-                d.notes[0].starts_with(&format!("db_host: {} ({})", all[n].0, all[n].1)),
-                "{:?}",
-                d.notes
-            );
+            let said = format!("db_host: {} = {:?} wins over", all[n].0, all[n].1);
+            assert!(d.notes[0].starts_with(&said), "{:?}", d.notes);
         }
         let d = read(&[], &file).unwrap();
         assert_eq!((d.db.host.as_str(), d.db.port), ("from-file", 6000));

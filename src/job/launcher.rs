@@ -8,6 +8,7 @@ use super::gate::Ask;
 use super::Ctx;
 use crate::db::conn;
 use crate::db::state::{self, Seen};
+use crate::odoo::args;
 use crate::odoo::command as odoo;
 use crate::pid1::supervisor::{Abort, ChildSpec, Launcher, Pause};
 use crate::plan::Gate;
@@ -21,7 +22,13 @@ impl Launcher for Ctx {
                 return Err(Abort::Failed(failure.code()));
             }
         }
-        self.extra.pick_up();
+        if self.extra.pick_up() {
+            // A person's one-off restart: said, not refused.
+            let database = self.cfg.odoo.database.as_deref();
+            if let Some(why) = args::refused_in_run(self.extra.current(), database) {
+                log::warn!("restart arguments: {why}; started as asked");
+            }
+        }
         Ok(self.run_spec())
     }
 
@@ -64,8 +71,10 @@ impl Launcher for Ctx {
 
 impl Ctx {
     fn run_spec(&self) -> ChildSpec {
+        let argv = odoo::run(&self.cfg.odoo, self.extra.current());
         ChildSpec {
-            argv: odoo::run(&self.cfg.odoo, self.extra.current()),
+            shown: args::redacted(&argv),
+            argv,
             env: self.env.clone(),
         }
     }

@@ -26,6 +26,7 @@ use crate::db::state::{State, Store};
 use crate::env;
 use crate::exit::Failure;
 use crate::odoo::addons::{self, Addons};
+use crate::odoo::args;
 use crate::odoo::checksums::Sums;
 use crate::odoo::command as odoo;
 use crate::pid1::restart::ExtraArgs;
@@ -56,6 +57,9 @@ pub(crate) fn main_job(extra: Vec<OsString>) -> i32 {
         log::info!("{note}");
     }
     let plan = Plan::for_mode(cfg.mode, cfg.list_db);
+    if let Err(failure) = check_run_arguments(&cfg, &plan, &extra) {
+        return failure.said();
+    }
     log::info!(
         "MODE={}: steps {:?}, database {}",
         cfg.mode,
@@ -223,6 +227,22 @@ struct Ctx {
     addons: Option<Addons>,
     /// The addons' checksums, hashed outside any state transaction.
     sums: Sums,
+}
+
+/// The run phase's Odoo arguments, before anything starts: nothing that
+/// would bypass the gate (refused), and a hint where a secret is in them.
+fn check_run_arguments(cfg: &Config, plan: &Plan, extra: &[OsString]) -> Result<(), Failure> {
+    if !plan.steps.contains(&Step::Run) {
+        return Ok(());
+    }
+    if let Some(why) = args::refused_in_run(extra, cfg.odoo.database.as_deref()) {
+        return Err(Failure::Usage(why));
+    }
+    let words = extra.iter().filter_map(|a| a.to_str());
+    if let Some(option) = args::secret_in(words) {
+        log::warn!("{option} on Odoo's command line: shown as <secret> in the log and the status record, but every process of this user can read it in /proc; better DB_PASSWORD_FILE");
+    }
+    Ok(())
 }
 
 /// Says what failed, then the final stop; the exit code.

@@ -86,8 +86,8 @@ impl Ctx {
         sup.status()
             .owns(Some(format!("{}, row {id}", busy.as_str())));
         let spec = ChildSpec {
-            argv,
             env: self.env.clone(),
+            ..ChildSpec::new(argv)
         };
         let end = self.supervise_step(sup, &spec, id);
         let what = busy.as_str();

@@ -50,10 +50,76 @@ const STEP_OPTIONS: &[(&str, bool)] = &[
     ("--log-db-level", true),
 ];
 
-/// Options whose value is a secret: never passed on by odoo-init to a step
-/// (its command line is logged); the steps get the password through the
-/// password file (`DB_PASSWORD`).
-pub const SECRET_OPTIONS: [&str; 2] = ["-w", "--db_password"];
+/// Options whose value is a secret: never passed on by odoo-init to a step,
+/// shown as `<secret>` wherever a command line is logged or recorded; the
+/// steps get the password through the password file (`DB_PASSWORD`).
+pub const SECRET_OPTIONS: [&str; 3] = ["-w", "--db_password", "--smtp-password"];
+
+/// What a secret's value is shown as.
+const HIDDEN: &str = "<secret>";
+
+/// `argv` as it may be logged or recorded: every secret option's value
+/// replaced by `<secret>` (`-w X`, `--db_password=X`, `-wX`).
+pub(crate) fn redacted(argv: &[OsString]) -> Vec<String> {
+    let table: Vec<(&str, bool)> = SECRET_OPTIONS.iter().map(|&n| (n, true)).collect();
+    let mut shown = Vec::with_capacity(argv.len());
+    let mut args = argv.iter().map(|a| a.to_string_lossy().into_owned());
+    while let Some(arg) = args.next() {
+        match option_of(&arg, &table) {
+            Some((name, _, true)) => {
+                let joiner = if name.starts_with("--") { "=" } else { "" };
+                shown.push(format!("{name}{joiner}{HIDDEN}"));
+            }
+            Some((name, _, false)) => {
+                shown.push(name.to_string());
+                if args.next().is_some() {
+                    shown.push(HIDDEN.to_string());
+                }
+            }
+            None => shown.push(arg),
+        }
+    }
+    shown
+}
+
+/// Odoo options that do not belong on the run phase's command line, and why.
+const NOT_IN_RUN: &[(&str, bool, &str)] = &[
+    ("-u", true, "it would update in every pod at once, outside the state gate: use MODE=UpdateAndRun or UpdateOnly (MODULES narrows it)"),
+    ("--update", true, "it would update in every pod at once, outside the state gate: use MODE=UpdateAndRun or UpdateOnly (MODULES narrows it)"),
+    ("-i", true, "it would install in every pod at once, outside the state gate: use MODE=InstallAndRun, InstallOnly or Init with MODULES"),
+    ("--init", true, "it would install in every pod at once, outside the state gate: use MODE=InstallAndRun, InstallOnly or Init with MODULES"),
+    ("--stop-after-init", false, "Odoo would stop instead of serving: use a mode without a run phase (InstallOnly, UpdateOnly)"),
+];
+
+/// Why the run phase's Odoo arguments `extra` would bypass the gate, if
+/// they would: an install or update of their own, `--stop-after-init`, or
+/// `-d`/`--database` naming another database than `database` (the one the
+/// gate watches; `None` with `LIST_DB=True`, where there is no gate).
+pub(crate) fn refused_in_run(extra: &[OsString], database: Option<&str>) -> Option<String> {
+    let table: Vec<(&str, bool)> = NOT_IN_RUN.iter().map(|&(n, v, _)| (n, v)).collect();
+    let args: Vec<String> = extra
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    for arg in &args {
+        if let Some((name, _, _)) = option_of(arg, &table) {
+            let why = NOT_IN_RUN
+                .iter()
+                .find(|(n, _, _)| *n == name)
+                .map_or("", |t| t.2);
+            return Some(format!(
+                "Odoo's {name} is refused on the run phase's command line: {why}"
+            ));
+        }
+    }
+    let database = database?;
+    match value_of(&args, "--database", Some("-d")) {
+        Some(other) if other != database => Some(format!(
+            "Odoo's -d {other} is refused: the state gate watches DB_NAME={database}, and Odoo would serve another database; set DB_NAME instead"
+        )),
+        _ => None,
+    }
+}
 
 /// How one argument names an option: the option and whether its value is
 /// attached (`--name=value`, `-xVALUE`).
@@ -186,5 +252,62 @@ mod tests {
         assert!(!sets_without_demo(
             os(&["--workers", "2"]).iter().map(|a| a.as_os_str())
         ));
+    }
+
+    #[test]
+    fn secrets_are_shown_as_secret_in_every_spelling() {
+        let argv = os(&[
+            "odoo",
+            "-w",
+            "a",
+            "--db_password=b",
+            "-wc",
+            "--smtp-password",
+            "d",
+            "--workers",
+            "2",
+        ]);
+        let shown = redacted(&argv).join(" ");
+        assert_eq!(
+            shown,
+            "odoo -w <secret> --db_password=<secret> -w<secret> --smtp-password <secret> --workers 2"
+        );
+        for secret in ["a", "b", "c", "d"] {
+            assert!(
+                !shown
+                    .split(' ')
+                    .any(|w| w.ends_with(secret) && w.len() <= 2),
+                "{shown}"
+            );
+        }
+    }
+
+    #[test]
+    fn what_would_bypass_the_gate_is_refused_on_the_run_phases_command_line() {
+        for bad in [
+            &["-u", "all"][..],
+            &["-usale"],
+            &["--update=sale"],
+            &["--update", "sale"],
+            &["-i", "crm"],
+            &["--init=crm"],
+            &["--workers", "2", "--stop-after-init"],
+            &["-d", "other"],
+            &["--database=other"],
+            &["-dother"],
+        ] {
+            assert!(refused_in_run(&os(bad), Some("odoo")).is_some(), "{bad:?}");
+        }
+        for good in [
+            &["--workers", "2"][..],
+            &["-d", "odoo"],
+            &["--database=odoo", "--dev=xml"],
+            &["--db-filter=^odoo$", "--upgrade-path=/x"],
+        ] {
+            assert_eq!(refused_in_run(&os(good), Some("odoo")), None, "{good:?}");
+        }
+        // LIST_DB=True: no gate, no one database.
+        assert_eq!(refused_in_run(&os(&["-d", "any"]), None), None);
+        assert!(refused_in_run(&os(&["-u", "all"]), None).is_some());
     }
 }

@@ -2,7 +2,6 @@
 //! signal state in a process group of its own, and reaped (with every
 //! other zombie of the container) when it ends.
 
-use std::ffi::OsString;
 use std::io;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
@@ -124,8 +123,8 @@ impl Supervisor {
         match cmd.spawn() {
             Ok(handle) => {
                 let pid = handle.id() as libc::pid_t;
-                log::info!("started PID {pid}: {}", display_argv(argv));
-                self.status.child_started(pid, argv, serving);
+                log::info!("started PID {pid}: {}", spec.shown.join(" "));
+                self.status.child_started(pid, &spec.shown, serving);
                 Ok(Child {
                     pid,
                     started,
@@ -183,11 +182,4 @@ fn describe(raw: i32) -> String {
     } else {
         String::new()
     }
-}
-
-pub fn display_argv(argv: &[OsString]) -> String {
-    argv.iter()
-        .map(|a| a.to_string_lossy())
-        .collect::<Vec<_>>()
-        .join(" ")
 }

@@ -69,20 +69,27 @@ impl ExtraArgs {
 
     /// Before a start: takes arguments left by `odoo-init restart`, also
     /// those left while odoo-init waited at the gate or ran a step. A refused
-    /// file is logged and the previous arguments are kept.
-    pub fn pick_up(&mut self) {
+    /// file is logged and the previous arguments are kept. True when new
+    /// arguments were taken.
+    pub fn pick_up(&mut self) -> bool {
         self.previous = None;
         let Some(instance) = &self.instance else {
-            return;
+            return false;
         };
         match instance.take(PENDING, ARGS_MAX) {
             Ok(Some(data)) => {
+                // Not shown here: the start's own line shows them, as the
+                // launcher lets them be shown.
+                log::info!("new arguments from `odoo-init restart`");
                 let args = decode(&data);
-                log::info!("restart arguments from `odoo-init restart`: {args:?}");
                 self.previous = Some(std::mem::replace(&mut self.current, args));
+                true
             }
-            Ok(None) => {}
-            Err(e) => log::error!("{e}; starting with the previous arguments"),
+            Ok(None) => false,
+            Err(e) => {
+                log::error!("{e}; starting with the previous arguments");
+                false
+            }
         }
     }
 

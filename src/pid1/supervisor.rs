@@ -51,18 +51,28 @@ pub enum Abort {
     Failed(i32),
 }
 
-/// A command to start: its argv and the changes to odoo-init's environment.
+/// A command to start: its argv, how it may be shown, and the changes to
+/// odoo-init's environment.
 #[derive(Debug, Clone, Default)]
 pub struct ChildSpec {
     pub argv: Vec<OsString>,
+    /// The argv as the log and the status record show it (whoever made the
+    /// command knows which of its words are secrets).
+    pub shown: Vec<String>,
     /// `(name, Some(value))` sets, `(name, None)` removes.
     pub env: Vec<(OsString, Option<OsString>)>,
 }
 
 impl ChildSpec {
+    /// `argv`, shown as it is (it holds no secret).
     pub fn new(argv: Vec<OsString>) -> ChildSpec {
+        let shown = argv
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
         ChildSpec {
             argv,
+            shown,
             env: Vec::new(),
         }
     }

@@ -146,14 +146,11 @@ impl Status {
     }
 
     /// A child started; `serving`: it is the run phase's (Odoo itself).
-    pub fn child_started(&mut self, pid: i32, argv: &[std::ffi::OsString], serving: bool) {
+    pub fn child_started(&mut self, pid: i32, shown: &[String], serving: bool) {
         let at = now();
         self.record.child_pid = Some(pid);
         self.record.child_since = Some(at);
-        self.record.child_argv = argv
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
+        self.record.child_argv = shown.to_vec();
         if serving {
             self.record.phase = Phase::Running;
             self.record.phase_since = at;
