@@ -45,9 +45,10 @@ FROM ${ODOO_INIT_BINARY} AS binary
 
 FROM ${ODOO_IMAGE}
 COPY --from=binary /out/odoo-init /usr/local/bin/odoo-init
-COPY --chown=odoo:odoo examples/run.sh /etc/odoo/run.sh
+# Nothing of odoo-init's own in /etc/odoo: users mount their config there
+# (`-v ./config:/etc/odoo`). A maintenance script is theirs to add there
+# (`/etc/odoo/run.sh`, read when present) or to name with MAINTENANCE_SCRIPT.
 ENV MODE=RunOnly \
-    MAINTENANCE_SCRIPT=/etc/odoo/run.sh \
     STOP_TIMEOUT=25
 USER odoo
 ENTRYPOINT ["/usr/local/bin/odoo-init"]

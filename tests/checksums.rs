@@ -497,3 +497,74 @@ fn many_addons_are_shared_out_to_helper_processes_with_the_same_sums() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A database the official image made (Odoo's tables, no state table) is
+/// refused at once, naming `odoo-init adopt`; adopted, it is `Force Ready`
+/// with this image's checksums, so that nothing counts as changed and the
+/// next pods pass the gate without updating.
+#[test]
+fn an_existing_database_is_adopted_in_one_step() {
+    let pg = Pg::start();
+    let scratch = Scratch::new("adopt");
+    let dir = addons(&scratch.path);
+    installed(&pg, &dir);
+    pg.superuser(DB)
+        .batch_execute(
+            "DROP TABLE curq_state_history; \
+             DELETE FROM ir_config_parameter WHERE key = 'module_auto_update.installed_checksums'",
+        )
+        .unwrap();
+    for mode in ["RunOnly", "UpdateAndRun"] {
+        let mut run = job(&pg, mode, &dir).env("TIMEOUT", "600").start();
+        assert_eq!(
+            run.wait_exit(LONG),
+            64,
+            "{mode}: at once, not after TIMEOUT"
+        );
+        assert!(run.stderr().contains("odoo-init adopt"), "{}", run.stderr());
+        assert_eq!(run.starts().len(), 0, "nothing started");
+    }
+    assert_eq!(pg.states(DB), None, "nothing written");
+
+    let adopt = || {
+        let mut cmd = Command::new(odoo_init());
+        cmd.arg("adopt")
+            .env("DB_NAME", DB)
+            .env("DB_USER", USER)
+            .env("DB_PASSWORD", PASSWORD)
+            .env("DB_HOST", "127.0.0.1")
+            .env("DB_PORT", pg.port.to_string())
+            .env("ADDONS_PATH", path_str(&dir))
+            .env_remove("MODE")
+            .output()
+            .unwrap()
+    };
+    let out = adopt();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(pg.states(DB).unwrap(), ["Force Ready"]);
+    assert_eq!(
+        stored(&pg).as_object().map(|o| o.len()),
+        Some(4),
+        "base, m1..m3"
+    );
+    let out = state_changed(&pg, &dir);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let before = updates(&pg);
+    let run = update_and_run(&pg, &dir);
+    assert_eq!(
+        run.count(&[" -u "]),
+        0,
+        "nothing to update: {:?}",
+        run.events()
+    );
+    assert_eq!(updates(&pg), before);
+}

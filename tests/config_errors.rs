@@ -246,3 +246,31 @@ fn an_unset_mode_is_called_unset() {
     assert_eq!(out.status.code(), Some(64), "{err}");
     assert!(err.contains("MODE is not set: set it to one of"), "{err}");
 }
+
+/// A mount over /etc/odoo hides a script the image named: a mode that
+/// runs no maintenance never looks for it (RunOnly gets as far as the
+/// database nobody runs here: 69; ForceRunOnly, without a gate, as far as
+/// Odoo, here /bin/false: 1), one that does says so (64).
+#[test]
+fn only_a_mode_that_runs_maintenance_looks_for_its_script() {
+    for (mode, code) in [("RunOnly", 69), ("ForceRunOnly", 1), ("UpdateOnly", 64)] {
+        let out = Command::new(odoo_init())
+            .env("MODE", mode)
+            .env("MAINTENANCE_SCRIPT", "/nonexistent/run.sh")
+            .env("DB_NAME", "odoo")
+            .env("DB_HOST", "127.0.0.1")
+            .env("DB_PORT", free_port().to_string())
+            .env("DB_WAIT_TIMEOUT", "0.2")
+            .env("ODOO_BIN", "/bin/false")
+            .env_remove("ODOO_RC")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{mode}: {err}");
+        assert_eq!(
+            err.contains("MAINTENANCE_SCRIPT"),
+            mode == "UpdateOnly",
+            "{mode}: {err}"
+        );
+    }
+}

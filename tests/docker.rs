@@ -6,6 +6,7 @@
 use odoo_init_testkit as common;
 
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -46,11 +47,12 @@ fn the_image_is_the_dockerfile_built_for_real() {
     for want in [
         "MODE=RunOnly",
         "STOP_TIMEOUT=25",
-        "MAINTENANCE_SCRIPT=/etc/odoo/run.sh",
         "ODOO_RC=/etc/odoo/odoo.conf",
     ] {
         assert!(env.contains(want), "{want} in {env}");
     }
+    // Nothing of its own where users mount their config.
+    assert!(!env.contains("MAINTENANCE_SCRIPT"), "{env}");
     let version = run_docker(&["run", "--rm", &images().odoo, "--version"]);
     assert_eq!(version, format!("odoo-init {}", env!("CARGO_PKG_VERSION")));
 }
@@ -468,4 +470,53 @@ fn the_documented_compose_commands_run_as_far_as_the_engine_allows() {
     assert!(record.contains("\"mode\":\"UpdateAndRun\""), "{record}");
     assert!(record.contains("\"phase\":\"gate\""), "{record}");
     let _ = docker().args(["rmi", "odoo-init-odoo:18"]).output();
+}
+
+/// The mounts official-image users make: their own `/etc/odoo` (only an
+/// `odoo.conf` in it), a read-only root with a writable `/tmp`, and an
+/// arbitrary uid with group 0 (OpenShift): Odoo runs, `status` and
+/// `restart` answer through `docker exec` as that user.
+#[test]
+fn the_image_survives_the_mounts_and_the_uid_its_users_give_it() {
+    let config = Scratch::new("etc-odoo");
+    std::fs::write(
+        config.join("odoo.conf"),
+        "[options]\naddons_path = /mnt/extra-addons\ndata_dir = /var/lib/odoo\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&config.path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        config.join("odoo.conf"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let mount = format!("{}:/etc/odoo:ro", config.path.display());
+    let c = odoo(
+        &[
+            "-v",
+            &mount,
+            "--read-only",
+            "--tmpfs",
+            "/tmp:mode=1777",
+            "--user",
+            "12345:0",
+        ],
+        &["--", "--workers", "1"],
+    );
+    c.wait_events("Odoo", |ev| started(ev) == 1);
+    let out = c.exec(&["odoo-init", "status"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = c.exec(&["odoo-init", "restart"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    c.wait_events("the restarted Odoo", |ev| started(ev) == 2);
+    let logs = c.logs();
+    assert!(!logs.contains("ERROR"), "{logs}");
 }

@@ -1,6 +1,7 @@
 //! The command line: which job to run, and the exit code it ends with.
 //! The `state` command's database reads are in [`state`].
 
+mod adopt;
 mod options;
 mod state;
 
@@ -27,6 +28,8 @@ USAGE:
                                                 or log (--addons-path, -c, --data-dir, --load,
                                                 --db_*, --log-*...) reach install and update too
     odoo-init state [--limit N]                 print the state history (curq_state_history)
+    odoo-init adopt                             take an existing Odoo database under the gate: state
+                                                table, Force Ready, the image's module checksums
     odoo-init state --changed                   the installed modules whose files changed since the
                                                 stored checksums (what UPDATE=changed updates); writes nothing
     odoo-init supervise [--] COMMAND [ARGS...]  PID-1 duties only, for any command
@@ -98,6 +101,11 @@ pub fn run(args: Vec<OsString>) -> i32 {
         "restart" => restart(rest),
         "" | "--" => crate::job::main_job(strip_dashes(&args).to_vec()),
         "state" => state(rest),
+        "adopt" if rest.is_empty() => match adopt::adopt() {
+            Ok(text) => print(&text),
+            Err(failure) => failure.said(),
+        },
+        "adopt" => usage("adopt takes no arguments: the database is the environment's (DB_NAME ...)"),
         "status" => status(rest),
         "probe" => probe(rest),
         crate::odoo::addons::HELPER_COMMAND => crate::odoo::addons::helper_main(rest),

@@ -107,6 +107,15 @@ pub(super) fn help(command: &str) -> Option<&'static str> {
         none changed, 1 when some did.
 "
         }
+        "adopt" => {
+            "USAGE:
+    odoo-init adopt
+        Take the existing Odoo database the environment names (DB_NAME ...)
+        under the gate: the state table made, Force Ready written, and this
+        image's module checksums recorded as current (for a database that ran
+        this image's code: the next UpdateAndRun updates only what changed).
+"
+        }
         "status" => {
             "USAGE:
     odoo-init status [--json] [--pid PID]

@@ -15,7 +15,7 @@ use crate::exit::Failure;
 use crate::odoo::{addons, checksums, rc};
 
 /// The database settings of the environment and one connection.
-fn connection() -> Result<(Db, Client), Failure> {
+pub(super) fn connection() -> Result<(Db, Client), Failure> {
     let env = &env::process_env;
     let config::Database { db, password, .. } = rc::locate(env)
         .and_then(|(path, options)| config::database(env, (path.as_deref(), &options), true))

@@ -15,7 +15,7 @@ use crate::env::{self, boolean, invalid, seconds, seconds_or, secret, ConfigErro
 use crate::odoo::command::Odoo;
 use crate::odoo::{args, rc};
 use crate::pid1::supervisor::{self, OnExit};
-use crate::plan::Mode;
+use crate::plan::{Mode, Plan, Step};
 
 use database::{check_name, Name};
 pub(crate) use database::{database, Database};
@@ -263,7 +263,13 @@ impl Config {
             Some(v) if !v.trim().is_empty() => Some(env::directories("ADDONS_PATH", &v)?),
             _ => None,
         };
+        // Only a mode that runs the maintenance step looks for its script:
+        // a mount over /etc/odoo costs RunOnly nothing.
+        let runs_maintenance = Plan::for_mode(mode, list_db)
+            .steps
+            .contains(&Step::Maintenance);
         let maintenance_script = match env("MAINTENANCE_SCRIPT") {
+            _ if !runs_maintenance => None,
             Some(path) if !path.is_empty() => {
                 let p = PathBuf::from(&path);
                 if !p.is_file() {

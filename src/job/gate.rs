@@ -17,6 +17,7 @@ use crate::db::verdict::{self, Latest, Verdict};
 use crate::exit::Failure;
 use crate::odoo::addons::Addons;
 use crate::odoo::checksums::{Known, Sums};
+use crate::odoo::modules;
 use crate::pid1::supervisor::Pause;
 use crate::status::Phase;
 
@@ -50,6 +51,8 @@ enum Look {
     Open,
     Busy(Latest),
     NoTable,
+    /// No state table in a database that holds an Odoo: to be adopted.
+    Unadopted,
     NoDatabase,
     /// The gate was open, but a stop was asked meanwhile: nothing written.
     Stopped,
@@ -110,6 +113,13 @@ impl Ctx {
                         self.hash(&known, only)?;
                     }
                     continue;
+                }
+                Ok(Look::Unadopted) => {
+                    return Err(Failure::Usage(format!(
+                        "{} holds an Odoo (ir_module_module) but no state table {}: adopt it once with `odoo-init adopt` (it writes Force Ready and, for a database that ran this image's code, records its module checksums), or MODE=ForceReadyState",
+                        self.cfg.db.name(),
+                        state::TABLE
+                    )))
                 }
                 Ok(Look::NoTable) => Some("state table"),
                 Ok(Look::NoDatabase) => Some("database"),
@@ -240,7 +250,10 @@ fn one_look(
     let mut locked = store.lock(client)?;
     if !locked.has_table()? {
         if !create {
-            return Ok(Look::NoTable);
+            return match modules::holds_odoo(locked.transaction())? {
+                true => Ok(Look::Unadopted),
+                false => Ok(Look::NoTable),
+            };
         }
         locked.create_table()?;
     }
@@ -276,7 +289,16 @@ fn one_look(
 /// The gate without a claim (the run phase): one query, no advisory lock.
 fn peek(client: &mut Client, store: &Store, force: bool) -> Result<Look, postgres::Error> {
     Ok(match store.peek(client)? {
-        Seen::NoTable => Look::NoTable,
+        Seen::NoTable => {
+            let mut tx = conn::bounded(client)?;
+            let odoo = modules::holds_odoo(&mut tx)?;
+            tx.commit()?;
+            if odoo {
+                Look::Unadopted
+            } else {
+                Look::NoTable
+            }
+        }
         Seen::Empty => {
             log::info!("gate open: {} is empty", state::TABLE);
             Look::Open

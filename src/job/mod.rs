@@ -251,7 +251,8 @@ fn end(sup: &mut Supervisor, failure: Failure) -> i32 {
     sup.shutdown(failure.code())
 }
 
-fn hostname() -> String {
+/// This host's name, as rows name their writer.
+pub(crate) fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "unknown".into())

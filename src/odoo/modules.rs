@@ -39,3 +39,11 @@ pub fn not_installed(
         })
         .collect())
 }
+
+/// Whether the database holds an Odoo: its module table is there (with a
+/// state table missing, it was made by Odoo or another image, not by an
+/// `Init` or install odoo-init is running).
+pub(crate) fn holds_odoo(tx: &mut postgres::Transaction) -> Result<bool, postgres::Error> {
+    tx.query_typed_one("SELECT to_regclass('ir_module_module') IS NOT NULL", &[])?
+        .try_get(0)
+}
