@@ -1,10 +1,18 @@
 //! `odoo-init`'s own log lines: stderr, one line per event, prefixed so they
-//! stand out from Odoo's lines (which pass through untouched).
+//! stand out from Odoo's lines (which pass through untouched). With
+//! `ODOO_INIT_LOG_FORMAT=json`, each is one JSON object instead, for log
+//! aggregators: `time`, `level`, `message`, odoo-init's `pid`, the `mode`,
+//! and the fields the line is about (`child_pid`, `status`, `row`, `state`).
 
 use std::io::{self, Write};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value};
 
 /// The variable that sets the level (`env_logger` syntax: error, warn, info, debug).
 pub const LEVEL_VARIABLE: &str = "ODOO_INIT_LOG";
+/// The variable that chooses the form: `text` (default) or `json`.
+pub const FORMAT_VARIABLE: &str = "ODOO_INIT_LOG_FORMAT";
 
 const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
 
@@ -14,6 +22,11 @@ const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
 pub fn init() -> Result<(), String> {
     let value = std::env::var(LEVEL_VARIABLE).ok();
     let valid = value.as_deref().is_none_or(is_filter);
+    let format = std::env::var(FORMAT_VARIABLE).unwrap_or_default();
+    let json = format.trim().eq_ignore_ascii_case("json");
+    let format_valid =
+        json || format.trim().is_empty() || format.trim().eq_ignore_ascii_case("text");
+    let mode = std::env::var("MODE").unwrap_or_default();
     let filter = value
         .filter(|_| valid)
         .unwrap_or_else(|| "info".to_string());
@@ -23,13 +36,21 @@ pub fn init() -> Result<(), String> {
         // PASSWORD 'SCRAM-SHA-256$...'`) and server notices at info: never ours to show.
         .filter_module("tokio_postgres", log::LevelFilter::Off)
         .filter_module("postgres", log::LevelFilter::Warn)
-        .format(|buf, record| {
+        .format(move |buf, record| {
+            if json {
+                return writeln!(buf, "{}", json_line(record, &mode));
+            }
             write!(buf, "[odoo-init] {:<5} ", record.level())?;
             std::fmt::write(&mut OneLine(buf), *record.args()).map_err(io::Error::other)?;
             writeln!(buf)
         })
         .target(env_logger::Target::Stderr)
         .init();
+    if !format_valid {
+        return Err(format!(
+            "{FORMAT_VARIABLE}={format:?} is not valid: text or json"
+        ));
+    }
     if valid {
         Ok(())
     } else {
@@ -40,6 +61,64 @@ pub fn init() -> Result<(), String> {
             LEVELS.join(", ")
         ))
     }
+}
+
+/// One record as one JSON object (serde_json escapes what needs it, line
+/// breaks included: one event is one line).
+fn json_line(record: &log::Record, mode: &str) -> Value {
+    let mut line = Map::new();
+    line.insert("time".into(), Value::String(rfc3339(SystemTime::now())));
+    line.insert("level".into(), Value::String(record.level().to_string()));
+    line.insert("message".into(), Value::String(record.args().to_string()));
+    line.insert("pid".into(), Value::from(std::process::id()));
+    if !mode.is_empty() {
+        line.insert("mode".into(), Value::String(mode.to_string()));
+    }
+    let mut fields = Fields(&mut line);
+    let _ = record.key_values().visit(&mut fields);
+    Value::Object(line)
+}
+
+/// The key-value pairs a log call gave (`log::info!(row = id; ...)`).
+struct Fields<'a>(&'a mut Map<String, Value>);
+
+impl<'kvs> log::kv::VisitSource<'kvs> for Fields<'_> {
+    fn visit_pair(
+        &mut self,
+        key: log::kv::Key<'kvs>,
+        value: log::kv::Value<'kvs>,
+    ) -> Result<(), log::kv::Error> {
+        let value = match value.to_i64() {
+            Some(n) => Value::from(n),
+            None => Value::String(value.to_string()),
+        };
+        self.0.insert(key.as_str().to_string(), value);
+        Ok(())
+    }
+}
+
+/// `2026-12-02T17:45:01.123Z`: UTC, milliseconds.
+fn rfc3339(at: SystemTime) -> String {
+    let since = at.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Days since 1970-01-01 to a civil date (proleptic Gregorian).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60,
+        since.subsec_millis()
+    )
 }
 
 /// Writes a message with its line breaks escaped (`\n`, `\r`): one event is
@@ -84,7 +163,16 @@ fn is_filter(value: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{is_filter, OneLine};
+    use super::{is_filter, rfc3339, OneLine};
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn times_are_rfc3339_in_utc() {
+        let at = |s: u64, ms: u64| rfc3339(UNIX_EPOCH + Duration::from_millis(s * 1000 + ms));
+        assert_eq!(at(0, 0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(at(951_782_400, 5), "2000-02-29T00:00:00.005Z");
+        assert_eq!(at(1_796_233_501, 123), "2026-12-02T17:45:01.123Z");
+    }
 
     #[test]
     fn line_breaks_in_a_message_are_escaped() {

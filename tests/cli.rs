@@ -208,3 +208,55 @@ fn each_command_has_its_own_help() {
         assert!(out.contains(own) && !out.contains(not), "{command}: {out}");
     }
 }
+
+/// `ODOO_INIT_LOG_FORMAT=json`: each of odoo-init's lines is one JSON
+/// object with the time, level, message and the fields it is about; the
+/// child's own lines pass through untouched.
+#[test]
+fn json_logs_are_one_object_per_line_and_leave_the_childs_lines_alone() {
+    let out = Command::new(odoo_init())
+        .args([
+            "supervise",
+            "--",
+            "/bin/sh",
+            "-c",
+            "echo 'odoo says\\nhi' >&2; exit 3",
+        ])
+        .env("ODOO_INIT_LOG_FORMAT", "json")
+        .env("MODE", "RunOnly")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let mut ours = 0;
+    for line in err.lines() {
+        if line == "odoo says" || line == "hi" {
+            continue;
+        }
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        for key in ["time", "level", "message", "pid", "mode"] {
+            assert!(v.get(key).is_some(), "{key} in {line}");
+        }
+        if v["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("exited with status 3")
+        {
+            assert_eq!(v["status"], 3, "{line}");
+            assert!(v["child_pid"].as_i64().is_some(), "{line}");
+        }
+        ours += 1;
+    }
+    assert!(ours >= 3, "{err}");
+    assert!(
+        err.contains("odoo says\nhi"),
+        "the child's lines as they are: {err}"
+    );
+    let out = Command::new(odoo_init())
+        .args(["supervise", "--", "true"])
+        .env("ODOO_INIT_LOG_FORMAT", "xml")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+}

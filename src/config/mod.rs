@@ -64,6 +64,7 @@ pub const VARIABLES: &[&str] = &[
     "DB_SSLCRL",
     "DB_CHANNEL_BINDING",
     crate::logging::LEVEL_VARIABLE,
+    crate::logging::FORMAT_VARIABLE,
     // libpq's, read as fallbacks
     "PGHOST",
     "PGPORT",
@@ -458,7 +459,13 @@ mod tests {
             );
         }
         for name in VARIABLES {
-            if *name != crate::logging::LEVEL_VARIABLE {
+            // The logging variables are read by logging::init, before the rest.
+            if ![
+                crate::logging::LEVEL_VARIABLE,
+                crate::logging::FORMAT_VARIABLE,
+            ]
+            .contains(name)
+            {
                 assert!(asked.contains(*name), "{name} is listed but never read");
             }
         }

@@ -226,7 +226,7 @@ impl<'a> Locked<'a> {
             log::info!("created the state table {TABLE}");
         }
         for (id, state) in self.written {
-            log::info!("state {id}: {}", state.as_str());
+            log::info!(row = id, state = state.as_str(); "state {id}: {}", state.as_str());
         }
         Ok(())
     }

@@ -88,6 +88,7 @@ impl Supervisor {
             libc::WEXITSTATUS(raw)
         };
         log::info!(
+            child_pid = child.pid, status = status;
             "PID {} exited with status {status}{} after {:.1}s",
             child.pid,
             describe(raw),
@@ -123,7 +124,7 @@ impl Supervisor {
         match cmd.spawn() {
             Ok(handle) => {
                 let pid = handle.id() as libc::pid_t;
-                log::info!("started PID {pid}: {}", spec.shown.join(" "));
+                log::info!(child_pid = pid; "started PID {pid}: {}", spec.shown.join(" "));
                 self.status.child_started(pid, &spec.shown, serving);
                 Ok(Child {
                     pid,
