@@ -1,39 +1,25 @@
-# odoo-init on top of the official Odoo image.
+# odoo-init on top of the official Odoo image, from a binary built before:
 #
+#   cargo build --release --locked --bin odoo-init
 #   docker build -t my-odoo .                                  # odoo:18
 #   docker build --build-arg ODOO_IMAGE=odoo:17 -t my-odoo .
 #
+# Any builder will do (BuildKit or Docker's legacy one, with or without
+# buildx): every stage below is used. Without Rust on the build machine,
+# compile in Docker first (Dockerfile.build, needs the `rust` image):
+#
+#   docker build -f Dockerfile.build -t odoo-init-build .
+#   docker build --build-arg ODOO_INIT_BINARY=odoo-init-build -t my-odoo .
+#
 # Only the binary, into any other Odoo image:
-#   COPY --from=ghcr.io/you/odoo-init /usr/local/bin/odoo-init /usr/local/bin/odoo-init
-# or, from this Dockerfile's build stage:
-#   docker build --target build -t odoo-init-build .
 #   COPY --from=odoo-init-build /out/odoo-init /usr/local/bin/odoo-init
 #   ENTRYPOINT ["/usr/local/bin/odoo-init"]
 #   CMD []
-#
-# With a binary built beforehand (what the tests do, with the one they test;
-# needs BuildKit, Docker's default builder, which skips the unused stage):
-#   cargo build --release --locked --bin odoo-init
-#   docker build --build-arg ODOO_INIT_BINARY=prebuilt -t my-odoo .
 
 ARG ODOO_IMAGE=odoo:18
-# Where the binary comes from: `build` (compiled below) or `prebuilt`.
-ARG ODOO_INIT_BINARY=build
-
-# Built exactly as the tests build it: release profile, the project's
-# .cargo/config.toml (glibc, statically linked), no extra features. The
-# result runs on any Linux image, whatever its libc.
-FROM rust:1-bookworm AS build
-ARG TARGETARCH=amd64
-WORKDIR /src
-COPY . .
-RUN case "$TARGETARCH" in \
-      amd64) triple=x86_64-unknown-linux-gnu ;; \
-      arm64) triple=aarch64-unknown-linux-gnu ;; \
-      *) echo "unsupported architecture $TARGETARCH" >&2; exit 1 ;; \
-    esac \
- && cargo build --release --locked --bin odoo-init --target "$triple" \
- && mkdir -p /out && cp "target/$triple/release/odoo-init" /out/odoo-init
+# Where the binary comes from: `prebuilt` (the file below) or an image
+# holding /out/odoo-init (`odoo-init-build`, made by Dockerfile.build).
+ARG ODOO_INIT_BINARY=prebuilt
 
 # The binary `cargo build --release` left in target/ (.dockerignore lets
 # just that file through).

@@ -24,11 +24,10 @@ use super::{standin, wait_until, Scratch};
 /// The `odoo` user of the official image.
 pub const ODOO_UID: u32 = 101;
 
-/// The Docker client. Debian's (`/usr/bin/docker`, package docker.io)
-/// drives BuildKit by itself with `DOCKER_BUILDKIT=1`; a newer client
-/// without its buildx plug-in would fall back to the legacy builder, which
-/// builds every stage of the Dockerfile (the `rust` one included, which
-/// cannot be pulled here).
+/// The Docker client: Debian's (`/usr/bin/docker`, package docker.io)
+/// where it is installed. Images are built with the legacy builder
+/// (`DOCKER_BUILDKIT=0`), as a client without buildx builds them: the
+/// README's commands must work there.
 pub fn docker() -> Command {
     let client = Path::new("/usr/bin/docker");
     let mut cmd = Command::new(if client.is_file() {
@@ -36,7 +35,7 @@ pub fn docker() -> Command {
     } else {
         Path::new("docker")
     });
-    cmd.env("DOCKER_BUILDKIT", "1");
+    cmd.env("DOCKER_BUILDKIT", "0");
     cmd
 }
 
@@ -164,13 +163,12 @@ fn build_images() -> Images {
         ]);
     }
     if !exists(&images.odoo) {
+        // The README's command, with the base made here.
         run_docker(&[
             "build",
             "-q",
             "--build-arg",
             &format!("ODOO_IMAGE={}", images.base),
-            "--build-arg",
-            "ODOO_INIT_BINARY=prebuilt",
             "-t",
             &images.odoo,
             &repo().display().to_string(),
