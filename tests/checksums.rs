@@ -254,6 +254,18 @@ fn state_changed(pg: &Pg, dir: &Path) -> std::process::Output {
         .unwrap()
 }
 
+/// `state --changed` lists `listed`, and exits 0 when that is nothing, 1 otherwise.
+fn changed_are(pg: &Pg, dir: &Path, listed: &str) {
+    let out = state_changed(pg, dir);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(!listed.is_empty())),
+        "{err}"
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), listed);
+}
+
 fn update_and_run(pg: &Pg, dir: &Path) -> Run {
     let mut run = job(pg, "UpdateAndRun", dir).start();
     assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
@@ -336,24 +348,10 @@ fn an_update_touches_only_what_changed() {
 
     // `state --changed` says what an update would touch, and writes nothing;
     // its exit code says whether anything changed (0 none, 1 some).
-    let out = state_changed(&pg, &dir);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    changed_are(&pg, &dir, "");
     write(&dir.join("m3/models/main.py"), "# m3, changed\n");
     let states = pg.states(DB).unwrap();
-    let out = state_changed(&pg, &dir);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "m3\n");
+    changed_are(&pg, &dir, "m3\n");
     assert_eq!(pg.states(DB).unwrap(), states);
 
     // UPDATE=all: as before checksums, every module named.
@@ -551,13 +549,7 @@ fn an_existing_database_is_adopted_in_one_step() {
         Some(4),
         "base, m1..m3"
     );
-    let out = state_changed(&pg, &dir);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    changed_are(&pg, &dir, "");
     let before = updates(&pg);
     let run = update_and_run(&pg, &dir);
     assert_eq!(
