@@ -49,7 +49,7 @@ fn an_unknown_command_is_a_usage_error() {
 }
 
 #[test]
-fn every_command_takes_help_and_a_forgotten_double_dash_gets_a_hint() {
+fn every_command_takes_help_and_odoos_arguments_need_no_double_dash() {
     for command in ["supervise", "restart", "state"] {
         let out = Command::new(odoo_init())
             .args([command, "--help"])
@@ -58,13 +58,18 @@ fn every_command_takes_help_and_a_forgotten_double_dash_gets_a_hint() {
         assert_eq!(out.status.code(), Some(0), "{command} --help");
         assert!(String::from_utf8_lossy(&out.stdout).contains("USAGE:"));
     }
-    let out = Command::new(odoo_init())
-        .args(["--workers", "2"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(64));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("odoo-init -- --workers"), "{err}");
+    // Odoo's arguments without `--`, and the official image's `odoo ARGS`,
+    // are the main job's: here it needs MODE, and says so.
+    for args in [&["--workers", "2"][..], &["odoo", "--workers", "2"]] {
+        let out = Command::new(odoo_init())
+            .args(args)
+            .env_remove("MODE")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(64), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("MODE is not set"), "{args:?}: {err}");
+    }
 }
 
 /// A value or argument with line breaks cannot forge a log line of its own.

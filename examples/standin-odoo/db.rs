@@ -218,7 +218,7 @@ pub fn run(opts: &DbOptions, signals: &Signals) -> Outcome {
 }
 
 /// Runs SQL through psql (stdin, so nothing of it is on a command line).
-fn psql(opts: &DbOptions, dbname: &str, sql: &str) -> Result<String, String> {
+pub fn psql(opts: &DbOptions, dbname: &str, sql: &str) -> Result<String, String> {
     let mut cmd = Command::new("psql");
     cmd.args([
         "-X",

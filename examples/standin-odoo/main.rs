@@ -128,6 +128,10 @@ struct Options {
 
 fn main() {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    // `odoo-bin shell [options]`: Odoo's subcommand comes first.
+    if args.first().is_some_and(|a| a == "shell") {
+        std::process::exit(shell(&args[1..]));
+    }
     let mut opts = match parse(&args) {
         Ok(o) => o,
         Err(msg) => {
@@ -257,6 +261,47 @@ fn parse(args: &[OsString]) -> Result<Options, String> {
         }
     }
     Ok(opts)
+}
+
+/// `odoo-bin shell -d DB [options]`: reads its script from standard input
+/// and runs it against the database, its output on standard output, as
+/// Odoo's shell does (Odoo's runs Python with `env` bound; the stand-in
+/// runs the script's SQL through psql, reaching the database as Odoo would:
+/// its options, else its config file, else libpq's environment).
+fn shell(args: &[OsString]) -> i32 {
+    let mut opts = match parse(args) {
+        Ok(o) => o,
+        Err(msg) => {
+            eprintln!("Usage: odoo-bin shell [options]\n\nodoo-bin: error: {msg}");
+            return 2;
+        }
+    };
+    apply_odoo_rc(&mut opts.db);
+    let shown: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    event("shell", &format!("start argv={}", shown.join(" ")));
+    let mut script = String::new();
+    if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut script) {
+        eprintln!("standin-odoo shell: reading standard input: {e}");
+        return 1;
+    }
+    let Some(database) = opts.db.database.clone() else {
+        eprintln!("standin-odoo shell: no database (-d)");
+        return 1;
+    };
+    match db::psql(&opts.db, &database, &script) {
+        Ok(out) => {
+            print!("{out}");
+            event("shell", "exit 0");
+            0
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
+    }
 }
 
 fn threaded(signals: &Signals, args: &[OsString], listener: Option<&TcpListener>) -> i32 {

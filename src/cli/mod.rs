@@ -14,6 +14,7 @@ use options::{Parsed, Spec};
 use crate::config;
 use crate::env;
 use crate::exit;
+use crate::job::OneOff;
 
 use crate::pid1::restart::{self, ExtraArgs};
 use crate::pid1::supervisor::{Abort, ChildSpec, Launcher, Pause, Supervisor};
@@ -32,6 +33,10 @@ USAGE:
                                                 table, Force Ready, the image's module checksums
     odoo-init state --changed                   the installed modules whose files changed since the
                                                 stored checksums (what UPDATE=changed updates); writes nothing
+    odoo-init odoo [--] ODOO_ARGS...            the same as `odoo-init -- ODOO_ARGS` (the official image's form)
+    odoo-init odoo SUBCOMMAND [ARGS...]         Odoo's subcommand (shell, neutralize ...) with the database
+                                                settings, -d DB_NAME, the password file, after one look at the gate
+    odoo-init PROGRAM [ARGS...]                 any other program (bash, a script), the same way
     odoo-init supervise [--] COMMAND [ARGS...]  PID-1 duties only, for any command
     odoo-init status [--json] [--pid PID]       what the running odoo-init is doing (PID 1 unless --pid)
     odoo-init probe startup|ready|live          exec probe for Kubernetes / HEALTHCHECK: exit 0 or 1
@@ -105,14 +110,29 @@ pub fn run(args: Vec<OsString>) -> i32 {
             Ok(text) => print(&text),
             Err(failure) => failure.said(),
         },
-        "adopt" => usage("adopt takes no arguments: the database is the environment's (DB_NAME ...)"),
+        "adopt" => {
+            usage("adopt takes no arguments: the database is the environment's (DB_NAME ...)")
+        }
         "status" => status(rest),
         "probe" => probe(rest),
         crate::odoo::addons::HELPER_COMMAND => crate::odoo::addons::helper_main(rest),
-        other if other.starts_with('-') => usage(&format!(
-            "unknown option {other:?}: Odoo's options go after `--`, as in `odoo-init -- {other} ...`"
+        // The official image's forms: `odoo --workers 2` is the main job
+        // with Odoo's arguments; `odoo shell ...` one of Odoo's subcommands.
+        "odoo" | "odoo-bin" => match rest.first() {
+            Some(sub) if !sub.to_string_lossy().starts_with('-') => {
+                crate::job::one_off(OneOff::Odoo(rest.to_vec()))
+            }
+            _ => crate::job::main_job(strip_dashes(rest).to_vec()),
+        },
+        // Odoo's arguments without `--`.
+        other if other.starts_with('-') => crate::job::main_job(args),
+        // Any other program: a one-off with the deployment's database.
+        other if env::find_executable(other, std::env::var("PATH").ok().as_deref()).is_ok() => {
+            crate::job::one_off(OneOff::Program(args))
+        }
+        other => usage(&format!(
+            "unknown command {other:?}: not one of odoo-init's, and no such program"
         )),
-        other => usage(&format!("unknown command {other:?}")),
     }
 }
 

@@ -13,6 +13,7 @@
 mod connect;
 mod gate;
 mod launcher;
+mod oneoff;
 mod provision;
 mod steps;
 mod update;
@@ -41,6 +42,8 @@ enum Next {
     /// The plan is done: exit 0 (`Init` on an existing database, `ForceReadyState`).
     Done,
 }
+
+pub(crate) use oneoff::{one_off, OneOff};
 
 pub(crate) fn main_job(extra: Vec<OsString>) -> i32 {
     let cfg = match Config::from_env(&env::process_env) {

@@ -159,12 +159,15 @@ pub fn maintenance(script: &Path) -> Vec<OsString> {
 
 /// Removed from every child's environment: the secrets, and where they came
 /// from; a child has no business with either.
-const SECRETS: [&str; 5] = [
+const SECRETS: [&str; 7] = [
     "DB_PASSWORD",
     "DB_PASSWORD_FILE",
     "DB_ADMIN_PASSWORD",
     "DB_ADMIN_PASSWORD_FILE",
     "PGPASSWORD",
+    // the official image's names
+    "PASSWORD",
+    "PASSWORD_FILE",
 ];
 
 /// libpq's environment for every child; passwords only through `passfile`.
