@@ -523,3 +523,85 @@ fn the_image_survives_the_mounts_and_the_uid_its_users_give_it() {
     let logs = c.logs();
     assert!(!logs.contains("ERROR"), "{logs}");
 }
+
+/// A Compose file written for the official image (its variables, its
+/// `/etc/odoo` mount, `command: odoo --workers 2`), changed only in its
+/// image and by `MODE` and `DB_NAME`: Odoo runs behind the gate, against
+/// PostgreSQL on the host (its image cannot be pulled here).
+#[test]
+fn a_compose_file_for_the_official_image_runs_with_the_image_changed_and_a_mode() {
+    let pg = Pg::start();
+    pg.ready_database();
+    let dir = Scratch::new("official-compose");
+    std::fs::create_dir_all(dir.join("config")).unwrap();
+    std::fs::create_dir_all(dir.join("secrets")).unwrap();
+    std::fs::write(
+        dir.join("config/odoo.conf"),
+        "[options]\naddons_path = /mnt/extra-addons\ndata_dir = /var/lib/odoo\n; admin_passwd = admin\ndb_host = False\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("secrets/odoo_pw"), format!("{PASSWORD}\n")).unwrap();
+    for (path, mode) in [
+        ("config", 0o755),
+        ("config/odoo.conf", 0o644),
+        ("secrets", 0o755),
+        ("secrets/odoo_pw", 0o644),
+    ] {
+        std::fs::set_permissions(dir.join(path), std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let events = common::docker::events_dir();
+    let http = free_port();
+    std::fs::write(
+        dir.join("docker-compose.yml"),
+        format!(
+            "version: \"3.7\"\n\
+             services:\n\
+             \x20 web:\n\
+             \x20   image: {image}\n\
+             \x20   network_mode: host\n\
+             \x20   environment:\n\
+             \x20     HOST: 127.0.0.1\n\
+             \x20     PORT: \"{port}\"\n\
+             \x20     USER: {USER}\n\
+             \x20     PASSWORD_FILE: /run/secrets/odoo_pw\n\
+             \x20     MODE: RunOnly\n\
+             \x20     DB_NAME: {DB}\n\
+             \x20     STANDIN_LOG: /events/events.log\n\
+             \x20   volumes:\n\
+             \x20     - ./config:/etc/odoo\n\
+             \x20     - ./secrets/odoo_pw:/run/secrets/odoo_pw:ro\n\
+             \x20     - {events}:/events\n\
+             \x20   command: odoo --workers 2 -p {http}\n",
+            image = images().odoo,
+            port = pg.port,
+            events = events.path.display(),
+        ),
+    )
+    .unwrap();
+    let project = format!("odoo-init-official-{}", std::process::id());
+    let up = compose(&dir.path, &project, &["up", "-d"]);
+    let down = || compose(&dir.path, &project, &["down", "-v"]);
+    if !up.status.success() {
+        down();
+        panic!("{}", String::from_utf8_lossy(&up.stderr));
+    }
+    let read = || {
+        std::fs::read_to_string(events.join("events.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let started = wait_until(LONG, "Odoo behind the gate", || {
+        starts(&read()).into_iter().find(Start::is_run_phase)
+    });
+    let logs = compose(&dir.path, &project, &["logs", "--no-color"]);
+    down();
+    assert!(
+        started.argv.starts_with("-d odoo --no-database-list"),
+        "{started:?}"
+    );
+    assert!(started.argv.contains("--workers 2"), "{started:?}");
+    let logs = String::from_utf8_lossy(&logs.stdout);
+    assert!(!logs.contains(PASSWORD), "{logs}");
+}
