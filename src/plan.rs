@@ -50,6 +50,14 @@ impl Mode {
         }
     }
 
+    /// The operator's explicit word to go on whatever the state says.
+    pub fn is_forced(self) -> bool {
+        matches!(
+            self,
+            Mode::ForceRunOnly | Mode::ForceUpdateOnly | Mode::ForceReadyState
+        )
+    }
+
     /// The only modes that make sense without one database (`LIST_DB=True`).
     pub fn allows_list_db(self) -> bool {
         matches!(self, Mode::RunOnly | Mode::Init)

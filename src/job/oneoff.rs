@@ -47,7 +47,7 @@ pub(crate) fn one_off(what: OneOff) -> i32 {
         Ok(s) => s,
         Err(e) => return Failure::Usage(e.to_string()).said(),
     };
-    let argv = match command_line(what, &database) {
+    let argv = match command_line(what, &database, env) {
         Ok(argv) => argv,
         Err(failure) => return failure.said(),
     };
@@ -76,13 +76,17 @@ pub(crate) fn one_off(what: OneOff) -> i32 {
 /// The command line: Odoo's subcommand with the database where it works
 /// on one, and the environment's database settings where Odoo's config file
 /// says otherwise; a program as it is.
-fn command_line(what: OneOff, database: &config::Database) -> Result<Vec<OsString>, Failure> {
+fn command_line(
+    what: OneOff,
+    database: &config::Database,
+    env: env::Lookup,
+) -> Result<Vec<OsString>, Failure> {
     let rest = match what {
         OneOff::Program(argv) => return Ok(argv),
         OneOff::Odoo(rest) => rest,
     };
-    let bin = std::env::var("ODOO_BIN").unwrap_or_else(|_| "odoo".into());
-    let bin = env::find_executable(&bin, std::env::var("PATH").ok().as_deref())
+    let bin = env("ODOO_BIN").unwrap_or_else(|| "odoo".into());
+    let bin = env::find_executable(&bin, env("PATH").as_deref())
         .map_err(|why| Failure::Usage(format!("ODOO_BIN={bin:?} is not valid: {why}")))?;
     let mut argv: Vec<OsString> = vec![bin.into()];
     let Some((sub, args)) = rest.split_first() else {
@@ -129,7 +133,10 @@ fn run(
         }
         _ => None,
     };
-    if let Err(failure) = look_at_the_gate(sup, database, wait) {
+    let forced = env::process_env("MODE")
+        .and_then(|m| Mode::parse(&m))
+        .is_some_and(Mode::is_forced);
+    if let Err(failure) = look_at_the_gate(sup, database, wait, forced) {
         return super::end(sup, failure);
     }
     let mut once = Once(ChildSpec {
@@ -147,11 +154,8 @@ fn look_at_the_gate(
     sup: &mut Supervisor,
     database: &config::Database,
     wait: std::time::Duration,
+    forced: bool,
 ) -> Result<(), Failure> {
-    let forced = std::env::var("MODE")
-        .ok()
-        .and_then(|m| Mode::parse(&m))
-        .is_some_and(|m| m.name().starts_with("Force"));
     if forced {
         return Ok(());
     }
