@@ -18,6 +18,14 @@ use crate::pid1::supervisor::Pause;
 impl Ctx {
     /// `Init`: as the admin role, the role and the database, then the first
     /// state row. `Done`: the database existed, nothing more to do.
+    ///
+    /// The admin need not be a superuser: `CREATEROLE` and `CREATEDB` (a
+    /// managed PostgreSQL's admin) will do. To make a database owned by
+    /// `DB_USER` it must be a member of that role: it grants itself the
+    /// membership when the server says so (PostgreSQL 15: `CREATEROLE`
+    /// allows it; 16+: the role's creator holds `ADMIN OPTION`). Each step
+    /// checks what is there first, so a rerun completes what a failed one
+    /// left; the database is made only once `DB_USER` can log in.
     pub(super) fn provision(&mut self, pause: &mut Pause) -> Result<Next, Failure> {
         let cfg = &self.cfg;
         let admin = Target::new(
@@ -29,26 +37,15 @@ impl Ctx {
         let mut session = Session::new(admin);
         let client = connected(&mut session, cfg.db_wait_timeout, pause).map_err(unavailable)?;
         let name = cfg.db.name();
-        let exists = client
-            .query_typed_opt(
-                "SELECT 1 FROM pg_database WHERE datname = $1",
-                &[(&name, Type::TEXT)],
-            )
-            .map_err(|e| db_failure("looking for the database", &e))?
-            .is_some();
-        if exists {
-            log::info!("Init: database {name} exists; nothing to do");
-            return Ok(Next::Done);
-        }
         let user = &cfg.db.user;
-        let role_exists = client
-            .query_typed_opt(
-                "SELECT 1 FROM pg_roles WHERE rolname = $1",
-                &[(user, Type::TEXT)],
-            )
-            .map_err(|e| db_failure("looking for the role", &e))?
-            .is_some();
-        if !role_exists {
+        let exists = |client: &mut postgres::Client, sql: &str, value: &str, what: &str| {
+            client
+                .query_typed_opt(sql, &[(&value, Type::TEXT)])
+                .map(|row| row.is_some())
+                .map_err(|e| db_failure(what, &e))
+        };
+        let role_sql = "SELECT 1 FROM pg_roles WHERE rolname = $1";
+        if !exists(client, role_sql, user, "looking for the role")? {
             // The password goes as a SCRAM verifier, never in clear text.
             let password = match &cfg.password {
                 Some(p) => format!(
@@ -64,15 +61,55 @@ impl Ctx {
             match client.batch_execute(&sql) {
                 Ok(()) => log::info!("Init: created role {user}"),
                 Err(e) if already_exists(&e) => {}
-                Err(e) => return Err(db_failure("creating the role", &e)),
+                Err(e) => {
+                    return Err(privilege_or_db(
+                        &e,
+                        "creating the role",
+                        &cfg.admin_user,
+                        "CREATEROLE",
+                    ))
+                }
             }
+        }
+        // Nothing is made for a role that cannot log in (a wrong password,
+        // NOLOGIN): an empty database would only make pods wait.
+        let login = Target::of(&cfg.db, cfg.password.as_deref(), "postgres");
+        if let Err(e) = login.connect_once() {
+            let why = ConnectError::from(e);
+            if !matches!(why, ConnectError::Unreachable(_)) {
+                return Err(Failure::Db(format!(
+                    "Init: {user} cannot log in ({why}); no database made: fix DB_USER's password (or its LOGIN) first"
+                )));
+            }
+        }
+        let db_sql = "SELECT 1 FROM pg_database WHERE datname = $1";
+        if exists(client, db_sql, name, "looking for the database")? {
+            log::info!("Init: database {name} exists; nothing to do");
+            return Ok(Next::Done);
         }
         let sql = format!(
             "CREATE DATABASE {} OWNER {} ENCODING 'UTF8' LC_COLLATE 'C' TEMPLATE template0",
             conn::ident(name),
             conn::ident(user)
         );
-        match client.batch_execute(&sql) {
+        if !may_act_as(client, user).map_err(|e| db_failure("reading the admin's roles", &e))? {
+            // Not a superuser: it may own only what its own roles may.
+            let grant = format!("GRANT {} TO CURRENT_USER", conn::ident(user));
+            if let Err(e) = client.batch_execute(&grant) {
+                return Err(privilege_or_db(
+                    &e,
+                    &format!("granting itself {user}, to make a database owned by it"),
+                    &cfg.admin_user,
+                    "CREATEROLE (PostgreSQL 16+: ADMIN OPTION on the role, which its creator has)",
+                ));
+            }
+            log::info!(
+                "Init: {} granted itself {user}, to make its database",
+                cfg.admin_user
+            );
+        }
+        let created = client.batch_execute(&sql);
+        match created {
             Ok(()) => log::info!("Init: created database {name} owned by {user}"),
             Err(e) if already_exists(&e) => {
                 log::info!(
@@ -80,7 +117,14 @@ impl Ctx {
                 );
                 return Ok(Next::Done);
             }
-            Err(e) => return Err(db_failure("creating the database", &e)),
+            Err(e) => {
+                return Err(privilege_or_db(
+                    &e,
+                    "creating the database",
+                    &cfg.admin_user,
+                    "CREATEDB",
+                ))
+            }
         }
         drop(session);
         // Claim 'Creating' right away, so that RunOnly pods wait for the install.
@@ -122,6 +166,31 @@ impl Ctx {
             ))),
         }
     }
+}
+
+/// The admin lacks a privilege (42501): a configuration error naming the
+/// one it needs, not an unreachable database; anything else is the database's.
+fn privilege_or_db(e: &postgres::Error, what: &str, admin: &str, needs: &str) -> Failure {
+    if e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) {
+        return Failure::Usage(format!(
+            "Init: {what}: {} (DB_ADMIN_USER={admin} needs {needs})",
+            conn::message(e)
+        ));
+    }
+    db_failure(&format!("Init: {what}"), e)
+}
+
+/// Whether the admin may make a database owned by `role`: a superuser,
+/// or a member of it (PostgreSQL 16+: with the SET option, which CREATE
+/// DATABASE ... OWNER asks for there; 15 knows only membership).
+fn may_act_as(client: &mut postgres::Client, role: &str) -> Result<bool, postgres::Error> {
+    let row = client.query_typed_one(
+        "SELECT rolsuper OR pg_has_role(current_user, $1, \
+           CASE WHEN current_setting('server_version_num')::int >= 160000 THEN 'SET' ELSE 'MEMBER' END) \
+         FROM pg_roles WHERE rolname = current_user",
+        &[(&role, Type::TEXT)],
+    )?;
+    row.try_get(0)
 }
 
 /// Another pod created it first. CREATE DATABASE/ROLE cannot run inside a

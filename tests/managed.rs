@@ -1,0 +1,81 @@
+//! `Init` with the admin a managed PostgreSQL gives (RDS's rds_superuser,
+//! Cloud SQL's cloudsqlsuperuser, Azure's azure_pg_admin): `CREATEROLE` and
+//! `CREATEDB`, no superuser. Against a real cluster (the machine's, 15).
+
+use odoo_init_testkit as common;
+
+use common::pg::{Pg, DB, USER};
+use common::*;
+
+const ADMIN: &str = "cloudadmin";
+const ADMIN_PASSWORD: &str = "admin-Pw-7";
+
+/// An admin with `privileges` (`CREATEROLE CREATEDB` ...).
+fn admin(pg: &Pg, privileges: &str) {
+    pg.superuser("postgres")
+        .batch_execute(&format!(
+            "CREATE ROLE {ADMIN} LOGIN PASSWORD '{ADMIN_PASSWORD}' NOSUPERUSER {privileges}"
+        ))
+        .unwrap();
+}
+
+fn init<'a>(pg: &Pg) -> Setup<'a> {
+    pg.job("Init")
+        .env("DB_ADMIN_USER", ADMIN)
+        .env("DB_ADMIN_PASSWORD", ADMIN_PASSWORD)
+}
+
+/// The owner of `DB`, if it exists.
+fn owner(pg: &Pg) -> Option<String> {
+    pg.superuser("postgres")
+        .query_opt(
+            "SELECT pg_get_userbyid(datdba)::text FROM pg_database WHERE datname = $1",
+            &[&DB],
+        )
+        .unwrap()
+        .map(|r| r.get(0))
+}
+
+#[test]
+fn init_works_with_an_admin_that_has_createrole_and_createdb_but_is_no_superuser() {
+    let pg = Pg::start();
+    admin(&pg, "CREATEROLE CREATEDB");
+    let mut run = init(&pg).start();
+    assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
+    assert_eq!(owner(&pg).as_deref(), Some(USER));
+    assert_eq!(pg.states(DB).unwrap()[..2], ["Creating", "Ready"]);
+}
+
+#[test]
+fn a_role_made_before_by_someone_else_is_granted_and_the_rerun_completes() {
+    let pg = Pg::start();
+    admin(&pg, "CREATEROLE CREATEDB");
+    // A first Init's role, made, and the database not (as after a failed
+    // Init on such an admin before this fix): the rerun completes it.
+    pg.role(USER, common::pg::PASSWORD, false);
+    let mut run = init(&pg).start();
+    assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
+    assert_eq!(owner(&pg).as_deref(), Some(USER));
+}
+
+#[test]
+fn a_missing_privilege_is_a_configuration_error_naming_it() {
+    let pg = Pg::start();
+    admin(&pg, "CREATEDB");
+    let mut run = init(&pg).start();
+    assert_eq!(run.wait_exit(LONG), 64, "{}", run.stderr());
+    assert!(run.stderr().contains("CREATEROLE"), "{}", run.stderr());
+    assert_eq!(owner(&pg), None, "nothing made");
+}
+
+#[test]
+fn no_database_is_made_for_a_role_that_cannot_log_in() {
+    let pg = Pg::start();
+    admin(&pg, "CREATEROLE CREATEDB");
+    // The role exists with another password.
+    pg.role(USER, "another-password", false);
+    let mut run = init(&pg).start();
+    assert_eq!(run.wait_exit(LONG), 69, "{}", run.stderr());
+    assert_eq!(owner(&pg), None, "no empty database left behind");
+    assert!(run.stderr().contains("cannot log in"), "{}", run.stderr());
+}
