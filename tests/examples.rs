@@ -144,3 +144,191 @@ fn every_variable_in_the_examples_is_one_odoo_init_understands() {
     }
     assert!(checked >= 30, "only {checked} variables checked");
 }
+
+/// The env value of `name` in a container, if set.
+fn env_of<'y>(container: &'y Yaml, name: &str) -> Option<&'y str> {
+    container["env"]
+        .as_vec()?
+        .iter()
+        .find(|e| e["name"].as_str() == Some(name))
+        .and_then(|e| e["value"].as_str())
+}
+
+fn seconds(value: Option<&str>, default: i64) -> i64 {
+    value
+        .and_then(|v| v.parse::<f64>().ok())
+        .map_or(default, |v| v.ceil() as i64)
+}
+
+/// What an SRE would check before merging the Kubernetes examples: every
+/// container hardened, requests and a memory limit, a grace period above
+/// odoo-init's own stop, a shared filestore and a disruption budget for
+/// several replicas, probes that tolerate one slow answer, only `Init`
+/// seeing the admin's password, and an update Job that never runs twice
+/// by itself.
+#[test]
+fn the_kubernetes_examples_follow_the_projects_production_rules() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/kubernetes");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+        let file = entry.path();
+        let name = file.display().to_string();
+        let docs = YamlLoader::load_from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let kinds: Vec<&str> = docs.iter().filter_map(|d| d["kind"].as_str()).collect();
+        for doc in &docs {
+            let kind = doc["kind"].as_str().unwrap_or_default();
+            if kind != "Deployment" && kind != "Job" {
+                continue;
+            }
+            let pod = &doc["spec"]["template"]["spec"];
+            let security = &pod["securityContext"];
+            assert_eq!(security["runAsNonRoot"].as_bool(), Some(true), "{name}");
+            assert_eq!(
+                security["runAsUser"].as_i64(),
+                Some(101),
+                "{name}: numeric user"
+            );
+            assert_eq!(security["runAsGroup"].as_i64(), Some(101), "{name}");
+            assert_eq!(
+                security["seccompProfile"]["type"].as_str(),
+                Some("RuntimeDefault"),
+                "{name}"
+            );
+            let volumes = pod["volumes"].as_vec().cloned().unwrap_or_default();
+            let empty_dirs: Vec<&str> = volumes
+                .iter()
+                .filter(|v| !v["emptyDir"].is_badvalue())
+                .filter_map(|v| v["name"].as_str())
+                .collect();
+            let containers: Vec<&Yaml> = ["initContainers", "containers"]
+                .iter()
+                .flat_map(|list| {
+                    pod[*list]
+                        .as_vec()
+                        .map(|v| v.iter().collect::<Vec<_>>())
+                        .unwrap_or_default()
+                })
+                .collect();
+            // The directories the admin's password is mounted from.
+            let admin_dirs: Vec<String> = containers
+                .iter()
+                .filter_map(|c| env_of(c, "DB_ADMIN_PASSWORD_FILE"))
+                .filter_map(|p| p.rsplit_once('/').map(|(d, _)| d.to_string()))
+                .collect();
+            let grace = pod["terminationGracePeriodSeconds"].as_i64().unwrap_or(30);
+            for c in &containers {
+                let what = format!("{name}: {}", c["name"].as_str().unwrap_or("?"));
+                let sc = &c["securityContext"];
+                assert_eq!(
+                    sc["allowPrivilegeEscalation"].as_bool(),
+                    Some(false),
+                    "{what}"
+                );
+                assert_eq!(sc["readOnlyRootFilesystem"].as_bool(), Some(true), "{what}");
+                let drops = sc["capabilities"]["drop"]
+                    .as_vec()
+                    .cloned()
+                    .unwrap_or_default();
+                assert!(
+                    drops.iter().any(|d| d.as_str() == Some("ALL")),
+                    "{what}: drop ALL"
+                );
+                let mounts = c["volumeMounts"].as_vec().cloned().unwrap_or_default();
+                assert!(
+                    mounts
+                        .iter()
+                        .any(|m| m["mountPath"].as_str() == Some("/tmp")
+                            && m["name"].as_str().is_some_and(|n| empty_dirs.contains(&n))),
+                    "{what}: a writable /tmp (emptyDir) beside the read-only root"
+                );
+                assert!(
+                    !c["resources"]["requests"]["memory"].is_badvalue(),
+                    "{what}: requests"
+                );
+                assert!(
+                    !c["resources"]["limits"]["memory"].is_badvalue(),
+                    "{what}: a memory limit"
+                );
+                if env_of(c, "DB_ADMIN_PASSWORD_FILE").is_none() {
+                    for m in &mounts {
+                        let path = m["mountPath"].as_str().unwrap_or_default();
+                        assert!(
+                            !admin_dirs.iter().any(|d| d == path),
+                            "{what}: sees the admin's password"
+                        );
+                    }
+                }
+                // odoo-init's own stop ends before Kubernetes' SIGKILL.
+                let stop = seconds(env_of(c, "STOP_DELAY"), 0)
+                    + seconds(env_of(c, "STOP_TIMEOUT"), 25)
+                    + 3;
+                assert!(
+                    grace > stop,
+                    "{what}: terminationGracePeriodSeconds {grace} <= {stop}"
+                );
+                if !c["readinessProbe"].is_badvalue() {
+                    let threshold = c["readinessProbe"]["failureThreshold"]
+                        .as_i64()
+                        .unwrap_or(3);
+                    assert!(
+                        threshold >= 2,
+                        "{what}: one slow answer must not drop the pod"
+                    );
+                }
+                if c["ports"]
+                    .as_vec()
+                    .is_some_and(|p| p.iter().any(|p| p["containerPort"].as_i64() == Some(8072)))
+                {
+                    let service = docs.iter().find(|d| d["kind"].as_str() == Some("Service"));
+                    if let Some(service) = service {
+                        let ports = service["spec"]["ports"]
+                            .as_vec()
+                            .cloned()
+                            .unwrap_or_default();
+                        assert!(
+                            ports.iter().any(|p| p["port"].as_i64() == Some(8072)),
+                            "{name}: the websocket in the Service"
+                        );
+                    }
+                }
+                checked += 1;
+            }
+            if kind == "Deployment" && doc["spec"]["replicas"].as_i64().unwrap_or(1) > 1 {
+                let claims: Vec<&str> = volumes
+                    .iter()
+                    .filter_map(|v| v["persistentVolumeClaim"]["claimName"].as_str())
+                    .collect();
+                let shared = docs.iter().any(|d| {
+                    d["kind"].as_str() == Some("PersistentVolumeClaim")
+                        && claims.contains(&d["metadata"]["name"].as_str().unwrap_or_default())
+                        && d["spec"]["accessModes"]
+                            .as_vec()
+                            .is_some_and(|m| m.iter().any(|m| m.as_str() == Some("ReadWriteMany")))
+                });
+                assert!(
+                    shared,
+                    "{name}: several replicas share a ReadWriteMany filestore"
+                );
+                assert!(
+                    kinds.contains(&"PodDisruptionBudget"),
+                    "{name}: a PodDisruptionBudget"
+                );
+            }
+            if kind == "Job" {
+                let spec = &doc["spec"];
+                assert_eq!(
+                    spec["backoffLimit"].as_i64(),
+                    Some(0),
+                    "{name}: never re-run by itself"
+                );
+                assert!(spec["activeDeadlineSeconds"].as_i64().is_some(), "{name}");
+                assert!(spec["ttlSecondsAfterFinished"].as_i64().is_some(), "{name}");
+                assert!(
+                    doc["metadata"]["generateName"].as_str().is_some(),
+                    "{name}: a name per run"
+                );
+            }
+        }
+    }
+    assert!(checked >= 6, "only {checked} containers checked");
+}
