@@ -332,3 +332,58 @@ fn the_kubernetes_examples_follow_the_projects_production_rules() {
     }
     assert!(checked >= 6, "only {checked} containers checked");
 }
+
+/// The Kubernetes versions the examples are validated against, strictly
+/// (unknown fields refused): three recent ones.
+const KUBERNETES: [&str; 3] = ["1.30", "1.33", "1.37"];
+
+fn kubernetes_validate() -> std::path::PathBuf {
+    let path = std::env::var_os("KUBERNETES_VALIDATE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/click-venv/bin/kubernetes-validate")
+        });
+    assert!(
+        path.is_file(),
+        "{} is missing: `. scripts/venv.sh` installs kubernetes-validate (pip) into the tests' virtual environment",
+        path.display()
+    );
+    path
+}
+
+#[test]
+fn the_kubernetes_examples_pass_the_strict_schemas_of_three_versions() {
+    let validate = kubernetes_validate();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/kubernetes");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3);
+    for version in KUBERNETES {
+        let out = std::process::Command::new(&validate)
+            .args(["--strict", "--quiet", "-k", version])
+            .args(&files)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "Kubernetes {version}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // The validator refuses what it should: a field Kubernetes does not know.
+    let scratch = odoo_init_testkit::Scratch::new("k8s-typo");
+    let typo = scratch.join("typo.yaml");
+    let text = std::fs::read_to_string(dir.join("update-job.yaml")).unwrap();
+    std::fs::write(&typo, text.replace("backoffLimit", "backofLimit")).unwrap();
+    let out = std::process::Command::new(&validate)
+        .args(["--strict", "--quiet", "-k", KUBERNETES[2]])
+        .arg(&typo)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a misspelt field passed");
+}
