@@ -42,6 +42,6 @@ ENTRYPOINT ["/usr/local/bin/odoo-init"]
 CMD []
 # Healthy while Odoo runs and answers /web/health (or JSON-RPC) on its own
 # port; unhealthy at the gate, during an update, a restart or a stop
-# (README, "Probes"). The start period covers a first install or update.
+# (docs/commands.md, "Probes"). The start period covers a first install or update.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10m --retries=3 \
   CMD ["/usr/local/bin/odoo-init", "probe", "ready"]

@@ -122,7 +122,7 @@ pub(crate) fn directories(variable: &str, value: &str) -> Result<Vec<PathBuf>, C
     Ok(dirs)
 }
 
-/// The most a secret's `*_FILE` may hold (README, Secrets).
+/// The most a secret's `*_FILE` may hold (docs/configuration.md, Secrets).
 const SECRET_FILE_MAX: usize = 64 * 1024;
 
 /// `NAME` or `NAME_FILE` (content, one trailing newline stripped), never both.

@@ -1,6 +1,6 @@
 //! The exit codes of `odoo-init` itself. A supervised child's own status is
 //! passed through unchanged (0-255, 128+N for signal N); these codes are
-//! reserved for what `odoo-init` decides on its own and are listed in the README.
+//! reserved for what `odoo-init` decides on its own and are listed in docs/signals-exit-codes-logging.md.
 
 /// `odoo-init state --changed`: installed modules changed (they are listed).
 pub const CHANGED: i32 = 1;

@@ -92,7 +92,7 @@ fn odoo_inits_own_escalation_ends_a_child_that_ignores_term_before_docker_does()
         asked.elapsed() < Duration::from_secs(60),
         "docker's own SIGKILL ended it"
     );
-    // The child's status: killed by odoo-init's SIGKILL (README, Exit status).
+    // The child's status: killed by odoo-init's SIGKILL (docs/signals-exit-codes-logging.md, Exit status).
     assert_eq!(c.wait_exit(LONG), 137, "{}", c.logs());
     let ev = c.events();
     assert_eq!(
@@ -417,7 +417,7 @@ fn the_documented_compose_commands_run_as_far_as_the_engine_allows() {
         .unwrap();
     assert!(status.success());
     let dir = scratch.join("compose");
-    // README, "In your image": the secrets the files name, made as it says.
+    // docs/images-and-containers.md, "In your image": the secrets the files name, made as it says.
     let made = std::process::Command::new("sh")
         .arg("-c")
         .arg("mkdir -p secrets && openssl rand -hex 24 > secrets/postgres_password && openssl rand -hex 24 > secrets/odoo_db_password")

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 static CASE: AtomicUsize = AtomicUsize::new(0);
 
-/// The exit codes odoo-init documents (README, Exit status), and 143.
+/// The exit codes odoo-init documents (docs/signals-exit-codes-logging.md, Exit status), and 143.
 const DOCUMENTED: [i32; 11] = [0, 64, 65, 69, 71, 75, 76, 77, 126, 127, 143];
 
 fn hostile_values(scratch: &Scratch) -> Vec<OsString> {

@@ -1,5 +1,5 @@
 //! Where the Odoo database is, and as whom: each setting from the first of
-//! its sources that is set and not empty (README, Configuration):
+//! its sources that is set and not empty (docs/configuration.md, Configuration):
 //!
 //! 1. odoo-init's own names: `DB_HOST`, `DB_PORT`, `DB_NAME`, `DB_USER`,
 //!    `DB_PASSWORD` (or `DB_PASSWORD_FILE`);

@@ -82,7 +82,7 @@ pub const VARIABLES: &[&str] = &[
     "SSL_CERT_FILE",
 ];
 
-/// The shortest `STOP_TIMEOUT` (README, Configuration).
+/// The shortest `STOP_TIMEOUT` (docs/configuration.md, Configuration).
 const MIN_STOP_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// `STOP_TIMEOUT`, `STOP_DELAY`, `ON_EXIT`: the supervisor's settings.

@@ -313,7 +313,7 @@ pub fn is_lock_wait(e: &postgres::Error) -> bool {
         .any(|c| e.code() == Some(c))
 }
 
-/// The longest any statement of ours may wait for a lock or run (README,
+/// The longest any statement of ours may wait for a lock or run (docs/modes-and-state.md,
 /// "When the database fails"): a session holding the advisory lock or a
 /// table lock cannot hold PID 1 longer than this, and a SIGTERM that came
 /// meanwhile is acted on when the statement returns.

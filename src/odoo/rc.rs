@@ -32,7 +32,7 @@ pub type Options = HashMap<String, String>;
 
 /// Where the official image keeps it; read when `ODOO_RC` is unset and it exists.
 pub(crate) const DEFAULT_PATH: &str = "/etc/odoo/odoo.conf";
-/// The most an Odoo config file may hold (README, Configuration).
+/// The most an Odoo config file may hold (docs/configuration.md, Configuration).
 const MAX_BYTES: usize = 1024 * 1024;
 /// Names older Odoo versions wrote, read by Odoo as their new ones.
 const RENAMED: [(&str, &str); 3] = [

@@ -156,7 +156,7 @@ impl Supervisor {
 /// (so a restart can clear up after it, and it keeps our terminal), the
 /// terminal's foreground if we had it (Ctrl-C then reaches it once, from the
 /// kernel), then an empty signal mask. Not a session of its own: where the
-/// kernel schedules by session (autogroup), that slowed forwarding (README,
+/// kernel schedules by session (autogroup), that slowed forwarding (docs/benchmark.md,
 /// Benchmark), and it would lose the terminal.
 fn prepare_child(terminal: bool) -> io::Result<()> {
     let own = nix::unistd::Pid::from_raw(0);

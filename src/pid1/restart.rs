@@ -10,7 +10,7 @@ use crate::runtime::{self, Instance, RuntimeDir, RuntimeError};
 
 const PENDING: &str = "restart-args";
 /// The most bytes of restart arguments (NUL-terminated) that are passed on
-/// (README, Commands): far more than a command line needs, far less than
+/// (docs/commands.md, Commands): far more than a command line needs, far less than
 /// the kernel's limit for one argument.
 pub const ARGS_MAX: usize = 64 * 1024;
 

@@ -24,7 +24,7 @@ pub(crate) use record::{now, Exit, Record, RECORD_MAX};
 /// The file's name in the instance directory.
 const FILE: &str = "status";
 
-/// What odoo-init is doing, as an operator names it (README, Status).
+/// What odoo-init is doing, as an operator names it (docs/commands.md, Status).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
     /// Configuration read, nothing started yet.

@@ -86,7 +86,7 @@ impl Record {
         out
     }
 
-    /// The stable JSON of `odoo-init status --json` (README, Status),
+    /// The stable JSON of `odoo-init status --json` (docs/commands.md, Status),
     /// ages as of `now`. A number that is not finite (a forged record) is `null`.
     pub(crate) fn to_json(&self, now: f64) -> String {
         let child = match (self.child_pid, self.child_since) {
