@@ -58,7 +58,8 @@ MODES (MODE=..., any case):
 
 ENVIRONMENT:
     MODE, MODULES, SERVER_WIDE_MODULES, LIST_DB, TIMEOUT (1800), STATE_LEASE (60)
-    DB_NAME, DB_HOST, DB_PORT, DB_USER, DB_PASSWORD[_FILE]   (else PG*, else Odoo's config)
+    DB_NAME, DB_HOST, DB_PORT, DB_USER, DB_PASSWORD[_FILE]   (else the official image's
+                           HOST, PORT, USER, PASSWORD[_FILE], else PG*, else Odoo's config)
     DB_ADMIN_USER, DB_ADMIN_PASSWORD[_FILE]  (Init only), DB_WAIT_TIMEOUT (120)
     ODOO_BIN (odoo), ODOO_RC (/etc/odoo/odoo.conf), MAINTENANCE_SCRIPT (/etc/odoo/run.sh)
     DEMO                   True: installs load Odoo's demo data (False: --without-demo=all)
@@ -70,6 +71,7 @@ ENVIRONMENT:
     ON_EXIT                exit | wait | restart: when the child exits by itself (exit)
     ODOO_INIT_RUNTIME_DIR  private directory for runtime files (/tmp/odoo-init-UID)
     ODOO_INIT_LOG          log level: error, warn, info, debug (info)
+    ODOO_INIT_LOG_FORMAT   text | json: one JSON object per line for log aggregators (text)
 
 EXIT STATUS:
     the child's status; 128+N if it died of signal N; 127 not found; 126 not executable;
