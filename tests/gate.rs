@@ -328,3 +328,42 @@ fn a_restart_asked_at_the_gate_applies_to_the_first_start() {
     assert_eq!(waiter.wait_exit(LONG), 0);
     assert_eq!(waiter.starts().len(), 1, "one start only");
 }
+
+/// Waiting and serving hold no connection: the server's slots are left to
+/// the Odoo that updates or serves. Counted on the server's side.
+#[test]
+fn a_pod_holds_no_connection_while_it_waits_or_serves() {
+    let pg = Pg::start();
+    pg.ready_database();
+    let ours = || -> i64 {
+        pg.superuser("postgres")
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'odoo-init'",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    };
+    // Waiting: another pod's step holds the gate; between its looks the
+    // waiter has no connection (sampled a few times while it waits).
+    pg.superuser(DB)
+        .batch_execute("INSERT INTO curq_state_history (state) VALUES ('Updating')")
+        .unwrap();
+    let mut run = pg.job("RunOnly").env("TIMEOUT", "600").start();
+    run.wait_stderr("'Updating' (row");
+    wait_until(
+        LONG,
+        "the waiter between two looks, holding nothing",
+        || (ours() == 0).then_some(()),
+    );
+    // Serving: once Odoo runs, none.
+    pg.superuser(DB)
+        .batch_execute("INSERT INTO curq_state_history (state) VALUES ('Ready')")
+        .unwrap();
+    run.wait_events("Odoo", |ev| starts(ev).len() == 1);
+    wait_until(LONG, "no connection held while Odoo serves", || {
+        (ours() == 0).then_some(())
+    });
+    run.signal(libc::SIGTERM);
+    assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
+}

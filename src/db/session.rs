@@ -52,6 +52,14 @@ impl Session {
         self.backoff.next_delay()
     }
 
+    /// Lets the connection go: a pod that only waits or serves holds none
+    /// between the moments it needs one (the next [`Session::connect`]
+    /// makes it again), so that a fleet leaves the server's connection
+    /// slots to the Odoo that updates or serves.
+    pub(crate) fn close(&mut self) {
+        self.client = None;
+    }
+
     /// A statement failed: true, and the connection dropped (the next
     /// [`Session::connect`] makes it again), when the error says it is gone.
     pub(crate) fn lost(&mut self, e: &postgres::Error) -> bool {

@@ -169,6 +169,8 @@ impl Ctx {
                 );
                 say(pause, &what);
             }
+            // Waiting holds no connection: the next look makes one again.
+            self.session.close();
             if pause.sleep(POLL).is_err() {
                 return Err(Failure::Stopped);
             }

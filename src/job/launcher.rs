@@ -22,6 +22,9 @@ impl Launcher for Ctx {
                 return Err(Abort::Failed(failure.code()));
             }
         }
+        // Serving holds no connection: Odoo gets the slots; a restart's
+        // look at the gate makes one again.
+        self.session.close();
         if self.extra.pick_up() {
             // A person's one-off restart: said, not refused.
             let database = self.cfg.odoo.database.as_deref();
