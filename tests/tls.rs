@@ -371,12 +371,14 @@ fn init_gate_heartbeat_and_restart_over_tls_with_a_client_certificate() {
         let (ssl, all) = encrypted(&tls, "odoo-init");
         (busy && all > 0).then_some((ssl, all))
     });
-    // A second pod meanwhile waits at the gate, over TLS too.
+    // A second pod meanwhile waits at the gate, over TLS too. It connects
+    // for each look and holds nothing in between: what is open now is
+    // encrypted, and the server's log below shows every one of its logins so.
     let mut pod = tls_env(Setup::main_job("RunOnly")).start();
     pod.wait_stderr("waiting");
     let (ssl, all) = encrypted(&tls, "odoo-init");
     assert!(
-        all >= 2 && ssl == all,
+        all >= 1 && ssl == all,
         "odoo-init's connections: {ssl} of {all} encrypted"
     );
     assert_eq!(init.wait_exit(LONG), 0, "{}", init.stderr());
