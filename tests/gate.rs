@@ -283,15 +283,7 @@ fn a_restart_while_odoo_runs_makes_its_connection_again() {
     pg.ready_database();
     let mut run = pg.job("RunOnly").start();
     run.wait_events("Odoo", |ev| starts(ev).len() == 1);
-    let ours = || -> i64 {
-        pg.superuser("postgres")
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'odoo-init'",
-                &[],
-            )
-            .unwrap()
-            .get(0)
-    };
+    let ours = || pg.backends_of("odoo-init");
     wait_until(LONG, "no connection held while Odoo runs", || {
         (ours() == 0).then_some(())
     });
@@ -349,15 +341,7 @@ fn a_restart_asked_at_the_gate_applies_to_the_first_start() {
 fn a_pod_holds_no_connection_while_it_waits_or_serves() {
     let pg = Pg::start();
     pg.ready_database();
-    let ours = || -> i64 {
-        pg.superuser("postgres")
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'odoo-init'",
-                &[],
-            )
-            .unwrap()
-            .get(0)
-    };
+    let ours = || pg.backends_of("odoo-init");
     // Waiting: another pod's step holds the gate; between its looks the
     // waiter has no connection (sampled a few times while it waits).
     pg.superuser(DB)

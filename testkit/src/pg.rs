@@ -249,6 +249,17 @@ impl Pg {
             .expect("create database");
     }
 
+    /// How many backends `application_name` has on the server now.
+    pub fn backends_of(&self, application_name: &str) -> i64 {
+        self.superuser("postgres")
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+                &[&application_name],
+            )
+            .expect("pg_stat_activity")
+            .get(0)
+    }
+
     /// The states in `curq_state_history`, oldest first; `None` without table or database.
     pub fn states(&self, db: &str) -> Option<Vec<String>> {
         let mut c = self.superuser_config(db).connect(postgres::NoTls).ok()?;
