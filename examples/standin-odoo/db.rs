@@ -217,6 +217,18 @@ pub fn run(opts: &DbOptions, signals: &Signals) -> Outcome {
     }
 }
 
+/// The `application_name` Odoo (16 to 18, `odoo/sql_db.py`) gives its
+/// connections: `ODOO_PGAPPNAME` with `{pid}` replaced, cut at 63
+/// characters, else `odoo-PID`; explicitly, so libpq's `PGAPPNAME` of the
+/// environment does not reach them.
+fn application_name() -> String {
+    let pid = std::process::id().to_string();
+    match std::env::var("ODOO_PGAPPNAME") {
+        Ok(name) => name.replace("{pid}", &pid).chars().take(63).collect(),
+        Err(_) => format!("odoo-{pid}"),
+    }
+}
+
 /// Runs SQL through psql (stdin, so nothing of it is on a command line).
 pub fn psql(opts: &DbOptions, dbname: &str, sql: &str) -> Result<String, String> {
     let mut cmd = Command::new("psql");
@@ -246,6 +258,7 @@ pub fn psql(opts: &DbOptions, dbname: &str, sql: &str) -> Result<String, String>
         }
     }
     cmd.env("PGSSLMODE", opts.sslmode.as_deref().unwrap_or("prefer"));
+    cmd.env("PGAPPNAME", application_name());
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("cannot run psql: {e} (apt-get install postgresql-client)"))?;

@@ -6,6 +6,7 @@
 //! sleeps; the job decides when to try again.
 
 pub(crate) mod conn;
+pub(crate) mod fence;
 pub(crate) mod heartbeat;
 pub(crate) mod history;
 pub(crate) mod session;

@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use super::conn;
+use super::{conn, fence};
 use postgres::types::{ToSql, Type};
 use postgres::{Client, Row, Transaction};
 
@@ -125,6 +125,7 @@ impl Store {
             extended: None,
             written: Vec::new(),
             created: false,
+            ended: None,
         })
     }
 
@@ -144,6 +145,8 @@ pub(crate) struct Locked<'a> {
     extended: Option<bool>,
     written: Vec<(i64, State)>,
     created: bool,
+    /// The reset claim whose step's sessions were ended, and how many.
+    ended: Option<(i64, i64)>,
 }
 
 impl<'a> Locked<'a> {
@@ -202,12 +205,15 @@ impl<'a> Locked<'a> {
 
     /// Writes `Reset` only if `seen` is still the latest row with the same
     /// heartbeat (another waiter may have written it already, the owner may
-    /// have finished or beaten meanwhile).
+    /// have finished or beaten meanwhile). Before it, every session of the
+    /// owner's step is ended ([`fence::end_sessions`]): what it had not
+    /// committed is rolled back before the `Reset` commits.
     pub(crate) fn reset_if_latest(&mut self, seen: &Latest) -> PgResult<bool> {
         let still = self
             .latest()?
             .is_some_and(|l| l.id == seen.id && l.heartbeat == seen.heartbeat);
         if still {
+            self.ended = Some((seen.id, fence::end_sessions(&mut self.tx, seen.id)?));
             self.insert(State::Reset)?;
         }
         Ok(still)
@@ -225,6 +231,9 @@ impl<'a> Locked<'a> {
         if self.created {
             log::info!("created the state table {TABLE}");
         }
+        if let Some((claim, ended)) = self.ended {
+            log::info!(row = claim; "ended {ended} database session(s) of the step of state {claim}");
+        }
         for (id, state) in self.written {
             log::info!(row = id, state = state.as_str(); "state {id}: {}", state.as_str());
         }
@@ -241,18 +250,41 @@ impl<'a> Locked<'a> {
     }
 }
 
-/// Records on our busy row that its step failed, with its exit status:
-/// waiters then wait for a person (or `TIMEOUT`) instead of resetting it
-/// when the heartbeat stops.
-pub(crate) fn record_failure(client: &mut Client, claimed: i64, status: i32) -> PgResult<()> {
-    let sql = format!("UPDATE {TABLE} SET exit_status = $2, heartbeat = now() WHERE id = $1");
+/// Records on our busy row `claimed` that its step failed, with its exit
+/// status, if it is still the latest row: waiters then wait for a person
+/// (or `TIMEOUT`) instead of resetting it when the heartbeat stops. False:
+/// the claim was lost (a `Reset` or a newer state), nothing written.
+pub(crate) fn record_failure(client: &mut Client, claimed: i64, status: i32) -> PgResult<bool> {
+    let sql = format!(
+        "UPDATE {TABLE} SET exit_status = $2, heartbeat = now() \
+         WHERE id = $1 AND id = (SELECT max(id) FROM {TABLE}) RETURNING id::int8"
+    );
     let mut tx = conn::bounded(client)?;
-    match tx.query_typed(&sql, &[(&claimed, Type::INT8), (&status, Type::INT4)]) {
+    match tx.query_typed_opt(&sql, &[(&claimed, Type::INT8), (&status, Type::INT4)]) {
         // A legacy table we may not alter: nothing to record it in.
-        Err(e) if e.code() == Some(&postgres::error::SqlState::UNDEFINED_COLUMN) => Ok(()),
+        Err(e) if e.code() == Some(&postgres::error::SqlState::UNDEFINED_COLUMN) => {
+            drop(tx);
+            is_latest(client, claimed)
+        }
         Err(e) => Err(e),
-        Ok(_) => tx.commit(),
+        Ok(row) => {
+            tx.commit()?;
+            Ok(row.is_some())
+        }
     }
+}
+
+/// Whether our busy row `claimed` is still the latest row (a table without
+/// the optional columns, where nothing else can be written on it).
+fn is_latest(client: &mut Client, claimed: i64) -> PgResult<bool> {
+    let mut tx = conn::bounded(client)?;
+    let check = format!("SELECT max(id)::int8 = $1 FROM {TABLE}");
+    let ours = tx
+        .query_typed_one(&check, &[(&claimed, Type::INT8)])?
+        .try_get::<_, Option<bool>>(0)?
+        == Some(true);
+    tx.commit()?;
+    Ok(ours)
 }
 
 fn insert(store: &Store, tx: &mut Transaction, state: State, extended: bool) -> PgResult<i64> {
@@ -295,14 +327,7 @@ pub fn beat(client: &mut Client, claimed: i64) -> PgResult<bool> {
     let ours = match tx.query_typed_opt(&update, &id) {
         Err(e) if e.code() == Some(&postgres::error::SqlState::UNDEFINED_COLUMN) => {
             drop(tx);
-            let mut tx = conn::bounded(client)?;
-            let check = format!("SELECT max(id)::int8 = $1 FROM {TABLE}");
-            let ours = tx
-                .query_typed_one(&check, &id)?
-                .try_get::<_, Option<bool>>(0)?
-                == Some(true);
-            tx.commit()?;
-            return Ok(ours);
+            return is_latest(client, claimed);
         }
         other => other?.is_some(),
     };

@@ -12,6 +12,7 @@ use super::connect::{connected, db_failure, unavailable, NotConnected};
 use super::update::{self, Decision};
 use super::Ctx;
 use crate::db::conn::{self, ConnectError};
+use crate::db::fence;
 use crate::db::state::{self, Seen, State, Store};
 use crate::db::verdict::{self, Latest, Verdict};
 use crate::exit::Failure;
@@ -194,6 +195,17 @@ impl Ctx {
             locked.commit()?;
             Ok(written)
         });
+        let written = match written {
+            // A session the owner's step made between the first sweep and
+            // the commit: ended now (its statements cannot see the `Reset`).
+            Ok(true) => fence::sweep(client, latest.id).map(|ended| {
+                if ended > 0 {
+                    log::info!(row = latest.id; "ended {ended} more database session(s) of the step of state {}", latest.id);
+                }
+                true
+            }),
+            other => other,
+        };
         match written {
             Ok(written) => Ok(written),
             Err(e) if conn::is_lock_wait(&e) => Ok(false),

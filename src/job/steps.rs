@@ -10,9 +10,9 @@ use std::time::Instant;
 use super::connect::retrying;
 use super::gate::Ask;
 use super::{Ctx, Next};
-use crate::db::conn;
 use crate::db::heartbeat::{Heartbeat, Stopped, Tick};
 use crate::db::state::{self, State};
+use crate::db::{conn, fence};
 use crate::exit::{self, Failure};
 use crate::odoo::checksums;
 use crate::odoo::command as odoo;
@@ -85,8 +85,9 @@ impl Ctx {
         sup.status().phase(phase);
         sup.status()
             .owns(Some(format!("{}, row {id}", busy.as_str())));
+        // Its sessions carry the claim's tag: a pod that resets the claim ends them.
         let spec = ChildSpec {
-            env: self.env.clone(),
+            env: odoo::tagged(self.env.clone(), &fence::claim_tag(id)),
             ..ChildSpec::new(argv)
         };
         let end = self.supervise_step(sup, &spec, id);
@@ -94,7 +95,12 @@ impl Ctx {
         match end {
             StepEnd::Exited(0) => self.finish(sup, busy, id, expect),
             StepEnd::Exited(status) => {
-                self.record_failure(&mut sup.pause(), id, status);
+                if self.record_failure(&mut sup.pause(), id, status) == Some(false) {
+                    // Reset while it ran (its sessions ended by the waiter that did).
+                    return Err(Failure::ClaimLost(format!(
+                        "step '{what}' ended (status {status}) after its claim (state {id}) was lost; nothing more written"
+                    )));
+                }
                 Err(Failure::StepFailed(format!("step '{what}' failed with status {status}; the state stays '{what}' (the database may be half-done): fix it, then MODE=ForceUpdateOnly or ForceReadyState")))
             }
             StepEnd::Interrupted(status) => Err(Failure::StepFailed(format!(
@@ -246,16 +252,18 @@ impl Ctx {
     }
 
     /// Records on the busy row that its step failed: waiters then wait for
-    /// a person instead of resetting a silent owner. Not recorded (said by
-    /// `retrying`): the exit stays 65 all the same.
-    fn record_failure(&mut self, pause: &mut Pause, id: i64, status: i32) {
-        let _ = retrying(
+    /// a person instead of resetting a silent owner. `Some(false)`: the
+    /// claim was lost meanwhile. `None`: not recorded (said by `retrying`),
+    /// the exit stays 65 all the same.
+    fn record_failure(&mut self, pause: &mut Pause, id: i64, status: i32) -> Option<bool> {
+        retrying(
             &mut self.session,
             self.cfg.db_wait_timeout,
             pause,
             "recording the failure",
             |client| state::record_failure(client, id, status),
-        );
+        )
+        .ok()
     }
 
     /// `ForceReadyState`: `Force Ready` written whatever the latest state.

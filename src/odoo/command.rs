@@ -207,6 +207,19 @@ pub(crate) fn environment(db: &Db, passfile: Option<&Path>) -> Vec<(OsString, Op
     env
 }
 
+/// The environment of a claimed step: its database sessions carry `tag` as
+/// their `application_name`: Odoo's through `ODOO_PGAPPNAME` (`{pid}`
+/// replaced by Odoo), those of libpq clients such as `psql` in a
+/// maintenance script through `PGAPPNAME`.
+pub(crate) fn tagged(
+    mut env: Vec<(OsString, Option<OsString>)>,
+    tag: &str,
+) -> Vec<(OsString, Option<OsString>)> {
+    env.push((os("ODOO_PGAPPNAME"), Some(os(format!("{tag}-{{pid}}")))));
+    env.push((os("PGAPPNAME"), Some(os(tag))));
+    env
+}
+
 /// The password file's one line (libpq's `.pgpass` format): any host, port
 /// and database, this user and password, with `\\` and `:` escaped.
 pub fn passfile_line(user: &str, password: &str) -> String {
@@ -240,6 +253,19 @@ mod tests {
         name: &str,
     ) -> Option<&'a Option<OsString>> {
         env.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+
+    #[test]
+    fn a_claimed_steps_sessions_carry_its_tag() {
+        let env = tagged(Vec::new(), "odoo-init-claim-7");
+        assert_eq!(
+            value(&env, "PGAPPNAME"),
+            Some(&Some(os("odoo-init-claim-7")))
+        );
+        assert_eq!(
+            value(&env, "ODOO_PGAPPNAME"),
+            Some(&Some(os("odoo-init-claim-7-{pid}")))
+        );
     }
 
     #[test]
