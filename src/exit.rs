@@ -50,7 +50,9 @@ pub(crate) enum Failure {
     /// The owner of a busy state lost its claim ([`CLAIM_LOST`]).
     ClaimLost(String),
     /// SIGTERM/SIGINT before anything was started: exit as a process
-    /// stopped by SIGTERM would, with nothing more to say.
+    /// stopped by that signal would (the supervisor knows which:
+    /// `stopped_status`; [`Failure::code`] says SIGTERM's), with nothing
+    /// more to say.
     Stopped,
 }
 

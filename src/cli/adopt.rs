@@ -20,8 +20,9 @@ pub(super) fn adopt() -> Result<String, Failure> {
     let addons = addons::from_env(&env::process_env)
         .map(|a| a.with_helper(std::env::current_exe().ok()))
         .map_err(|e| Failure::Usage(e.to_string()))?;
-    let db_error =
-        |what: &str, e: &postgres::Error| Failure::Db(format!("{what}: {}", conn::message(e)));
+    let db_error = |what: &str, e: &tokio_postgres::Error| {
+        Failure::Db(format!("{what}: {}", conn::message(e)))
+    };
     // What is installed and the rules, read without the lock; hashed here.
     let (known, installed) = conn::bounded(&mut client)
         .and_then(|mut tx| {
@@ -60,7 +61,7 @@ pub(super) fn adopt() -> Result<String, Failure> {
         checksums::store(locked.transaction(), &json)?;
         Ok(Ok(()))
     })()
-    .map_err(|e: postgres::Error| db_error("adopting the database", &e))?;
+    .map_err(|e: tokio_postgres::Error| db_error("adopting the database", &e))?;
     if let Err(busy) = written {
         return Err(Failure::Usage(format!(
             "{} is adopted already and a step is running ('{busy}'): nothing written",

@@ -3,7 +3,7 @@
 //! checksums. Both read only, with one connection made from the
 //! environment (`MODE` not needed).
 
-use postgres::Client;
+use crate::db::client::Client;
 
 use crate::config;
 use crate::db::conn::{ConnectError, Target};
@@ -22,7 +22,7 @@ pub(super) fn connection() -> Result<(Db, Client), Failure> {
         .map_err(|e| Failure::Usage(e.to_string()))?;
     let target = Target::of(&db, password.as_deref(), db.name());
     let client = target
-        .connect_once()
+        .connect_once(std::time::Instant::now() + conn::CONNECT_TIMEOUT)
         .map_err(|e| Failure::Db(format!("{}: {}", target.describe(), ConnectError::from(e))))?;
     Ok((db, client))
 }

@@ -11,11 +11,14 @@
 
 use std::error::Error as _;
 use std::fmt;
-use std::time::Duration;
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use postgres::config::{ChannelBinding, SslMode};
-use postgres::error::SqlState;
-use postgres::{Client, NoTls};
+use crate::db::client::{Client, ConnectFailed, Cut, Transaction};
+use tokio_postgres::config::{ChannelBinding, SslMode};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::NoTls;
 
 use crate::db::tls::{self, Mode};
 use crate::db::Db;
@@ -32,6 +35,8 @@ pub enum ConnectError {
     NoDatabase,
     /// Unreachable (the last attempt's reason).
     Unreachable(String),
+    /// Told to stop (the stop descriptor) before a connection was made.
+    Stopped,
 }
 
 impl fmt::Display for ConnectError {
@@ -41,6 +46,7 @@ impl fmt::Display for ConnectError {
             ConnectError::Tls(e) => write!(f, "no TLS connection to PostgreSQL: {e}"),
             ConnectError::NoDatabase => f.write_str("the database does not exist"),
             ConnectError::Unreachable(e) => write!(f, "PostgreSQL unreachable: {e}"),
+            ConnectError::Stopped => f.write_str("stopped before PostgreSQL answered"),
         }
     }
 }
@@ -52,6 +58,9 @@ pub(crate) struct Target {
     dbname: String,
     user: String,
     password: Option<String>,
+    /// Readable when what is under way must stop (the job's SIGTERM and
+    /// SIGINT); every connection made from this target watches it.
+    stop: Option<Arc<OwnedFd>>,
 }
 
 impl Target {
@@ -67,11 +76,19 @@ impl Target {
             dbname: dbname.to_string(),
             user: user.to_string(),
             password: password.map(str::to_string),
+            stop: None,
         }
     }
 
-    fn config(&self) -> postgres::Config {
-        let mut c = postgres::Config::new();
+    /// The same target, its connections and their every operation ended
+    /// as soon as `stop` is readable.
+    pub(crate) fn stopped_by(mut self, stop: Arc<OwnedFd>) -> Target {
+        self.stop = Some(stop);
+        self
+    }
+
+    fn config(&self) -> tokio_postgres::Config {
+        let mut c = tokio_postgres::Config::new();
         c.host(&self.db.host)
             .port(self.db.port)
             .dbname(&self.dbname)
@@ -97,27 +114,31 @@ impl Target {
     /// handshake failed or the server refused the TLS connection; the
     /// `require` and `verify-*` modes never go without. A wrong password is
     /// wrong either way: it makes no second connection.
-    pub fn connect_once(&self) -> Result<Client, Attempt> {
+    ///
+    /// Each way is given until `deadline` (at most [`CONNECT_TIMEOUT`] from
+    /// now): the TCP connect, TLS and the login together.
+    pub fn connect_once(&self, deadline: Instant) -> Result<Client, Attempt> {
+        let deadline = deadline.min(Instant::now() + CONNECT_TIMEOUT);
         let (first, second) = match self.db.tls.mode {
             Mode::Disable => (SslMode::Disable, None),
             Mode::Allow => (SslMode::Disable, Some(SslMode::Require)),
             Mode::Prefer => (SslMode::Prefer, Some(SslMode::Disable)),
             Mode::Require | Mode::VerifyCa | Mode::VerifyFull => (SslMode::Require, None),
         };
-        let (error, other) = match (self.try_connect(first), second) {
+        let (error, other) = match (self.try_connect(first, deadline)?, second) {
             (Ok(client), _) => return Ok(client),
             (Err(e), Some(other)) if self.other_way_may_help(&e) => (e, other),
             (Err(e), _) => return Err(self.classify(&e)),
         };
         let said = match self.classify(&error) {
             Attempt::Retry(t) | Attempt::Fatal(t) | Attempt::Tls(t) => t,
-            Attempt::NoDatabase => return Err(Attempt::NoDatabase),
+            other => return Err(other),
         };
         let (tried, now) = match other {
             SslMode::Disable => ("with TLS", "without TLS"),
             _ => ("without TLS", "with TLS"),
         };
-        match self.try_connect(other) {
+        match self.try_connect(other, deadline)? {
             Ok(client) => {
                 if other == SslMode::Disable {
                     log::warn!(
@@ -135,7 +156,7 @@ impl Target {
     /// without TLS) may succeed: the TLS handshake failed for good, or the
     /// server's `pg_hba.conf` refused this kind of connection (28000), or
     /// a required channel binding could not be done without TLS.
-    fn other_way_may_help(&self, e: &postgres::Error) -> bool {
+    fn other_way_may_help(&self, e: &tokio_postgres::Error) -> bool {
         let tls_failed = matches!(
             tls::failure(e, &self.db.host, None),
             Some(tls::Failure::Fatal(_))
@@ -147,8 +168,14 @@ impl Target {
             || e.code() == Some(&SqlState::INVALID_AUTHORIZATION_SPECIFICATION)
     }
 
-    /// One connection, with TLS as `ssl` says (`Prefer`: if the server offers it).
-    fn try_connect(&self, ssl: SslMode) -> Result<Client, postgres::Error> {
+    /// One connection, with TLS as `ssl` says (`Prefer`: if the server
+    /// offers it). The outer error: no answer by `deadline`, a stop, or no
+    /// means here; the inner: what the server or the client said.
+    fn try_connect(
+        &self,
+        ssl: SslMode,
+        deadline: Instant,
+    ) -> Result<Result<Client, tokio_postgres::Error>, Attempt> {
         let mut config = self.config();
         config
             .ssl_mode(ssl)
@@ -157,14 +184,27 @@ impl Target {
                 tls::ChannelBinding::Prefer => ChannelBinding::Prefer,
                 tls::ChannelBinding::Require => ChannelBinding::Require,
             });
-        match self.db.tls.connector() {
-            Some(connector) if ssl != SslMode::Disable => config.connect(connector),
-            _ => config.connect(NoTls),
+        let stop = self.stop.as_ref();
+        let made = match self.db.tls.connector() {
+            Some(connector) if ssl != SslMode::Disable => {
+                Client::connect(&config, connector, stop, deadline)
+            }
+            _ => Client::connect(&config, NoTls, stop, deadline),
+        };
+        match made {
+            Ok(client) => Ok(Ok(client)),
+            Err(ConnectFailed::Pg(e)) => Ok(Err(e)),
+            Err(ConnectFailed::Cut(Cut::Stop)) => Err(Attempt::Stopped),
+            Err(ConnectFailed::Cut(Cut::Deadline)) => Err(Attempt::Retry(format!(
+                "no answer within {}s (TCP connect, TLS and login)",
+                CONNECT_TIMEOUT.as_secs()
+            ))),
+            Err(ConnectFailed::Local(e)) => Err(Attempt::Retry(format!("cannot connect: {e}"))),
         }
     }
 
     /// A failed connection's class: TLS, then the server's and the client's own errors.
-    fn classify(&self, e: &postgres::Error) -> Attempt {
+    fn classify(&self, e: &tokio_postgres::Error) -> Attempt {
         match tls::failure(e, &self.db.host, self.db.tls.roots_from.as_deref()) {
             Some(tls::Failure::Fatal(said)) => Attempt::Tls(said),
             Some(tls::Failure::Transient(said)) => Attempt::Retry(said),
@@ -174,7 +214,7 @@ impl Target {
 }
 
 /// How long one connection attempt may take (TCP connect, TLS, login).
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The first pause between attempts; it doubles up to `BACKOFF_MAX`.
 const BACKOFF_FIRST: Duration = Duration::from_millis(100);
 /// The longest pause between two attempts. A waiting pod's `STATE_LEASE`
@@ -206,6 +246,8 @@ impl Backoff {
 
 #[derive(Debug)]
 pub enum Attempt {
+    /// The stop descriptor became readable: no attempt is made or finished.
+    Stopped,
     Retry(String),
     NoDatabase,
     Fatal(String),
@@ -221,7 +263,7 @@ impl Attempt {
             Attempt::Retry(e) => Attempt::Retry(said(e)),
             Attempt::Fatal(e) => Attempt::Fatal(said(e)),
             Attempt::Tls(e) => Attempt::Tls(said(e)),
-            Attempt::NoDatabase => Attempt::NoDatabase,
+            other => other,
         }
     }
 }
@@ -230,6 +272,7 @@ impl Attempt {
 impl From<Attempt> for ConnectError {
     fn from(a: Attempt) -> ConnectError {
         match a {
+            Attempt::Stopped => ConnectError::Stopped,
             Attempt::Retry(e) => ConnectError::Unreachable(e),
             Attempt::NoDatabase => ConnectError::NoDatabase,
             Attempt::Fatal(e) => ConnectError::Refused(e),
@@ -239,13 +282,13 @@ impl From<Attempt> for ConnectError {
 }
 
 /// The server's own message where there is one, else the client's.
-pub fn message(e: &postgres::Error) -> String {
+pub fn message(e: &tokio_postgres::Error) -> String {
     e.as_db_error()
         .map(|d| d.message().to_string())
         .unwrap_or_else(|| e.to_string())
 }
 
-fn classify(e: &postgres::Error) -> Attempt {
+fn classify(e: &tokio_postgres::Error) -> Attempt {
     let mut text = message(e);
     // "error connecting to server" alone does not say refused, no such host or timeout.
     if let (None, Some(cause)) = (e.as_db_error(), e.source()) {
@@ -286,7 +329,7 @@ fn classify(e: &postgres::Error) -> Attempt {
 /// connection is closed, broke (I/O, protocol), or the server or a pooler
 /// ended it (class 08 connection exception, 57P01-57P03 shutdown/starting).
 /// Such a connection is made again; any other error is a real answer.
-pub fn is_connection_loss(e: &postgres::Error) -> bool {
+pub fn is_connection_loss(e: &tokio_postgres::Error) -> bool {
     if let Some(code) = e.code() {
         let code = code.code();
         return code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03");
@@ -307,7 +350,7 @@ pub fn is_connection_loss(e: &postgres::Error) -> bool {
 
 /// A statement gave up waiting (`lock_timeout`, `statement_timeout`): the
 /// connection is fine, a lock someone else holds is in the way.
-pub fn is_lock_wait(e: &postgres::Error) -> bool {
+pub fn is_lock_wait(e: &tokio_postgres::Error) -> bool {
     [SqlState::LOCK_NOT_AVAILABLE, SqlState::QUERY_CANCELED]
         .iter()
         .any(|c| e.code() == Some(c))
@@ -322,7 +365,7 @@ const STATEMENT_BOUND: &str = "5s";
 /// A transaction whose every statement is bounded by [`STATEMENT_BOUND`].
 /// `SET LOCAL`, not a session setting: behind PgBouncer's transaction
 /// pooling a session setting would reach other clients.
-pub fn bounded(client: &mut Client) -> Result<postgres::Transaction<'_>, postgres::Error> {
+pub fn bounded(client: &mut Client) -> Result<Transaction<'_>, tokio_postgres::Error> {
     let mut tx = client.transaction()?;
     tx.batch_execute(&format!(
         "SET LOCAL lock_timeout = '{STATEMENT_BOUND}'; SET LOCAL statement_timeout = '{STATEMENT_BOUND}'"

@@ -4,8 +4,8 @@
 //! before its `Reset` commits. A role may end the backends of its own role;
 //! the steps run as `DB_USER`, as odoo-init does.
 
-use postgres::types::Type;
-use postgres::{Client, GenericClient};
+use crate::db::client::{Client, Transaction};
+use tokio_postgres::types::Type;
 
 use super::conn;
 
@@ -21,11 +21,8 @@ pub(crate) fn claim_tag(id: i64) -> String {
 /// claim `id`, and waits (up to a second each, PostgreSQL 14+) until each
 /// has exited, so that its open transaction is rolled back before the
 /// caller commits; the number ended.
-pub(crate) fn end_sessions<C: GenericClient>(
-    client: &mut C,
-    id: i64,
-) -> Result<i64, postgres::Error> {
-    let version: i32 = client
+pub(crate) fn end_sessions(tx: &mut Transaction, id: i64) -> Result<i64, tokio_postgres::Error> {
+    let version: i32 = tx
         .query_typed_one("SELECT current_setting('server_version_num')::int4", &[])?
         .try_get(0)?;
     // The wait for the backend's exit came with PostgreSQL 14.
@@ -45,15 +42,13 @@ pub(crate) fn end_sessions<C: GenericClient>(
           OFFSET 0) tagged"
     );
     let tag = claim_tag(id);
-    client
-        .query_typed_one(&sql, &[(&tag, Type::TEXT)])?
-        .try_get(0)
+    tx.query_typed_one(&sql, &[(&tag, Type::TEXT)])?.try_get(0)
 }
 
 /// [`end_sessions`] in a bounded transaction of its own: the second sweep,
 /// right after the `Reset` committed, for a session the owner's step made
 /// between the first sweep and that commit.
-pub(crate) fn sweep(client: &mut Client, id: i64) -> Result<i64, postgres::Error> {
+pub(crate) fn sweep(client: &mut Client, id: i64) -> Result<i64, tokio_postgres::Error> {
     let mut tx = conn::bounded(client)?;
     let ended = end_sessions(&mut tx, id)?;
     tx.commit()?;

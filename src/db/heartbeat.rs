@@ -84,6 +84,8 @@ impl Heartbeat {
                 );
                 Tick::Stop(Stopped::ClaimLost)
             }
+            // Ended by a stop: the job's next wait takes it at once.
+            Err(_) if session.stopped() => Tick::After(Duration::ZERO),
             Err(why) => {
                 if self.last_beat.elapsed() >= self.give_up_after {
                     log::error!(

@@ -1,13 +1,13 @@
 //! The state history for people (`odoo-init state`): the last rows with
 //! the optional columns when the table has them, in one snapshot.
 
-use postgres::types::Type;
-use postgres::Client;
+use crate::db::client::Client;
+use tokio_postgres::types::Type;
 
 use super::conn;
 use super::state::{has_extra_columns, table_exists, utc, TABLE};
 
-type PgResult<T> = Result<T, postgres::Error>;
+type PgResult<T> = Result<T, tokio_postgres::Error>;
 
 /// Rows of the table for people: the column names and each row's cells as text.
 pub(crate) struct History {

@@ -5,6 +5,7 @@
 //! ([`heartbeat`]). Knows nothing of processes, signals or Odoo: it never
 //! sleeps; the job decides when to try again.
 
+pub(crate) mod client;
 pub(crate) mod conn;
 pub(crate) mod fence;
 pub(crate) mod heartbeat;

@@ -12,8 +12,9 @@
 use std::time::Duration;
 
 use super::{conn, fence};
-use postgres::types::{ToSql, Type};
-use postgres::{Client, Row, Transaction};
+use crate::db::client::{Client, Transaction};
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::Row;
 
 use super::verdict::Latest;
 
@@ -66,7 +67,7 @@ pub(crate) struct Store {
     columns_refused: bool,
 }
 
-type PgResult<T> = Result<T, postgres::Error>;
+type PgResult<T> = Result<T, tokio_postgres::Error>;
 
 /// The table as the earlier shell implementation made it.
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS curq_state_history \
@@ -101,7 +102,7 @@ impl Store {
     pub(crate) fn peek(&self, client: &mut Client) -> PgResult<Seen> {
         let mut tx = conn::bounded(client)?;
         let latest = match tx.query_typed_opt(&latest_sql(), &[]) {
-            Err(e) if e.code() == Some(&postgres::error::SqlState::UNDEFINED_TABLE) => {
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => {
                 return Ok(Seen::NoTable)
             }
             other => other?.as_ref().map(to_latest).transpose()?,
@@ -262,7 +263,7 @@ pub(crate) fn record_failure(client: &mut Client, claimed: i64, status: i32) -> 
     let mut tx = conn::bounded(client)?;
     match tx.query_typed_opt(&sql, &[(&claimed, Type::INT8), (&status, Type::INT4)]) {
         // A legacy table we may not alter: nothing to record it in.
-        Err(e) if e.code() == Some(&postgres::error::SqlState::UNDEFINED_COLUMN) => {
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_COLUMN) => {
             drop(tx);
             is_latest(client, claimed)
         }
@@ -325,7 +326,7 @@ pub fn beat(client: &mut Client, claimed: i64) -> PgResult<bool> {
     let id = [(&claimed as &(dyn ToSql + Sync), Type::INT8)];
     let mut tx = conn::bounded(client)?;
     let ours = match tx.query_typed_opt(&update, &id) {
-        Err(e) if e.code() == Some(&postgres::error::SqlState::UNDEFINED_COLUMN) => {
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_COLUMN) => {
             drop(tx);
             return is_latest(client, claimed);
         }

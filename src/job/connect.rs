@@ -4,12 +4,16 @@
 
 use std::time::{Duration, Instant};
 
-use postgres::Client;
+use crate::db::client::Client;
 
 use crate::db::conn::{self, Attempt, ConnectError};
 use crate::db::session::Session;
 use crate::exit::Failure;
 use crate::pid1::supervisor::Pause;
+
+/// The least time an attempt made at the `DB_WAIT_TIMEOUT` deadline gets:
+/// a local server answers within it, and the deadline is overrun by no more.
+const LAST_ATTEMPT: Duration = Duration::from_secs(1);
 
 /// How long a retried piece of work waits between tries.
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
@@ -24,7 +28,8 @@ pub(super) enum NotConnected {
 /// A live connection on `session`: made when missing, retried with the
 /// backoff while the server refuses connections or is starting up, for at
 /// most `within` (`DB_WAIT_TIMEOUT`); fails at once on credentials, TLS or
-/// a missing database.
+/// a missing database. Every attempt ends by the deadline (the last one
+/// gets at least [`LAST_ATTEMPT`]), and any of them at once on a stop.
 pub(super) fn connected<'s>(
     session: &'s mut Session,
     within: Duration,
@@ -33,9 +38,11 @@ pub(super) fn connected<'s>(
     let until = Instant::now() + within;
     let mut said = false;
     loop {
-        let why = match session.connect() {
+        let by = until.max(Instant::now() + LAST_ATTEMPT);
+        let why = match session.connect_until(by) {
             Ok(_) => break,
             Err(Attempt::Retry(why)) => why,
+            Err(Attempt::Stopped) => return Err(NotConnected::Stopped),
             Err(other) => return Err(NotConnected::Failed(other.into())),
         };
         // The last pause ends at the deadline, with one more attempt there.
@@ -69,13 +76,13 @@ pub(super) fn connected<'s>(
 /// What no connection means for the job.
 pub(super) fn unavailable(e: NotConnected) -> Failure {
     match e {
-        NotConnected::Stopped => Failure::Stopped,
+        NotConnected::Stopped | NotConnected::Failed(ConnectError::Stopped) => Failure::Stopped,
         NotConnected::Failed(why) => Failure::Db(why.to_string()),
     }
 }
 
 /// A statement that failed for good.
-pub(super) fn db_failure(what: &str, e: &postgres::Error) -> Failure {
+pub(super) fn db_failure(what: &str, e: &tokio_postgres::Error) -> Failure {
     Failure::Db(format!("{what}: {}", conn::message(e)))
 }
 
@@ -88,7 +95,7 @@ pub(super) fn retrying<T>(
     within: Duration,
     pause: &mut Pause,
     what: &str,
-    mut work: impl FnMut(&mut Client) -> Result<T, postgres::Error>,
+    mut work: impl FnMut(&mut Client) -> Result<T, tokio_postgres::Error>,
 ) -> Result<T, Failure> {
     let started = Instant::now();
     let mut said = false;
@@ -98,6 +105,10 @@ pub(super) fn retrying<T>(
             Ok(v) => return Ok(v),
             Err(e) => e,
         };
+        session.lost(&e);
+        if session.stopped() {
+            return Err(Failure::Stopped);
+        }
         let passing = conn::is_connection_loss(&e) || conn::is_lock_wait(&e);
         if !passing || started.elapsed() >= within {
             return Err(db_failure(what, &e));
@@ -105,7 +116,6 @@ pub(super) fn retrying<T>(
         if !std::mem::replace(&mut said, true) {
             log::info!("{what}: {}; trying again", conn::message(&e));
         }
-        session.lost(&e);
         if pause.sleep(RETRY_PAUSE).is_err() {
             return Err(Failure::Stopped);
         }

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use postgres::Client;
+use crate::db::client::Client;
 
 use super::connect::{connected, db_failure, unavailable, NotConnected};
 use super::update::{self, Decision};
@@ -222,11 +222,14 @@ impl Ctx {
     /// True the first time in a row; an error once it has lasted `DB_WAIT_TIMEOUT`.
     fn connection_lost(
         &mut self,
-        e: &postgres::Error,
+        e: &tokio_postgres::Error,
         lost: &mut Option<Instant>,
         watch: &mut Watch,
     ) -> Result<bool, Failure> {
         self.session.lost(e);
+        if self.session.stopped() {
+            return Err(Failure::Stopped);
+        }
         *watch = Watch::default();
         match lost {
             None => {
@@ -255,7 +258,7 @@ fn one_look(
     force: bool,
     (addons, sums): (Option<&Addons>, &Sums),
     pause: &Pause,
-) -> Result<Look, postgres::Error> {
+) -> Result<Look, tokio_postgres::Error> {
     let (busy, create) = match ask {
         Ask::Look => return peek(client, store, force),
         Ask::Claim { busy, create } => (*busy, *create),
@@ -301,7 +304,7 @@ fn one_look(
 }
 
 /// The gate without a claim (the run phase): one query, no advisory lock.
-fn peek(client: &mut Client, store: &Store, force: bool) -> Result<Look, postgres::Error> {
+fn peek(client: &mut Client, store: &Store, force: bool) -> Result<Look, tokio_postgres::Error> {
     Ok(match store.peek(client)? {
         Seen::NoTable => {
             let mut tx = conn::bounded(client)?;

@@ -8,6 +8,7 @@ use super::gate::Ask;
 use super::Ctx;
 use crate::db::conn;
 use crate::db::state::{self, Seen};
+use crate::exit::Failure;
 use crate::odoo::args;
 use crate::odoo::command as odoo;
 use crate::pid1::supervisor::{Abort, ChildSpec, Launcher, Pause};
@@ -17,9 +18,13 @@ impl Launcher for Ctx {
     fn command(&mut self, pause: &mut Pause) -> Result<ChildSpec, Abort> {
         if self.gate == Gate::Respect {
             if let Err(failure) = self.pass_gate(pause, Ask::Look) {
-                // Nothing runs; a stop exits like a process stopped by SIGTERM.
+                // Nothing runs; a stop exits as a process stopped by its signal.
                 failure.say();
-                return Err(Abort::Failed(failure.code()));
+                let code = match failure {
+                    Failure::Stopped => pause.stopped_status(),
+                    other => other.code(),
+                };
+                return Err(Abort::Failed(code));
             }
         }
         // Serving holds no connection: Odoo gets the slots; a restart's
@@ -58,10 +63,12 @@ impl Launcher for Ctx {
             Ok(_) => None,
             Err(e) if conn::is_lock_wait(&e) => None,
             Err(e) if self.session.lost(&e) => {
-                log::info!(
-                    "database connection lost ({}); reconnecting after the stop",
-                    conn::message(&e)
-                );
+                if !self.session.stopped() {
+                    log::info!(
+                        "database connection lost ({}); reconnecting after the stop",
+                        conn::message(&e)
+                    );
+                }
                 None
             }
             Err(e) => Some(format!(

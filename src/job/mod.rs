@@ -19,6 +19,8 @@ mod steps;
 mod update;
 
 use std::ffi::OsString;
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
 
 use crate::config::{Config, UpdateWhat};
 use crate::db::conn::Target;
@@ -125,7 +127,7 @@ fn run(
         .iter()
         .any(|s| matches!(s, Step::Install | Step::Update))
     {
-        match find_addons(&cfg, &plan, &extra) {
+        match find_addons(&cfg, &plan, &extra, sup.stop_descriptor()) {
             Ok(addons) => Some(addons),
             Err(failure) => return end(sup, failure),
         }
@@ -133,7 +135,8 @@ fn run(
         None
     };
     let extra = ExtraArgs::new(extra, instance);
-    let target = Target::of(&cfg.db, cfg.password.as_deref(), cfg.db.name());
+    let target = Target::of(&cfg.db, cfg.password.as_deref(), cfg.db.name())
+        .stopped_by(sup.stop_descriptor());
     let mut ctx = Ctx {
         env: odoo::environment(&cfg.db, passfile.as_deref()),
         store: Store::new(hostname(), cfg.mode.name(), cfg.lease),
@@ -183,7 +186,12 @@ fn run(
 
 /// The addons path for the module checksums, said once; a wrong directory
 /// is a configuration error (its exit code).
-fn find_addons(cfg: &Config, plan: &Plan, extra: &[OsString]) -> Result<Addons, Failure> {
+fn find_addons(
+    cfg: &Config,
+    plan: &Plan,
+    extra: &[OsString],
+    stop: Arc<OwnedFd>,
+) -> Result<Addons, Failure> {
     let found = addons::discover(
         cfg.addons_path.as_deref(),
         &cfg.odoo.bin,
@@ -192,7 +200,9 @@ fn find_addons(cfg: &Config, plan: &Plan, extra: &[OsString]) -> Result<Addons, 
     );
     // Hashing helpers are this program (Addons::checksums).
     let addons = match found {
-        Ok(addons) => addons.with_helper(std::env::current_exe().ok()),
+        Ok(addons) => addons
+            .with_helper(std::env::current_exe().ok())
+            .with_stop(stop),
         Err(e) => return Err(Failure::Usage(e.to_string())),
     };
     if addons.dirs().is_empty() {
@@ -251,7 +261,11 @@ fn check_run_arguments(cfg: &Config, plan: &Plan, extra: &[OsString]) -> Result<
 /// Says what failed, then the final stop; the exit code.
 fn end(sup: &mut Supervisor, failure: Failure) -> i32 {
     failure.say();
-    sup.shutdown(failure.code())
+    let code = match failure {
+        Failure::Stopped => sup.stopped_status(),
+        other => other.code(),
+    };
+    sup.shutdown(code)
 }
 
 /// This host's name, as rows name their writer.

@@ -3,8 +3,10 @@
 //! an install's database when the server has none (as `DB_USER`, as Odoo's
 //! `-i` would). Explicit steps of the plan, never a side effect of the gate.
 
-use postgres::error::SqlState;
-use postgres::types::Type;
+use std::time::Instant;
+
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::Type;
 
 use super::connect::{connected, db_failure, unavailable, NotConnected};
 use super::gate::Ask;
@@ -33,17 +35,19 @@ impl Ctx {
             "postgres",
             &cfg.admin_user,
             cfg.admin_password.as_deref(),
-        );
+        )
+        .stopped_by(pause.stop_descriptor());
         let mut session = Session::new(admin);
         let client = connected(&mut session, cfg.db_wait_timeout, pause).map_err(unavailable)?;
         let name = cfg.db.name();
         let user = &cfg.db.user;
-        let exists = |client: &mut postgres::Client, sql: &str, value: &str, what: &str| {
-            client
-                .query_typed_opt(sql, &[(&value, Type::TEXT)])
-                .map(|row| row.is_some())
-                .map_err(|e| db_failure(what, &e))
-        };
+        let exists =
+            |client: &mut crate::db::client::Client, sql: &str, value: &str, what: &str| {
+                client
+                    .query_typed_opt(sql, &[(&value, Type::TEXT)])
+                    .map(|row| row.is_some())
+                    .map_err(|e| db_failure(what, &e))
+            };
         let role_sql = "SELECT 1 FROM pg_roles WHERE rolname = $1";
         if !exists(client, role_sql, user, "looking for the role")? {
             // The password goes as a SCRAM verifier, never in clear text.
@@ -73,9 +77,13 @@ impl Ctx {
         }
         // Nothing is made for a role that cannot log in (a wrong password,
         // NOLOGIN): an empty database would only make pods wait.
-        let login = Target::of(&cfg.db, cfg.password.as_deref(), "postgres");
-        if let Err(e) = login.connect_once() {
+        let login = Target::of(&cfg.db, cfg.password.as_deref(), "postgres")
+            .stopped_by(pause.stop_descriptor());
+        if let Err(e) = login.connect_once(Instant::now() + cfg.db_wait_timeout) {
             let why = ConnectError::from(e);
+            if matches!(why, ConnectError::Stopped) {
+                return Err(Failure::Stopped);
+            }
             if !matches!(why, ConnectError::Unreachable(_)) {
                 return Err(Failure::Db(format!(
                     "Init: {user} cannot log in ({why}); no database made: fix DB_USER's password (or its LOGIN) first"
@@ -145,7 +153,8 @@ impl Ctx {
             Err(NotConnected::Failed(ConnectError::NoDatabase)) => {}
             Err(e) => return Err(unavailable(e)),
         }
-        let target = Target::of(&cfg.db, cfg.password.as_deref(), "postgres");
+        let target = Target::of(&cfg.db, cfg.password.as_deref(), "postgres")
+            .stopped_by(pause.stop_descriptor());
         let mut session = Session::new(target);
         let client = connected(&mut session, cfg.db_wait_timeout, pause).map_err(unavailable)?;
         let sql = format!(
@@ -170,7 +179,7 @@ impl Ctx {
 
 /// The admin lacks a privilege (42501): a configuration error naming the
 /// one it needs, not an unreachable database; anything else is the database's.
-fn privilege_or_db(e: &postgres::Error, what: &str, admin: &str, needs: &str) -> Failure {
+fn privilege_or_db(e: &tokio_postgres::Error, what: &str, admin: &str, needs: &str) -> Failure {
     if e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) {
         return Failure::Usage(format!(
             "Init: {what}: {} (DB_ADMIN_USER={admin} needs {needs})",
@@ -183,7 +192,10 @@ fn privilege_or_db(e: &postgres::Error, what: &str, admin: &str, needs: &str) ->
 /// Whether the admin may make a database owned by `role`: a superuser,
 /// or a member of it (PostgreSQL 16+: with the SET option, which CREATE
 /// DATABASE ... OWNER asks for there; 15 knows only membership).
-fn may_act_as(client: &mut postgres::Client, role: &str) -> Result<bool, postgres::Error> {
+fn may_act_as(
+    client: &mut crate::db::client::Client,
+    role: &str,
+) -> Result<bool, tokio_postgres::Error> {
     let row = client.query_typed_one(
         "SELECT rolsuper OR pg_has_role(current_user, $1, \
            CASE WHEN current_setting('server_version_num')::int >= 160000 THEN 'SET' ELSE 'MEMBER' END) \
@@ -196,7 +208,7 @@ fn may_act_as(client: &mut postgres::Client, role: &str) -> Result<bool, postgre
 /// Another pod created it first. CREATE DATABASE/ROLE cannot run inside a
 /// transaction (no transaction lock possible); racing, the loser gets either
 /// the duplicate error or a unique violation on the catalog's index.
-fn already_exists(e: &postgres::Error) -> bool {
+fn already_exists(e: &tokio_postgres::Error) -> bool {
     [
         SqlState::DUPLICATE_DATABASE,
         SqlState::DUPLICATE_OBJECT,

@@ -183,7 +183,7 @@ impl Ctx {
                 if let (true, Some(json)) = (ours, &sums) {
                     // In a savepoint: checksums that cannot be stored never
                     // cost the Ready (only a lost connection is tried again).
-                    let mut savepoint = locked.transaction().transaction()?;
+                    let mut savepoint = locked.transaction().savepoint("checksums")?;
                     match checksums::store(&mut savepoint, json) {
                         Ok(()) => savepoint.commit()?,
                         Err(e) if conn::is_connection_loss(&e) => return Err(e),
@@ -226,6 +226,7 @@ impl Ctx {
         )?;
         Ok(match self.sums.add(&addons, &installed, &known.rules) {
             Ok(()) => Ok(self.sums.to_json(&installed)),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return Err(Failure::Stopped),
             Err(e) => Err(e.to_string()),
         })
     }

@@ -3,7 +3,7 @@
 //! stored checksums are read and compared, so that a pod with nothing
 //! changed holds the lock for a few statements.
 
-use postgres::Transaction;
+use crate::db::client::Transaction;
 
 use super::gate::Ask;
 use super::{Ctx, Next};
@@ -35,7 +35,7 @@ pub(super) fn decide(
     sums: &Sums,
     only: &[String],
     force: bool,
-) -> Result<Decision, postgres::Error> {
+) -> Result<Decision, tokio_postgres::Error> {
     let Some(addons) = addons.filter(|a| !a.dirs().is_empty()) else {
         return Ok(Decision::All);
     };
@@ -128,7 +128,10 @@ impl Ctx {
             .collect();
         self.sums
             .add(addons, &wanted, &known.rules)
-            .map_err(|e| Failure::Usage(format!("cannot compute the checksum of an addon: {e}")))
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::Interrupted => Failure::Stopped,
+                _ => Failure::Usage(format!("cannot compute the checksum of an addon: {e}")),
+            })
     }
 }
 

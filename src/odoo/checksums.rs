@@ -11,15 +11,15 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io;
 use std::path::PathBuf;
 
-use postgres::types::Type;
-use postgres::Transaction;
+use crate::db::client::Transaction;
+use tokio_postgres::types::Type;
 
 use super::addons::{self, Addons, Rules};
 
 pub const PARAM: &str = "module_auto_update.installed_checksums";
 pub const PARAM_EXCLUDE: &str = "module_auto_update.exclude_patterns";
 
-type PgResult<T> = Result<T, postgres::Error>;
+type PgResult<T> = Result<T, tokio_postgres::Error>;
 
 /// What the database says, read in one transaction.
 #[derive(Debug)]

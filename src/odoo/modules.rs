@@ -2,9 +2,9 @@
 //! a warning for a module name it cannot find and still exits 0, so an
 //! install's exit status alone does not say that anything was installed.
 
-use postgres::error::SqlState;
-use postgres::types::Type;
-use postgres::Client;
+use crate::db::client::Client;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::Type;
 
 use crate::db::conn;
 
@@ -14,7 +14,7 @@ use crate::db::conn;
 pub fn not_installed(
     client: &mut Client,
     names: &[String],
-) -> Result<Vec<(String, String)>, postgres::Error> {
+) -> Result<Vec<(String, String)>, tokio_postgres::Error> {
     let mut tx = conn::bounded(client)?;
     let rows = match tx.query_typed(
         "SELECT name::text, state::text FROM ir_module_module WHERE name = ANY($1)",
@@ -43,7 +43,9 @@ pub fn not_installed(
 /// Whether the database holds an Odoo: its module table is there (with a
 /// state table missing, it was made by Odoo or another image, not by an
 /// `Init` or install odoo-init is running).
-pub(crate) fn holds_odoo(tx: &mut postgres::Transaction) -> Result<bool, postgres::Error> {
+pub(crate) fn holds_odoo(
+    tx: &mut crate::db::client::Transaction,
+) -> Result<bool, tokio_postgres::Error> {
     tx.query_typed_one("SELECT to_regclass('ir_module_module') IS NOT NULL", &[])?
         .try_get(0)
 }

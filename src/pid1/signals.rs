@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 use std::io;
 use std::mem::MaybeUninit;
+use std::os::fd::OwnedFd;
 use std::time::Instant;
 
 /// Signals whose default action is right even for PID 1: the unblockable ones
@@ -119,6 +120,21 @@ pub fn is_pending(signals: &[i32]) -> bool {
         let set = set.assume_init();
         signals.iter().any(|&s| libc::sigismember(&set, s) == 1)
     }
+}
+
+/// A descriptor that is readable while SIGTERM or SIGINT is pending (a
+/// signalfd that is never read): a wait that is not the supervisor's own
+/// (the database client's) watches it and ends at a stop, leaving the
+/// signal pending for the supervisor's next wait to take.
+pub fn stop_descriptor() -> io::Result<OwnedFd> {
+    use nix::sys::signal::{SigSet, Signal};
+    use nix::sys::signalfd::{SfdFlags, SignalFd};
+    let mut stops = SigSet::empty();
+    stops.add(Signal::SIGTERM);
+    stops.add(Signal::SIGINT);
+    // Non-blocking (only polled), closed on exec (no child inherits it).
+    let fd = SignalFd::with_flags(&stops, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)?;
+    Ok(OwnedFd::from(fd))
 }
 
 fn sigset(signals: impl Iterator<Item = i32>) -> io::Result<libc::sigset_t> {

@@ -11,9 +11,12 @@ use std::time::{Duration, Instant};
 
 use super::child::{spawn_status, Child};
 use super::stop::Scope;
+use crate::exit;
 use crate::pid1::memory;
 use crate::pid1::signals::{self, Received, Signals};
 use crate::status::{Phase, Status};
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
 
 const BACKOFF_FIRST: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
@@ -123,6 +126,16 @@ impl Pause<'_> {
         &mut self.sup.status
     }
 
+    /// [`Supervisor::stopped_status`].
+    pub fn stopped_status(&self) -> i32 {
+        self.sup.stopped_status()
+    }
+
+    /// [`Supervisor::stop_descriptor`], for the database client's waits.
+    pub fn stop_descriptor(&self) -> Arc<OwnedFd> {
+        self.sup.stop_descriptor()
+    }
+
     /// SIGTERM or SIGINT arrived and waits to be taken (by the next sleep):
     /// for a caller about to commit to something it could not stop.
     pub fn stop_pending(&self) -> bool {
@@ -168,6 +181,10 @@ pub struct Supervisor {
     pub(super) terminal: bool,
     pub(super) stop_timeout: Duration,
     pub(super) stop_delay: Duration,
+    /// Readable while SIGTERM/SIGINT is pending ([`signals::stop_descriptor`]).
+    stop: Arc<OwnedFd>,
+    /// The first SIGTERM or SIGINT taken.
+    stopped_by: Option<i32>,
 }
 
 impl Supervisor {
@@ -185,7 +202,10 @@ impl Supervisor {
         }
         let terminal = nix::unistd::isatty(std::io::stdin()).unwrap_or(false)
             && nix::unistd::tcgetpgrp(std::io::stdin()).ok() == Some(nix::unistd::getpgrp());
+        let stop = Arc::new(signals::stop_descriptor()?);
         Ok(Supervisor {
+            stop,
+            stopped_by: None,
             signals,
             status: Status::detached(),
             pid1,
@@ -193,6 +213,29 @@ impl Supervisor {
             stop_timeout: settings.stop_timeout,
             stop_delay: settings.stop_delay,
         })
+    }
+
+    /// The status of a stop before anything ran: 128 + the signal (143 for
+    /// SIGTERM, 130 for SIGINT), as a shell reports a process it ended.
+    /// The first one taken, else the one still pending (a database wait
+    /// ended by it has not taken it yet).
+    pub fn stopped_status(&self) -> i32 {
+        let signo = match self.stopped_by {
+            Some(signo) => signo,
+            None if signals::is_pending(&[libc::SIGINT])
+                && !signals::is_pending(&[libc::SIGTERM]) =>
+            {
+                libc::SIGINT
+            }
+            None => libc::SIGTERM,
+        };
+        exit::for_signal(signo)
+    }
+
+    /// A descriptor readable while SIGTERM or SIGINT is pending, for waits
+    /// outside the supervisor (the database client's) to end at a stop.
+    pub fn stop_descriptor(&self) -> Arc<OwnedFd> {
+        Arc::clone(&self.stop)
     }
 
     /// The run phase: start, watch, restart on SIGHUP, apply `on_exit`.
@@ -367,6 +410,12 @@ impl Supervisor {
                         );
                         continue;
                     }
+                    // A stop that came while the launcher looked wins: the
+                    // next wait takes it, and the child gets its one TERM.
+                    if signals::is_pending(&[libc::SIGTERM, libc::SIGINT]) {
+                        log::info!("SIGHUP: a stop came first; no restart");
+                        continue;
+                    }
                     log::info!("SIGHUP: restarting PID {} in place", child.pid);
                     self.status.restarting(self.stop_budget());
                     self.forward(child, libc::SIGTERM);
@@ -403,7 +452,10 @@ impl Supervisor {
                     };
                 }
                 libc::SIGHUP => return Event::Hangup,
-                libc::SIGTERM | libc::SIGINT => return Event::Stop(received.signo),
+                libc::SIGTERM | libc::SIGINT => {
+                    self.stopped_by.get_or_insert(received.signo);
+                    return Event::Stop(received.signo);
+                }
                 _ => self.pass_on(child.as_deref(), received),
             }
         }

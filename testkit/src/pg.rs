@@ -117,6 +117,16 @@ impl Pg {
         std::fs::write(self.scratch.join("data").join("pg_hba.conf"), text).unwrap();
     }
 
+    /// The postmaster's PID (the first line of `postmaster.pid`).
+    pub fn postmaster_pid(&self) -> i32 {
+        let text = std::fs::read_to_string(self.scratch.join("data").join("postmaster.pid"))
+            .expect("postmaster.pid of a running cluster");
+        text.lines()
+            .next()
+            .and_then(|l| l.trim().parse().ok())
+            .expect("a PID on the first line of postmaster.pid")
+    }
+
     /// The server's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.scratch.join("server.log")).unwrap_or_default()

@@ -18,7 +18,7 @@ pub enum Failure {
 }
 
 /// `Some` when `e` is a failed TLS negotiation.
-pub fn failure(e: &postgres::Error, host: &str, roots_from: Option<&str>) -> Option<Failure> {
+pub fn failure(e: &tokio_postgres::Error, host: &str, roots_from: Option<&str>) -> Option<Failure> {
     let cause = e.source();
     let ours = cause.and_then(|c| c.downcast_ref::<HandshakeError>());
     // The client's own refusal has no type of its own: its words are all there is.

@@ -7,10 +7,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use postgres::tls::{ChannelBinding as Binding, MakeTlsConnect, TlsConnect, TlsStream};
 use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio_postgres::tls::{ChannelBinding as Binding, MakeTlsConnect, TlsConnect, TlsStream};
 
 /// The `postgres` client's TLS: one rustls configuration, shared by every attempt.
 #[derive(Clone)]

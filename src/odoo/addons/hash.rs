@@ -14,16 +14,19 @@
 //! A subdirectory that cannot be listed adds nothing, as `os.walk` skips it.
 //! A file name that is not UTF-8 (click-odoo-contrib fails on it) adds its
 //! bytes as they are. A file that cannot be read, or is no regular file
-//! (a FIFO: never waited on), is an error.
+//! (a FIFO: never waited on), is an error, and so is a tree deeper than
+//! [`MAX_DEPTH`] directories.
 //!
 
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{self, Read};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 use nix::dir::{Dir, Type};
 use nix::fcntl::{openat, AtFlags, OFlag};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::stat::{fstatat, Mode};
 use sha1::{Digest, Sha1};
 
@@ -117,13 +120,51 @@ fn splitext(name: &[u8]) -> (&[u8], &[u8]) {
     }
 }
 
+/// The deepest directory a walk enters below an addon: deeper is an error,
+/// not a crash (a tree 15,000 directories deep once overflowed PID 1's
+/// stack). Odoo's own addons go about 10 deep.
+pub const MAX_DEPTH: usize = 256;
+
+/// Between two chunks of this many reads a long hash looks at the stop.
+const READS_PER_LOOK: usize = 16;
+
+/// What may end a hash early: a descriptor that is readable when the
+/// caller must stop (the job's SIGTERM and SIGINT), looked at without
+/// reading it between directories and every 1 MiB read.
+#[derive(Clone, Copy, Default)]
+pub struct Stop<'a>(pub Option<&'a OwnedFd>);
+
+impl Stop<'_> {
+    fn asked(self) -> io::Result<()> {
+        let Some(fd) = self.0 else {
+            return Ok(());
+        };
+        let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+        // A zero timeout: a look, never a wait.
+        match poll(&mut fds, PollTimeout::ZERO) {
+            Ok(n) if n > 0 => Err(stopped()),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The error of a hash ended by its [`Stop`].
+pub fn stopped() -> io::Error {
+    io::Error::new(io::ErrorKind::Interrupted, "stopped")
+}
+
 /// The checksum (lowercase hex SHA-1) of the addon in `dir`.
 pub fn checksum(dir: &Path, rules: &Rules) -> io::Result<String> {
+    checksum_until(dir, rules, Stop::default())
+}
+
+/// [`checksum`], ended early (with [`stopped`]) when `stop` says so.
+pub fn checksum_until(dir: &Path, rules: &Rules, stop: Stop) -> io::Result<String> {
     let mut sha = Sha1::new();
     let mut buf = vec![0u8; 64 * 1024];
     // os.walk of a directory it cannot list yields nothing.
-    if let Ok(mut top) = Dir::open(dir, DIR_FLAGS, Mode::empty()) {
-        walk(&mut top, &mut Vec::new(), rules, &mut sha, &mut buf)
+    if let Ok(top) = Dir::open(dir, DIR_FLAGS, Mode::empty()) {
+        walk(top, rules, &mut sha, &mut buf, stop)
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
     }
     Ok(sha.finalize().iter().map(|b| format!("{b:02x}")).collect())
@@ -133,15 +174,60 @@ const DIR_FLAGS: OFlag = OFlag::O_RDONLY
     .union(OFlag::O_DIRECTORY)
     .union(OFlag::O_CLOEXEC);
 
-/// One directory of the walk. Files and subdirectories are opened relative
-/// to it (`openat`): one path component to look up each, not the whole path.
-fn walk(
-    dir: &mut Dir,
-    reldir: &mut Vec<u8>,
+/// A directory of the walk being visited: its subdirectories still to
+/// enter, last first.
+struct Visit {
+    dir: Dir,
+    reldir: Vec<u8>,
+    subdirs: Vec<Vec<u8>>,
+}
+
+/// The walk, depth first without recursion (the stack is a `Vec`, its
+/// depth bounded by [`MAX_DEPTH`]): each directory's files when it is
+/// entered, then its subdirectories in order.
+fn walk(top: Dir, rules: &Rules, sha: &mut Sha1, buf: &mut [u8], stop: Stop) -> io::Result<()> {
+    let mut stack = vec![enter(top, Vec::new(), rules, sha, buf, stop)?];
+    while let Some(visit) = stack.last_mut() {
+        let Some(name) = visit.subdirs.pop() else {
+            stack.pop();
+            continue;
+        };
+        let sub_rel = joined(&visit.reldir, &name);
+        if rules.covers(&sub_rel) {
+            continue;
+        }
+        // A directory that cannot be listed adds nothing, as in os.walk.
+        let Ok(sub) = Dir::openat(
+            &visit.dir,
+            name.as_slice(),
+            DIR_FLAGS | OFlag::O_NOFOLLOW,
+            Mode::empty(),
+        ) else {
+            continue;
+        };
+        if stack.len() > MAX_DEPTH {
+            return Err(io::Error::other(format!(
+                "{}: more than {MAX_DEPTH} directories deep",
+                String::from_utf8_lossy(&sub_rel)
+            )));
+        }
+        stack.push(enter(sub, sub_rel, rules, sha, buf, stop)?);
+    }
+    Ok(())
+}
+
+/// Enters one directory: hashes its files (sorted), returns its
+/// subdirectories to visit. Files and subdirectories are opened relative
+/// to it (`openat`): one path component to look up each.
+fn enter(
+    mut dir: Dir,
+    reldir: Vec<u8>,
     rules: &Rules,
     sha: &mut Sha1,
     buf: &mut [u8],
-) -> io::Result<()> {
+    stop: Stop,
+) -> io::Result<Visit> {
+    stop.asked()?;
     // (name, known to be a regular file) of the files; the directories.
     let (mut files, mut dirs) = (Vec::new(), Vec::new());
     let names: Vec<(Vec<u8>, Option<Type>)> = dir
@@ -157,7 +243,7 @@ fn walk(
             } else {
                 AtFlags::AT_SYMLINK_NOFOLLOW
             };
-            fstatat(&*dir, name.as_slice(), flag).ok()
+            fstatat(&dir, name.as_slice(), flag).ok()
         };
         // From the directory listing itself (d_type) where the file system
         // says; a stat only where it does not.
@@ -175,37 +261,23 @@ fn walk(
         }
     }
     files.sort();
-    dirs.sort();
     for (name, regular) in &files {
-        let path = joined(reldir, name);
-        if rules.skips(reldir, name, &path) {
+        let path = joined(&reldir, name);
+        if rules.skips(&reldir, name, &path) {
             continue;
         }
         sha.update(&path);
-        hash_file(dir, name, *regular, sha, buf).map_err(|e| {
+        hash_file(&dir, name, *regular, sha, buf, stop).map_err(|e| {
             io::Error::new(e.kind(), format!("{}: {e}", String::from_utf8_lossy(&path)))
         })?;
     }
-    for name in &dirs {
-        let sub_rel = joined(reldir, name);
-        if rules.covers(&sub_rel) {
-            continue;
-        }
-        // A directory that cannot be listed adds nothing, as in os.walk.
-        let Ok(mut sub) = Dir::openat(
-            &*dir,
-            name.as_slice(),
-            DIR_FLAGS | OFlag::O_NOFOLLOW,
-            Mode::empty(),
-        ) else {
-            continue;
-        };
-        let len = reldir.len();
-        *reldir = sub_rel;
-        walk(&mut sub, reldir, rules, sha, buf)?;
-        reldir.truncate(len);
-    }
-    Ok(())
+    // Sorted, last first: popped in order.
+    dirs.sort_by(|a, b| b.cmp(a));
+    Ok(Visit {
+        dir,
+        reldir,
+        subdirs: dirs,
+    })
 }
 
 fn type_of(mode: libc::mode_t) -> Type {
@@ -233,6 +305,7 @@ fn hash_file(
     regular: bool,
     sha: &mut Sha1,
     buf: &mut [u8],
+    stop: Stop,
 ) -> io::Result<()> {
     // O_NONBLOCK: a FIFO is refused below, never waited on.
     let fd = openat(
@@ -248,14 +321,18 @@ fn hash_file(
             "not a regular file",
         ));
     }
-    loop {
+    for reads in 1.. {
+        if reads % READS_PER_LOOK == 0 {
+            stop.asked()?;
+        }
         match file.read(buf) {
-            Ok(0) => return Ok(()),
+            Ok(0) => break,
             Ok(n) => sha.update(&buf[..n]),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -3,14 +3,20 @@
 //! some 10,000 file system calls, and a starting pod waits for them.
 //! Processes, not threads: PID 1 stays one thread; each helper is this
 //! same program run as `odoo-init hash-addons` ([`helper_main`]), waited
-//! for before the result is used.
+//! for before the result is used, within a deadline: a helper that does
+//! not answer in time (stopped, stalled on a slow disk) is ended and its
+//! share hashed here; a stop ends them all at once.
 
 use std::ffi::OsString;
 use std::io::{self, Read, Write};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
 
-use super::hash::{checksum, Rules};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+
+use super::hash::{checksum, checksum_until, Rules, Stop};
 use super::Addons;
 
 /// The hidden command a hashing helper runs: `odoo-init hash-addons
@@ -20,6 +26,8 @@ pub const HELPER_COMMAND: &str = "hash-addons";
 const SHARE_FROM: usize = 16;
 /// At most this many processes hash at once (this one included).
 const MAX_WORKERS: usize = 4;
+/// What a helper gets beyond the time this process took for its own share.
+const HELPER_MARGIN: Duration = Duration::from_secs(2);
 
 impl Addons {
     /// The checksums of `dirs`, in their order. With a helper program, 16
@@ -59,12 +67,20 @@ impl Addons {
             .filter(|k| !helpers.iter().any(|(h, _)| h == k))
             .flat_map(share)
             .collect();
-        let mut result = hash_into(&mut sums, &mine, dirs, rules);
+        let stop = Stop(self.stop.as_deref());
+        let started = Instant::now();
+        let mut result = hash_into(&mut sums, &mine, dirs, rules, stop);
+        // A helper's share is as large as ours: as long again, and a margin.
+        let deadline = Instant::now() + started.elapsed() + HELPER_MARGIN;
         let mut processes = 1;
         // Every helper is waited for, whatever happened here.
         for (k, child) in helpers {
             let indexes: Vec<usize> = share(k).collect();
-            match helper_output(child, indexes.len()) {
+            let output = match &result {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => end(child),
+                _ => helper_output(child, indexes.len(), deadline, stop),
+            };
+            match output {
                 Some(lines) => {
                     processes += 1;
                     for (i, line) in indexes.into_iter().zip(lines) {
@@ -74,7 +90,9 @@ impl Addons {
                         }
                     }
                 }
-                None if result.is_ok() => result = hash_into(&mut sums, &indexes, dirs, rules),
+                None if result.is_ok() => {
+                    result = hash_into(&mut sums, &indexes, dirs, rules, stop)
+                }
                 None => {}
             }
         }
@@ -89,28 +107,94 @@ fn hash_into(
     indexes: &[usize],
     dirs: &[PathBuf],
     rules: &Rules,
+    stop: Stop,
 ) -> io::Result<()> {
     for &i in indexes {
-        sums[i] = checksum(&dirs[i], rules)?;
+        sums[i] = checksum_until(&dirs[i], rules, stop)?;
     }
     Ok(())
 }
 
-/// A helper's lines, once it exited 0 with one line per addon; `None` otherwise.
-fn helper_output(mut child: Child, expected: usize) -> Option<Vec<String>> {
-    let mut text = String::new();
-    let read = child
+/// A helper's lines, once it exited 0 with one line per addon; `None`
+/// otherwise, and when it has not finished by `deadline` or `stop` came
+/// first (then it is ended).
+fn helper_output(
+    mut child: Child,
+    expected: usize,
+    deadline: Instant,
+    stop: Stop,
+) -> Option<Vec<String>> {
+    let text = child
         .stdout
         .take()
-        .map(|mut out| out.read_to_string(&mut text));
-    let status = child.wait();
+        .and_then(|out| read_until(out, deadline, stop));
+    let Some(text) = text else {
+        log::warn!(
+            "a hashing helper (PID {}) did not answer in time: ended, its share hashed here",
+            child.id()
+        );
+        return end(child);
+    };
+    // Its output is complete; it exits right after (or is ended: a helper
+    // stopped just before its exit must not hold PID 1 in `waitpid`).
+    let status = match child.try_wait() {
+        Ok(Some(status)) => Ok(status),
+        _ => {
+            let _ = child.kill();
+            child.wait()
+        }
+    };
     let lines: Vec<String> = text.lines().map(str::to_string).collect();
-    let ok =
-        matches!(read, Some(Ok(_))) && status.is_ok_and(|s| s.success()) && lines.len() == expected;
+    let ok = status.is_ok_and(|s| s.success()) && lines.len() == expected;
     if !ok {
         log::debug!("a hashing helper failed; its share is hashed here");
     }
     ok.then_some(lines)
+}
+
+/// Ends a helper (SIGKILL: it holds nothing that needs a clean end) and
+/// reaps it.
+fn end(mut child: Child) -> Option<Vec<String>> {
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+/// All a helper writes, until its end of output; `None` at the deadline or
+/// a stop. `poll` on its pipe and the stop descriptor: waits for either,
+/// never longer than the deadline.
+fn read_until(mut out: ChildStdout, deadline: Instant, stop: Stop) -> Option<String> {
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+        let mut fds = vec![PollFd::new(out.as_fd(), PollFlags::POLLIN)];
+        if let Some(fd) = stop.0 {
+            fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+        }
+        match poll(&mut fds, PollTimeout::from(ms)) {
+            Ok(0) if left.is_zero() => return None,
+            Ok(0) => continue,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return None,
+            Ok(_) => {}
+        }
+        if fds
+            .get(1)
+            .and_then(|f| f.revents())
+            .is_some_and(|r| !r.is_empty())
+        {
+            return None;
+        }
+        // Readable or hung up: this read does not block.
+        match out.read(&mut chunk) {
+            Ok(0) => return String::from_utf8(bytes).ok(),
+            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
 }
 
 /// `odoo-init hash-addons EXCLUDE LANGS DIR...`: one line per directory,

@@ -10,28 +10,42 @@ mod helpers;
 use std::ffi::OsString;
 use std::fs::{self, File};
 use std::io::Read;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::env::{self, ConfigError, Lookup};
 use crate::odoo::rc;
 
-pub use hash::{checksum, Rules, DEFAULT_EXCLUDE};
+pub use hash::{checksum, stopped, Rules, DEFAULT_EXCLUDE, MAX_DEPTH};
 pub(crate) use helpers::{helper_main, HELPER_COMMAND};
 
 /// A manifest larger than this is not read for `installable`.
 const MANIFEST_MAX: u64 = 1024 * 1024;
 
 /// The directories Odoo looks for modules in, in its order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Addons {
     dirs: Vec<PathBuf>,
     /// The program helpers run ([`HELPER_COMMAND`]); `None`: no helpers.
     helper: Option<PathBuf>,
+    /// Readable when hashing must stop ([`hash::Stop`]).
+    stop: Option<Arc<OwnedFd>>,
 }
 
 impl Addons {
     pub fn new(dirs: Vec<PathBuf>) -> Addons {
-        Addons { dirs, helper: None }
+        Addons {
+            dirs,
+            helper: None,
+            stop: None,
+        }
+    }
+
+    /// Hashing ends early, with [`hash::stopped`], once `stop` is readable.
+    pub(crate) fn with_stop(mut self, stop: Arc<OwnedFd>) -> Addons {
+        self.stop = Some(stop);
+        self
     }
 
     /// Shares hashing with helper processes running `program` (odoo-init itself).

@@ -1,0 +1,334 @@
+//! SIGTERM is acted on within a bound in every phase, whatever the
+//! database, TLS or a hashing helper does (issue: stops bounded whatever
+//! the database does). Each case puts PID 1 where the outside world holds
+//! it (a server that accepts and stays silent, a stalled TLS handshake, a
+//! frozen PostgreSQL, a frozen helper, a huge file), checks from the
+//! process table that it is waiting there (`/proc/PID/wchan`), then times
+//! SIGTERM to exit. The bounds asserted are generous (a loaded 2-core
+//! machine); the times measured are printed, and docs/signals-exit-codes-logging.md
+//! gives them.
+
+use odoo_init_testkit as common;
+
+use common::pg::{Pg, DB, PASSWORD, USER};
+use common::*;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// What the tests allow from SIGTERM to exit (the documented bound is 1 s).
+const BOUND: Duration = Duration::from_secs(3);
+
+/// Where the kernel has the process asleep.
+fn wchan(pid: i32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default()
+}
+
+/// Waits until odoo-init sleeps in the database client's wait (its
+/// runtime's `epoll_wait`), not in its own signal wait.
+fn wait_in_database_client(run: &Run, what: &str) {
+    wait_until(LONG, what, || {
+        (wchan(run.pid) == "do_epoll_wait").then_some(())
+    });
+}
+
+/// SIGTERM, then the exit code and how long the exit took.
+fn term(run: &mut Run) -> (i32, Duration) {
+    let sent = Instant::now();
+    run.signal(libc::SIGTERM);
+    let code = run.wait_exit(LONG);
+    let took = sent.elapsed();
+    println!("SIGTERM to exit: {took:?}");
+    (code, took)
+}
+
+/// A server that accepts connections and never says a word; with
+/// `tls_yes`, it answers a TLS request with "yes" and then stays silent
+/// (a handshake that stalls). Its connections are kept open.
+struct Silent {
+    port: u16,
+    held: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl Silent {
+    fn start(tls_yes: bool) -> Silent {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let held = Arc::new(Mutex::new(Vec::new()));
+        let keep = Arc::clone(&held);
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                if tls_yes {
+                    // The 8-byte SSLRequest, then 'S': the client starts its handshake.
+                    let mut request = [0u8; 8];
+                    if stream.read_exact(&mut request).is_ok() {
+                        let _ = stream.write_all(b"S");
+                    }
+                }
+                keep.lock().unwrap().push(stream);
+            }
+        });
+        Silent { port, held }
+    }
+
+    fn accepted(&self) -> usize {
+        self.held.lock().unwrap().len()
+    }
+
+    fn job<'a>(&self, mode: &str) -> Setup<'a> {
+        Setup::main_job(mode)
+            .env("DB_HOST", "127.0.0.1")
+            .env("DB_PORT", self.port)
+            .env("DB_NAME", DB)
+            .env("DB_USER", USER)
+            .env("DB_PASSWORD", PASSWORD)
+    }
+}
+
+#[test]
+fn a_server_that_accepts_and_stays_silent_holds_no_stop() {
+    let silent = Silent::start(false);
+    let mut run = silent.job("RunOnly").start();
+    wait_until(LONG, "a connection", || {
+        (silent.accepted() > 0).then_some(())
+    });
+    wait_in_database_client(&run, "odoo-init to wait for the login's answer");
+    let (code, took) = term(&mut run);
+    assert_eq!(code, 143, "{}", run.stderr());
+    assert!(took < BOUND, "{took:?}");
+}
+
+/// SIGINT (Ctrl-C) ends it as SIGINT ends a process: 130, not SIGTERM's 143.
+#[test]
+fn sigint_before_anything_ran_exits_130() {
+    let silent = Silent::start(false);
+    let mut run = silent.job("RunOnly").start();
+    wait_until(LONG, "a connection", || {
+        (silent.accepted() > 0).then_some(())
+    });
+    wait_in_database_client(&run, "odoo-init to wait for the login's answer");
+    run.signal(libc::SIGINT);
+    assert_eq!(run.wait_exit(LONG), 130, "{}", run.stderr());
+}
+
+#[test]
+fn a_tls_handshake_that_stalls_holds_no_stop() {
+    let silent = Silent::start(true);
+    let mut run = silent.job("RunOnly").env("DB_SSLMODE", "require").start();
+    wait_until(LONG, "a connection", || {
+        (silent.accepted() > 0).then_some(())
+    });
+    wait_in_database_client(&run, "odoo-init to wait in the handshake");
+    let (code, took) = term(&mut run);
+    assert_eq!(code, 143, "{}", run.stderr());
+    assert!(took < BOUND, "{took:?}");
+}
+
+/// `DB_WAIT_TIMEOUT` is a deadline for the whole wait, not a count of
+/// attempts each allowed its own timeout.
+#[test]
+fn db_wait_timeout_is_a_true_deadline_against_a_silent_server() {
+    let silent = Silent::start(false);
+    let started = Instant::now();
+    let mut run = silent.job("RunOnly").env("DB_WAIT_TIMEOUT", "3").start();
+    assert_eq!(run.wait_exit(LONG), 69, "{}", run.stderr());
+    let took = started.elapsed();
+    println!("DB_WAIT_TIMEOUT=3 to exit: {took:?}");
+    // The deadline, the last attempt's 1 s, and a loaded machine's slack.
+    assert!(took >= Duration::from_secs(3), "{took:?}");
+    assert!(took < Duration::from_secs(6), "{took:?}");
+}
+
+/// Every process of the cluster (the postmaster and its backends) frozen
+/// or thawed, as a stalled database host would be.
+fn freeze_server(pg: &Pg, signo: i32) {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let signal = Signal::try_from(signo).unwrap();
+    let postmaster = pg.postmaster_pid();
+    let backends = descendants(postmaster);
+    kill(Pid::from_raw(postmaster), signal).unwrap();
+    for p in backends {
+        // A backend may have ended meanwhile (its client went away).
+        let _ = kill(Pid::from_raw(p.pid), signal);
+    }
+}
+
+/// A waiting pod (the state busy) whose next look at the gate meets a
+/// frozen server.
+#[test]
+fn a_frozen_server_at_the_gate_holds_no_stop() {
+    let pg = Pg::start();
+    pg.ready_database();
+    let mut owner = pg.job("UpdateOnly").env("STANDIN_UPDATE_HANG", "1").start();
+    owner.wait_events("the update to hang", |ev| {
+        count_in(ev, &["update hanging"]) == 1
+    });
+    let mut waiter = pg.job("RunOnly").start();
+    waiter.wait_stderr("waiting");
+    freeze_server(&pg, libc::SIGSTOP);
+    wait_in_database_client(&waiter, "the waiter to wait on the frozen server");
+    let (code, took) = term(&mut waiter);
+    freeze_server(&pg, libc::SIGCONT);
+    assert_eq!(code, 143, "{}", waiter.stderr());
+    assert!(took < BOUND, "{took:?}");
+    owner.signal(libc::SIGTERM);
+    owner.wait_exit(LONG);
+}
+
+/// An owner whose heartbeat meets a frozen server: SIGTERM reaches its
+/// step at once, and it ends.
+#[test]
+fn a_frozen_server_during_a_step_holds_no_stop() {
+    let pg = Pg::start();
+    pg.ready_database();
+    let mut owner = pg
+        .job("UpdateOnly")
+        .env("STANDIN_UPDATE_HANG", "1")
+        .env("STATE_LEASE", "5")
+        .start();
+    owner.wait_events("the update to hang", |ev| {
+        count_in(ev, &["update hanging"]) == 1
+    });
+    freeze_server(&pg, libc::SIGSTOP);
+    wait_in_database_client(&owner, "a beat to wait on the frozen server");
+    let (code, took) = term(&mut owner);
+    freeze_server(&pg, libc::SIGCONT);
+    assert_ne!(code, 0, "{}", owner.stderr());
+    assert_eq!(owner.count(&["signal SIGTERM"]), 1, "{:?}", owner.events());
+    assert!(took < BOUND, "{took:?}");
+}
+
+/// The run phase: a SIGHUP's look at the gate meets a frozen server. The
+/// stop goes to Odoo, whose status is odoo-init's (the stand-in, as Odoo,
+/// exits 0 on SIGTERM).
+#[test]
+fn a_frozen_server_at_a_restarts_gate_holds_no_stop() {
+    let pg = Pg::start();
+    pg.ready_database();
+    let mut run = pg.job("RunOnly").start();
+    wait_until(LONG, "Odoo to serve", || in_run_phase(&run).then_some(()));
+    freeze_server(&pg, libc::SIGSTOP);
+    run.signal(libc::SIGHUP);
+    wait_in_database_client(&run, "the restart's look at the gate");
+    let (code, took) = term(&mut run);
+    freeze_server(&pg, libc::SIGCONT);
+    assert_eq!(code, 0, "{}", run.stderr());
+    assert_eq!(run.count(&["signal SIGTERM"]), 1, "{:?}", run.events());
+    assert!(took < BOUND, "{took:?}");
+}
+
+/// `n` addons under `dir`, the one at `at` holding a sparse file of `big`
+/// bytes (each a file of one byte otherwise).
+fn addons(dir: &Path, n: usize, at: usize, big: u64) -> String {
+    let names: Vec<String> = (0..n).map(|i| format!("mod{i:02}")).collect();
+    for m in &names {
+        std::fs::create_dir_all(dir.join(m)).unwrap();
+        std::fs::write(
+            dir.join(m).join("__manifest__.py"),
+            format!("{{'name': '{m}', 'depends': ['base']}}"),
+        )
+        .unwrap();
+        let f = std::fs::File::create(dir.join(m).join("big.bin")).unwrap();
+        f.set_len(if m == &names[at] { big } else { 1 }).unwrap();
+    }
+    names.join(",")
+}
+
+/// An update with `UPDATE=changed` over the addons in `dir`, all of them
+/// installed and no checksum stored: each is hashed.
+fn changed_update<'a>(pg: &Pg, dir: &Path, modules: &str) -> Setup<'a> {
+    let rows: Vec<String> = modules
+        .split(',')
+        .map(|m| format!("('{m}', 'installed')"))
+        .collect();
+    pg.superuser(DB)
+        .batch_execute(&format!(
+            "INSERT INTO ir_module_module (name, state) VALUES {}",
+            rows.join(",")
+        ))
+        .unwrap();
+    let mut s = pg
+        .job("UpdateOnly")
+        .env("UPDATE", "changed")
+        .env("MODULES", modules)
+        .env("ADDONS_PATH", path_str(dir));
+    s.args = vec!["--".into(), "--addons-path".into(), path_str(dir)];
+    s
+}
+
+fn has_open(pid: i32, name: &str) -> bool {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .any(|target| target.ends_with(name))
+}
+
+/// PID 1 hashing a huge file itself (fewer addons than helpers are used
+/// for): SIGTERM ends the hash.
+#[test]
+fn hashing_a_huge_file_holds_no_stop() {
+    let pg = Pg::start();
+    pg.ready_database();
+    let scratch = Scratch::new("huge");
+    let dir = scratch.join("addons");
+    let modules = addons(&dir, 2, 0, 64 << 30);
+    let mut run = changed_update(&pg, &dir, &modules).start();
+    wait_until(LONG, "odoo-init to hash the huge file", || {
+        has_open(run.pid, "big.bin").then_some(())
+    });
+    let (code, took) = term(&mut run);
+    assert_eq!(code, 143, "{}", run.stderr());
+    assert!(took < BOUND, "{took:?}");
+}
+
+/// A hashing helper frozen (SIGSTOP): PID 1 does not wait for it beyond
+/// its deadline; it ends it, hashes its share itself and goes on.
+#[test]
+fn a_frozen_hashing_helper_is_ended_and_its_share_hashed_here() {
+    let pg = Pg::start();
+    pg.ready_database();
+    let scratch = Scratch::new("helper");
+    let dir = scratch.join("addons");
+    // 20 addons (helpers from 16); the second, 256 MiB, is in the first
+    // helper's share: it is caught while it hashes.
+    let modules = addons(&dir, 20, 1, 256 << 20);
+    let mut run = changed_update(&pg, &dir, &modules).start();
+    let helper = wait_until(LONG, "a hashing helper", || {
+        descendants(run.pid)
+            .into_iter()
+            .find(|p| has_open(p.pid, "big.bin") && p.pid != run.pid)
+    });
+    send(helper.pid, libc::SIGSTOP);
+    assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
+    // Ended and reaped: neither running nor a zombie.
+    assert!(
+        proc_info(helper.pid).is_none(),
+        "{:?}",
+        proc_info(helper.pid)
+    );
+}
+
+/// F2: a tree deeper than the walk's limit is an error that says so, not a
+/// crash of PID 1 (its stack).
+#[test]
+fn a_tree_too_deep_is_refused_not_a_crash() {
+    let pg = Pg::start();
+    pg.ready_database();
+    let scratch = Scratch::new("deep");
+    let dir = scratch.join("addons");
+    let modules = addons(&dir, 1, 0, 1);
+    let deep = dir.join("mod00").join("d/".repeat(1000));
+    std::fs::create_dir_all(&deep).unwrap();
+    let mut run = changed_update(&pg, &dir, &modules).start();
+    assert_eq!(run.wait_exit(LONG), 64, "{}", run.stderr());
+    assert!(
+        run.stderr().contains("more than 256 directories deep"),
+        "{}",
+        run.stderr()
+    );
+}
