@@ -128,7 +128,12 @@ const SECRET_FILE_MAX: usize = 64 * 1024;
 /// `NAME` or `NAME_FILE` (content, one trailing newline stripped), never both.
 /// A line break inside would break the password file children read: refused.
 pub(crate) fn secret(env: Lookup, name: &str) -> Result<Option<String>, ConfigError> {
-    let value = read_secret(env, name)?;
+    let (from, value) = match read_secret(env, name)? {
+        Some((from, value)) => (from, Some(value)),
+        None => (name.to_string(), None),
+    };
+    // Named by where it came from: the variable or its file.
+    let name = from.as_str();
     if value.as_deref().is_some_and(|v| v.contains('\u{FFFD}')) {
         return Err(invalid(
             name,
@@ -147,7 +152,8 @@ pub(crate) fn secret(env: Lookup, name: &str) -> Result<Option<String>, ConfigEr
     Ok(value)
 }
 
-fn read_secret(env: Lookup, name: &str) -> Result<Option<String>, ConfigError> {
+/// The secret and the variable that gave it (`NAME` or `NAME_FILE`).
+fn read_secret(env: Lookup, name: &str) -> Result<Option<(String, String)>, ConfigError> {
     let file_var = format!("{name}_FILE");
     match (env(name), env(&file_var)) {
         (Some(_), Some(path)) => Err(invalid(
@@ -155,7 +161,7 @@ fn read_secret(env: Lookup, name: &str) -> Result<Option<String>, ConfigError> {
             &path,
             &format!("unset when {name} is set: give the secret one way only"),
         )),
-        (Some(value), None) => Ok(Some(value)),
+        (Some(value), None) => Ok(Some((name.to_string(), value))),
         (None, Some(path)) => {
             let content = files::read_text(Path::new(&path), SECRET_FILE_MAX).map_err(|e| {
                 invalid(
@@ -164,8 +170,10 @@ fn read_secret(env: Lookup, name: &str) -> Result<Option<String>, ConfigError> {
                     &format!("a readable file holding the secret ({e})"),
                 )
             })?;
+            // One line end, as `echo` and editors leave it (CRLF too).
             let value = content.strip_suffix('\n').unwrap_or(&content);
-            Ok(Some(value.strip_suffix('\r').unwrap_or(value).to_string()))
+            let value = value.strip_suffix('\r').unwrap_or(value);
+            Ok(Some((file_var, value.to_string())))
         }
         (None, None) => Ok(None),
     }
@@ -195,4 +203,49 @@ pub(crate) fn find_executable(name: &str, path_var: Option<&str>) -> Result<Path
         None if name.contains('/') => "the path of the Odoo executable (no such file)".into(),
         None => "the Odoo executable, a path or a name found on PATH (not found)".into(),
     })
+}
+
+/// Overwrites the values of `names` in this process's initial environment
+/// block, once read: that block is what `/proc/PID/environ` shows to anyone
+/// allowed to look (a child with `CAP_SYS_PTRACE` in a privileged
+/// container, despite PID 1 being non-dumpable). The names stay, each value
+/// becomes NUL bytes (so `getenv` now gives ""). Written through
+/// `/proc/self/mem`, so no raw pointer is needed; the number scrubbed.
+pub(crate) fn scrub(names: &[&str]) -> std::io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    // Fields after the name (which may hold spaces): the state is field 3;
+    // env_start and env_end are fields 50 and 51 (proc(5)).
+    let after_name = stat.rfind(')').map_or("", |i| &stat[i + 1..]);
+    let field =
+        |n: usize| -> Option<u64> { after_name.split_whitespace().nth(n - 3)?.parse().ok() };
+    let (Some(start), Some(end)) = (field(50), field(51)) else {
+        return Err(std::io::Error::other(
+            "no env_start/env_end in /proc/self/stat",
+        ));
+    };
+    let len = usize::try_from(end.saturating_sub(start)).unwrap_or(0);
+    let mem = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/proc/self/mem")?;
+    let mut block = vec![0u8; len];
+    mem.read_exact_at(&mut block, start)?;
+    let mut scrubbed = 0;
+    let mut offset = 0;
+    for entry in block.split(|b| *b == 0) {
+        let value_at = names.iter().find_map(|name| {
+            let prefix = [name.as_bytes(), b"="].concat();
+            entry.starts_with(&prefix).then_some(prefix.len())
+        });
+        if let Some(at) = value_at {
+            let value_len = entry.len() - at;
+            if value_len > 0 {
+                mem.write_all_at(&vec![0u8; value_len], start + (offset + at) as u64)?;
+                scrubbed += 1;
+            }
+        }
+        offset += entry.len() + 1;
+    }
+    Ok(scrubbed)
 }

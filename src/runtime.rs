@@ -2,9 +2,11 @@
 //! children (the password file) and with the commands that talk to it
 //! (`odoo-init restart`). One private directory per user
 //! (`ODOO_INIT_RUNTIME_DIR`, else `/tmp/odoo-init-UID`: ours, mode 0700)
-//! and in it one directory per running `odoo-init`, named `PID-START` (its
-//! PID and start time as `/proc` shows them), so that two `odoo-init` of one
-//! user on one host never share a file and `--pid N` finds the right one.
+//! and in it one directory per running `odoo-init`, named `PID-START-NS`
+//! (its PID and start time as `/proc` shows them, and its PID namespace's
+//! inode), so that two `odoo-init` of one user on one host never share a
+//! file, even two that are each PID 1 of their own namespace and started
+//! in the same clock tick, and `--pid N` finds the right one.
 //! The instance removes its directory when it exits.
 
 use std::fmt;
@@ -84,14 +86,14 @@ impl Instance {
         if exact.is_dir() {
             return Ok(Instance { path: exact });
         }
-        let start = key.split_once('-').map(|(_, s)| format!("-{s}"));
+        let start = key.split('-').nth(1).map(str::to_string);
         let mut found: Vec<PathBuf> = fs::read_dir(dir.path())
             .map_err(|e| fail(format!("cannot list {}: {e}", dir.path().display())))?
             .filter_map(|entry| entry.ok())
             .filter(|entry| {
                 let name = entry.file_name();
                 let name = name.to_string_lossy();
-                start.as_deref().is_some_and(|s| name.ends_with(s))
+                start.is_some() && name.split('-').nth(1) == start.as_deref()
             })
             .map(|entry| entry.path())
             .collect();
@@ -114,7 +116,29 @@ impl Instance {
     /// never lends it its mode), 0600, renamed over `name`. Not synced:
     /// these files live only as long as this process; readers need the
     /// rename's atomicity, not durability.
+    ///
+    /// A directory that was removed under it (a tmp cleaner) is made again,
+    /// private as before, and the write tried once more.
     pub fn write(&self, name: &str, data: &[u8]) -> Result<PathBuf, RuntimeError> {
+        match self.write_once(name, data) {
+            Err(RemovedUnder) => {
+                if let Some(parent) = self.path.parent() {
+                    make_private_dir(parent)?;
+                }
+                make_private_dir(&self.path)?;
+                log::warn!(
+                    "the runtime directory {} was removed: made again",
+                    self.path.display()
+                );
+                self.write_once(name, data)
+                    .map_err(|_| fail(format!("cannot write {}", self.path.join(name).display())))
+            }
+            Err(Failed(e)) => Err(e),
+            Ok(path) => Ok(path),
+        }
+    }
+
+    fn write_once(&self, name: &str, data: &[u8]) -> Result<PathBuf, WriteError> {
         let target = self.path.join(name);
         let tmp = self.path.join(format!("{name}.{}.tmp", std::process::id()));
         let _ = fs::remove_file(&tmp);
@@ -128,9 +152,17 @@ impl Instance {
             .and_then(|()| fs::rename(&tmp, &target));
         written.map_err(|e| {
             let _ = fs::remove_file(&tmp);
-            fail(format!("cannot write {}: {e}", target.display()))
+            if e.kind() == io::ErrorKind::NotFound && !self.path.exists() {
+                return RemovedUnder;
+            }
+            Failed(fail(format!("cannot write {}: {e}", target.display())))
         })?;
         Ok(target)
+    }
+
+    /// Whether `name` is there.
+    pub fn has(&self, name: &str) -> bool {
+        self.path.join(name).exists()
     }
 
     /// Takes (reads and removes) `name` if it is there: a regular file of
@@ -205,17 +237,36 @@ fn read_private(path: &Path, cap: usize) -> Result<Vec<u8>, RuntimeError> {
     files::read_capped(&mut file, cap).map_err(|e| refuse(e.to_string()))
 }
 
-/// `PID-START` of a process as `/proc/WHICH/stat` shows it (`self` or a PID):
-/// the PID in the namespace of this `/proc`, the start time in clock ticks
-/// since boot.
+/// `PID-START-NS` of a process as `/proc/WHICH` shows it (`self` or a
+/// PID): the PID in the namespace of this `/proc`, the start time in clock
+/// ticks since boot, the inode of its PID namespace (`PID-START` where that
+/// cannot be read: another user's process).
 fn key(which: &str) -> Option<String> {
     let stat = fs::read_to_string(format!("/proc/{which}/stat")).ok()?;
     let pid = stat.split_whitespace().next()?;
     // The name in parentheses may hold spaces: fields are counted after it.
     let after_name = &stat[stat.rfind(')')? + 1..];
     let start = after_name.split_whitespace().nth(19)?;
-    Some(format!("{pid}-{start}"))
+    // "pid:[4026531836]": one inode per namespace while it lives.
+    let ns = fs::read_link(format!("/proc/{which}/ns/pid")).ok();
+    let inode = ns.as_ref().and_then(|l| {
+        let l = l.to_str()?;
+        l.strip_prefix("pid:[")?
+            .strip_suffix(']')
+            .map(str::to_string)
+    });
+    Some(match inode {
+        Some(inode) => format!("{pid}-{start}-{inode}"),
+        None => format!("{pid}-{start}"),
+    })
 }
+
+/// Why a write failed: the directory was gone, or anything else.
+enum WriteError {
+    RemovedUnder,
+    Failed(RuntimeError),
+}
+use WriteError::{Failed, RemovedUnder};
 
 fn make_private_dir(path: &Path) -> Result<(), RuntimeError> {
     match fs::DirBuilder::new().mode(0o700).create(path) {
@@ -289,11 +340,15 @@ mod tests {
     }
 
     #[test]
-    fn key_is_pid_and_start_time_even_with_odd_names() {
+    fn key_is_pid_start_time_and_namespace_even_with_odd_names() {
         let own = key("self").unwrap();
-        let (pid, start) = own.split_once('-').unwrap();
+        let parts: Vec<&str> = own.split('-').collect();
+        let [pid, start, ns] = parts[..] else {
+            panic!("{own}");
+        };
         assert_eq!(pid, std::process::id().to_string());
         assert!(start.parse::<u64>().is_ok(), "{own}");
+        assert!(ns.parse::<u64>().is_ok(), "{own}");
         assert_eq!(key(pid).as_deref(), Some(own.as_str()));
     }
 }

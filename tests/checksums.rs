@@ -9,6 +9,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::addons::{installed, job, write};
 use common::pg::{Pg, DB, PASSWORD, USER};
 use common::*;
 use odoo_init::odoo::addons::{checksum, Rules, DEFAULT_EXCLUDE};
@@ -52,11 +53,6 @@ fn reference(dir: &Path, exclude: &str, langs: &[&str]) -> Result<String, String
 fn ours(dir: &Path, exclude: &str, langs: &[&str]) -> String {
     let langs: Vec<String> = langs.iter().map(|l| l.to_string()).collect();
     checksum(dir, &Rules::new(exclude, &langs)).unwrap()
-}
-
-fn write(path: &Path, content: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, content).unwrap();
 }
 
 /// An addon that hits every rule: excluded patterns, nested directories,
@@ -179,33 +175,6 @@ fn a_file_name_that_is_not_utf8_is_hashed_by_its_bytes() {
 }
 
 /// Three addons on a path of their own.
-fn addons(root: &Path) -> PathBuf {
-    let dir = root.join("addons");
-    for m in ["m1", "m2", "m3"] {
-        write(
-            &dir.join(m).join("__manifest__.py"),
-            &format!("{{'name': '{m}', 'depends': ['base']}}"),
-        );
-        write(&dir.join(m).join("models/main.py"), &format!("# {m}\n"));
-        write(&dir.join(m).join("static/src/app.js"), "1\n");
-        write(&dir.join(m).join("i18n/fr.po"), "fr\n");
-        write(&dir.join(m).join("i18n/en.po"), "en\n");
-    }
-    dir
-}
-
-/// A job against `pg` with the addons path for odoo-init and for Odoo.
-fn job<'a>(pg: &Pg, mode: &str, dir: &Path) -> Setup<'a> {
-    let mut s = pg
-        .job(mode)
-        .env("MODULES", "m1,m2,m3")
-        .env("ADDONS_PATH", path_str(dir))
-        .env("STANDIN_RUN_EXIT", "0")
-        .env("DB_ADMIN_USER", "postgres");
-    s.args = vec!["--".into(), "--addons-path".into(), path_str(dir)];
-    s
-}
-
 /// `(name, update_count)` of every module.
 fn updates(pg: &Pg) -> Vec<(String, i32)> {
     pg.superuser(DB)
@@ -236,13 +205,6 @@ fn stored(pg: &Pg) -> serde_json::Value {
         )
         .unwrap();
     serde_json::from_str(&row.get::<_, String>(0)).unwrap()
-}
-
-/// An installed database: role, database, `InstallOnly` of m1..m3.
-fn installed(pg: &Pg, dir: &Path) {
-    pg.role(USER, PASSWORD, true);
-    let mut run = job(pg, "InstallOnly", dir).start();
-    assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
 }
 
 /// `odoo-init state --changed` with `dir` as the addons path.
@@ -276,7 +238,7 @@ fn update_and_run(pg: &Pg, dir: &Path) -> Run {
 fn an_update_touches_only_what_changed() {
     let pg = Pg::start();
     let scratch = Scratch::new("changed");
-    let dir = addons(&scratch.path);
+    let dir = common::addons::three(&scratch.path);
     installed(&pg, &dir);
     // Stored by odoo-init after the install, as click-odoo-contrib computes them.
     let sums = stored(&pg);
@@ -364,7 +326,7 @@ fn an_update_touches_only_what_changed() {
 fn eight_pods_after_one_change_run_one_update() {
     let pg = Pg::start();
     let scratch = Scratch::new("pods");
-    let dir = addons(&scratch.path);
+    let dir = common::addons::three(&scratch.path);
     installed(&pg, &dir);
     write(&dir.join("m2/models/main.py"), "# changed\n");
     let mark = "checksum-pods";
@@ -428,7 +390,7 @@ fn a_bad_update_value_or_addons_path_stops_before_the_database() {
 fn with_no_addons_directory_known_an_update_updates_everything() {
     let pg = Pg::start();
     let scratch = Scratch::new("nowhere");
-    let dir = addons(&scratch.path);
+    let dir = common::addons::three(&scratch.path);
     installed(&pg, &dir);
     // Checksums are stored; this pod knows no addons directory at all.
     let mut setup = pg
@@ -504,7 +466,7 @@ fn many_addons_are_shared_out_to_helper_processes_with_the_same_sums() {
 fn an_existing_database_is_adopted_in_one_step() {
     let pg = Pg::start();
     let scratch = Scratch::new("adopt");
-    let dir = addons(&scratch.path);
+    let dir = common::addons::three(&scratch.path);
     installed(&pg, &dir);
     pg.superuser(DB)
         .batch_execute(

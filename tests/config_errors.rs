@@ -31,6 +31,10 @@ fn bad_configuration_is_refused_before_any_database_contact() {
     let secret = scratch.join("secret");
     std::fs::write(&secret, "pw\n").unwrap();
     let (ne, sec) = (path_str(&not_exec), path_str(&secret));
+    // A password file with a line break left inside (two at the end).
+    let two_lines = scratch.join("two-lines");
+    std::fs::write(&two_lines, "pw\n\n").unwrap();
+    let two_lines = path_str(&two_lines);
     let dir = path_str(&scratch.path);
     // Files that would block or flood a reader: a FIFO nobody writes, 65 KiB.
     let fifo = scratch.join("fifo");
@@ -54,12 +58,24 @@ fn bad_configuration_is_refused_before_any_database_contact() {
         ("STOP_TIMEOUT", "soon", vec![("STOP_TIMEOUT", "soon")]),
         ("ON_EXIT", "never", vec![("ON_EXIT", "never")]),
         ("LIST_DB", "maybe", vec![("LIST_DB", "maybe")]),
+        // libpq's host and port lists (Patroni): refused, not retried as a name.
+        (
+            "DB_HOST",
+            "10.0.0.2,10.0.0.1",
+            vec![("DB_HOST", "10.0.0.2,10.0.0.1")],
+        ),
+        ("DB_PORT", "5432,5433", vec![("DB_PORT", "5432,5433")]),
         (
             "LIST_DB",
             "True",
             vec![("LIST_DB", "True"), ("MODE", "UpdateOnly")],
         ),
         ("DB_PASSWORD_FILE", &sec, vec![("DB_PASSWORD_FILE", &sec)]),
+        (
+            "DB_PASSWORD_FILE",
+            "<secret>",
+            vec![("DB_PASSWORD", ""), ("DB_PASSWORD_FILE", &two_lines)],
+        ),
         (
             "DB_PASSWORD_FILE",
             "/nonexistent/secret",
@@ -105,6 +121,9 @@ fn bad_configuration_is_refused_before_any_database_contact() {
             vec![("DB_NAME", "odoo\"; DROP TABLE curq_state_history; --")],
         ),
         ("DB_NAME", "my db", vec![("DB_NAME", "my db")]),
+        // Odoo refuses them (DBNAME_PATTERN): a letter or digit first, two at least.
+        ("DB_NAME", "_lead", vec![("DB_NAME", "_lead")]),
+        ("DB_NAME", "a", vec![("DB_NAME", "a")]),
         ("DB_NAME", "odöo", vec![("DB_NAME", "odöo")]),
         ("DB_NAME", "", vec![("DB_NAME", "")]),
         ("DB_USER", "o'doo", vec![("DB_USER", "o'doo")]),

@@ -383,3 +383,26 @@ fn a_master_that_died_by_itself_leaves_no_workers_behind_for_the_next_start() {
     run.signal(libc::SIGTERM);
     assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
 }
+
+/// The passwords are scrubbed from PID 1's own environment block once
+/// read: a process allowed to read `/proc/1/environ` (this test, as root or
+/// as the same user with the namespace's root) finds the names, not the
+/// values. The children never get them at all.
+#[test]
+fn passwords_are_scrubbed_from_pid1s_environment() {
+    let mut run = Setup::main_job("RunOnly")
+        .env("LIST_DB", "True")
+        .env("DB_HOST", "127.0.0.1")
+        .env("DB_PASSWORD", "hunter2-in-environ")
+        .start();
+    wait_until(LONG, "Odoo to serve", || in_run_phase(&run).then_some(()));
+    let environ = std::fs::read(format!("/proc/{}/environ", run.pid)).unwrap();
+    let text = String::from_utf8_lossy(&environ);
+    assert!(text.contains("DB_PASSWORD="), "{text}");
+    assert!(!text.contains("hunter2-in-environ"), "{text}");
+    let (_, child) = run.init_and_child();
+    let child_env = std::fs::read(format!("/proc/{}/environ", child.pid)).unwrap();
+    assert!(!String::from_utf8_lossy(&child_env).contains("hunter2"));
+    run.signal(libc::SIGTERM);
+    assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
+}

@@ -253,3 +253,69 @@ fn a_foreign_runtime_directory_stops_only_what_needs_it() {
     );
     assert!(run.events().is_empty(), "nothing started");
 }
+
+/// Two odoo-init, each PID 1 of its own namespace (both PID 1; started back
+/// to back, often in the same clock tick), sharing one runtime directory
+/// (a shared `/tmp` volume): each has a directory of its own with its own
+/// password file, and `restart --pid` from outside finds each one's.
+#[test]
+fn two_pid1s_sharing_a_runtime_directory_never_share_a_file() {
+    let scratch = Scratch::new("shared");
+    let shared = path_str(&scratch.join("runtime"));
+    let pod = || {
+        Setup::main_job("RunOnly")
+            .env("LIST_DB", "True")
+            .env("DB_HOST", "127.0.0.1")
+            .env("DB_PASSWORD", "secret")
+            .env("ODOO_INIT_RUNTIME_DIR", shared.clone())
+            .start()
+    };
+    let (mut a, mut b) = (pod(), pod());
+    for run in [&a, &b] {
+        wait_until(LONG, "both to serve", || in_run_phase(run).then_some(()));
+    }
+    let dirs: Vec<std::path::PathBuf> = std::fs::read_dir(scratch.join("runtime"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(dirs.len(), 2, "{dirs:?}");
+    for dir in &dirs {
+        assert!(dir.join("pgpass").is_file(), "{dir:?}");
+    }
+    for run in [&a, &b] {
+        let out = run.restart_cmd(&["--", "--log-level=debug"]);
+        assert!(out.status.success(), "{out:?}");
+    }
+    for run in [&mut a, &mut b] {
+        run.signal(libc::SIGTERM);
+        assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
+    }
+}
+
+/// A tmp cleaner removes the runtime directory under a running pod: the
+/// next status write makes it again (private), and the restarted Odoo's
+/// `PGPASSFILE` finds its password file there again.
+#[test]
+fn a_removed_runtime_directory_is_made_again() {
+    let pg = common::pg::Pg::start();
+    pg.ready_database();
+    let mut run = pg.job("RunOnly").start();
+    wait_until(LONG, "Odoo to serve", || in_run_phase(&run).then_some(()));
+    let dir = run.instance_dir();
+    std::fs::remove_dir_all(&run.runtime_dir).unwrap();
+    run.signal(libc::SIGHUP);
+    wait_until(LONG, "the restart", || {
+        let runs = starts(&run.events())
+            .iter()
+            .filter(|s| s.is_run_phase())
+            .count();
+        (runs >= 2).then_some(())
+    });
+    for file in ["pgpass", "status"] {
+        assert!(dir.join(file).is_file(), "{file}: {}", run.stderr());
+    }
+    let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+    run.signal(libc::SIGTERM);
+    assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
+}

@@ -548,3 +548,28 @@ fn tls_settings_are_checked_before_any_connection() {
         assert_eq!(code, 69, "checked, then the connection failed: {stderr}");
     }
 }
+
+/// A Unix-socket `DB_HOST` (a directory) with a TLS mode: as libpq, no TLS
+/// over a socket and no warning for it; the pod passes the gate and serves.
+/// (The `verify-*` modes still want their root certificate at start: the
+/// setting is checked before anything connects.)
+#[test]
+fn a_unix_socket_host_connects_without_tls_whatever_the_mode() {
+    let pg = Pg::start();
+    pg.ready_database();
+    for mode in ["require", "prefer"] {
+        let mut run = Setup::main_job("RunOnly")
+            .env("DB_HOST", path_str(&pg.socket_dir()))
+            .env("DB_PORT", pg.port)
+            .env("DB_NAME", DB)
+            .env("DB_USER", USER)
+            .env("DB_SSLMODE", mode)
+            .start();
+        run.wait_events(&format!("Odoo to serve ({mode})"), |ev| {
+            starts(ev).iter().any(Start::is_run_phase)
+        });
+        assert!(!run.stderr().contains("WARN"), "{mode}: {}", run.stderr());
+        run.signal(libc::SIGTERM);
+        assert_eq!(run.wait_exit(LONG), 0, "{mode}: {}", run.stderr());
+    }
+}

@@ -104,7 +104,17 @@ pub(crate) fn database(
             in_file("db_host"),
         ],
     )
-    .map_or_else(|| "localhost".to_string(), |(_, v)| v);
+    .unwrap_or_else(|| ("DB_HOST".into(), "localhost".into()));
+    // libpq and Odoo take "a,b" (Patroni's failover lists); odoo-init's one
+    // connection would try it as one name: refused here, said once.
+    let (host_source, host) = host;
+    if host.contains(',') {
+        return Err(invalid(
+            &host_source,
+            &host,
+            "one host name, address or socket directory: host lists are not supported (point it at one address that follows the primary: a Kubernetes Service, a VIP, PgBouncer)",
+        ));
+    }
     let (port_source, port_value) = choose(
         "db_port",
         vec![
@@ -120,7 +130,13 @@ pub(crate) fn database(
         .parse::<u16>()
         .ok()
         .filter(|p| *p > 0)
-        .ok_or_else(|| invalid(&port_source, &port_value, "a TCP port, 1 to 65535"))?;
+        .ok_or_else(|| {
+            invalid(
+                &port_source,
+                &port_value,
+                "a TCP port, 1 to 65535 (one: port lists are not supported)",
+            )
+        })?;
     let name = choose(
         "db_name",
         vec![var("DB_NAME"), var("PGDATABASE"), in_file("db_name")],
@@ -193,7 +209,9 @@ pub(crate) enum Name {
 impl Name {
     fn rule(self) -> &'static str {
         match self {
-            Name::Database => "letters, digits, _ . - (not first), at most 63 bytes",
+            Name::Database => {
+                "a letter or digit, then letters, digits, _ . -: 2 to 63 bytes (Odoo's DBNAME_PATTERN)"
+            }
             Name::Role => "letters, digits, _ . - @ (not first), at most 63 bytes",
         }
     }
@@ -207,14 +225,19 @@ impl Name {
 }
 
 pub(crate) fn check_name(variable: &str, value: &str, kind: Name) -> Result<(), ConfigError> {
+    // Odoo's `^[a-zA-Z0-9][a-zA-Z0-9_.-]+$` for databases; roles may start with `_`.
+    let (first_extra, least) = match kind {
+        Name::Database => (None, 2),
+        Name::Role => (Some('_'), 1),
+    };
     let first_ok = value
         .chars()
         .next()
-        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+        .is_some_and(|c| c.is_ascii_alphanumeric() || Some(c) == first_extra);
     let rest_ok = value
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || kind.extra().contains(&c));
-    if first_ok && rest_ok && value.len() <= 63 {
+    if first_ok && rest_ok && (least..=63).contains(&value.len()) {
         Ok(())
     } else {
         Err(invalid(variable, value, kind.rule()))

@@ -119,7 +119,10 @@ impl Target {
     /// now): the TCP connect, TLS and the login together.
     pub fn connect_once(&self, deadline: Instant) -> Result<Client, Attempt> {
         let deadline = deadline.min(Instant::now() + CONNECT_TIMEOUT);
+        // libpq never uses TLS over a Unix socket, whatever the mode asks.
+        let socket = self.db.host.starts_with('/');
         let (first, second) = match self.db.tls.mode {
+            _ if socket => (SslMode::Disable, None),
             Mode::Disable => (SslMode::Disable, None),
             Mode::Allow => (SslMode::Disable, Some(SslMode::Require)),
             Mode::Prefer => (SslMode::Prefer, Some(SslMode::Disable)),

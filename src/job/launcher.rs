@@ -27,6 +27,7 @@ impl Launcher for Ctx {
                 return Err(Abort::Failed(code));
             }
         }
+        self.keep_passfile();
         // Serving holds no connection: Odoo gets the slots; a restart's
         // look at the gate makes one again.
         self.session.close();

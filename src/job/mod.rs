@@ -58,6 +58,10 @@ pub(crate) fn main_job(extra: Vec<OsString>) -> i32 {
     if let Err(e) = nix::sys::prctl::set_dumpable(false) {
         log::warn!("cannot make odoo-init non-dumpable: {e}");
     }
+    // Nor may a child that is allowed to look (CAP_SYS_PTRACE).
+    if let Err(e) = env::scrub(&odoo::SECRET_VALUES) {
+        log::warn!("cannot scrub the passwords from odoo-init's environment block: {e}");
+    }
     for note in &cfg.notes {
         log::info!("{note}");
     }
@@ -110,7 +114,7 @@ fn run(
 ) -> i32 {
     let passfile = match (&cfg.password, &instance) {
         (Some(p), Some(instance)) => {
-            match instance.write("pgpass", odoo::passfile_line(&cfg.db.user, p).as_bytes()) {
+            match instance.write(PASSFILE, odoo::passfile_line(&cfg.db.user, p).as_bytes()) {
                 Ok(path) => Some(path),
                 Err(e) => {
                     let failure = Failure::Os(format!("cannot write the password file: {e}"));
@@ -241,6 +245,26 @@ struct Ctx {
     /// The addons' checksums, hashed outside any state transaction.
     sums: Sums,
 }
+
+impl Ctx {
+    /// Writes the password file again if it is gone (a tmp cleaner took the
+    /// runtime directory): the next child's `PGPASSFILE` must find it.
+    fn keep_passfile(&self) {
+        let (Some(password), Some(instance)) = (&self.cfg.password, self.extra.instance()) else {
+            return;
+        };
+        if instance.has(PASSFILE) {
+            return;
+        }
+        let line = odoo::passfile_line(&self.cfg.db.user, password);
+        if let Err(e) = instance.write(PASSFILE, line.as_bytes()) {
+            log::warn!("{e}: the child may not find its password");
+        }
+    }
+}
+
+/// The password file's name in the runtime directory.
+const PASSFILE: &str = "pgpass";
 
 /// The run phase's Odoo arguments, before anything starts: nothing that
 /// would bypass the gate (refused), and a hint where a secret is in them.

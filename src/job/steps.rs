@@ -85,6 +85,7 @@ impl Ctx {
         sup.status().phase(phase);
         sup.status()
             .owns(Some(format!("{}, row {id}", busy.as_str())));
+        self.keep_passfile();
         // Its sessions carry the claim's tag: a pod that resets the claim ends them.
         let spec = ChildSpec {
             env: odoo::tagged(self.env.clone(), &fence::claim_tag(id)),

@@ -157,6 +157,11 @@ pub fn maintenance(script: &Path) -> Vec<OsString> {
     }
 }
 
+/// The variables whose values are secrets (the others of [`SECRETS`] name
+/// files): scrubbed from PID 1's own environment block once read.
+pub(crate) const SECRET_VALUES: [&str; 4] =
+    ["DB_PASSWORD", "DB_ADMIN_PASSWORD", "PGPASSWORD", "PASSWORD"];
+
 /// Removed from every child's environment: the secrets, and where they came
 /// from; a child has no business with either.
 const SECRETS: [&str; 7] = [

@@ -55,6 +55,11 @@ pub struct ExtraArgs {
 }
 
 impl ExtraArgs {
+    /// This odoo-init's runtime directory, if it has one.
+    pub fn instance(&self) -> Option<&Instance> {
+        self.instance.as_ref()
+    }
+
     pub fn new(initial: Vec<OsString>, instance: Option<Instance>) -> Self {
         ExtraArgs {
             current: initial,

@@ -10,6 +10,10 @@ use super::Phase;
 const HEADER: &str = "odoo-init-status 1";
 /// The most a record may hold when read back (its argv is the largest part).
 pub(crate) const RECORD_MAX: usize = 128 * 1024;
+/// The most the child's argv may take of a record: what is beyond it is
+/// counted, not recorded, so that a record always reads back (64 KiB of
+/// short restart arguments are many more bytes as lines).
+const ARGV_BUDGET: usize = 64 * 1024;
 
 /// A child's end as recorded.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,7 +94,18 @@ impl Record {
         if let (Some(pid), Some(since)) = (self.child_pid, self.child_since) {
             line("child_pid", &pid.to_string());
             line("child_since", &since.to_string());
-            for arg in &self.child_argv {
+            let mut spent = 0;
+            for (n, arg) in self.child_argv.iter().enumerate() {
+                let escaped = escape(arg);
+                spent += "child_arg \n".len() + escaped.len();
+                if spent > ARGV_BUDGET {
+                    let left = self.child_argv.len() - n;
+                    line(
+                        "child_arg",
+                        &format!("[{left} more arguments not recorded]"),
+                    );
+                    break;
+                }
                 line("child_arg", arg);
             }
         }
@@ -233,5 +248,20 @@ mod tests {
         assert!(Record::parse("hello\nend\n").is_err());
         let forged = text.replace("phase gate", "phase sleeping");
         assert!(Record::parse(&forged).unwrap_err().contains("phase"));
+    }
+
+    #[test]
+    fn the_largest_restart_arguments_still_give_a_record_that_reads_back() {
+        let mut rec = Record::new("RunOnly", "odoo");
+        rec.child_pid = Some(42);
+        rec.child_since = Some(10.0);
+        // 64 KiB of restart arguments (the most `odoo-init restart` takes),
+        // one byte each: many more bytes as lines.
+        rec.child_argv = vec!["\n".to_string(); 32 * 1024];
+        let text = rec.to_text();
+        assert!(text.len() <= RECORD_MAX, "{}", text.len());
+        let read = Record::parse(&text).unwrap();
+        let last = read.child_argv.last().unwrap();
+        assert!(last.ends_with("more arguments not recorded]"), "{last}");
     }
 }

@@ -2,6 +2,7 @@
 //! namespace, the stand-in Odoo as its child. Waits are on conditions
 //! (a log line, a process state), never fixed sleeps.
 
+pub mod addons;
 pub mod docker;
 pub mod pg;
 pub mod tls;
@@ -312,7 +313,12 @@ impl<'a> Setup<'a> {
         let events = scratch.join("events.log");
         let stderr = scratch.join("stderr.log");
         let stdout = scratch.join("stdout.log");
-        let runtime_dir = scratch.join("runtime");
+        // The test's own, unless it shares one between runs.
+        let runtime_dir = self
+            .env
+            .iter()
+            .find(|(k, _)| *k == "ODOO_INIT_RUNTIME_DIR")
+            .map_or_else(|| scratch.join("runtime"), |(_, v)| PathBuf::from(v));
         let mut argv: Vec<String> = Vec::new();
         if self.pid1 {
             require("unshare", "util-linux");

@@ -24,6 +24,8 @@ pub struct Pg {
     bin: PathBuf,
     /// uid and gid of the `postgres` user when the tests run as root.
     pub ids: Option<(u32, u32)>,
+    /// `max_connections` (200; PostgreSQL's default is 100).
+    pub max_connections: u32,
 }
 
 fn pg_bin() -> PathBuf {
@@ -74,6 +76,7 @@ impl Pg {
             scratch,
             bin,
             ids,
+            max_connections: 200,
         };
         pg.run(
             "initdb",
@@ -117,6 +120,11 @@ impl Pg {
         std::fs::write(self.scratch.join("data").join("pg_hba.conf"), text).unwrap();
     }
 
+    /// The directory of the server's Unix socket.
+    pub fn socket_dir(&self) -> PathBuf {
+        self.scratch.path.clone()
+    }
+
     /// The postmaster's PID (the first line of `postmaster.pid`).
     pub fn postmaster_pid(&self) -> i32 {
         let text = std::fs::read_to_string(self.scratch.join("data").join("postmaster.pid"))
@@ -153,9 +161,10 @@ impl Pg {
 
     fn server_options(&self) -> String {
         format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections={}",
             self.port,
-            self.scratch.path.display()
+            self.scratch.path.display(),
+            self.max_connections
         )
     }
 

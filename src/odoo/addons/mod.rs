@@ -128,17 +128,28 @@ fn path(
     configured: Option<(&str, String)>,
 ) -> Result<Addons, ConfigError> {
     if let Some(dirs) = explicit {
-        return Ok(Addons::new(dirs.to_vec()));
+        return Ok(Addons::new(once_each(dirs.to_vec())));
     }
     let mut dirs = own_dirs(odoo_bin);
     if let Some((name, value)) = configured {
-        for dir in env::directories(name, &value)? {
-            if !dirs.contains(&dir) {
-                dirs.push(dir);
-            }
+        dirs.extend(env::directories(name, &value)?);
+    }
+    Ok(Addons::new(once_each(dirs)))
+}
+
+/// Each directory once, in its first place: two spellings of one
+/// directory (`/usr/bin/../lib/...` and `/usr/lib/...`, a symlink) are one.
+fn once_each(dirs: Vec<PathBuf>) -> Vec<PathBuf> {
+    let mut seen = Vec::new();
+    let mut kept = Vec::new();
+    for dir in dirs {
+        let real = fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone());
+        if !seen.contains(&real) {
+            seen.push(real);
+            kept.push(dir);
         }
     }
-    Ok(Addons::new(dirs))
+    kept
 }
 
 /// Odoo's own addon directories for the common layouts, those that exist.
@@ -162,7 +173,6 @@ fn own_dirs(odoo_bin: &Path) -> Vec<PathBuf> {
         }
     }
     found.retain(|d| d.is_dir());
-    found.dedup();
     found
 }
 
@@ -221,6 +231,22 @@ mod tests {
                 .any(|d| d.ends_with("dist-packages/odoo/addons")),
             "{debian_pip:?}"
         );
+        let _ = fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn a_directory_reached_two_ways_is_listed_once() {
+        let root = std::env::temp_dir().join(format!("odoo-init-once-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        fs::create_dir_all(root.join("usr/lib/odoo/addons")).unwrap();
+        fs::create_dir_all(root.join("usr/bin")).unwrap();
+        std::os::unix::fs::symlink(root.join("usr/lib"), root.join("lib")).unwrap();
+        let dirs = vec![
+            root.join("usr/lib/odoo/addons"),
+            root.join("usr/bin/../lib/odoo/addons"),
+            root.join("lib/odoo/addons"),
+        ];
+        assert_eq!(once_each(dirs), [root.join("usr/lib/odoo/addons")]);
         let _ = fs::remove_dir_all(&root);
     }
 

@@ -1,0 +1,49 @@
+//! Addons on disk and jobs that see them: for the tests of `UPDATE=changed`
+//! (module checksums) and of fleets that update after one change.
+
+use std::path::{Path, PathBuf};
+
+use super::pg::{Pg, PASSWORD, USER};
+use super::{path_str, Setup, LONG};
+
+/// Writes `content` to `path`, making its directories.
+pub fn write(path: &Path, content: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, content).unwrap();
+}
+
+/// Three addons `m1`..`m3` under `root/addons`, each with a manifest, code,
+/// static files and two languages.
+pub fn three(root: &Path) -> PathBuf {
+    let dir = root.join("addons");
+    for m in ["m1", "m2", "m3"] {
+        write(
+            &dir.join(m).join("__manifest__.py"),
+            &format!("{{'name': '{m}', 'depends': ['base']}}"),
+        );
+        write(&dir.join(m).join("models/main.py"), &format!("# {m}\n"));
+        write(&dir.join(m).join("static/src/app.js"), "1\n");
+        write(&dir.join(m).join("i18n/fr.po"), "fr\n");
+        write(&dir.join(m).join("i18n/en.po"), "en\n");
+    }
+    dir
+}
+
+/// A job against `pg` with the addons path for odoo-init and for Odoo.
+pub fn job<'a>(pg: &Pg, mode: &str, dir: &Path) -> Setup<'a> {
+    let mut s = pg
+        .job(mode)
+        .env("MODULES", "m1,m2,m3")
+        .env("ADDONS_PATH", path_str(dir))
+        .env("STANDIN_RUN_EXIT", "0")
+        .env("DB_ADMIN_USER", "postgres");
+    s.args = vec!["--".into(), "--addons-path".into(), path_str(dir)];
+    s
+}
+
+/// An installed database: role, database, `InstallOnly` of m1..m3.
+pub fn installed(pg: &Pg, dir: &Path) {
+    pg.role(USER, PASSWORD, true);
+    let mut run = job(pg, "InstallOnly", dir).start();
+    assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
+}
