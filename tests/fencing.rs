@@ -92,10 +92,10 @@ fn reset_owner_commits_nothing_after_the_reset(pg: &Pg, job: &dyn Fn(&str) -> Se
 }
 
 fn fenced_cluster() -> Pg {
-    let pg = Pg::init();
+    let mut pg = Pg::init();
     // The commit time of every row, to order them against the Reset's.
     pg.configure("track_commit_timestamp = on");
-    pg.start_again();
+    pg.start_on_a_free_port();
     pg.ready_database();
     pg
 }

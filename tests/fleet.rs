@@ -43,7 +43,7 @@ fn per_second(delta: i64, span: Duration) -> f64 {
 fn a_hundred_pods_on_default_max_connections_run_one_update_and_all_serve() {
     let mut pg = Pg::init();
     pg.max_connections = 100;
-    pg.start_again();
+    pg.start_on_a_free_port();
     let scratch = Scratch::new("fleet");
     let dir = common::addons::three(&scratch.path);
     installed(&pg, &dir);

@@ -19,7 +19,10 @@
 //! `standin_connection_ssl` (a test aid, not an Odoo table): the database's
 //! word on whether that connection was encrypted.
 //!
-//! Controls: `STANDIN_STEP_MS` (how long the work takes), `STANDIN_UPDATE_FAIL=1`
+//! Controls: `STANDIN_STEP_MS` (how long the work takes; with
+//! `STANDIN_STEP_SESSION=1` inside the step's one database session, as
+//! Odoo's update holds its connection, so that ending the session ends the
+//! work unfinished), `STANDIN_UPDATE_FAIL=1`
 //! (an update fails, exit 1), `STANDIN_UPDATE_HANG=1` (an update hangs until
 //! SIGTERM/SIGINT, then exits 1).
 
@@ -203,8 +206,17 @@ pub fn run(opts: &DbOptions, signals: &Signals) -> Outcome {
     // once the database was reached, so that a test can disturb the database
     // during the work and not before it (where real Odoo fails to start too).
     crate::event("server", "working");
-    let until =
-        Instant::now() + Duration::from_millis(crate::env_num("STANDIN_STEP_MS").unwrap_or(0));
+    let ms = crate::env_num("STANDIN_STEP_MS").unwrap_or(0);
+    if std::env::var("STANDIN_STEP_SESSION").is_ok_and(|v| v == "1") {
+        // As Odoo's update: the work inside the step's one session, so that
+        // ending that session (fencing, a restart) ends the work unfinished.
+        let script = format!("SELECT pg_sleep({});\n{sql}", ms as f64 / 1000.0);
+        return match in_session(opts, db, &script, signals) {
+            Ok(()) => Outcome::Done(done.join("; ")),
+            Err(e) => Outcome::Failed(e),
+        };
+    }
+    let until = Instant::now() + Duration::from_millis(ms);
     while let Some(sig) = signals.wait(Some(until)) {
         crate::log_signal("server", &sig);
         if matches!(sig.signo, libc::SIGTERM | libc::SIGINT) {
@@ -229,8 +241,31 @@ fn application_name() -> String {
     }
 }
 
+/// Runs `sql` in one psql session while signals are taken: SIGTERM/SIGINT
+/// end it (the session with it), as they end Odoo's work.
+fn in_session(opts: &DbOptions, db: &str, sql: &str, signals: &Signals) -> Result<(), String> {
+    let mut child = psql_start(opts, db, sql)?;
+    loop {
+        if let Ok(Some(_)) = child.try_wait() {
+            return psql_finish(child).map(|_| ());
+        }
+        if let Some(sig) = signals.wait(Some(Instant::now() + Duration::from_millis(50))) {
+            crate::log_signal("server", &sig);
+            if matches!(sig.signo, libc::SIGTERM | libc::SIGINT) {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err("interrupted".into());
+            }
+        }
+    }
+}
+
 /// Runs SQL through psql (stdin, so nothing of it is on a command line).
 pub fn psql(opts: &DbOptions, dbname: &str, sql: &str) -> Result<String, String> {
+    psql_finish(psql_start(opts, dbname, sql)?)
+}
+
+fn psql_start(opts: &DbOptions, dbname: &str, sql: &str) -> Result<std::process::Child, String> {
     let mut cmd = Command::new("psql");
     cmd.args([
         "-X",
@@ -265,6 +300,10 @@ pub fn psql(opts: &DbOptions, dbname: &str, sql: &str) -> Result<String, String>
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(sql.as_bytes());
     }
+    Ok(child)
+}
+
+fn psql_finish(child: std::process::Child) -> Result<String, String> {
     let out = child.wait_with_output().map_err(|e| e.to_string())?;
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())

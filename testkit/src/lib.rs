@@ -649,8 +649,10 @@ impl StepSampler {
             let mut seen = Sampled::default();
             while !flag.load(Ordering::SeqCst) {
                 let procs = all_procs();
+                // A stopped (frozen) step does nothing; only running ones count.
                 let steps: Vec<Proc> = procs
                     .iter()
+                    .filter(|p| !matches!(p.state, 'T' | 't' | 'Z'))
                     .filter(|p| is_step(p.pid, &needle))
                     .filter(|p| {
                         procs

@@ -41,9 +41,24 @@ fn pg_bin() -> PathBuf {
 
 impl Pg {
     pub fn start() -> Pg {
-        let pg = Pg::init();
-        pg.start_again();
+        let mut pg = Pg::init();
+        pg.start_on_a_free_port();
         pg
+    }
+
+    /// Starts it; when its port was taken meanwhile (another test's socket
+    /// got it between `free_port` and the server's bind), on another one.
+    pub fn start_on_a_free_port(&mut self) {
+        for _ in 0..3 {
+            if self.try_start() {
+                return;
+            }
+            if !self.log().contains("already in use") {
+                break;
+            }
+            self.port = free_port();
+        }
+        panic!("PostgreSQL did not start:\n{}", self.log());
     }
 
     /// A cluster made but not started: the test configures it first.
@@ -169,17 +184,34 @@ impl Pg {
     }
 
     pub fn start_again(&self) {
+        assert!(
+            self.try_start(),
+            "PostgreSQL did not start:\n{}",
+            self.log()
+        );
+    }
+
+    fn try_start(&self) -> bool {
         let opts = self.server_options();
         let log = self.scratch.join("server.log").display().to_string();
-        self.run(
-            "pg_ctl",
-            &["-D", &self.data(), "-l", &log, "-o", &opts, "-w", "start"],
-        );
+        let mut cmd = Command::new(self.bin.join("pg_ctl"));
+        cmd.args(["-D", &self.data(), "-l", &log, "-o", &opts, "-w", "start"])
+            .current_dir(&self.scratch.path);
+        if let Some((u, g)) = self.ids {
+            cmd.uid(u).gid(g);
+        }
+        cmd.output().expect("pg_ctl").status.success()
     }
 
     /// `pg_ctl restart -m fast`, as a failover or a managed database's
     /// maintenance does: every connection is terminated.
     pub fn restart(&self) {
+        self.restart_as("fast");
+    }
+
+    /// `pg_ctl restart -m MODE` (`fast`, or `immediate`: a crash, recovery
+    /// at the start).
+    pub fn restart_as(&self, mode: &str) {
         let opts = self.server_options();
         let log = self.scratch.join("server.log").display().to_string();
         self.run(
@@ -192,7 +224,7 @@ impl Pg {
                 "-o",
                 &opts,
                 "-m",
-                "fast",
+                mode,
                 "-w",
                 "restart",
             ],

@@ -207,7 +207,7 @@ hostssl all all 127.0.0.1/32 scram-sha-256\n";
 /// only, serving `server.crt` (or any certificate `use_certificate` picks),
 /// trusting `ca.crt` for client certificates, logging its connections.
 pub fn tls_only(certs: &Certs) -> Pg {
-    let pg = Pg::init();
+    let mut pg = Pg::init();
     let mut names = vec!["server".to_string(), "expired".to_string()];
     names.extend(SERVER_VARIANTS.iter().map(|(n, _, _)| n.to_string()));
     for name in &names {
@@ -220,7 +220,7 @@ pub fn tls_only(certs: &Certs) -> Pg {
          ssl_ca_file = 'ca.crt'\nlog_connections = on\n",
     );
     pg.hba(TLS_ONLY_HBA);
-    pg.start_again();
+    pg.start_on_a_free_port();
     pg
 }
 

@@ -1,0 +1,419 @@
+//! The randomized fault soak (issue: a randomized fault soak proves it).
+//! Each round starts four pods (odoo-init as PID 1 of its own namespace,
+//! the stand-in Odoo whose update works inside its database session, as
+//! Odoo's does) in mixed modes (`UpdateAndRun` after a change, `RunOnly`,
+//! `UpdateOnly` with a maintenance script that writes tagged rows), each
+//! directly on PostgreSQL or through PgBouncer, kept up by an orchestrator
+//! that starts a pod again when it exits non-zero; then injects a random
+//! schedule of faults (PostgreSQL restarted fast or immediately or stopped
+//! past the lease, PgBouncer restarted, an owner's odoo-init or its whole
+//! pod frozen past the lease, a pod's odoo-init killed). Checked from the
+//! outside, during and after every round: never two update steps at once
+//! (process table), no row of a reset owner's step committed after its
+//! `Reset` (commit timestamps), every exit a documented code, the fleet
+//! serving again within a bound once the faults stop, no zombie, and
+//! SIGTERM honoured within a bound.
+//!
+//! `SOAK_ROUNDS=N` (default 2, what CI runs) and `SOAK_SEED=S` (default:
+//! from the clock; printed): each round prints its own seed, and
+//! `SOAK_SEED=<that> SOAK_ROUNDS=1` replays it. `scripts/soak.sh` runs a
+//! long soak with the release build; docs/testing.md has its figures.
+
+use odoo_init_testkit as common;
+
+use common::addons::{installed, job, write};
+use common::pg::{Bouncer, Pg, DB};
+use common::*;
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const LEASE: u64 = 5;
+/// What a pod may take from the end of the faults to serving again: a
+/// failed step's `TIMEOUT` (20 s), a lease, restarts and the update itself.
+const SETTLE: Duration = Duration::from_secs(150);
+/// SIGTERM to exit, with the stand-in's own stop.
+const STOP_BOUND: Duration = Duration::from_secs(5);
+/// The exit codes a pod may end with under faults (docs, "Exit status").
+const DOCUMENTED: [i32; 7] = [0, 65, 69, 75, 76, 130, 143];
+
+/// xorshift64*: small, seedable, enough for schedules.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn millis(&mut self, from: u64, to: u64) -> Duration {
+        Duration::from_millis(from + self.next() % (to - from))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    UpdateAndRun,
+    RunOnly,
+    UpdateOnly,
+}
+
+/// A pod and its orchestrator's record of it.
+struct Pod {
+    kind: Kind,
+    bouncer: bool,
+    step_ms: u64,
+    run: Run,
+    /// Exit codes seen (the pod then started again, unless done).
+    exits: Vec<i32>,
+    /// Killed by the soak itself: its next exit is not odoo-init's word.
+    killed: bool,
+    done: bool,
+}
+
+struct World<'a> {
+    pg: &'a Pg,
+    bouncer: &'a mut Bouncer,
+    dir: &'a Path,
+    script: String,
+    mark: String,
+}
+
+impl World<'_> {
+    fn start(&self, kind: Kind, bouncer: bool, step_ms: u64) -> Run {
+        let mode = match kind {
+            Kind::UpdateAndRun => "UpdateAndRun",
+            Kind::RunOnly => "RunOnly",
+            Kind::UpdateOnly => "UpdateOnly",
+        };
+        let mut s = job(self.pg, mode, self.dir)
+            .env("UPDATE", "changed")
+            .env("STATE_LEASE", LEASE)
+            .env("TIMEOUT", "20")
+            .env("STANDIN_STEP_MS", step_ms)
+            .env("STANDIN_STEP_SESSION", "1")
+            .env("STANDIN_RUN_EXIT", "")
+            .env(StepSampler::VARIABLE, self.mark.clone());
+        if kind == Kind::UpdateOnly {
+            s = s.env("MAINTENANCE_SCRIPT", self.script.clone());
+        }
+        if bouncer {
+            s = s.env("DB_PORT", self.bouncer.port);
+        }
+        s.start()
+    }
+
+    /// The orchestrator: a pod that exited is recorded and, unless it is
+    /// done (an `UpdateOnly` that exited 0), started again.
+    fn keep_up(&self, pods: &mut [Pod], bad: &mut Vec<String>) {
+        for pod in pods.iter_mut().filter(|p| !p.done) {
+            if pod.run.alive() {
+                continue;
+            }
+            let code = pod.run.wait_exit(LONG);
+            if !std::mem::take(&mut pod.killed) {
+                pod.exits.push(code);
+                if !DOCUMENTED.contains(&code) {
+                    bad.push(format!(
+                        "{:?} exited {code}: {}",
+                        pod.kind,
+                        pod.run.stderr()
+                    ));
+                }
+            }
+            if code == 0 && pod.kind == Kind::UpdateOnly {
+                pod.done = true;
+            } else {
+                pod.run = self.start(pod.kind, pod.bouncer, pod.step_ms);
+            }
+        }
+    }
+}
+
+/// A maintenance script whose one session commits 15 tagged rows, 0.2 s
+/// apart (its `application_name` is the claim's tag).
+fn maintenance_script(scratch: &Scratch) -> String {
+    let path = scratch.join("run.sh");
+    std::fs::write(
+        &path,
+        "#!/bin/sh\n\
+         exec psql -X -q -v ON_ERROR_STOP=1 -c 'DO $$ BEGIN FOR i IN 1..15 LOOP \
+         INSERT INTO fence_probe (app) VALUES (current_setting($q$application_name$q$)); \
+         COMMIT; PERFORM pg_sleep(0.2); END LOOP; END $$'\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path_str(&path)
+}
+
+/// Rows a reset owner's step committed after its `Reset`.
+fn fence_violations(pg: &Pg) -> i64 {
+    let sql = "SELECT count(*) FROM fence_probe f JOIN curq_state_history r ON r.state = 'Reset' \
+               WHERE f.app = 'odoo-init-claim-' || \
+                 (SELECT max(b.id) FROM curq_state_history b WHERE b.id < r.id) \
+               AND pg_xact_commit_timestamp(f.xmin) > pg_xact_commit_timestamp(r.xmin)";
+    let mut client = pg.superuser(DB);
+    client.query_one(sql, &[]).map(|r| r.get(0)).unwrap_or(-1)
+}
+
+/// Freezes (SIGSTOP) or thaws (SIGCONT) processes; one may have ended.
+fn signal_all(pids: &[i32], signo: i32) {
+    use nix::sys::signal::{kill, Signal};
+    let signal = Signal::try_from(signo).unwrap();
+    for &pid in pids {
+        let _ = kill(nix::unistd::Pid::from_raw(pid), signal);
+    }
+}
+
+/// The pod whose odoo-init owns a step now, else any pod still running.
+fn target(pods: &[Pod], rng: &mut Rng) -> Option<usize> {
+    let running: Vec<usize> = (0..pods.len()).filter(|&i| !pods[i].done).collect();
+    // A step: the stand-in with --stop-after-init, or the maintenance script.
+    let in_step = |p: &Proc| {
+        std::fs::read(format!("/proc/{}/cmdline", p.pid)).is_ok_and(|c| {
+            c.split(|b| *b == 0)
+                .any(|a| a == b"--stop-after-init" || a.ends_with(b"run.sh"))
+        })
+    };
+    let owner = running
+        .iter()
+        .copied()
+        .find(|&i| pods[i].run.procs().iter().any(in_step));
+    owner.or_else(|| (!running.is_empty()).then(|| running[rng.below(running.len())]))
+}
+
+/// One fault, chosen and aimed at random; its name.
+fn fault(world: &mut World, pods: &mut [Pod], rng: &mut Rng) -> &'static str {
+    let past_lease = Duration::from_secs(LEASE + 2);
+    match rng.below(7) {
+        0 => {
+            world.pg.restart_as("fast");
+            "postgres restarted (fast)"
+        }
+        1 => {
+            world.pg.restart_as("immediate");
+            "postgres restarted (immediate)"
+        }
+        2 => {
+            world.pg.stop();
+            std::thread::sleep(past_lease);
+            world.pg.start_again();
+            "postgres stopped past the lease"
+        }
+        3 => {
+            world.bouncer.restart();
+            "pgbouncer restarted"
+        }
+        k @ (4 | 5) => {
+            let Some(i) = target(pods, rng) else {
+                return "none (no pod)";
+            };
+            let init = pods[i].run.pid;
+            let mut frozen = vec![init];
+            if k == 5 {
+                frozen.extend(pods[i].run.procs().iter().map(|p| p.pid));
+            }
+            signal_all(&frozen, libc::SIGSTOP);
+            std::thread::sleep(past_lease);
+            frozen.reverse();
+            signal_all(&frozen, libc::SIGCONT);
+            if k == 4 {
+                "an owner's odoo-init frozen past the lease"
+            } else {
+                "a whole pod frozen past the lease"
+            }
+        }
+        _ => {
+            let Some(i) = target(pods, rng) else {
+                return "none (no pod)";
+            };
+            pods[i].killed = true;
+            signal_all(&[pods[i].run.pid], libc::SIGKILL);
+            "a pod's odoo-init killed"
+        }
+    }
+}
+
+/// Every pod serving (or, an `UpdateOnly`, done); the orchestrator keeps
+/// them up meanwhile. How long it took.
+fn settle(world: &World, pods: &mut [Pod], bad: &mut Vec<String>) -> Option<Duration> {
+    let since = Instant::now();
+    while since.elapsed() < SETTLE {
+        world.keep_up(pods, bad);
+        let all = pods
+            .iter()
+            .all(|p| p.done || (p.kind != Kind::UpdateOnly && in_run_phase(&p.run)));
+        if all {
+            return Some(since.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
+struct Tally {
+    faults: BTreeMap<&'static str, u32>,
+    violations: Vec<String>,
+    settle_most: Duration,
+    stop_most: Duration,
+}
+
+/// One round with its own seed; what went wrong is added to `tally`.
+fn round(world: &mut World, n: u32, seed: u64, tally: &mut Tally) {
+    let mut rng = Rng(seed);
+    println!("round {n}: seed {seed}");
+    // A change for the updates of this round.
+    let module = ["m1", "m2", "m3"][rng.below(3)];
+    write(
+        &world.dir.join(module).join("models/main.py"),
+        &format!("# round {n} seed {seed}\n"),
+    );
+    let sampler = StepSampler::start("soak");
+    let mut bad = Vec::new();
+    let kinds = [Kind::UpdateAndRun, Kind::RunOnly, Kind::UpdateOnly];
+    let mut pods: Vec<Pod> = (0..4)
+        .map(|i| {
+            let kind = if i == 0 {
+                Kind::UpdateAndRun
+            } else {
+                kinds[rng.below(3)]
+            };
+            let bouncer = rng.below(2) == 1;
+            let step_ms = 500 + rng.next() % 3000;
+            Pod {
+                kind,
+                bouncer,
+                step_ms,
+                run: world.start(kind, bouncer, step_ms),
+                exits: Vec::new(),
+                killed: false,
+                done: false,
+            }
+        })
+        .collect();
+    for _ in 0..3 {
+        let gap = Instant::now() + rng.millis(300, 3000);
+        while Instant::now() < gap {
+            world.keep_up(&mut pods, &mut bad);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let name = fault(world, &mut pods, &mut rng);
+        *tally.faults.entry(name).or_default() += 1;
+    }
+    match settle(world, &mut pods, &mut bad) {
+        Some(took) => tally.settle_most = tally.settle_most.max(took),
+        None => bad.push(format!("the fleet did not serve again within {SETTLE:?}")),
+    }
+    let seen = sampler.finish();
+    if seen.most > 1 {
+        bad.push(format!(
+            "{} update steps at once: {:?}",
+            seen.most, seen.busiest
+        ));
+    }
+    let fenced = fence_violations(world.pg);
+    if fenced != 0 {
+        bad.push(format!(
+            "{fenced} rows of reset owners committed after their Reset"
+        ));
+    }
+    for pod in pods.iter_mut().filter(|p| !p.done) {
+        let zombies = wait_for_no_zombies(&pod.run);
+        if !zombies.is_empty() {
+            bad.push(format!("zombies: {zombies:?}"));
+        }
+        let sent = Instant::now();
+        pod.run.signal(libc::SIGTERM);
+        let code = pod.run.wait_exit(LONG);
+        let took = sent.elapsed();
+        tally.stop_most = tally.stop_most.max(took);
+        if took > STOP_BOUND || !DOCUMENTED.contains(&code) {
+            bad.push(format!("SIGTERM: exit {code} after {took:?}"));
+        }
+    }
+    for b in &bad {
+        println!("round {n} (seed {seed}): VIOLATION {b}");
+    }
+    tally
+        .violations
+        .extend(bad.into_iter().map(|b| format!("seed {seed}: {b}")));
+}
+
+/// Zombies left under a pod after a moment's grace (one may be between
+/// its exit and its reaping).
+fn wait_for_no_zombies(run: &Run) -> Vec<Proc> {
+    let until = Instant::now() + Duration::from_secs(2);
+    loop {
+        let zombies = run.zombies();
+        if zombies.is_empty() || Instant::now() > until {
+            return zombies;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn randomized_faults_keep_every_invariant() {
+    let rounds: u32 = std::env::var("SOAK_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2);
+    let seed: u64 = std::env::var("SOAK_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+                | 1
+        });
+    println!("soak: {rounds} rounds, seed {seed}");
+    let mut pg = Pg::init();
+    pg.configure("track_commit_timestamp = on");
+    pg.start_on_a_free_port();
+    let scratch = Scratch::new("soak");
+    let dir = common::addons::three(&scratch.path);
+    installed(&pg, &dir);
+    pg.superuser(DB)
+        .batch_execute(
+            "CREATE TABLE fence_probe (id serial, app text); ALTER TABLE fence_probe OWNER TO odoo",
+        )
+        .unwrap();
+    let mut bouncer = Bouncer::start(&pg, 4);
+    let mut world = World {
+        pg: &pg,
+        bouncer: &mut bouncer,
+        dir: &dir,
+        script: maintenance_script(&scratch),
+        mark: StepSampler::mark("soak"),
+    };
+    let mut tally = Tally {
+        faults: BTreeMap::new(),
+        violations: Vec::new(),
+        settle_most: Duration::ZERO,
+        stop_most: Duration::ZERO,
+    };
+    let mut seeds = Rng(seed);
+    let started = Instant::now();
+    for n in 1..=rounds {
+        // The first round's seed is the one given, so that it replays.
+        let round_seed = if n == 1 { seed } else { seeds.next() | 1 };
+        round(&mut world, n, round_seed, &mut tally);
+    }
+    println!(
+        "soak: {rounds} rounds in {:.0}s, seed {seed}; faults: {:?}; violations: {}; longest settle {:.1}s; longest SIGTERM to exit {:.2}s",
+        started.elapsed().as_secs_f64(),
+        tally.faults,
+        tally.violations.len(),
+        tally.settle_most.as_secs_f64(),
+        tally.stop_most.as_secs_f64(),
+    );
+    assert!(tally.violations.is_empty(), "{:#?}", tally.violations);
+}
