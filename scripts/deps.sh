@@ -19,9 +19,10 @@ need_tools() {
   # postgresql-contrib: pgbench for load; pgbouncer: the pooler the gate must work through;
   # python3-venv: the checksum tests' reference (scripts/venv.sh);
   # openssl and docker-compose: the container tests (the engine itself must already run:
-  # tests/docker.rs says how to get one when it does not).
+  # tests/docker.rs says how to get one when it does not); iproute2: the fault soak's
+  # network namespaces (ip netns, veth).
   apt_install util-linux procps postgresql postgresql-client postgresql-contrib pgbouncer \
-    openssl docker-compose python3-venv
+    openssl docker-compose python3-venv iproute2
   command -v cargo >/dev/null || { echo "cargo is missing: install Rust with rustup" >&2; exit 1; }
   local have; have=$(rustup component list --installed 2>/dev/null)
   { grep -q rustfmt <<<"$have" && grep -q clippy <<<"$have"; } || rustup component add rustfmt clippy

@@ -38,6 +38,95 @@ const STOP_BOUND: Duration = Duration::from_secs(5);
 /// The exit codes a pod may end with under faults (docs, "Exit status").
 const DOCUMENTED: [i32; 7] = [0, 65, 69, 75, 76, 130, 143];
 
+/// A network namespace of the soak's own, joined to the host by a veth
+/// pair: the pod inside reaches PostgreSQL at `10.231.K.1`, and taking the
+/// link down cuts it off for real (its connections go silent, no reset).
+struct Net {
+    name: String,
+    k: usize,
+}
+
+fn ip(args: &[&str]) {
+    let out = std::process::Command::new("ip")
+        .args(args)
+        .output()
+        .expect("ip (apt-get install iproute2)");
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl Net {
+    fn make(k: usize) -> Net {
+        require("ip", "iproute2");
+        assert!(
+            is_root(),
+            "the soak's network namespaces need root (ip netns)"
+        );
+        let id = std::process::id() % 100_000;
+        let net = Net {
+            name: format!("odoo-init-soak-{id}-{k}"),
+            k,
+        };
+        let (host, peer) = (format!("ois{id}h{k}"), format!("ois{id}p{k}"));
+        ip(&["netns", "add", &net.name]);
+        ip(&[
+            "link", "add", &host, "type", "veth", "peer", "name", &peer, "netns", &net.name,
+        ]);
+        ip(&["addr", "add", &format!("{}/30", net.server()), "dev", &host]);
+        ip(&["link", "set", &host, "up"]);
+        ip(&[
+            "-n",
+            &net.name,
+            "addr",
+            "add",
+            &format!("10.231.{k}.2/30"),
+            "dev",
+            &peer,
+        ]);
+        ip(&["-n", &net.name, "link", "set", &peer, "up"]);
+        ip(&["-n", &net.name, "link", "set", "lo", "up"]);
+        net
+    }
+
+    /// The database's address as seen from inside.
+    fn server(&self) -> String {
+        format!("10.231.{}.1", self.k)
+    }
+
+    /// The link down (cut off) or up again, from inside.
+    fn cut(&self, off: bool) {
+        let peer = format!("ois{}p{}", std::process::id() % 100_000, self.k);
+        let state = if off { "down" } else { "up" };
+        ip(&["-n", &self.name, "link", "set", &peer, state]);
+        if !off {
+            // The address goes with the link's routes: put them back.
+            let _ = std::process::Command::new("ip")
+                .args([
+                    "-n",
+                    &self.name,
+                    "addr",
+                    "add",
+                    &format!("10.231.{}.2/30", self.k),
+                    "dev",
+                    &peer,
+                ])
+                .output();
+        }
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        // The veth pair goes with the namespace.
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+    }
+}
+
 /// xorshift64*: small, seedable, enough for schedules.
 struct Rng(u64);
 
@@ -68,6 +157,9 @@ enum Kind {
 /// A pod and its orchestrator's record of it.
 struct Pod {
     kind: Kind,
+    /// Its place in the round: a pod that connects directly runs in that
+    /// slot's network namespace.
+    slot: usize,
     bouncer: bool,
     step_ms: u64,
     run: Run,
@@ -84,10 +176,11 @@ struct World<'a> {
     dir: &'a Path,
     script: String,
     mark: String,
+    nets: Vec<Net>,
 }
 
 impl World<'_> {
-    fn start(&self, kind: Kind, bouncer: bool, step_ms: u64) -> Run {
+    fn start(&self, kind: Kind, slot: usize, bouncer: bool, step_ms: u64) -> Run {
         let mode = match kind {
             Kind::UpdateAndRun => "UpdateAndRun",
             Kind::RunOnly => "RunOnly",
@@ -106,6 +199,10 @@ impl World<'_> {
         }
         if bouncer {
             s = s.env("DB_PORT", self.bouncer.port);
+        } else {
+            let net = &self.nets[slot];
+            s = s.env("DB_HOST", net.server());
+            s.inner = vec!["ip".into(), "netns".into(), "exec".into(), net.name.clone()];
         }
         s.start()
     }
@@ -131,7 +228,7 @@ impl World<'_> {
             if code == 0 && pod.kind == Kind::UpdateOnly {
                 pod.done = true;
             } else {
-                pod.run = self.start(pod.kind, pod.bouncer, pod.step_ms);
+                pod.run = self.start(pod.kind, pod.slot, pod.bouncer, pod.step_ms);
             }
         }
     }
@@ -192,7 +289,7 @@ fn target(pods: &[Pod], rng: &mut Rng) -> Option<usize> {
 /// One fault, chosen and aimed at random; its name.
 fn fault(world: &mut World, pods: &mut [Pod], rng: &mut Rng) -> &'static str {
     let past_lease = Duration::from_secs(LEASE + 2);
-    match rng.below(7) {
+    match rng.below(8) {
         0 => {
             world.pg.restart_as("fast");
             "postgres restarted (fast)"
@@ -230,13 +327,31 @@ fn fault(world: &mut World, pods: &mut [Pod], rng: &mut Rng) -> &'static str {
                 "a whole pod frozen past the lease"
             }
         }
-        _ => {
+        6 => {
             let Some(i) = target(pods, rng) else {
                 return "none (no pod)";
             };
             pods[i].killed = true;
             signal_all(&[pods[i].run.pid], libc::SIGKILL);
             "a pod's odoo-init killed"
+        }
+        _ => {
+            // A pod that connects directly, the owner if it is one.
+            let direct: Vec<usize> = (0..pods.len())
+                .filter(|&i| !pods[i].done && !pods[i].bouncer)
+                .collect();
+            let Some(&i) = target(pods, rng)
+                .filter(|i| direct.contains(i))
+                .as_ref()
+                .or(direct.first())
+            else {
+                return "none (no pod on its own network)";
+            };
+            let net = &world.nets[pods[i].slot];
+            net.cut(true);
+            std::thread::sleep(past_lease);
+            net.cut(false);
+            "a pod cut off by the network past the lease"
         }
     }
 }
@@ -289,9 +404,10 @@ fn round(world: &mut World, n: u32, seed: u64, tally: &mut Tally) {
             let step_ms = 500 + rng.next() % 3000;
             Pod {
                 kind,
+                slot: i,
                 bouncer,
                 step_ms,
-                run: world.start(kind, bouncer, step_ms),
+                run: world.start(kind, i, bouncer, step_ms),
                 exits: Vec::new(),
                 killed: false,
                 done: false,
@@ -375,8 +491,14 @@ fn randomized_faults_keep_every_invariant() {
                 | 1
         });
     println!("soak: {rounds} rounds, seed {seed}");
+    // One network namespace per pod slot, the server listening on each
+    // link's host side too.
+    let nets: Vec<Net> = (0..4).map(Net::make).collect();
     let mut pg = Pg::init();
     pg.configure("track_commit_timestamp = on");
+    pg.allow("host all all 10.231.0.0/16 scram-sha-256");
+    let addresses: Vec<String> = nets.iter().map(Net::server).collect();
+    pg.listen = format!("127.0.0.1,{}", addresses.join(","));
     pg.start_on_a_free_port();
     let scratch = Scratch::new("soak");
     let dir = common::addons::three(&scratch.path);
@@ -393,6 +515,7 @@ fn randomized_faults_keep_every_invariant() {
         dir: &dir,
         script: maintenance_script(&scratch),
         mark: StepSampler::mark("soak"),
+        nets,
     };
     let mut tally = Tally {
         faults: BTreeMap::new(),

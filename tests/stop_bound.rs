@@ -332,3 +332,32 @@ fn a_tree_too_deep_is_refused_not_a_crash() {
         run.stderr()
     );
 }
+
+/// F4: nothing slow runs inside a state transaction. With the role's
+/// `idle_in_transaction_session_timeout` at 1 s and a tree that takes
+/// longer than that to hash, `UPDATE=changed` still completes: the hash is
+/// done outside every transaction (once it was inside the claim's, and the
+/// server ended it on every start).
+#[test]
+fn hashing_longer_than_the_idle_in_transaction_timeout_is_no_failure() {
+    let pg = Pg::start();
+    pg.ready_database();
+    pg.superuser("postgres")
+        .batch_execute(&format!(
+            "ALTER ROLE {USER} SET idle_in_transaction_session_timeout = '1s'"
+        ))
+        .unwrap();
+    let scratch = Scratch::new("idle-tx");
+    let dir = scratch.join("addons");
+    let modules = addons(&dir, 2, 0, 256 << 20);
+    let started = Instant::now();
+    let mut run = changed_update(&pg, &dir, &modules).start();
+    assert_eq!(
+        run.wait_exit(Duration::from_secs(120)),
+        0,
+        "{}",
+        run.stderr()
+    );
+    // The hash took longer than the timeout it must not run into.
+    assert!(started.elapsed() > Duration::from_secs(1));
+}

@@ -26,6 +26,8 @@ pub struct Pg {
     pub ids: Option<(u32, u32)>,
     /// `max_connections` (200; PostgreSQL's default is 100).
     pub max_connections: u32,
+    /// `listen_addresses` (loopback; a test's network namespaces add theirs).
+    pub listen: String,
 }
 
 fn pg_bin() -> PathBuf {
@@ -92,6 +94,7 @@ impl Pg {
             bin,
             ids,
             max_connections: 200,
+            listen: "127.0.0.1".into(),
         };
         pg.run(
             "initdb",
@@ -128,6 +131,14 @@ impl Pg {
         let path = self.scratch.join("data").join("postgresql.conf");
         let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
         writeln!(f, "{lines}").unwrap();
+    }
+
+    /// Appends `line` to `pg_hba.conf`.
+    pub fn allow(&self, line: &str) {
+        use std::io::Write;
+        let path = self.scratch.join("data").join("pg_hba.conf");
+        let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+        writeln!(f, "{line}").unwrap();
     }
 
     /// Replaces `pg_hba.conf`.
@@ -176,9 +187,10 @@ impl Pg {
 
     fn server_options(&self) -> String {
         format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections={}",
+            "-p {} -k {} -c listen_addresses={} -c fsync=off -c max_connections={}",
             self.port,
             self.scratch.path.display(),
+            self.listen,
             self.max_connections
         )
     }
