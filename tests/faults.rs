@@ -189,14 +189,7 @@ fn postgres_stopped_longer_than_the_lease_does_not_reset_a_live_owner() {
 fn an_owner_frozen_past_its_lease_loses_its_claim_and_stops_its_step() {
     let pg = Pg::start();
     pg.ready_database();
-    let mut owner = pg
-        .job("UpdateOnly")
-        .env("STANDIN_UPDATE_HANG", "1")
-        .env("STATE_LEASE", "5")
-        .start();
-    owner.wait_events("the update to hang", |ev| {
-        count_in(ev, &["update hanging"]) == 1
-    });
+    let mut owner = pg.hanging_owner();
     freeze(&owner, libc::SIGSTOP);
     let mut waiter = pg.job("RunOnly").env("STATE_LEASE", "5").start();
     assert_eq!(

@@ -52,14 +52,7 @@ fn eight_pods_updating_at_once_take_turns_and_all_end_running() {
 fn a_killed_updater_is_reset_by_a_waiter_within_the_lease() {
     let pg = Pg::start();
     pg.ready_database();
-    let mut updater = pg
-        .job("UpdateOnly")
-        .env("STANDIN_UPDATE_HANG", "1")
-        .env("STATE_LEASE", "5")
-        .start();
-    updater.wait_events("the update to hang", |ev| {
-        count_in(ev, &["update hanging"]) == 1
-    });
+    let mut updater = pg.hanging_owner();
     let mut waiter = pg
         .job("RunOnly")
         .env("STATE_LEASE", "5")

@@ -162,10 +162,7 @@ fn freeze_server(pg: &Pg, signo: i32) {
 fn a_frozen_server_at_the_gate_holds_no_stop() {
     let pg = Pg::start();
     pg.ready_database();
-    let mut owner = pg.job("UpdateOnly").env("STANDIN_UPDATE_HANG", "1").start();
-    owner.wait_events("the update to hang", |ev| {
-        count_in(ev, &["update hanging"]) == 1
-    });
+    let mut owner = pg.hanging_owner();
     let mut waiter = pg.job("RunOnly").start();
     waiter.wait_stderr("waiting");
     freeze_server(&pg, libc::SIGSTOP);
@@ -184,14 +181,7 @@ fn a_frozen_server_at_the_gate_holds_no_stop() {
 fn a_frozen_server_during_a_step_holds_no_stop() {
     let pg = Pg::start();
     pg.ready_database();
-    let mut owner = pg
-        .job("UpdateOnly")
-        .env("STANDIN_UPDATE_HANG", "1")
-        .env("STATE_LEASE", "5")
-        .start();
-    owner.wait_events("the update to hang", |ev| {
-        count_in(ev, &["update hanging"]) == 1
-    });
+    let mut owner = pg.hanging_owner();
     freeze_server(&pg, libc::SIGSTOP);
     wait_in_database_client(&owner, "a beat to wait on the frozen server");
     let (code, took) = term(&mut owner);

@@ -364,6 +364,20 @@ impl Pg {
         s
     }
 
+    /// An `UpdateOnly` pod (`STATE_LEASE=5`) whose update hangs until
+    /// SIGTERM: the owner of a busy state, once its update is under way.
+    pub fn hanging_owner(&self) -> super::Run {
+        let owner = self
+            .job("UpdateOnly")
+            .env("STANDIN_UPDATE_HANG", "1")
+            .env("STATE_LEASE", "5")
+            .start();
+        owner.wait_events("the update to hang", |ev| {
+            super::count_in(ev, &["update hanging"]) == 1
+        });
+        owner
+    }
+
     /// `DB` owned by `USER`, with the old implementation's three-column
     /// state table at `Ready` and Odoo's module table with `base` installed.
     pub fn ready_database(&self) {
