@@ -2,6 +2,9 @@
 //! namespace, the stand-in Odoo as its child. Waits are on conditions
 //! (a log line, a process state), never fixed sleeps.
 
+/// The client the tests read the server with (odoo-init itself drives tokio-postgres).
+pub use postgres;
+
 pub mod addons;
 pub mod docker;
 pub mod pg;

@@ -429,7 +429,7 @@ impl Bouncer {
             "[databases]\n* = host=127.0.0.1 port={}\n\n[pgbouncer]\n\
              listen_addr = 127.0.0.1\nlisten_port = {}\nunix_socket_dir =\n\
              auth_type = scram-sha-256\nauth_file = {}\npool_mode = transaction\n\
-             default_pool_size = {pool_size}\nmax_client_conn = 200\n\
+             default_pool_size = {pool_size}\nmax_client_conn = 200\nadmin_users = postgres\n\
              logfile = {}\n",
             pg.port,
             free_port(),
@@ -492,6 +492,19 @@ impl Bouncer {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.scratch.join("pgbouncer.log")).unwrap_or_default()
+    }
+
+    /// A command on PgBouncer's admin console (`PAUSE`, `RESUME`), as
+    /// `postgres`; false when it failed or took longer than 30 s (`PAUSE`
+    /// waits for the transactions in flight).
+    pub fn admin(&self, command: &str) -> bool {
+        let out = Command::new("timeout")
+            .args(["30", "psql", "-X", "-q", "-h", "127.0.0.1", "-p"])
+            .arg(self.port.to_string())
+            .args(["-U", "postgres", "-d", "pgbouncer", "-c", command])
+            .env("PGPASSWORD", SUPERUSER_PASSWORD)
+            .output();
+        out.is_ok_and(|o| o.status.success())
     }
 
     /// The main job in `mode` through this pooler.
