@@ -343,3 +343,38 @@ fn every_mode_reports_its_phases_in_order() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// F8: the largest restart arguments `odoo-init restart` takes (64 KiB of
+/// short ones) still give a record that `status` and the probes read: the
+/// record counts what it leaves out instead of outgrowing its read limit.
+#[test]
+fn the_largest_restart_arguments_leave_a_readable_status() {
+    let mut run = Setup::standin(&["--log-level=info"]).start();
+    run.wait_events("the first start", |ev| !starts(ev).is_empty());
+    // Nearly 64 KiB of short arguments (odoo-init restart refuses more).
+    let many: Vec<&str> = std::iter::once("--")
+        .chain(std::iter::repeat_n("--dev=x", 8000))
+        .collect();
+    let out = run.restart_cmd(&many);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    run.wait_events("the restart", |ev| starts(ev).len() >= 2);
+    // Read (exit 0) at every moment; once the new child is recorded, with
+    // the count of what was left out.
+    wait_until(LONG, "the record of the new child", || {
+        let out = status_cmd(&run, &[]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+        shown.contains("more arguments not recorded").then_some(())
+    });
+    run.signal(libc::SIGTERM);
+    assert_eq!(run.wait_exit(LONG), 0);
+}
