@@ -16,8 +16,9 @@ use crate::env;
 use crate::exit;
 use crate::job::OneOff;
 
+use crate::pid1::launch::{Abort, ChildSpec, Launcher, Pause};
 use crate::pid1::restart::{self, ExtraArgs};
-use crate::pid1::supervisor::{Abort, ChildSpec, Launcher, Pause, Supervisor};
+use crate::pid1::supervisor::Supervisor;
 use crate::runtime::{Instance, RuntimeDir};
 
 pub const HELP: &str = "\

@@ -10,8 +10,8 @@
 use std::time::{Duration, Instant};
 
 use crate::db::conn::{self, Backoff, ConnectError};
+use crate::db::owner;
 use crate::db::session::Session;
-use crate::db::state;
 
 /// How often the owner beats: a quarter of its lease, between 1 s and 15 s.
 /// With the shortest lease (5 s) this leaves a waiter's lease room for one
@@ -112,7 +112,7 @@ impl Heartbeat {
         let client = session
             .connect()
             .map_err(|e| ConnectError::from(e).to_string())?;
-        match state::beat(client, self.claimed) {
+        match owner::beat(client, self.claimed) {
             Ok(ours) => Ok(ours),
             Err(e) => {
                 session.lost(&e);

@@ -251,43 +251,6 @@ impl<'a> Locked<'a> {
     }
 }
 
-/// Records on our busy row `claimed` that its step failed, with its exit
-/// status, if it is still the latest row: waiters then wait for a person
-/// (or `TIMEOUT`) instead of resetting it when the heartbeat stops. False:
-/// the claim was lost (a `Reset` or a newer state), nothing written.
-pub(crate) fn record_failure(client: &mut Client, claimed: i64, status: i32) -> PgResult<bool> {
-    let sql = format!(
-        "UPDATE {TABLE} SET exit_status = $2, heartbeat = now() \
-         WHERE id = $1 AND id = (SELECT max(id) FROM {TABLE}) RETURNING id::int8"
-    );
-    let mut tx = conn::bounded(client)?;
-    match tx.query_typed_opt(&sql, &[(&claimed, Type::INT8), (&status, Type::INT4)]) {
-        // A legacy table we may not alter: nothing to record it in.
-        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_COLUMN) => {
-            drop(tx);
-            is_latest(client, claimed)
-        }
-        Err(e) => Err(e),
-        Ok(row) => {
-            tx.commit()?;
-            Ok(row.is_some())
-        }
-    }
-}
-
-/// Whether our busy row `claimed` is still the latest row (a table without
-/// the optional columns, where nothing else can be written on it).
-fn is_latest(client: &mut Client, claimed: i64) -> PgResult<bool> {
-    let mut tx = conn::bounded(client)?;
-    let check = format!("SELECT max(id)::int8 = $1 FROM {TABLE}");
-    let ours = tx
-        .query_typed_one(&check, &[(&claimed, Type::INT8)])?
-        .try_get::<_, Option<bool>>(0)?
-        == Some(true);
-    tx.commit()?;
-    Ok(ours)
-}
-
 fn insert(store: &Store, tx: &mut Transaction, state: State, extended: bool) -> PgResult<i64> {
     let row = if extended {
         let busy = state.is_busy();
@@ -313,27 +276,6 @@ fn insert(store: &Store, tx: &mut Transaction, state: State, extended: bool) -> 
         )?
     };
     row.try_get(0)
-}
-
-/// Refreshes the heartbeat on our busy row `claimed` if it is still the
-/// latest row. False: the claim is lost (a `Reset` or another state was
-/// written after it). On a table without the heartbeat column it only checks.
-pub fn beat(client: &mut Client, claimed: i64) -> PgResult<bool> {
-    let update = format!(
-        "UPDATE {TABLE} SET heartbeat = now() \
-         WHERE id = $1 AND id = (SELECT max(id) FROM {TABLE}) RETURNING id::int8"
-    );
-    let id = [(&claimed as &(dyn ToSql + Sync), Type::INT8)];
-    let mut tx = conn::bounded(client)?;
-    let ours = match tx.query_typed_opt(&update, &id) {
-        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_COLUMN) => {
-            drop(tx);
-            return is_latest(client, claimed);
-        }
-        other => other?.is_some(),
-    };
-    tx.commit()?;
-    Ok(ours)
 }
 
 pub(super) fn table_exists(tx: &mut Transaction) -> PgResult<bool> {

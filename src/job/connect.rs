@@ -9,7 +9,7 @@ use crate::db::client::Client;
 use crate::db::conn::{self, Attempt, ConnectError};
 use crate::db::session::Session;
 use crate::exit::Failure;
-use crate::pid1::supervisor::Pause;
+use crate::pid1::launch::Pause;
 
 /// The least time an attempt made at the `DB_WAIT_TIMEOUT` deadline gets:
 /// a local server answers within it, and the deadline is overrun by no more.

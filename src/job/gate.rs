@@ -19,7 +19,7 @@ use crate::exit::Failure;
 use crate::odoo::addons::Addons;
 use crate::odoo::checksums::{Known, Sums};
 use crate::odoo::modules;
-use crate::pid1::supervisor::Pause;
+use crate::pid1::launch::Pause;
 use crate::status::Phase;
 
 /// How often a waiting pod looks at the state again.

@@ -11,7 +11,7 @@ use crate::db::state::{self, Seen};
 use crate::exit::Failure;
 use crate::odoo::args;
 use crate::odoo::command as odoo;
-use crate::pid1::supervisor::{Abort, ChildSpec, Launcher, Pause};
+use crate::pid1::launch::{Abort, ChildSpec, Launcher, Pause};
 use crate::plan::Gate;
 
 impl Launcher for Ctx {

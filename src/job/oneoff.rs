@@ -17,7 +17,8 @@ use crate::db::verdict;
 use crate::env::{self, seconds_or};
 use crate::exit::Failure;
 use crate::odoo::{args, command as odoo, rc};
-use crate::pid1::supervisor::{Abort, ChildSpec, Launcher, OnExit, Pause, Supervisor};
+use crate::pid1::launch::{Abort, ChildSpec, Launcher, Pause};
+use crate::pid1::supervisor::{OnExit, Supervisor};
 use crate::plan::Mode;
 use crate::runtime::{Instance, RuntimeDir};
 

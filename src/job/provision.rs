@@ -15,7 +15,7 @@ use crate::db::conn::{self, ConnectError, Target};
 use crate::db::session::Session;
 use crate::db::state::State;
 use crate::exit::Failure;
-use crate::pid1::supervisor::Pause;
+use crate::pid1::launch::Pause;
 
 impl Ctx {
     /// `Init`: as the admin role, the role and the database, then the first

@@ -11,13 +11,14 @@ use super::connect::retrying;
 use super::gate::Ask;
 use super::{Ctx, Next};
 use crate::db::heartbeat::{Heartbeat, Stopped, Tick};
-use crate::db::state::{self, State};
-use crate::db::{conn, fence};
+use crate::db::state::State;
+use crate::db::{conn, fence, owner};
 use crate::exit::{self, Failure};
 use crate::odoo::checksums;
 use crate::odoo::command as odoo;
 use crate::odoo::modules;
-use crate::pid1::supervisor::{ChildSpec, Pause, StepEvent, Supervisor};
+use crate::pid1::launch::{ChildSpec, Pause};
+use crate::pid1::supervisor::{StepEvent, Supervisor};
 use crate::status::Phase;
 
 /// How a claimed step ended.
@@ -263,7 +264,7 @@ impl Ctx {
             self.cfg.db_wait_timeout,
             pause,
             "recording the failure",
-            |client| state::record_failure(client, id, status),
+            |client| owner::record_failure(client, id, status),
         )
         .ok()
     }

@@ -7,8 +7,9 @@ use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::time::Instant;
 
+use super::launch::ChildSpec;
 use super::signals;
-use super::supervisor::{ChildSpec, Supervisor};
+use super::supervisor::Supervisor;
 use crate::exit;
 
 /// The child being supervised: its PID, since when, and its status once reaped.

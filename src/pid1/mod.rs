@@ -1,9 +1,10 @@
 //! The PID-1 side: signals, the supervised child, restarts in place, and
 //! its own memory. Knows nothing of databases or of Odoo: what
 //! to start, and any gate before a start, comes from a
-//! [`supervisor::Launcher`].
+//! [`launch::Launcher`].
 
 pub(crate) mod child;
+pub(crate) mod launch;
 pub(crate) mod memory;
 pub(crate) mod restart;
 pub mod signals;

@@ -122,6 +122,11 @@ pub fn is_pending(signals: &[i32]) -> bool {
     }
 }
 
+/// SIGTERM or SIGINT is pending (not yet taken by the wait loop).
+pub fn stop_pending() -> bool {
+    is_pending(&[libc::SIGTERM, libc::SIGINT])
+}
+
 /// A descriptor that is readable while SIGTERM or SIGINT is pending (a
 /// signalfd that is never read): a wait that is not the supervisor's own
 /// (the database client's) watches it and ends at a stop, leaving the

@@ -96,8 +96,9 @@ impl Record {
             line("child_since", &since.to_string());
             let mut spent = 0;
             for (n, arg) in self.child_argv.iter().enumerate() {
-                let escaped = escape(arg);
-                spent += "child_arg \n".len() + escaped.len();
+                // Its line's length once escaped: each `\`, `\n`, `\r` doubles.
+                let escapes = arg.matches(['\\', '\n', '\r']).count();
+                spent += "child_arg \n".len() + arg.len() + escapes;
                 if spent > ARGV_BUDGET {
                     let left = self.child_argv.len() - n;
                     line(

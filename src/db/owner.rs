@@ -1,0 +1,72 @@
+//! The owner's writes on its own busy row, each only while that row is the
+//! latest: the heartbeat, and its step's failure. False from either: the
+//! claim was lost (a `Reset` or a newer state was written after it), and
+//! nothing was written.
+
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{ToSql, Type};
+
+use super::client::Client;
+use super::conn;
+use super::state::TABLE;
+
+type PgResult<T> = Result<T, tokio_postgres::Error>;
+
+/// Refreshes the heartbeat on our busy row `claimed`.
+pub(crate) fn beat(client: &mut Client, claimed: i64) -> PgResult<bool> {
+    update_own_row(client, claimed, "heartbeat = now()", None)
+}
+
+/// Records that the step of our busy row `claimed` failed, with its exit
+/// status: waiters then wait for a person (or `TIMEOUT`) instead of
+/// resetting it when the heartbeat stops.
+pub(crate) fn record_failure(client: &mut Client, claimed: i64, status: i32) -> PgResult<bool> {
+    update_own_row(
+        client,
+        claimed,
+        "exit_status = $2, heartbeat = now()",
+        Some(status),
+    )
+}
+
+/// `SET set` on row `claimed` if it is the latest. On a table without the
+/// optional columns (a legacy one we may not alter) nothing can be
+/// written: it only checks that the row is still the latest.
+fn update_own_row(
+    client: &mut Client,
+    claimed: i64,
+    set: &str,
+    status: Option<i32>,
+) -> PgResult<bool> {
+    let sql = format!(
+        "UPDATE {TABLE} SET {set} \
+         WHERE id = $1 AND id = (SELECT max(id) FROM {TABLE}) RETURNING id::int8"
+    );
+    let mut params: Vec<(&(dyn ToSql + Sync), Type)> = vec![(&claimed, Type::INT8)];
+    if let Some(status) = &status {
+        params.push((status, Type::INT4));
+    }
+    let mut tx = conn::bounded(client)?;
+    match tx.query_typed_opt(&sql, &params) {
+        Err(e) if e.code() == Some(&SqlState::UNDEFINED_COLUMN) => {
+            drop(tx);
+            is_latest(client, claimed)
+        }
+        Err(e) => Err(e),
+        Ok(row) => {
+            tx.commit()?;
+            Ok(row.is_some())
+        }
+    }
+}
+
+fn is_latest(client: &mut Client, claimed: i64) -> PgResult<bool> {
+    let mut tx = conn::bounded(client)?;
+    let check = format!("SELECT max(id)::int8 = $1 FROM {TABLE}");
+    let ours = tx
+        .query_typed_one(&check, &[(&claimed, Type::INT8)])?
+        .try_get::<_, Option<bool>>(0)?
+        == Some(true);
+    tx.commit()?;
+    Ok(ours)
+}
