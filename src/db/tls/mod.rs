@@ -4,7 +4,7 @@
 //! `DB_SSLKEY`, `DB_SSLCRL`, `DB_CHANNEL_BINDING` (then libpq's `PG*` names,
 //! then libpq's files under `~/.postgresql`), checks every file before
 //! anything connects, and builds the one rustls client configuration the
-//! process uses. [`Connector`] plugs it into the `postgres` client; its
+//! process uses. [`Connector`] plugs it into the `tokio-postgres` client; its
 //! stream answers SCRAM's channel binding (`tls-server-end-point`, RFC 5929)
 //! with the hash the server computes.
 //!

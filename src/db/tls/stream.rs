@@ -1,4 +1,4 @@
-//! The connector the `postgres` client drives, and its stream's
+//! The connector the `tokio-postgres` client drives, and its stream's
 //! `tls-server-end-point` hash for SCRAM's channel binding (RFC 5929).
 
 use std::future::Future;
@@ -12,7 +12,7 @@ use rustls::ClientConfig;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_postgres::tls::{ChannelBinding as Binding, MakeTlsConnect, TlsConnect, TlsStream};
 
-/// The `postgres` client's TLS: one rustls configuration, shared by every attempt.
+/// The `tokio-postgres` client's TLS: one rustls configuration, shared by every attempt.
 #[derive(Clone)]
 pub struct Connector {
     config: Arc<ClientConfig>,
@@ -77,7 +77,7 @@ impl std::error::Error for HandshakeError {
     }
 }
 
-/// An established TLS connection, as the `postgres` client reads and writes it.
+/// An established TLS connection, as the `tokio-postgres` client reads and writes it.
 pub struct Stream<S>(tokio_rustls::client::TlsStream<S>);
 
 impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream for Stream<S> {
