@@ -76,8 +76,9 @@ impl Instance {
 
     /// The directory of the `odoo-init` with this PID. A process in another
     /// PID namespace (`unshare`, a container sharing `/tmp`) named its
-    /// directory with the PID it sees: the start time, the same in every
-    /// namespace, finds it when it is the only one with that start time.
+    /// directory with the PID it sees: its start time and its namespace's
+    /// inode, the same seen from every namespace, find it (the start time
+    /// alone where the namespace cannot be read: another user's process).
     pub fn of(dir: &RuntimeDir, pid: i32) -> Result<Instance, RuntimeError> {
         dir.ensure_private()?;
         let key =
@@ -86,14 +87,17 @@ impl Instance {
         if exact.is_dir() {
             return Ok(Instance { path: exact });
         }
-        let start = key.split('-').nth(1).map(str::to_string);
+        // Its PID there is another: the start time and, where it could be
+        // read, the namespace (the same from every PID namespace) find it.
+        let wanted: Vec<&str> = key.split('-').skip(1).collect();
         let mut found: Vec<PathBuf> = fs::read_dir(dir.path())
             .map_err(|e| fail(format!("cannot list {}: {e}", dir.path().display())))?
             .filter_map(|entry| entry.ok())
             .filter(|entry| {
                 let name = entry.file_name();
                 let name = name.to_string_lossy();
-                start.is_some() && name.split('-').nth(1) == start.as_deref()
+                let theirs: Vec<&str> = name.split('-').skip(1).collect();
+                !wanted.is_empty() && theirs.starts_with(&wanted)
             })
             .map(|entry| entry.path())
             .collect();
@@ -319,6 +323,28 @@ fn check_private(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two PID 1s of other namespaces, started in the same clock tick: the
+    /// start time alone cannot tell their directories apart, the namespace
+    /// can (as seen from outside both, with `--pid`).
+    #[test]
+    fn a_pid_from_outside_finds_its_own_of_two_same_tick_directories() {
+        let dir = std::env::temp_dir().join(format!("odoo-init-of-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let runtime = RuntimeDir::new(dir.clone());
+        runtime.ensure_private().unwrap();
+        let own = key("self").unwrap();
+        let [_, start, ns] = own.split('-').collect::<Vec<_>>()[..] else {
+            panic!("{own}");
+        };
+        let mine = dir.join(format!("1-{start}-{ns}"));
+        for name in [format!("1-{start}-1{ns}"), format!("1-{start}-{ns}")] {
+            make_private_dir(&dir.join(name)).unwrap();
+        }
+        let found = Instance::of(&runtime, std::process::id() as i32).unwrap();
+        assert_eq!(found.path, mine);
+        fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn a_leftover_temp_file_does_not_lend_its_mode() {
