@@ -35,6 +35,12 @@ fn init_backends(pg: &Pg) -> i64 {
     pg.backends_of("odoo-init")
 }
 
+/// Connections of odoo-init idle for longer than a look takes: held
+/// between looks, not in the middle of one.
+fn held_backends(pg: &Pg) -> i64 {
+    pg.idle_backends_of("odoo-init", Duration::from_secs(2))
+}
+
 fn per_second(delta: i64, span: Duration) -> f64 {
     delta as f64 / span.as_secs_f64()
 }
@@ -72,22 +78,29 @@ fn a_hundred_pods_on_default_max_connections_run_one_update_and_all_serve() {
         "the update ended before the fleet was started: {:?}",
         since.elapsed()
     );
-    let mut most_backends = 0;
+    let (mut most_backends, mut most_held) = (0, 0);
     while !pods[updater].events().iter().any(|e| e.contains("exit 0")) {
         most_backends = most_backends.max(init_backends(&pg));
+        most_held = most_held.max(held_backends(&pg));
         std::thread::sleep(Duration::from_millis(200));
     }
     let span = since.elapsed();
     let (sessions_after, commits_after) = load(&pg);
     println!(
-        "{} pods waiting, over {:.1}s: {:.1} logins/s, {:.1} commits/s, at most {most_backends} odoo-init connections open at once",
+        "{} pods waiting, over {:.1}s: {:.1} logins/s, {:.1} commits/s, at most {most_backends} odoo-init connections open at once, {most_held} held idle",
         PODS - 1,
         span.as_secs_f64(),
         per_second(sessions_after - sessions, span),
         per_second(commits_after - commits, span),
     );
-    // Waiting pods hold no connection between looks (before: one each).
-    assert!(most_backends < 30, "{most_backends} odoo-init connections");
+    // Waiting pods hold no connection between looks (before: one each, 99
+    // held idle); only the owner keeps one, for its heartbeat. How many are
+    // open at one instant depends on the machine's speed (a look in flight
+    // is a connection too), so it is printed, not asserted.
+    assert!(
+        most_held <= 1,
+        "{most_held} odoo-init connections held idle"
+    );
     // Every pod serves; one update ran, one step at a time.
     for pod in &pods {
         wait_until(Duration::from_secs(120), "every pod to serve", || {

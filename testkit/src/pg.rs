@@ -5,6 +5,7 @@
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
+use std::time::Duration;
 
 use super::{free_port, require, Scratch, Setup};
 
@@ -318,6 +319,19 @@ impl Pg {
             .query_one(
                 "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
                 &[&application_name],
+            )
+            .expect("pg_stat_activity")
+            .get(0)
+    }
+
+    /// Connections of `application_name` that have sat idle for longer
+    /// than `for_longer_than`: held between uses, not in the middle of one.
+    pub fn idle_backends_of(&self, application_name: &str, for_longer_than: Duration) -> i64 {
+        self.superuser("postgres")
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 \
+                 AND state = 'idle' AND state_change < now() - make_interval(secs => $2)",
+                &[&application_name, &for_longer_than.as_secs_f64()],
             )
             .expect("pg_stat_activity")
             .get(0)
