@@ -38,7 +38,7 @@ pub(super) fn adopt() -> Result<String, Failure> {
             db.name()
         )));
     }
-    let mut sums = checksums::Sums::default();
+    let mut sums = super::checksums::image_sums()?;
     sums.add(&addons, &installed, &known.rules)
         .map_err(|e| Failure::Usage(format!("cannot compute the checksum of an addon: {e}")))?;
     let json = sums.to_json(&installed);

@@ -2,6 +2,7 @@
 //! The `state` command's database reads are in [`state`].
 
 mod adopt;
+mod checksums;
 mod options;
 mod state;
 
@@ -34,6 +35,9 @@ USAGE:
                                                 table, Force Ready, the image's module checksums
     odoo-init state --changed                   the installed modules whose files changed since the
                                                 stored checksums (what UPDATE=changed updates); writes nothing
+    odoo-init write-checksums FILE [--langs CODES]
+                                                at image build: the module checksums of the addons
+                                                path, for ADDONS_CHECKSUMS_FILE (pods read, not hash)
     odoo-init odoo [--] ODOO_ARGS...            the same as `odoo-init -- ODOO_ARGS` (the official image's form)
     odoo-init odoo SUBCOMMAND [ARGS...]         Odoo's subcommand (shell, neutralize ...) with the database
                                                 settings, -d DB_NAME, the password file, after one look at the gate
@@ -67,6 +71,7 @@ ENVIRONMENT:
     ODOO_STEP_ARGS         Odoo arguments for install and update only (shell words)
     UPDATE                 changed | all: what an update updates (changed: by module checksums)
     ADDONS_PATH            addon directories for the checksums (Odoo's own + addons_path)
+    ADDONS_CHECKSUMS_FILE  the image's checksums (write-checksums): read instead of hashing
     STOP_TIMEOUT           seconds between SIGTERM and the second SIGTERM (25); SIGKILL 3 s later
     STOP_DELAY             seconds the first SIGTERM of the run phase waits, readiness down (0)
     ON_EXIT                exit | wait | restart: when the child exits by itself (exit)
@@ -116,6 +121,10 @@ pub fn run(args: Vec<OsString>) -> i32 {
         "adopt" => {
             usage("adopt takes no arguments: the database is the environment's (DB_NAME ...)")
         }
+        "write-checksums" => match checksums::write(rest) {
+            Ok(text) => print(&text),
+            Err(failure) => failure.said(),
+        },
         "status" => status(rest),
         "probe" => probe(rest),
         crate::odoo::addons::HELPER_COMMAND => crate::odoo::addons::helper_main(rest),

@@ -116,6 +116,18 @@ pub(super) fn help(command: &str) -> Option<&'static str> {
         this image's code: the next UpdateAndRun updates only what changed).
 "
         }
+        "write-checksums" => {
+            "USAGE:
+    odoo-init write-checksums FILE [--langs CODES] [--exclude PATTERNS]
+        When the image is built, after its addons are in place: hash every module
+        of the addons path (ADDONS_PATH, else Odoo's own and addons_path) and write
+        FILE. Pods started with ADDONS_CHECKSUMS_FILE=FILE read a module's checksum
+        from it instead of hashing, wherever it still holds (the same directory, on
+        the same file system as FILE, the same rules). --langs: the database's
+        active languages (res_lang codes, comma-separated; en_US); --exclude:
+        module_auto_update.exclude_patterns, when the database sets other ones.
+"
+        }
         "status" => {
             "USAGE:
     odoo-init status [--json] [--pid PID]

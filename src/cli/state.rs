@@ -48,7 +48,7 @@ pub(super) fn changed_modules() -> Result<String, Failure> {
         known.installed.clone()
     } else {
         let wanted: Vec<String> = known.installed.clone();
-        let mut sums = checksums::Sums::default();
+        let mut sums = super::checksums::image_sums()?;
         sums.add(&addons, &wanted, &known.rules)
             .map_err(|e| Failure::Usage(format!("cannot compute the checksum of an addon: {e}")))?;
         checksums::changed(&known, &sums, &addons, &[])

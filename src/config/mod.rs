@@ -56,6 +56,7 @@ pub const VARIABLES: &[&str] = &[
     "ODOO_STEP_ARGS",
     "UPDATE",
     "ADDONS_PATH",
+    "ADDONS_CHECKSUMS_FILE",
     "ODOO_INIT_RUNTIME_DIR",
     "DB_SSLMODE",
     "DB_SSLROOTCERT",
@@ -163,6 +164,9 @@ pub(crate) struct Config {
     /// `ADDONS_PATH`: the directories whose addons are checksummed, instead
     /// of Odoo's own and its configured ones (`odoo::addons::discover`).
     pub(crate) addons_path: Option<Vec<PathBuf>>,
+    /// `ADDONS_CHECKSUMS_FILE`: the image's module checksums, written when
+    /// it was built (`odoo::prehashed`).
+    pub(crate) checksums_file: Option<PathBuf>,
     /// `addons_path` of the Odoo config file, as written.
     pub(crate) rc_addons_path: Option<String>,
     /// What to say at start about settings whose sources disagree.
@@ -314,6 +318,9 @@ impl Config {
             runtime_dir: runtime_dir(env),
             update,
             addons_path,
+            checksums_file: env("ADDONS_CHECKSUMS_FILE")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
             rc_addons_path: rc::value(&rc, "addons_path").cloned(),
             notes,
         })

@@ -32,6 +32,7 @@ use crate::odoo::addons::{self, Addons};
 use crate::odoo::args;
 use crate::odoo::checksums::Sums;
 use crate::odoo::command as odoo;
+use crate::odoo::prehashed::Prehashed;
 use crate::pid1::restart::ExtraArgs;
 use crate::pid1::supervisor::Supervisor;
 use crate::plan::{Gate, Plan, Step};
@@ -138,6 +139,14 @@ fn run(
     } else {
         None
     };
+    // The image's checksums, read once: a file named but unreadable is exit 64.
+    let prehashed = match cfg.checksums_file.as_deref().filter(|_| addons.is_some()) {
+        Some(path) => match Prehashed::read(path) {
+            Ok(file) => Some(file),
+            Err(why) => return end(sup, Failure::Usage(format!("ADDONS_CHECKSUMS_FILE: {why}"))),
+        },
+        None => None,
+    };
     let extra = ExtraArgs::new(extra, instance);
     let target = Target::of(&cfg.db, cfg.password.as_deref(), cfg.db.name())
         .stopped_by(sup.stop_descriptor());
@@ -149,7 +158,7 @@ fn run(
         claimed: None,
         extra,
         addons,
-        sums: Sums::default(),
+        sums: Sums::with_prehashed(prehashed),
         cfg,
     };
     for step in plan.steps {

@@ -15,6 +15,7 @@ use crate::db::client::Transaction;
 use tokio_postgres::types::Type;
 
 use super::addons::{self, Addons, Rules};
+use super::prehashed::Prehashed;
 
 pub const PARAM: &str = "module_auto_update.installed_checksums";
 pub const PARAM_EXCLUDE: &str = "module_auto_update.exclude_patterns";
@@ -106,9 +107,20 @@ fn parse(text: &str) -> Result<HashMap<String, Option<String>>, String> {
 pub(crate) struct Sums {
     rules: Option<Rules>,
     of: BTreeMap<String, Option<String>>,
+    /// The image's checksums file, where it still holds: read, not hashed.
+    prehashed: Option<Prehashed>,
 }
 
 impl Sums {
+    /// Sums that take a module's checksum from the image's file where it
+    /// still holds for it ([`Prehashed::sum`]), and hash the others.
+    pub(crate) fn with_prehashed(prehashed: Option<Prehashed>) -> Sums {
+        Sums {
+            prehashed,
+            ..Sums::default()
+        }
+    }
+
     /// Whether every one of `modules` has its sum made with `rules`.
     pub(crate) fn covers(&self, modules: &[String], rules: &Rules) -> bool {
         self.rules.as_ref().is_some_and(|r| r.same_as(rules))
@@ -128,11 +140,20 @@ impl Sums {
             self.of.clear();
             self.rules = Some(rules.clone());
         }
-        let missing: Vec<(&String, Option<PathBuf>)> = modules
+        let mut missing: Vec<(&String, Option<PathBuf>)> = modules
             .iter()
             .filter(|m| !self.of.contains_key(*m))
             .map(|m| (m, addons.find(m)))
             .collect();
+        if let Some(prehashed) = &self.prehashed {
+            missing.retain(|(module, dir)| {
+                let sum = dir.as_deref().and_then(|d| prehashed.sum(module, d, rules));
+                if let Some(sum) = sum {
+                    self.of.insert(module.to_string(), Some(sum.to_string()));
+                }
+                sum.is_none()
+            });
+        }
         let dirs: Vec<PathBuf> = missing.iter().filter_map(|(_, d)| d.clone()).collect();
         let mut hashed = addons.checksums(&dirs, rules)?.into_iter();
         for (module, dir) in missing {

@@ -3,7 +3,8 @@
 //! steps ([`args`]), and what Odoo's module table says after a step
 //! ([`modules`]), whether the running Odoo answers HTTP ([`http`]), and the
 //! addons on disk with their checksums ([`addons`]) as stored in the
-//! database ([`checksums`]).
+//! database ([`checksums`]) or written into the image beforehand
+//! ([`prehashed`]).
 
 pub mod addons;
 pub(crate) mod args;
@@ -11,4 +12,5 @@ pub(crate) mod checksums;
 pub(crate) mod command;
 pub(crate) mod http;
 pub(crate) mod modules;
+pub(crate) mod prehashed;
 pub mod rc;

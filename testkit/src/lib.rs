@@ -132,8 +132,13 @@ pub struct Scratch {
 
 impl Scratch {
     pub fn new(name: &str) -> Scratch {
+        Scratch::under(&std::env::temp_dir(), name)
+    }
+
+    /// A scratch directory in `base` (another file system than the temporary directory's, say).
+    pub fn under(base: &Path, name: &str) -> Scratch {
         static N: AtomicU32 = AtomicU32::new(0);
-        let path = std::env::temp_dir().join(format!(
+        let path = base.join(format!(
             "odoo-init-test-{}-{}-{name}",
             std::process::id(),
             N.fetch_add(1, Ordering::SeqCst)

@@ -56,6 +56,26 @@ impl Rules {
         self.exclude_text == other.exclude_text && sorted(&self.langs) == sorted(&other.langs)
     }
 
+    /// The same exclude patterns (the languages aside).
+    pub(crate) fn same_patterns(&self, other: &Rules) -> bool {
+        self.exclude_text == other.exclude_text
+    }
+
+    /// Whether a `.po` file of language `lang` (the part before `_`) counts.
+    pub(crate) fn keeps_lang(&self, lang: &str) -> bool {
+        self.keep_langs.is_empty() || self.keep_langs.contains(lang)
+    }
+
+    /// The exclude patterns as given.
+    pub(crate) fn exclude_text(&self) -> &str {
+        &self.exclude_text
+    }
+
+    /// The active languages as given.
+    pub(crate) fn langs(&self) -> &[String] {
+        &self.langs
+    }
+
     /// `exclude`: comma-separated patterns (the database's parameter, or
     /// [`DEFAULT_EXCLUDE`]); `active_langs`: `res_lang` codes (`fr_BE`).
     pub fn new(exclude: &str, active_langs: &[String]) -> Rules {
@@ -104,9 +124,7 @@ impl Rules {
         let (stem, ext) = splitext(name);
         ext == b".po" && {
             let lang = stem.split(|b| *b == b'_').next().unwrap_or(b"");
-            !self
-                .keep_langs
-                .contains(String::from_utf8_lossy(lang).as_ref())
+            !self.keeps_lang(String::from_utf8_lossy(lang).as_ref())
         }
     }
 }
