@@ -358,6 +358,39 @@ fn eight_pods_after_one_change_run_one_update() {
 }
 
 #[test]
+fn a_pod_with_nothing_changed_still_waits_while_another_pods_step_runs() {
+    let pg = Pg::start();
+    let scratch = Scratch::new("unchanged");
+    let dir = common::addons::three(&scratch.path);
+    installed(&pg, &dir);
+    // Another pod's update under way (UPDATE=all: it runs although nothing changed).
+    let mut owner = job(&pg, "UpdateOnly", &dir)
+        .env("UPDATE", "all")
+        .env("STANDIN_UPDATE_HANG", "1")
+        .start();
+    owner.wait_events("the update to hang", |ev| {
+        count_in(ev, &["update hanging"]) == 1
+    });
+    // This pod's image changed nothing, but it is not let through: an
+    // UpdateOnly pod (a Job before a rollout) waits for the step, rather
+    // than ending at once as if the database were up to date.
+    let mut pod = job(&pg, "UpdateOnly", &dir).start();
+    let waited = wait_until(LONG, "the pod to wait at the gate or end", || {
+        if !pod.alive() {
+            Some(false)
+        } else {
+            pod.stderr().contains("waiting since").then_some(true)
+        }
+    });
+    assert!(waited, "ended while a step ran: {}", pod.stderr());
+    assert_eq!(pod.count(&[" -u "]), 0, "{:?}", pod.events());
+    for run in [&mut pod, &mut owner] {
+        run.signal(libc::SIGTERM);
+        run.wait_exit(LONG);
+    }
+}
+
+#[test]
 fn a_bad_update_value_or_addons_path_stops_before_the_database() {
     let pg = Pg::start();
     pg.ready_database();

@@ -15,18 +15,39 @@ const ROUNDS: usize = 5;
 /// Prints the lock-hold times and the N-pod/one-pod ratio, for this build
 /// and, with `ODOO_INIT_BEFORE`, an earlier one beside it.
 pub(super) fn fleet_costs(pg: &common::pg::Pg, main_job: &[String], update_env: &[(&str, &str)]) {
-    let mut builds = vec![("now", main_job.to_vec())];
+    // The image's checksums file, written as an image build would, beside
+    // the addons (on their file system).
+    let addons = update_env
+        .iter()
+        .find(|(k, _)| *k == "ADDONS_PATH")
+        .map(|(_, v)| std::path::PathBuf::from(v))
+        .expect("ADDONS_PATH");
+    let file = addons.with_file_name("checksums.json");
+    let written = std::process::Command::new(&main_job[0])
+        .arg("write-checksums")
+        .arg(&file)
+        .envs(update_env.iter().copied())
+        .output()
+        .expect("odoo-init write-checksums");
+    assert!(written.status.success(), "write-checksums: {written:?}");
+    let file = file.display().to_string();
+    let mut with_file = update_env.to_vec();
+    with_file.push(("ADDONS_CHECKSUMS_FILE", file.as_str()));
+    let mut builds = vec![
+        ("now", main_job.to_vec(), update_env.to_vec()),
+        ("now, ADDONS_CHECKSUMS_FILE", main_job.to_vec(), with_file),
+    ];
     if let Some(before) = std::env::var_os("ODOO_INIT_BEFORE") {
         let mut argv = main_job.to_vec();
         argv[0] = before.to_string_lossy().into_owned();
-        builds.insert(0, ("before", argv));
+        builds.insert(0, ("before", argv, update_env.to_vec()));
     }
     println!();
     println!(
         "| a fleet on one database, UpdateAndRun, nothing changed (ms, median of {ROUNDS}) | build | lock held by one pod alone (PostgreSQL's log), median | lock held, {PODS} pods at once, median / max | one pod | {PODS} pods at once | ratio | target |"
     );
     println!("|---|---|---:|---:|---:|---:|---:|---:|");
-    for (name, argv) in &builds {
+    for (name, argv, update_env) in &builds {
         eprintln!("fleet ({name}): lock hold times ...");
         let alone = lock_holds(pg, argv, update_env, 1, ROUNDS);
         let crowded = lock_holds(pg, argv, update_env, PODS, 1);
@@ -42,11 +63,17 @@ pub(super) fn fleet_costs(pg: &common::pg::Pg, main_job: &[String], update_env: 
                 .collect(),
         );
         let (one, many) = (percentile(&one, 0.5), percentile(&many, 0.5));
+        // A pod that found nothing changed before the gate takes no lock.
+        let alone = match alone.is_empty() {
+            true => "not taken".to_string(),
+            false => format!("{:.1}", percentile(&alone, 0.5)),
+        };
+        let crowded = match crowded.last() {
+            None => "not taken".to_string(),
+            Some(most) => format!("{:.1} / {most:.1}", percentile(&crowded, 0.5)),
+        };
         println!(
-            "| | {name} | {:.1} | {:.1} / {:.1} | {one:.1} | {many:.1} | {:.1}x | lock <= 10 ms, ratio <= 3x |",
-            percentile(&alone, 0.5),
-            percentile(&crowded, 0.5),
-            crowded.last().copied().unwrap_or(f64::NAN),
+            "| | {name} | {alone} | {crowded} | {one:.1} | {many:.1} | {:.1}x | lock <= 10 ms, ratio <= 3x |",
             many / one
         );
     }

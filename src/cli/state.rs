@@ -51,7 +51,9 @@ pub(super) fn changed_modules() -> Result<String, Failure> {
         let mut sums = super::checksums::image_sums()?;
         sums.add(&addons, &wanted, &known.rules)
             .map_err(|e| Failure::Usage(format!("cannot compute the checksum of an addon: {e}")))?;
-        checksums::changed(&known, &sums, &addons, &[])
+        let found = checksums::compare(&known, &sums, &addons, &[]);
+        found.say();
+        found.changed
     };
     Ok(changed.iter().map(|m| format!("{m}\n")).collect())
 }

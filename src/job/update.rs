@@ -1,14 +1,16 @@
 //! `UPDATE=changed`: which installed modules an update covers. The addons
-//! are hashed outside any state transaction; under the lock only the
-//! stored checksums are read and compared, so that a pod with nothing
-//! changed holds the lock for a few statements.
+//! are hashed outside any state transaction. A pod whose image changed
+//! nothing, with no step running, sees so before the gate and takes no
+//! lock; otherwise, under the lock, only the stored checksums are read and
+//! compared, so that the lock is held for a few statements.
 
 use crate::db::client::Transaction;
 
 use super::gate::Ask;
 use super::{Ctx, Next};
 use crate::db::conn;
-use crate::db::state::State;
+use crate::db::state::{Seen, State};
+use crate::db::verdict;
 use crate::exit::Failure;
 use crate::odoo::addons::Addons;
 use crate::odoo::checksums::{self, Known, Sums};
@@ -52,22 +54,33 @@ fn choose(known: Known, addons: &Addons, sums: &Sums, only: &[String], force: bo
         log::info!("UPDATE=changed: no module checksums stored yet: updating as UPDATE=all once, then storing them");
         return Decision::All;
     }
-    let wanted: Vec<String> = checksums::wanted(&known, only)
+    let Some(found) = compared(&known, addons, sums, only) else {
+        return Decision::Hash(known);
+    };
+    found.say();
+    match (found.changed.is_empty(), force) {
+        (true, true) => Decision::All,
+        (true, false) => Decision::Nothing,
+        (false, _) => Decision::Modules(found.changed),
+    }
+}
+
+/// The comparison of stored and hashed checksums; `None` when the sums do
+/// not cover what is installed (hash first) or nothing is stored.
+fn compared(
+    known: &Known,
+    addons: &Addons,
+    sums: &Sums,
+    only: &[String],
+) -> Option<checksums::Comparison> {
+    let wanted: Vec<String> = checksums::wanted(known, only)
         .into_iter()
         .cloned()
         .collect();
-    if !sums.covers(&wanted, &known.rules) {
-        return Decision::Hash(known);
+    if known.stored.is_empty() || !sums.covers(&wanted, &known.rules) {
+        return None;
     }
-    if known.installed.iter().any(|m| m == "base") && addons.find("base").is_none() {
-        log::warn!("Odoo's own addons (base) are on no addons path odoo-init knows: their changes go unseen; set ADDONS_PATH to every addons directory, or UPDATE=all");
-    }
-    let changed = checksums::changed(&known, sums, addons, only);
-    match (changed.is_empty(), force) {
-        (true, true) => Decision::All,
-        (true, false) => Decision::Nothing,
-        (false, _) => Decision::Modules(changed),
-    }
+    Some(checksums::compare(known, sums, addons, only))
 }
 
 impl Ctx {
@@ -75,12 +88,14 @@ impl Ctx {
     /// whose files changed; none: no update runs and no busy state is written.
     pub(super) fn update_changed(&mut self, sup: &mut Supervisor) -> Result<Next, Failure> {
         let only = odoo::to_update(&self.cfg.odoo);
-        self.hash_ahead(&only)?;
+        let nothing = "UPDATE=changed: no installed module changed since the checksums stored by the last update: no update";
+        if self.look_ahead(&only)? {
+            log::info!("{nothing}");
+            return Ok(Next::Continue);
+        }
         let claimed = self.pass_gate(&mut sup.pause(), Ask::Update { only: &only })?;
         let Some(claimed) = claimed else {
-            log::info!(
-                "UPDATE=changed: no installed module changed since the checksums stored by the last update: no update"
-            );
+            log::info!("{nothing}");
             return Ok(Next::Continue);
         };
         let argv = match &claimed.modules {
@@ -95,25 +110,45 @@ impl Ctx {
 
     /// Before the gate, with one attempt at the database and no lock: the
     /// checksums of what is installed now, so that the claim finds them
-    /// made. Anything unavailable here is left to the gate.
-    fn hash_ahead(&mut self, only: &[String]) -> Result<(), Failure> {
+    /// made. True when that already decides: the latest state is ready and
+    /// no module changed, so the locked look would write nothing and open
+    /// the gate (a pod of an unchanged image passes without queueing for
+    /// the lock; one that read just before another pod's claim is as if it
+    /// had passed just before it). Anything unavailable here is left to the gate.
+    fn look_ahead(&mut self, only: &[String]) -> Result<bool, Failure> {
         if self.addons.as_ref().is_none_or(|a| a.dirs().is_empty()) {
-            return Ok(());
+            return Ok(false);
         }
         let Ok(client) = self.session.connect() else {
-            return Ok(());
+            return Ok(false);
         };
-        let read = conn::bounded(client).and_then(|mut tx| {
+        let read = self.store.peek(client).and_then(|seen| {
+            let mut tx = conn::bounded(client)?;
             let known = checksums::read(&mut tx)?;
             tx.commit()?;
-            Ok(known)
+            Ok((seen, known))
         });
-        match read {
-            Ok(known) => self.hash(&known, only),
+        let (seen, known) = match read {
+            Ok(both) => both,
             Err(e) => {
                 self.session.lost(&e);
-                Ok(())
+                return Ok(false);
             }
+        };
+        self.hash(&known, only)?;
+        let ready = matches!(&seen, Seen::Latest(l) if verdict::is_ready(&l.state));
+        if !ready || self.gate == crate::plan::Gate::Ignore {
+            return Ok(false);
+        }
+        let Some(addons) = &self.addons else {
+            return Ok(false);
+        };
+        match compared(&known, addons, &self.sums, only) {
+            Some(found) if found.changed.is_empty() => {
+                found.say();
+                Ok(true)
+            }
+            _ => Ok(false),
         }
     }
 

@@ -178,32 +178,53 @@ impl Sums {
     }
 }
 
+/// What a comparison of the image's sums with the stored ones found.
+#[derive(Debug, Default)]
+pub(crate) struct Comparison {
+    /// Installed modules (of `only`) whose sum differs: to update.
+    pub(crate) changed: Vec<String>,
+    /// Installed modules found on no path, or not installable: left alone.
+    nowhere: Vec<String>,
+    /// `base` is installed but on no addons path: Odoo's own go unseen.
+    base_unseen: bool,
+}
+
+impl Comparison {
+    /// Says once what the comparison leaves alone.
+    pub(crate) fn say(&self) {
+        if self.base_unseen {
+            log::warn!("Odoo's own addons (base) are on no addons path odoo-init knows: their changes go unseen; set ADDONS_PATH to every addons directory, or UPDATE=all");
+        }
+        if !self.nowhere.is_empty() {
+            log::info!(
+                "installed but on no addons path (or not installable), left alone: {}",
+                self.nowhere.join(",")
+            );
+        }
+    }
+}
+
 /// The installed modules (of `only`, when it names any) whose sum in
 /// `sums` differs from their stored checksum; modules found on no path, or
-/// not installable, are left alone (said once per run). `sums` must cover
-/// them ([`Sums::covers`]).
-pub(crate) fn changed(known: &Known, sums: &Sums, addons: &Addons, only: &[String]) -> Vec<String> {
-    let mut nowhere = Vec::new();
-    let mut changed = Vec::new();
+/// not installable, are left alone. `sums` must cover them ([`Sums::covers`]).
+pub(crate) fn compare(known: &Known, sums: &Sums, addons: &Addons, only: &[String]) -> Comparison {
+    let mut found = Comparison {
+        base_unseen: known.installed.iter().any(|m| m == "base") && addons.find("base").is_none(),
+        ..Comparison::default()
+    };
     for module in wanted(known, only) {
         match sums.of.get(module).and_then(Option::as_ref) {
-            None => nowhere.push(module.as_str()),
+            None => found.nowhere.push(module.clone()),
             Some(sum) if known.stored.get(module).and_then(Option::as_ref) == Some(sum) => {}
             // Whether it is installable matters only for one that changed:
             // its manifest is read then, not for every module at every start.
             Some(_) => match addons.find(module) {
-                Some(dir) if addons::installable(&dir) => changed.push(module.clone()),
-                _ => nowhere.push(module.as_str()),
+                Some(dir) if addons::installable(&dir) => found.changed.push(module.clone()),
+                _ => found.nowhere.push(module.clone()),
             },
         }
     }
-    if !nowhere.is_empty() {
-        log::info!(
-            "installed but on no addons path (or not installable), left alone: {}",
-            nowhere.join(",")
-        );
-    }
-    changed
+    found
 }
 
 /// The installed modules an update compares: all, or those of `only`.
