@@ -33,9 +33,21 @@ pub(super) fn fleet_costs(pg: &common::pg::Pg, main_job: &[String], update_env: 
     let file = file.display().to_string();
     let mut with_file = update_env.to_vec();
     with_file.push(("ADDONS_CHECKSUMS_FILE", file.as_str()));
+    // The floor: pods that do no update work at all (RunOnly, one look).
+    let mut run_only: Vec<(&str, &str)> = update_env.to_vec();
+    for (k, v) in run_only.iter_mut() {
+        if *k == "MODE" {
+            *v = "RunOnly";
+        }
+    }
     let mut builds = vec![
         ("now", main_job.to_vec(), update_env.to_vec()),
         ("now, ADDONS_CHECKSUMS_FILE", main_job.to_vec(), with_file),
+        (
+            "now, RunOnly (no update step: the floor)",
+            main_job.to_vec(),
+            run_only,
+        ),
     ];
     if let Some(before) = std::env::var_os("ODOO_INIT_BEFORE") {
         let mut argv = main_job.to_vec();

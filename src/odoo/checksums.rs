@@ -145,7 +145,7 @@ impl Sums {
             .filter(|m| !self.of.contains_key(*m))
             .map(|m| (m, addons.find(m)))
             .collect();
-        if let Some(prehashed) = &self.prehashed {
+        if let Some(prehashed) = &mut self.prehashed {
             missing.retain(|(module, dir)| {
                 let sum = dir.as_deref().and_then(|d| prehashed.sum(module, d, rules));
                 if let Some(sum) = sum {

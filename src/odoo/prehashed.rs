@@ -45,6 +45,9 @@ pub(crate) struct Prehashed {
     /// The addons directories hashed, canonical.
     dirs: Vec<PathBuf>,
     modules: HashMap<String, Entry>,
+    /// An addons directory as the path gives it, and canonical: each
+    /// resolved once, not once per module.
+    resolved: HashMap<PathBuf, Option<PathBuf>>,
 }
 
 impl Prehashed {
@@ -96,12 +99,13 @@ impl Prehashed {
             device,
             dirs,
             modules,
+            resolved: HashMap::new(),
         })
     }
 
     /// The sum of `module`, found now at `found`, if the file's still holds
     /// for it under the database's `rules`.
-    pub(crate) fn sum(&self, module: &str, found: &Path, rules: &Rules) -> Option<&str> {
+    pub(crate) fn sum(&mut self, module: &str, found: &Path, rules: &Rules) -> Option<&str> {
         let entry = self.modules.get(module)?;
         let same_langs = entry
             .po
@@ -110,9 +114,15 @@ impl Prehashed {
         if !self.rules.same_patterns(rules) || !same_langs {
             return None;
         }
-        let here = fs::canonicalize(found.parent()?).ok()?;
+        let parent = found.parent()?;
+        let here = self
+            .resolved
+            .entry(parent.to_path_buf())
+            .or_insert_with(|| fs::canonicalize(parent).ok())
+            .as_ref()?;
+        // The module's own directory may be a link to another file system.
         let on_device = fs::metadata(found).ok()?.dev() == self.device;
-        (here == self.dirs[entry.dir] && on_device).then_some(entry.sum.as_str())
+        (*here == self.dirs[entry.dir] && on_device).then_some(entry.sum.as_str())
     }
 }
 
@@ -210,7 +220,7 @@ mod tests {
         let en = Rules::new(super::super::addons::DEFAULT_EXCLUDE, &["en_US".into()]);
         let file = root.join("sums.json");
         assert_eq!(write(&addons, &en, &file).unwrap(), 2);
-        let pre = Prehashed::read(&file).unwrap();
+        let mut pre = Prehashed::read(&file).unwrap();
         let m1 = root.join("a/m1");
         let hashed = super::super::addons::checksum(&m1, &en).unwrap();
         assert_eq!(pre.sum("m1", &m1, &en), Some(hashed.as_str()));
