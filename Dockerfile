@@ -36,6 +36,12 @@ COPY --from=binary /out/odoo-init /usr/local/bin/odoo-init
 # (`/etc/odoo/run.sh`, read when present) or to name with MAINTENANCE_SCRIPT.
 ENV MODE=RunOnly \
     STOP_TIMEOUT=25
+# Pods of UPDATE=changed (the default) hash Odoo's addons at every start.
+# An image whose addons are final can carry their checksums instead; add,
+# in the image that puts the last addon in place (docs/modes-and-state.md,
+# "The image's checksums file"):
+#   RUN ["/usr/local/bin/odoo-init", "write-checksums", "/usr/local/share/odoo-init-checksums.json", "--langs", "en_US"]
+#   ENV ADDONS_CHECKSUMS_FILE=/usr/local/share/odoo-init-checksums.json
 USER odoo
 ENTRYPOINT ["/usr/local/bin/odoo-init"]
 # The base image's CMD ["odoo"] would reach Odoo as an argument: reset it.
