@@ -5,6 +5,7 @@ mod adopt;
 mod checksums;
 mod options;
 mod state;
+mod supervise;
 
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
@@ -17,10 +18,8 @@ use crate::env;
 use crate::exit;
 use crate::job::OneOff;
 
-use crate::pid1::launch::{Abort, ChildSpec, Launcher, Pause};
-use crate::pid1::restart::{self, ExtraArgs};
-use crate::pid1::supervisor::Supervisor;
-use crate::runtime::{Instance, RuntimeDir};
+use crate::pid1::restart;
+use crate::runtime::RuntimeDir;
 
 pub const HELP: &str = "\
 odoo-init: PID 1 and supervisor for Odoo containers
@@ -110,7 +109,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
         command if asks_help(rest) && options::help(command).is_some() => {
             print(options::help(command).unwrap_or(HELP))
         }
-        "supervise" => supervise(rest),
+        "supervise" => supervise::supervise(rest),
         "restart" => restart(rest),
         "" | "--" => crate::job::main_job(strip_dashes(&args).to_vec()),
         "state" => state(rest),
@@ -162,84 +161,6 @@ fn strip_dashes(args: &[OsString]) -> &[OsString] {
         Some(first) if first == OsStr::new("--") => &args[1..],
         _ => args,
     }
-}
-
-/// `supervise`: the command with its arguments; restart arguments replace ARGS.
-struct FixedCommand {
-    program: OsString,
-    extra: ExtraArgs,
-}
-
-impl Launcher for FixedCommand {
-    fn command(&mut self, _pause: &mut Pause) -> Result<ChildSpec, Abort> {
-        self.extra.pick_up();
-        Ok(self.spec())
-    }
-
-    fn arguments_refused(&mut self) -> Option<ChildSpec> {
-        self.extra.revert().then(|| self.spec())
-    }
-}
-
-impl FixedCommand {
-    fn spec(&self) -> ChildSpec {
-        let mut argv = vec![self.program.clone()];
-        argv.extend_from_slice(self.extra.current());
-        ChildSpec {
-            shown: crate::odoo::args::redacted(&argv),
-            ..ChildSpec::new(argv)
-        }
-    }
-}
-
-fn supervise(args: &[OsString]) -> i32 {
-    let Some((program, program_args)) = strip_dashes(args).split_first() else {
-        return usage("supervise needs a command: odoo-init supervise -- COMMAND [ARGS...]");
-    };
-    let settings = match config::supervisor(&env::process_env) {
-        Ok(s) => s,
-        Err(e) => {
-            log::error!("{e}");
-            return exit::USAGE;
-        }
-    };
-    let instance = match Instance::create(&RuntimeDir::new(config::runtime_dir(&env::process_env)))
-    {
-        Ok(instance) => Some(instance),
-        Err(e) => {
-            log::warn!(
-                "{e}; `odoo-init restart -- ARGS` cannot pass new arguments to this process"
-            );
-            None
-        }
-    };
-    let code = supervise_with(program, program_args, settings, instance.clone());
-    if let Some(instance) = instance {
-        instance.remove();
-    }
-    code
-}
-
-fn supervise_with(
-    program: &OsString,
-    program_args: &[OsString],
-    settings: crate::pid1::supervisor::Settings,
-    instance: Option<Instance>,
-) -> i32 {
-    let extra = ExtraArgs::new(program_args.to_vec(), instance.clone());
-    let mut sup = match Supervisor::new(&settings) {
-        Ok(s) => s,
-        Err(e) => {
-            log::error!("cannot take over signals: {e}");
-            return exit::OS_ERROR;
-        }
-    };
-    sup.status().keep_in(instance, "supervise", "");
-    let mut launcher = FixedCommand {
-        program: program.clone(),
-        extra,
-    };
-    sup.serve(&mut launcher, settings.on_exit)
 }
 
 /// Parses a command's options by `spec`; a usage error said, its exit code, otherwise.
