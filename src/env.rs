@@ -1,7 +1,8 @@
 //! Reading the environment: the lookup every settings reader takes, the one
 //! error a bad value becomes, and the parsers for the kinds of value the
 //! variables hold (seconds, booleans, directory lists, secrets, programs on
-//! `PATH`). A leaf: it knows no setting by name beyond what it is given.
+//! `PATH`, shell words). A leaf: it knows no setting by name beyond what it
+//! is given.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -248,4 +249,73 @@ pub(crate) fn scrub(names: &[&str]) -> std::io::Result<usize> {
         offset += entry.len() + 1;
     }
     Ok(scrubbed)
+}
+
+/// Splits like a POSIX shell without expansions; `None` for an unclosed quote.
+pub(crate) fn shell_words(text: &str) -> Option<Vec<String>> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => words.extend(word.take()),
+            '\'' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next()? {
+                        '\'' => break,
+                        c => w.push(c),
+                    }
+                }
+            }
+            '"' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next()? {
+                        '"' => break,
+                        '\\' => match chars.next()? {
+                            c @ ('"' | '\\' | '$' | '`') => w.push(c),
+                            c => {
+                                w.push('\\');
+                                w.push(c);
+                            }
+                        },
+                        c => w.push(c),
+                    }
+                }
+            }
+            '\\' => {
+                let next = chars.next()?;
+                word.get_or_insert_with(String::new).push(next);
+            }
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    words.extend(word);
+    Some(words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_arguments_split_like_a_shell() {
+        let words = |t: &str| shell_words(t);
+        assert_eq!(
+            words(r#"--log-level=debug  --addons-path '/a b,/c' "x \"y\"" a\ b"#),
+            Some(vec![
+                "--log-level=debug".to_string(),
+                "--addons-path".into(),
+                "/a b,/c".into(),
+                "x \"y\"".into(),
+                "a b".into(),
+            ])
+        );
+        assert_eq!(words(""), Some(vec![]));
+        assert_eq!(words("''"), Some(vec![String::new()]));
+        assert_eq!(words("'open"), None);
+        assert_eq!(words("\"open"), None);
+        assert_eq!(words("end\\"), None);
+    }
 }

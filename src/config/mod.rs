@@ -352,7 +352,7 @@ fn modules(variable: &str, env: Lookup) -> Result<Vec<String>, ConfigError> {
 /// backslash outside quotes keeps the next character), nothing expanded.
 /// A secret option is refused: step command lines are logged.
 fn step_args(value: &str) -> Result<Vec<String>, ConfigError> {
-    let words = shell_words(value).ok_or_else(|| {
+    let words = env::shell_words(value).ok_or_else(|| {
         invalid(
             "ODOO_STEP_ARGS",
             value,
@@ -369,50 +369,6 @@ fn step_args(value: &str) -> Result<Vec<String>, ConfigError> {
         ));
     }
     Ok(words)
-}
-
-/// Splits like a POSIX shell without expansions; `None` for an unclosed quote.
-fn shell_words(text: &str) -> Option<Vec<String>> {
-    let mut words = Vec::new();
-    let mut word: Option<String> = None;
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            c if c.is_whitespace() => words.extend(word.take()),
-            '\'' => {
-                let w = word.get_or_insert_with(String::new);
-                loop {
-                    match chars.next()? {
-                        '\'' => break,
-                        c => w.push(c),
-                    }
-                }
-            }
-            '"' => {
-                let w = word.get_or_insert_with(String::new);
-                loop {
-                    match chars.next()? {
-                        '"' => break,
-                        '\\' => match chars.next()? {
-                            c @ ('"' | '\\' | '$' | '`') => w.push(c),
-                            c => {
-                                w.push('\\');
-                                w.push(c);
-                            }
-                        },
-                        c => w.push(c),
-                    }
-                }
-            }
-            '\\' => {
-                let next = chars.next()?;
-                word.get_or_insert_with(String::new).push(next);
-            }
-            c => word.get_or_insert_with(String::new).push(c),
-        }
-    }
-    words.extend(word);
-    Some(words)
 }
 
 #[cfg(test)]
@@ -476,26 +432,6 @@ mod tests {
                 assert!(asked.contains(*name), "{name} is listed but never read");
             }
         }
-    }
-
-    #[test]
-    fn step_arguments_split_like_a_shell() {
-        let words = |t: &str| shell_words(t);
-        assert_eq!(
-            words(r#"--log-level=debug  --addons-path '/a b,/c' "x \"y\"" a\ b"#),
-            Some(vec![
-                "--log-level=debug".to_string(),
-                "--addons-path".into(),
-                "/a b,/c".into(),
-                "x \"y\"".into(),
-                "a b".into(),
-            ])
-        );
-        assert_eq!(words(""), Some(vec![]));
-        assert_eq!(words("''"), Some(vec![String::new()]));
-        assert_eq!(words("'open"), None);
-        assert_eq!(words("\"open"), None);
-        assert_eq!(words("end\\"), None);
     }
 
     #[test]
