@@ -23,9 +23,12 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 
 use super::addons::{Addons, Rules};
+use crate::files;
 
 /// What the file's first key says; another value is not this format.
 const FORMAT: &str = "odoo-init checksums 1";
+/// A larger file is refused (some 150 bytes a module).
+const FILE_MAX: usize = 16 * 1024 * 1024;
 
 /// One module's entry: its directory (of `dirs`), its sum, and the
 /// language codes of its `.po` files (the part before `_`).
@@ -53,17 +56,17 @@ pub(crate) struct Prehashed {
 impl Prehashed {
     /// Reads the file at `path`; an error says what is wrong with it.
     pub(crate) fn read(path: &Path) -> Result<Prehashed, String> {
-        let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let device = fs::metadata(path)
-            .map_err(|e| format!("{}: {e}", path.display()))?
-            .dev();
+        let unreadable = |e: io::Error| format!("{}: {e}", path.display());
+        let (mut file, meta) = files::open_regular(path, 0).map_err(unreadable)?;
+        let text = files::read_capped(&mut file, FILE_MAX).map_err(unreadable)?;
+        let device = meta.dev();
         let bad = |why: &str| {
             format!(
                 "{} is not a checksums file of this odoo-init ({why}); write it again with `odoo-init write-checksums`",
                 path.display()
             )
         };
-        let doc: Value = serde_json::from_str(&text).map_err(|e| bad(&e.to_string()))?;
+        let doc: Value = serde_json::from_slice(&text).map_err(|e| bad(&e.to_string()))?;
         if doc["format"] != FORMAT {
             return Err(bad("format"));
         }
