@@ -71,9 +71,14 @@ fn postgres_restarted_during_an_update_never_lets_two_pods_update() {
     pg.ready_database();
     let mark = "pg-restart";
     let sampler = StepSampler::start(mark);
+    // The gate's part: the owner's step holds no connection through the
+    // restart (STANDIN_STEP_SESSION=0: a step that reconnects), so that the
+    // heartbeat and the waiters are what the restart tests. Odoo's own
+    // update fails instead: the next test.
     let job = |step_ms: &str| {
         pg.job("UpdateAndRun")
             .env("STANDIN_STEP_MS", step_ms.to_string())
+            .env("STANDIN_STEP_SESSION", "0")
             .env("STATE_LEASE", "5")
             .env(StepSampler::VARIABLE, StepSampler::mark(mark))
     };
@@ -136,12 +141,45 @@ fn postgres_restarted_during_an_update_never_lets_two_pods_update() {
 }
 
 #[test]
+fn postgres_restarted_during_odoos_update_fails_the_step_and_nobody_else_updates() {
+    let pg = Pg::start();
+    pg.ready_database();
+    // Odoo's update works inside its database session (the stand-in's
+    // default): a restart of the server ends it unfinished.
+    let mut owner = pg
+        .job("UpdateOnly")
+        .env("STANDIN_STEP_MS", "20000")
+        .env("STATE_LEASE", "5")
+        .start();
+    owner.wait_events("the update at work", |ev| count_in(ev, &["working"]) == 1);
+    let mut waiter = pg.job("UpdateAndRun").env("STATE_LEASE", "5").start();
+    waiter.wait_stderr("'Updating' (row");
+    pg.restart();
+    // The step failed: the owner records it on its row (the database is
+    // back) and exits 65; no Ready, no Reset, and the waiter does not
+    // update in its place: a half-done update waits for a person.
+    assert_eq!(owner.wait_exit(LONG), 65, "{}", owner.stderr());
+    let rows = pg.rows(DB);
+    let states: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+    assert_eq!(states, ["Creating", "Ready", "Updating"], "{rows:?}");
+    assert!(rows[2].4.is_some(), "the failure is on the row: {rows:?}");
+    waiter.wait_stderr("failed with status");
+    assert_eq!(waiter.count(&[" -u "]), 0, "{:?}", waiter.events());
+    assert!(!in_run_phase(&waiter), "{:?}", waiter.events());
+    waiter.signal(libc::SIGTERM);
+    waiter.wait_exit(LONG);
+    assert_eq!(pg.states(DB).unwrap().len(), 3, "nothing written since");
+}
+
+#[test]
 fn postgres_stopped_longer_than_the_lease_does_not_reset_a_live_owner() {
     let pg = Pg::start();
     pg.ready_database();
+    // A step that holds no connection through the outage (see above).
     let mut owner = pg
         .job("UpdateOnly")
         .env("STANDIN_STEP_MS", "15000")
+        .env("STANDIN_STEP_SESSION", "0")
         .env("STATE_LEASE", "5")
         .start();
     owner.wait_events("the update at work", |ev| count_in(ev, &["working"]) == 1);

@@ -198,7 +198,6 @@ impl World<'_> {
             .env("STATE_LEASE", LEASE)
             .env("TIMEOUT", "20")
             .env("STANDIN_STEP_MS", step_ms)
-            .env("STANDIN_STEP_SESSION", "1")
             .env("STANDIN_RUN_EXIT", "")
             .env(StepSampler::VARIABLE, self.mark.clone());
         if kind == Kind::UpdateOnly {

@@ -19,10 +19,12 @@
 //! `standin_connection_ssl` (a test aid, not an Odoo table): the database's
 //! word on whether that connection was encrypted.
 //!
-//! Controls: `STANDIN_STEP_MS` (how long the work takes; with
-//! `STANDIN_STEP_SESSION=1` inside the step's one database session, as
-//! Odoo's update holds its connection, so that ending the session ends the
-//! work unfinished), `STANDIN_UPDATE_FAIL=1`
+//! Controls: `STANDIN_STEP_MS` (how long the work takes: inside the step's
+//! one database session, as Odoo's install and update hold their
+//! connection, so that ending the session (fencing, a restart of the
+//! server) ends the work unfinished and the step fails, as Odoo's does;
+//! with `STANDIN_STEP_SESSION=0` the work holds no session and survives
+//! such an outage, as a step that reconnects would), `STANDIN_UPDATE_FAIL=1`
 //! (an update fails, exit 1), `STANDIN_UPDATE_HANG=1` (an update hangs until
 //! SIGTERM/SIGINT, then exits 1).
 
@@ -207,7 +209,7 @@ pub fn run(opts: &DbOptions, signals: &Signals) -> Outcome {
     // during the work and not before it (where real Odoo fails to start too).
     crate::event("server", "working");
     let ms = crate::env_num("STANDIN_STEP_MS").unwrap_or(0);
-    if std::env::var("STANDIN_STEP_SESSION").is_ok_and(|v| v == "1") {
+    if std::env::var("STANDIN_STEP_SESSION").as_deref() != Ok("0") {
         // As Odoo's update: the work inside the step's one session, so that
         // ending that session (fencing, a restart) ends the work unfinished.
         let script = format!("SELECT pg_sleep({});\n{sql}", ms as f64 / 1000.0);
