@@ -323,6 +323,34 @@ fn an_update_touches_only_what_changed() {
 }
 
 #[test]
+fn the_databases_own_exclude_patterns_are_honoured() {
+    let pg = Pg::start();
+    let scratch = Scratch::new("exclude");
+    let dir = common::addons::three(&scratch.path);
+    installed(&pg, &dir);
+    pg.superuser(DB)
+        .execute(
+            "INSERT INTO ir_config_parameter (key, value) VALUES ('module_auto_update.exclude_patterns', '*.pyc,static/*,models/*')",
+            &[],
+        )
+        .unwrap();
+    // Other rules: every stored checksum is out of date once, as with click-odoo-update.
+    let run = update_and_run(&pg, &dir);
+    assert_eq!(run.count(&[" -u m1,m2,m3 "]), 1, "{:?}", run.events());
+    assert_eq!(
+        stored(&pg)["m1"].as_str().unwrap(),
+        reference(&dir.join("m1"), "*.pyc,static/*,models/*", &["en_US"]).unwrap()
+    );
+    // What the patterns exclude no longer counts; the rest does.
+    write(&dir.join("m1/models/main.py"), "# m1, changed\n");
+    let run = update_and_run(&pg, &dir);
+    assert_eq!(run.count(&[" -u "]), 0, "{:?}", run.events());
+    write(&dir.join("m1/views/v.xml"), "<odoo/>\n");
+    let run = update_and_run(&pg, &dir);
+    assert_eq!(run.count(&[" -u m1 "]), 1, "{:?}", run.events());
+}
+
+#[test]
 fn eight_pods_after_one_change_run_one_update() {
     let pg = Pg::start();
     let scratch = Scratch::new("pods");

@@ -39,56 +39,73 @@ fn has_table(tx: &mut Transaction, name: &str) -> PgResult<bool> {
         .try_get(0)
 }
 
-fn param(tx: &mut Transaction, key: &str) -> PgResult<Option<String>> {
-    if !has_table(tx, "ir_config_parameter")? {
-        return Ok(None);
-    }
-    match tx.query_typed_opt(
-        "SELECT value::text FROM ir_config_parameter WHERE key = $1",
-        &[(&key, Type::TEXT)],
-    )? {
-        Some(row) => row.try_get(0),
-        None => Ok(None),
-    }
-}
-
 /// The one text column `sql` selects from `table`, or nothing when there
 /// is no such table.
 fn texts(tx: &mut Transaction, table: &str, sql: &str) -> PgResult<Vec<String>> {
     if !has_table(tx, table)? {
         return Ok(Vec::new());
     }
-    tx.query_typed(sql, &[])?
-        .iter()
-        .map(|r| r.try_get(0))
-        .collect()
+    column(tx.query_typed(sql, &[])?)
 }
 
-/// Reads the installed modules, the stored checksums and the rules.
+/// Reads the installed modules, the stored checksums and the rules: four
+/// statements (a pod's start waits for each).
 pub fn read(tx: &mut Transaction) -> PgResult<Known> {
-    let installed = texts(
-        tx,
-        "ir_module_module",
-        "SELECT name::text FROM ir_module_module WHERE state IN ('installed', 'to upgrade') AND name IS NOT NULL ORDER BY name",
+    let present = tx.query_typed_one(
+        "SELECT to_regclass('ir_module_module') IS NOT NULL, \
+         to_regclass('ir_config_parameter') IS NOT NULL, to_regclass('res_lang') IS NOT NULL",
+        &[],
     )?;
-    let stored = match param(tx, PARAM)? {
+    let (modules, params, langs): (bool, bool, bool) = (
+        present.try_get(0)?,
+        present.try_get(1)?,
+        present.try_get(2)?,
+    );
+    let installed = match modules {
+        true => column(tx.query_typed(
+            "SELECT name::text FROM ir_module_module WHERE state IN ('installed', 'to upgrade') AND name IS NOT NULL ORDER BY name",
+            &[],
+        )?)?,
+        false => Vec::new(),
+    };
+    let mut values: HashMap<String, String> = HashMap::new();
+    if params {
+        for row in tx.query_typed(
+            "SELECT key::text, value::text FROM ir_config_parameter WHERE key IN ($1, $2)",
+            &[(&PARAM, Type::TEXT), (&PARAM_EXCLUDE, Type::TEXT)],
+        )? {
+            if let (Some(key), Some(value)) = (row.try_get(0)?, row.try_get(1)?) {
+                values.insert(key, value);
+            }
+        }
+    }
+    let stored = match values.get(PARAM) {
         None => HashMap::new(),
-        Some(text) => parse(&text).unwrap_or_else(|why| {
+        Some(text) => parse(text).unwrap_or_else(|why| {
             log::warn!("{PARAM} in ir_config_parameter is not what click-odoo-update stores ({why}): every module counts as changed");
             HashMap::new()
         }),
     };
-    let exclude = param(tx, PARAM_EXCLUDE)?.unwrap_or_else(|| addons::DEFAULT_EXCLUDE.into());
-    let langs = texts(
-        tx,
-        "res_lang",
-        "SELECT code::text FROM res_lang WHERE active AND code IS NOT NULL",
-    )?;
+    let exclude = values
+        .remove(PARAM_EXCLUDE)
+        .unwrap_or_else(|| addons::DEFAULT_EXCLUDE.into());
+    let langs = match langs {
+        true => column(tx.query_typed(
+            "SELECT code::text FROM res_lang WHERE active AND code IS NOT NULL",
+            &[],
+        )?)?,
+        false => Vec::new(),
+    };
     Ok(Known {
         installed,
         stored,
         rules: Rules::new(&exclude, &langs),
     })
+}
+
+/// The first column of `rows`, as text.
+fn column(rows: Vec<tokio_postgres::Row>) -> PgResult<Vec<String>> {
+    rows.iter().map(|r| r.try_get(0)).collect()
 }
 
 /// `{module: hex or false}`, as click-odoo-update's `json.dumps` writes it.
