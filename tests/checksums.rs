@@ -228,6 +228,15 @@ fn changed_are(pg: &Pg, dir: &Path, listed: &str) {
     assert_eq!(String::from_utf8_lossy(&out.stdout), listed);
 }
 
+/// A database with `m1`..`m3` installed from a scratch directory of their own.
+fn three_installed(name: &str) -> (Pg, Scratch, PathBuf) {
+    let pg = Pg::start();
+    let scratch = Scratch::new(name);
+    let dir = common::addons::three(&scratch.path);
+    installed(&pg, &dir);
+    (pg, scratch, dir)
+}
+
 fn update_and_run(pg: &Pg, dir: &Path) -> Run {
     let mut run = job(pg, "UpdateAndRun", dir).start();
     assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
@@ -236,10 +245,7 @@ fn update_and_run(pg: &Pg, dir: &Path) -> Run {
 
 #[test]
 fn an_update_touches_only_what_changed() {
-    let pg = Pg::start();
-    let scratch = Scratch::new("changed");
-    let dir = common::addons::three(&scratch.path);
-    installed(&pg, &dir);
+    let (pg, _scratch, dir) = three_installed("changed");
     // Stored by odoo-init after the install, as click-odoo-contrib computes them.
     let sums = stored(&pg);
     for m in ["m1", "m2", "m3"] {
@@ -324,10 +330,7 @@ fn an_update_touches_only_what_changed() {
 
 #[test]
 fn the_databases_own_exclude_patterns_are_honoured() {
-    let pg = Pg::start();
-    let scratch = Scratch::new("exclude");
-    let dir = common::addons::three(&scratch.path);
-    installed(&pg, &dir);
+    let (pg, _scratch, dir) = three_installed("exclude");
     pg.superuser(DB)
         .execute(
             "INSERT INTO ir_config_parameter (key, value) VALUES ('module_auto_update.exclude_patterns', '*.pyc,static/*,models/*')",
@@ -352,10 +355,7 @@ fn the_databases_own_exclude_patterns_are_honoured() {
 
 #[test]
 fn eight_pods_after_one_change_run_one_update() {
-    let pg = Pg::start();
-    let scratch = Scratch::new("pods");
-    let dir = common::addons::three(&scratch.path);
-    installed(&pg, &dir);
+    let (pg, _scratch, dir) = three_installed("pods");
     write(&dir.join("m2/models/main.py"), "# changed\n");
     let mark = "checksum-pods";
     let sampler = StepSampler::start(mark);
@@ -387,10 +387,7 @@ fn eight_pods_after_one_change_run_one_update() {
 
 #[test]
 fn a_pod_with_nothing_changed_still_waits_while_another_pods_step_runs() {
-    let pg = Pg::start();
-    let scratch = Scratch::new("unchanged");
-    let dir = common::addons::three(&scratch.path);
-    installed(&pg, &dir);
+    let (pg, _scratch, dir) = three_installed("unchanged");
     // Another pod's update under way (UPDATE=all: it runs although nothing changed).
     let mut owner = job(&pg, "UpdateOnly", &dir)
         .env("UPDATE", "all")
@@ -449,10 +446,7 @@ fn a_bad_update_value_or_addons_path_stops_before_the_database() {
 
 #[test]
 fn with_no_addons_directory_known_an_update_updates_everything() {
-    let pg = Pg::start();
-    let scratch = Scratch::new("nowhere");
-    let dir = common::addons::three(&scratch.path);
-    installed(&pg, &dir);
+    let (pg, _scratch, _) = three_installed("nowhere");
     // Checksums are stored; this pod knows no addons directory at all.
     let mut setup = pg
         .job("UpdateAndRun")
@@ -525,10 +519,7 @@ fn many_addons_are_shared_out_to_helper_processes_with_the_same_sums() {
 /// next pods pass the gate without updating.
 #[test]
 fn an_existing_database_is_adopted_in_one_step() {
-    let pg = Pg::start();
-    let scratch = Scratch::new("adopt");
-    let dir = common::addons::three(&scratch.path);
-    installed(&pg, &dir);
+    let (pg, _scratch, dir) = three_installed("adopt");
     pg.superuser(DB)
         .batch_execute(
             "DROP TABLE curq_state_history; \

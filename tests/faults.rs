@@ -140,18 +140,27 @@ fn postgres_restarted_during_an_update_never_lets_two_pods_update() {
     }
 }
 
+/// An `UpdateOnly` owner (`STATE_LEASE=5`) whose update works for
+/// `step_ms`, inside its database session or not (`STANDIN_STEP_SESSION`),
+/// once the work has begun.
+fn owner_at_work(pg: &Pg, step_ms: &str, session: &str) -> Run {
+    let owner = pg
+        .job("UpdateOnly")
+        .env("STANDIN_STEP_MS", step_ms)
+        .env("STANDIN_STEP_SESSION", session)
+        .env("STATE_LEASE", "5")
+        .start();
+    owner.wait_events("the update at work", |ev| count_in(ev, &["working"]) == 1);
+    owner
+}
+
 #[test]
 fn postgres_restarted_during_odoos_update_fails_the_step_and_nobody_else_updates() {
     let pg = Pg::start();
     pg.ready_database();
     // Odoo's update works inside its database session (the stand-in's
     // default): a restart of the server ends it unfinished.
-    let mut owner = pg
-        .job("UpdateOnly")
-        .env("STANDIN_STEP_MS", "20000")
-        .env("STATE_LEASE", "5")
-        .start();
-    owner.wait_events("the update at work", |ev| count_in(ev, &["working"]) == 1);
+    let mut owner = owner_at_work(&pg, "20000", "1");
     let mut waiter = pg.job("UpdateAndRun").env("STATE_LEASE", "5").start();
     waiter.wait_stderr("'Updating' (row");
     pg.restart();
@@ -176,13 +185,7 @@ fn postgres_stopped_longer_than_the_lease_does_not_reset_a_live_owner() {
     let pg = Pg::start();
     pg.ready_database();
     // A step that holds no connection through the outage (see above).
-    let mut owner = pg
-        .job("UpdateOnly")
-        .env("STANDIN_STEP_MS", "15000")
-        .env("STANDIN_STEP_SESSION", "0")
-        .env("STATE_LEASE", "5")
-        .start();
-    owner.wait_events("the update at work", |ev| count_in(ev, &["working"]) == 1);
+    let mut owner = owner_at_work(&pg, "15000", "0");
     let mut waiter = pg.job("RunOnly").env("STATE_LEASE", "5").start();
     waiter.wait_stderr("'Updating' (row");
     pg.stop();

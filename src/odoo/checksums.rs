@@ -42,10 +42,8 @@ fn has_table(tx: &mut Transaction, name: &str) -> PgResult<bool> {
 /// The one text column `sql` selects from `table`, or nothing when there
 /// is no such table.
 fn texts(tx: &mut Transaction, table: &str, sql: &str) -> PgResult<Vec<String>> {
-    if !has_table(tx, table)? {
-        return Ok(Vec::new());
-    }
-    column(tx.query_typed(sql, &[])?)
+    let present = has_table(tx, table)?;
+    texts_if(tx, present, sql)
 }
 
 /// Reads the installed modules, the stored checksums and the rules: four
@@ -61,13 +59,11 @@ pub fn read(tx: &mut Transaction) -> PgResult<Known> {
         present.try_get(1)?,
         present.try_get(2)?,
     );
-    let installed = match modules {
-        true => column(tx.query_typed(
-            "SELECT name::text FROM ir_module_module WHERE state IN ('installed', 'to upgrade') AND name IS NOT NULL ORDER BY name",
-            &[],
-        )?)?,
-        false => Vec::new(),
-    };
+    let installed = texts_if(
+        tx,
+        modules,
+        "SELECT name::text FROM ir_module_module WHERE state IN ('installed', 'to upgrade') AND name IS NOT NULL ORDER BY name",
+    )?;
     let mut values: HashMap<String, String> = HashMap::new();
     if params {
         for row in tx.query_typed(
@@ -89,13 +85,11 @@ pub fn read(tx: &mut Transaction) -> PgResult<Known> {
     let exclude = values
         .remove(PARAM_EXCLUDE)
         .unwrap_or_else(|| addons::DEFAULT_EXCLUDE.into());
-    let langs = match langs {
-        true => column(tx.query_typed(
-            "SELECT code::text FROM res_lang WHERE active AND code IS NOT NULL",
-            &[],
-        )?)?,
-        false => Vec::new(),
-    };
+    let langs = texts_if(
+        tx,
+        langs,
+        "SELECT code::text FROM res_lang WHERE active AND code IS NOT NULL",
+    )?;
     Ok(Known {
         installed,
         stored,
@@ -103,9 +97,16 @@ pub fn read(tx: &mut Transaction) -> PgResult<Known> {
     })
 }
 
-/// The first column of `rows`, as text.
-fn column(rows: Vec<tokio_postgres::Row>) -> PgResult<Vec<String>> {
-    rows.iter().map(|r| r.try_get(0)).collect()
+/// The one text column `sql` selects, or nothing when its table is not
+/// `present`.
+fn texts_if(tx: &mut Transaction, present: bool, sql: &str) -> PgResult<Vec<String>> {
+    if !present {
+        return Ok(Vec::new());
+    }
+    tx.query_typed(sql, &[])?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect()
 }
 
 /// `{module: hex or false}`, as click-odoo-update's `json.dumps` writes it.
