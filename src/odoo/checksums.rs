@@ -163,6 +163,7 @@ impl Sums {
             .filter(|m| !self.of.contains_key(*m))
             .map(|m| (m, addons.find(m)))
             .collect();
+        let found = missing.iter().filter(|(_, d)| d.is_some()).count();
         if let Some(prehashed) = &mut self.prehashed {
             missing.retain(|(module, dir)| {
                 let sum = dir.as_deref().and_then(|d| prehashed.sum(module, d, rules));
@@ -173,6 +174,14 @@ impl Sums {
             });
         }
         let dirs: Vec<PathBuf> = missing.iter().filter_map(|(_, d)| d.clone()).collect();
+        if self.prehashed.is_some() && found > 0 {
+            // What the operator asked for, and what it gave.
+            log::info!(
+                "module checksums: {} of {found} read from ADDONS_CHECKSUMS_FILE, {} hashed",
+                found - dirs.len(),
+                dirs.len()
+            );
+        }
         let mut hashed = addons.checksums(&dirs, rules)?.into_iter();
         for (module, dir) in missing {
             // `hashed` holds a sum for each module found, in this order.
