@@ -53,6 +53,15 @@ struct Silent {
 }
 
 impl Silent {
+    /// `setup` started against this server, once it connected and waits
+    /// in the database client for `what`.
+    fn held(&self, setup: Setup, what: &str) -> Run {
+        let run = setup.start();
+        wait_until(LONG, "a connection", || (self.accepted() > 0).then_some(()));
+        wait_in_database_client(&run, what);
+        run
+    }
+
     fn start(tls_yes: bool) -> Silent {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -90,11 +99,10 @@ impl Silent {
 #[test]
 fn a_server_that_accepts_and_stays_silent_holds_no_stop() {
     let silent = Silent::start(false);
-    let mut run = silent.job("RunOnly").start();
-    wait_until(LONG, "a connection", || {
-        (silent.accepted() > 0).then_some(())
-    });
-    wait_in_database_client(&run, "odoo-init to wait for the login's answer");
+    let mut run = silent.held(
+        silent.job("RunOnly"),
+        "odoo-init to wait for the login's answer",
+    );
     let (code, took) = term(&mut run);
     assert_eq!(code, 143, "{}", run.stderr());
     assert!(took < BOUND, "{took:?}");
@@ -104,11 +112,10 @@ fn a_server_that_accepts_and_stays_silent_holds_no_stop() {
 #[test]
 fn sigint_before_anything_ran_exits_130() {
     let silent = Silent::start(false);
-    let mut run = silent.job("RunOnly").start();
-    wait_until(LONG, "a connection", || {
-        (silent.accepted() > 0).then_some(())
-    });
-    wait_in_database_client(&run, "odoo-init to wait for the login's answer");
+    let mut run = silent.held(
+        silent.job("RunOnly"),
+        "odoo-init to wait for the login's answer",
+    );
     run.signal(libc::SIGINT);
     assert_eq!(run.wait_exit(LONG), 130, "{}", run.stderr());
 }
@@ -116,11 +123,10 @@ fn sigint_before_anything_ran_exits_130() {
 #[test]
 fn a_tls_handshake_that_stalls_holds_no_stop() {
     let silent = Silent::start(true);
-    let mut run = silent.job("RunOnly").env("DB_SSLMODE", "require").start();
-    wait_until(LONG, "a connection", || {
-        (silent.accepted() > 0).then_some(())
-    });
-    wait_in_database_client(&run, "odoo-init to wait in the handshake");
+    let mut run = silent.held(
+        silent.job("RunOnly").env("DB_SSLMODE", "require"),
+        "odoo-init to wait in the handshake",
+    );
     let (code, took) = term(&mut run);
     assert_eq!(code, 143, "{}", run.stderr());
     assert!(took < BOUND, "{took:?}");

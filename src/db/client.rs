@@ -53,10 +53,16 @@ pub(crate) enum ConnectFailed {
 type Driver = Pin<Box<dyn Future<Output = Result<(), Error>>>>;
 type Params<'p> = [(&'p (dyn ToSql + Sync), Type)];
 
-/// One open connection. Field order is drop order: the connection and the
-/// descriptor's registration go before their runtime.
+/// One open connection. Field order is drop order: the client handle
+/// before its connection's I/O.
 pub(crate) struct Client {
     client: tokio_postgres::Client,
+    io: Io,
+}
+
+/// A connection's I/O and what drives it. Field order is drop order: the
+/// connection and the descriptor's registration go before their runtime.
+struct Io {
     driver: Option<Driver>,
     stop: Option<AsyncFd<Arc<OwnedFd>>>,
     /// Why the last operation was cut short, if it was.
@@ -98,10 +104,12 @@ impl Client {
         match connecting {
             Ok(Ok((client, connection))) => Ok(Client {
                 client,
-                driver: Some(Box::pin(connection)),
-                stop,
-                cut: None,
-                rt,
+                io: Io {
+                    driver: Some(Box::pin(connection)),
+                    stop,
+                    cut: None,
+                    rt,
+                },
             }),
             Ok(Err(e)) => Err(ConnectFailed::Pg(e)),
             Err(cut) => Err(ConnectFailed::Cut(cut)),
@@ -112,51 +120,39 @@ impl Client {
     /// within a second and never past a stop; dropping it without this
     /// only closes the socket.
     pub(crate) fn close(self) {
-        let Client {
-            client,
-            mut driver,
-            stop,
-            rt,
-            ..
-        } = self;
+        let Client { client, mut io } = self;
         // The last handle gone, the connection sends Terminate and ends.
         drop(client);
-        if let Some(connection) = driver.as_mut() {
+        if let Some(connection) = io.driver.as_mut() {
             let deadline = Instant::now() + Duration::from_secs(1);
-            let _ = drive(&rt, &mut None, stop.as_ref(), deadline, connection.as_mut());
+            let _ = drive(
+                &io.rt,
+                &mut None,
+                io.stop.as_ref(),
+                deadline,
+                connection.as_mut(),
+            );
         }
     }
 
     /// True once the connection is gone (closed by the server, lost, or cut).
     pub(crate) fn is_closed(&self) -> bool {
-        self.driver.is_none() || self.client.is_closed()
+        self.io.driver.is_none() || self.client.is_closed()
     }
 
     /// Why the last operation was cut short, if it was.
     pub(crate) fn cut(&self) -> Option<Cut> {
-        self.cut
+        self.io.cut
     }
 
     pub(crate) fn query_typed(&mut self, sql: &str, params: &Params) -> Result<Vec<Row>, Error> {
         let op = self.client.query_typed(sql, params);
-        run(
-            &self.rt,
-            &mut self.driver,
-            self.stop.as_ref(),
-            &mut self.cut,
-            op,
-        )
+        self.io.run(op)
     }
 
     pub(crate) fn query_typed_one(&mut self, sql: &str, params: &Params) -> Result<Row, Error> {
         let op = self.client.query_typed_one(sql, params);
-        run(
-            &self.rt,
-            &mut self.driver,
-            self.stop.as_ref(),
-            &mut self.cut,
-            op,
-        )
+        self.io.run(op)
     }
 
     pub(crate) fn query_typed_opt(
@@ -165,25 +161,13 @@ impl Client {
         params: &Params,
     ) -> Result<Option<Row>, Error> {
         let op = self.client.query_typed_opt(sql, params);
-        run(
-            &self.rt,
-            &mut self.driver,
-            self.stop.as_ref(),
-            &mut self.cut,
-            op,
-        )
+        self.io.run(op)
     }
 
     /// Statements in the simple protocol (no parameters, several at once).
     pub(crate) fn batch_execute(&mut self, sql: &str) -> Result<(), Error> {
         let op = self.client.batch_execute(sql);
-        run(
-            &self.rt,
-            &mut self.driver,
-            self.stop.as_ref(),
-            &mut self.cut,
-            op,
-        )
+        self.io.run(op)
     }
 
     /// `BEGIN`: rolled back when dropped without [`Transaction::commit`].
@@ -269,27 +253,29 @@ impl Drop for Transaction<'_> {
     }
 }
 
-/// One operation on an open connection, bounded by [`OPERATION_BOUND`] and
-/// the stop descriptor. Cut short, the connection is dropped, and the
-/// operation, polled once more, ends with the client's "connection closed"
-/// (its request's answer can no longer come).
-fn run<T>(
-    rt: &Runtime,
-    driver: &mut Option<Driver>,
-    stop: Option<&AsyncFd<Arc<OwnedFd>>>,
-    cut: &mut Option<Cut>,
-    op: impl Future<Output = Result<T, Error>>,
-) -> Result<T, Error> {
-    let mut op = pin!(op);
-    let deadline = Instant::now() + OPERATION_BOUND;
-    match drive(rt, driver, stop, deadline, op.as_mut()) {
-        Ok(done) => done,
-        Err(why) => {
-            *cut = Some(why);
-            *driver = None;
-            // Returns at once: with the connection dropped, the channel
-            // the answer would come on is closed.
-            rt.block_on(op)
+impl Io {
+    /// One operation on an open connection, bounded by [`OPERATION_BOUND`]
+    /// and the stop descriptor. Cut short, the connection is dropped, and
+    /// the operation, polled once more, ends with the client's "connection
+    /// closed" (its request's answer can no longer come).
+    fn run<T>(&mut self, op: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
+        let mut op = pin!(op);
+        let deadline = Instant::now() + OPERATION_BOUND;
+        match drive(
+            &self.rt,
+            &mut self.driver,
+            self.stop.as_ref(),
+            deadline,
+            op.as_mut(),
+        ) {
+            Ok(done) => done,
+            Err(why) => {
+                self.cut = Some(why);
+                self.driver = None;
+                // Returns at once: with the connection dropped, the channel
+                // the answer would come on is closed.
+                self.rt.block_on(op)
+            }
         }
     }
 }

@@ -134,9 +134,17 @@ impl Prehashed {
 /// (replaced whole). How many modules it holds.
 pub(crate) fn write(addons: &Addons, rules: &Rules, path: &Path) -> io::Result<usize> {
     let mut found: BTreeMap<String, (usize, PathBuf)> = BTreeMap::new();
-    let mut dirs = Vec::new();
+    let mut dirs: Vec<String> = Vec::new();
     for (index, dir) in addons.dirs().iter().enumerate() {
-        dirs.push(fs::canonicalize(dir)?);
+        // As text: JSON holds no other path (and `json!` would panic on one).
+        let canonical = fs::canonicalize(dir)?;
+        let text = canonical.to_str().ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: not a UTF-8 path", canonical.display()),
+            )
+        })?;
+        dirs.push(text.to_string());
         for entry in fs::read_dir(dir)? {
             let name = entry?.file_name().to_string_lossy().into_owned();
             if let Some(module) = addons.find(&name).filter(|m| m.parent() == Some(dir)) {
