@@ -52,6 +52,51 @@ struct Silent {
     held: Arc<Mutex<Vec<TcpStream>>>,
 }
 
+/// The sockets a process holds open (their inode numbers).
+fn sockets(pid: i32) -> Vec<String> {
+    let mut found: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| {
+            d.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+                .filter_map(|l| l.to_str()?.strip_prefix("socket:").map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
+/// A process of `run`'s PID namespace whose parent ended, so that it is
+/// re-parented to odoo-init there (a shell entered into the namespace
+/// starts it and exits): its host PID, once it is odoo-init's child.
+fn orphan_of(run: &Run) -> i32 {
+    require("nsenter", "util-linux");
+    let mut enter = std::process::Command::new("nsenter");
+    enter.arg("--target").arg(run.pid.to_string());
+    if !is_root() {
+        enter.args(["--user", "--preserve-credentials"]);
+    }
+    let status = enter
+        .args(["--pid", "--", "sh", "-c", "sleep 600 & exit 0"])
+        .status()
+        .unwrap();
+    assert!(status.success(), "nsenter: {status}");
+    wait_until(LONG, "the orphan re-parented to odoo-init", || {
+        all_procs()
+            .into_iter()
+            .find(|p| p.ppid == run.pid && p.comm == "sleep")
+            .map(|p| p.pid)
+    })
+}
+
+/// Ends `pid`, a child of odoo-init, and waits until it is gone from the
+/// process table, zombie included: reaped.
+fn end_and_see_reaped(pid: i32) {
+    send(pid, libc::SIGKILL);
+    wait_until(LONG, "the ended process to be reaped", || {
+        proc_info(pid).is_none().then_some(())
+    });
+}
+
 impl Silent {
     /// `setup` started against this server, once it connected and waits
     /// in the database client for `what`.
@@ -94,6 +139,24 @@ impl Silent {
             .env("DB_USER", USER)
             .env("DB_PASSWORD", PASSWORD)
     }
+}
+
+/// A process that ends while PID 1 waits for a login's answer is reaped
+/// meanwhile: the wait goes on, on the very connection it was on (the
+/// same socket, the server accepted no other).
+#[test]
+fn an_orphan_is_reaped_while_a_login_gets_no_answer() {
+    let silent = Silent::start(false);
+    let mut run = silent.held(silent.job("RunOnly"), "odoo-init to wait for the login");
+    let waiting_on = sockets(run.pid);
+    assert!(!waiting_on.is_empty());
+    end_and_see_reaped(orphan_of(&run));
+    assert_eq!(sockets(run.pid), waiting_on, "the wait was cut, not kept");
+    assert_eq!(silent.accepted(), 1);
+    assert_eq!(wchan(run.pid), "do_epoll_wait");
+    let (code, took) = term(&mut run);
+    assert_eq!(code, 143, "{}", run.stderr());
+    assert!(took < BOUND, "{took:?}");
 }
 
 #[test]
@@ -197,6 +260,29 @@ fn a_frozen_server_during_a_step_holds_no_stop() {
     assert!(took < BOUND, "{took:?}");
 }
 
+/// A step that ends while its owner's beat waits on a frozen server is
+/// reaped meanwhile (the beat goes on, on the same connection), and its
+/// status is not lost: once the server is back, the failure is recorded
+/// with it, and the owner exits 65.
+#[test]
+fn a_step_that_ends_while_a_beat_waits_is_reaped_and_its_status_kept() {
+    let pg = Pg::start();
+    pg.ready_database();
+    let mut owner = pg.hanging_owner();
+    let step = owner.init_and_child().1.pid;
+    freeze_server(&pg, libc::SIGSTOP);
+    wait_in_database_client(&owner, "a beat to wait on the frozen server");
+    let waiting_on = sockets(owner.pid);
+    end_and_see_reaped(step);
+    let kept = sockets(owner.pid);
+    freeze_server(&pg, libc::SIGCONT);
+    assert_eq!(kept, waiting_on, "the beat was cut, not kept");
+    assert_eq!(owner.wait_exit(LONG), 65, "{}", owner.stderr());
+    let rows = pg.rows(DB);
+    let (_, state, _, _, exit_status) = rows.last().unwrap();
+    assert_eq!((state.as_str(), *exit_status), ("Updating", Some(137)));
+}
+
 /// The run phase: a SIGHUP's look at the gate meets a frozen server. The
 /// stop goes to Odoo, whose status is odoo-init's (the stand-in, as Odoo,
 /// exits 0 on SIGTERM).
@@ -264,22 +350,41 @@ fn has_open(pid: i32, name: &str) -> bool {
         .any(|target| target.ends_with(name))
 }
 
-/// PID 1 hashing a huge file itself (fewer addons than helpers are used
-/// for): SIGTERM ends the hash.
-#[test]
-fn hashing_a_huge_file_holds_no_stop() {
-    let pg = Pg::start();
+/// An update that has PID 1 hash a 64 GiB sparse file itself (fewer
+/// addons than helpers are used for), once it does.
+fn hashing_a_huge_file(pg: &Pg, scratch: &Scratch) -> Run {
     pg.ready_database();
-    let scratch = Scratch::new("huge");
     let dir = scratch.join("addons");
     let modules = addons(&dir, 2, 0, 64 << 30);
-    let mut run = changed_update(&pg, &dir, &modules).start();
+    let run = changed_update(pg, &dir, &modules).start();
     wait_until(LONG, "odoo-init to hash the huge file", || {
         has_open(run.pid, "big.bin").then_some(())
     });
+    run
+}
+
+/// PID 1 hashing a huge file: SIGTERM ends the hash.
+#[test]
+fn hashing_a_huge_file_holds_no_stop() {
+    let pg = Pg::start();
+    let scratch = Scratch::new("huge");
+    let mut run = hashing_a_huge_file(&pg, &scratch);
     let (code, took) = term(&mut run);
     assert_eq!(code, 143, "{}", run.stderr());
     assert!(took < BOUND, "{took:?}");
+}
+
+/// A process that ends while PID 1 hashes a huge file is reaped
+/// meanwhile: the hash goes on (the file still open).
+#[test]
+fn an_orphan_is_reaped_while_pid1_hashes() {
+    let pg = Pg::start();
+    let scratch = Scratch::new("huge");
+    let mut run = hashing_a_huge_file(&pg, &scratch);
+    end_and_see_reaped(orphan_of(&run));
+    assert!(has_open(run.pid, "big.bin"), "the hash ended first");
+    let (code, _) = term(&mut run);
+    assert_eq!(code, 143, "{}", run.stderr());
 }
 
 /// A hashing helper frozen (SIGSTOP): PID 1 does not wait for it beyond

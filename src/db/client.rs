@@ -10,6 +10,10 @@
 //! connection: the statement ends with the client's own "connection closed",
 //! so every caller treats it as the lost connection it then is, and the
 //! server rolls back what was open.
+//!
+//! The reaper is handed down the same way: while an operation waits, a
+//! child that ended is reaped at once ([`Reaper::tend`]), not when the
+//! operation is over; the operation goes on.
 
 use std::future::{poll_fn, Future};
 use std::os::fd::OwnedFd;
@@ -18,12 +22,17 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
+use std::rc::Rc;
+
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 use tokio::runtime::Runtime;
 use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Config, Error, Row, Socket};
+
+use crate::meanwhile::Meanwhile;
+use crate::reaper::Reaper;
 
 /// The longest any operation on an open connection may take on our side:
 /// the server's own bound (`conn::bounded`, 5 s) and a margin for the
@@ -38,6 +47,12 @@ pub(crate) enum Cut {
     Stop,
     /// No answer before the deadline.
     Deadline,
+}
+
+/// [`Meanwhile`]'s descriptors registered with one connection's runtime.
+struct Watched {
+    stop: Option<AsyncFd<Arc<OwnedFd>>>,
+    chld: Option<(AsyncFd<Arc<OwnedFd>>, Rc<Reaper>)>,
 }
 
 /// Why no connection was made.
@@ -64,7 +79,7 @@ pub(crate) struct Client {
 /// connection and the descriptor's registration go before their runtime.
 struct Io {
     driver: Option<Driver>,
-    stop: Option<AsyncFd<Arc<OwnedFd>>>,
+    watched: Watched,
     /// Why the last operation was cut short, if it was.
     cut: Option<Cut>,
     rt: Runtime,
@@ -75,38 +90,37 @@ impl Client {
     pub(crate) fn connect<T>(
         config: &Config,
         tls: T,
-        stop: Option<&Arc<OwnedFd>>,
+        meanwhile: &Meanwhile,
         deadline: Instant,
     ) -> Result<Client, ConnectFailed>
     where
         T: MakeTlsConnect<Socket> + 'static,
         T::Stream: Send,
     {
-        // Time for the deadlines, I/O for the socket and the stop descriptor.
+        // Time for the deadlines, I/O for the socket and the watched descriptors.
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_io()
             .enable_time()
             .build()
             .map_err(ConnectFailed::Local)?;
-        let stop = match stop {
-            Some(fd) => {
-                // Registered with this runtime's reactor (its epoll), read by no one.
-                let _entered = rt.enter();
-                // SAFETY: the descriptor is owned by what is registered (an
-                // `Arc<OwnedFd>`), so it stays open until the registration ends.
-                let watched =
-                    unsafe { AsyncFd::register_with_interest(Arc::clone(fd), Interest::READABLE) };
-                Some(watched.map_err(|e| ConnectFailed::Local(e.into()))?)
-            }
-            None => None,
+        let watched = Watched {
+            stop: meanwhile
+                .stop
+                .as_ref()
+                .map(|fd| register(&rt, fd))
+                .transpose()?,
+            chld: match &meanwhile.reaper {
+                Some(reaper) => Some((register(&rt, reaper.descriptor())?, Rc::clone(reaper))),
+                None => None,
+            },
         };
-        let connecting = drive(&rt, &mut None, stop.as_ref(), deadline, config.connect(tls));
+        let connecting = drive(&rt, &mut None, &watched, deadline, config.connect(tls));
         match connecting {
             Ok(Ok((client, connection))) => Ok(Client {
                 client,
                 io: Io {
                     driver: Some(Box::pin(connection)),
-                    stop,
+                    watched,
                     cut: None,
                     rt,
                 },
@@ -128,7 +142,7 @@ impl Client {
             let _ = drive(
                 &io.rt,
                 &mut None,
-                io.stop.as_ref(),
+                &io.watched,
                 deadline,
                 connection.as_mut(),
             );
@@ -264,7 +278,7 @@ impl Io {
         match drive(
             &self.rt,
             &mut self.driver,
-            self.stop.as_ref(),
+            &self.watched,
             deadline,
             op.as_mut(),
         ) {
@@ -280,12 +294,22 @@ impl Io {
     }
 }
 
+/// `fd` registered with `rt`'s reactor (its epoll), read by no one here.
+fn register(rt: &Runtime, fd: &Arc<OwnedFd>) -> Result<AsyncFd<Arc<OwnedFd>>, ConnectFailed> {
+    let _entered = rt.enter();
+    // SAFETY: the descriptor is owned by what is registered (an
+    // `Arc<OwnedFd>`), so it stays open until the registration ends.
+    let watched = unsafe { AsyncFd::register_with_interest(Arc::clone(fd), Interest::READABLE) };
+    watched.map_err(|e| ConnectFailed::Local(e.into()))
+}
+
 /// Polls `op` on this thread, with the connection's I/O beside it, until
-/// it is done, `deadline` passes or `stop` becomes readable.
+/// it is done, `deadline` passes or the stop descriptor becomes readable;
+/// reaps meanwhile whenever a child ended.
 fn drive<F: Future>(
     rt: &Runtime,
     driver: &mut Option<Driver>,
-    stop: Option<&AsyncFd<Arc<OwnedFd>>>,
+    watched: &Watched,
     deadline: Instant,
     op: F,
 ) -> Result<F::Output, Cut> {
@@ -305,7 +329,15 @@ fn drive<F: Future>(
                     return Poll::Pending;
                 }
             }
-            if let Some(Poll::Ready(Ok(_))) = stop.map(|s| s.poll_read_ready(cx)) {
+            if let Some((chld, reaper)) = &watched.chld {
+                // Edge by edge: drained by `tend`, readable again at the
+                // next SIGCHLD; the readiness cleared until then.
+                while let Poll::Ready(Ok(mut ready)) = chld.poll_read_ready(cx) {
+                    reaper.tend();
+                    ready.clear_ready();
+                }
+            }
+            if let Some(Poll::Ready(Ok(_))) = watched.stop.as_ref().map(|s| s.poll_read_ready(cx)) {
                 return Poll::Ready(Err(Cut::Stop));
             }
             if expired.as_mut().poll(cx).is_ready() {

@@ -11,11 +11,10 @@
 
 use std::error::Error as _;
 use std::fmt;
-use std::os::fd::OwnedFd;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::db::client::{Client, ConnectFailed, Cut, Transaction};
+use crate::meanwhile::Meanwhile;
 use tokio_postgres::config::{ChannelBinding, SslMode};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
@@ -58,9 +57,9 @@ pub(crate) struct Target {
     dbname: String,
     user: String,
     password: Option<String>,
-    /// Readable when what is under way must stop (the job's SIGTERM and
-    /// SIGINT); every connection made from this target watches it.
-    stop: Option<Arc<OwnedFd>>,
+    /// What every connection made from this target minds: the stop
+    /// descriptor (the job's SIGTERM and SIGINT) and the reaper.
+    meanwhile: Meanwhile,
 }
 
 impl Target {
@@ -76,14 +75,14 @@ impl Target {
             dbname: dbname.to_string(),
             user: user.to_string(),
             password: password.map(str::to_string),
-            stop: None,
+            meanwhile: Meanwhile::default(),
         }
     }
 
     /// The same target, its connections and their every operation ended
     /// as soon as `stop` is readable.
-    pub(crate) fn stopped_by(mut self, stop: Arc<OwnedFd>) -> Target {
-        self.stop = Some(stop);
+    pub(crate) fn minding(mut self, meanwhile: Meanwhile) -> Target {
+        self.meanwhile = meanwhile;
         self
     }
 
@@ -187,12 +186,12 @@ impl Target {
                 tls::ChannelBinding::Prefer => ChannelBinding::Prefer,
                 tls::ChannelBinding::Require => ChannelBinding::Require,
             });
-        let stop = self.stop.as_ref();
+        let meanwhile = &self.meanwhile;
         let made = match self.db.tls.connector() {
             Some(connector) if ssl != SslMode::Disable => {
-                Client::connect(&config, connector, stop, deadline)
+                Client::connect(&config, connector, meanwhile, deadline)
             }
-            _ => Client::connect(&config, NoTls, stop, deadline),
+            _ => Client::connect(&config, NoTls, meanwhile, deadline),
         };
         match made {
             Ok(client) => Ok(Ok(client)),

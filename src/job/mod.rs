@@ -18,9 +18,8 @@ mod provision;
 mod steps;
 mod update;
 
+use crate::meanwhile::Meanwhile;
 use std::ffi::OsString;
-use std::os::fd::OwnedFd;
-use std::sync::Arc;
 
 use crate::config::{Config, UpdateWhat};
 use crate::db::conn::Target;
@@ -132,7 +131,7 @@ fn run(
         .iter()
         .any(|s| matches!(s, Step::Install | Step::Update))
     {
-        match find_addons(&cfg, &plan, &extra, sup.stop_descriptor()) {
+        match find_addons(&cfg, &plan, &extra, sup.meanwhile()) {
             Ok(addons) => Some(addons),
             Err(failure) => return end(sup, failure),
         }
@@ -148,8 +147,8 @@ fn run(
         None => None,
     };
     let extra = ExtraArgs::new(extra, instance);
-    let target = Target::of(&cfg.db, cfg.password.as_deref(), cfg.db.name())
-        .stopped_by(sup.stop_descriptor());
+    let target =
+        Target::of(&cfg.db, cfg.password.as_deref(), cfg.db.name()).minding(sup.meanwhile());
     let mut ctx = Ctx {
         env: odoo::environment(&cfg.db, passfile.as_deref()),
         store: Store::new(hostname(), cfg.mode.name(), cfg.lease),
@@ -203,7 +202,7 @@ fn find_addons(
     cfg: &Config,
     plan: &Plan,
     extra: &[OsString],
-    stop: Arc<OwnedFd>,
+    meanwhile: Meanwhile,
 ) -> Result<Addons, Failure> {
     let found = addons::discover(
         cfg.addons_path.as_deref(),
@@ -215,7 +214,7 @@ fn find_addons(
     let addons = match found {
         Ok(addons) => addons
             .with_helper(std::env::current_exe().ok())
-            .with_stop(stop),
+            .minding(meanwhile),
         Err(e) => return Err(Failure::Usage(e.to_string())),
     };
     if addons.dirs().is_empty() {

@@ -165,7 +165,7 @@ fn look_at_the_gate(
         database.password.as_deref(),
         database.db.name(),
     )
-    .stopped_by(sup.stop_descriptor());
+    .minding(sup.meanwhile());
     let mut session = Session::new(target);
     let client = connected(&mut session, wait, &mut sup.pause()).map_err(unavailable)?;
     let store = Store::new(

@@ -36,7 +36,7 @@ impl Ctx {
             &cfg.admin_user,
             cfg.admin_password.as_deref(),
         )
-        .stopped_by(pause.stop_descriptor());
+        .minding(pause.meanwhile());
         let mut session = Session::new(admin);
         let client = connected(&mut session, cfg.db_wait_timeout, pause).map_err(unavailable)?;
         let name = cfg.db.name();
@@ -77,8 +77,8 @@ impl Ctx {
         }
         // Nothing is made for a role that cannot log in (a wrong password,
         // NOLOGIN): an empty database would only make pods wait.
-        let login = Target::of(&cfg.db, cfg.password.as_deref(), "postgres")
-            .stopped_by(pause.stop_descriptor());
+        let login =
+            Target::of(&cfg.db, cfg.password.as_deref(), "postgres").minding(pause.meanwhile());
         if let Err(e) = login.connect_once(Instant::now() + cfg.db_wait_timeout) {
             let why = ConnectError::from(e);
             if matches!(why, ConnectError::Stopped) {
@@ -153,8 +153,8 @@ impl Ctx {
             Err(NotConnected::Failed(ConnectError::NoDatabase)) => {}
             Err(e) => return Err(unavailable(e)),
         }
-        let target = Target::of(&cfg.db, cfg.password.as_deref(), "postgres")
-            .stopped_by(pause.stop_descriptor());
+        let target =
+            Target::of(&cfg.db, cfg.password.as_deref(), "postgres").minding(pause.meanwhile());
         let mut session = Session::new(target);
         let client = connected(&mut session, cfg.db_wait_timeout, pause).map_err(unavailable)?;
         let sql = format!(

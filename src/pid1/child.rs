@@ -47,37 +47,20 @@ impl Supervisor {
         }
     }
 
-    /// Reaps until nothing is left to reap. Returns the child's status if it
-    /// was reaped now, and whether no children at all remain.
+    /// Reaps until nothing is left to reap ([`crate::reaper::Reaper::reap`]). Returns the
+    /// child's status if it was reaped now (or by a wait that was not the
+    /// supervisor's, [`crate::reaper::Reaper::tend`]), and whether no children at all remain.
     pub(super) fn reap(&mut self, child: &mut Child) -> (Option<i32>, bool) {
-        let mut reaped_child = None;
-        // Orphans are only counted: this loop runs once per zombie in the container.
-        let mut others = 0u32;
-        let none_left = loop {
-            let mut raw = 0;
-            // SAFETY: waitpid only writes the status integer we own.
-            let pid = unsafe { libc::waitpid(-1, &mut raw, libc::WNOHANG) };
-            if pid > 0 {
-                if pid == child.pid {
-                    reaped_child = Some(self.exited(child, raw));
-                } else {
-                    others += 1;
-                }
-                continue;
-            }
-            if pid == 0 {
-                break false;
-            }
-            match io::Error::last_os_error().raw_os_error() {
-                Some(libc::EINTR) => continue,
-                Some(libc::ECHILD) => break true,
-                _ => break false,
-            }
-        };
-        if others > 0 {
-            log::debug!("reaped {others} other process(es)");
+        let reaped = self.reaper.reap();
+        // Orphans are only counted: this runs once per wake, whatever their number.
+        if reaped.count > 0 {
+            log::debug!("reaped {} process(es)", reaped.count);
         }
-        (reaped_child, none_left)
+        let status = match self.reaper.take(child.pid) {
+            Some(raw) if child.status.is_none() => Some(self.exited(child, raw)),
+            _ => None,
+        };
+        (status, reaped.none_left)
     }
 
     /// Records and logs the tracked child's end. Without WUNTRACED, waitpid
@@ -125,6 +108,8 @@ impl Supervisor {
         match cmd.spawn() {
             Ok(handle) => {
                 let pid = handle.id() as libc::pid_t;
+                // Its status is kept for us whoever reaps it.
+                self.reaper.keep(pid);
                 log::info!(child_pid = pid; "started PID {pid}: {}", spec.shown.join(" "));
                 self.status.child_started(pid, &spec.shown, serving);
                 Ok(Child {

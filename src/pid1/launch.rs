@@ -4,12 +4,11 @@
 //! through while the supervisor keeps reaping and listening.
 
 use std::ffi::OsString;
-use std::os::fd::OwnedFd;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::signals;
 use super::supervisor::{Event, Supervisor};
+use crate::meanwhile::Meanwhile;
 use crate::status::Status;
 
 /// Why a launcher did not produce a command.
@@ -83,9 +82,9 @@ impl Pause<'_> {
         self.sup.stopped_status()
     }
 
-    /// [`Supervisor::stop_descriptor`], for the database client's waits.
-    pub fn stop_descriptor(&self) -> Arc<OwnedFd> {
-        self.sup.stop_descriptor()
+    /// [`Supervisor::meanwhile`], for the database client's waits.
+    pub fn meanwhile(&self) -> Meanwhile {
+        self.sup.meanwhile()
     }
 
     /// SIGTERM or SIGINT arrived and waits to be taken (by the next sleep):

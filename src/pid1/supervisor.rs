@@ -12,10 +12,13 @@ use super::child::{spawn_status, Child};
 use super::launch::{Abort, ChildSpec, Launcher, Pause};
 use super::stop::Scope;
 use crate::exit;
+use crate::meanwhile::Meanwhile;
 use crate::pid1::memory;
 use crate::pid1::signals::{self, Received, Signals};
+use crate::reaper::Reaper;
 use crate::status::{Phase, Status};
 use std::os::fd::OwnedFd;
+use std::rc::Rc;
 use std::sync::Arc;
 
 const BACKOFF_FIRST: Duration = Duration::from_secs(1);
@@ -85,6 +88,9 @@ pub struct Supervisor {
     stop: Arc<OwnedFd>,
     /// The first SIGTERM or SIGINT taken.
     stopped_by: Option<i32>,
+    /// Every reap, the supervisor's and the database client's
+    /// ([`Supervisor::reaper`]); the child's status is kept there.
+    pub(super) reaper: Rc<Reaper>,
 }
 
 impl Supervisor {
@@ -103,8 +109,11 @@ impl Supervisor {
         let terminal = nix::unistd::isatty(std::io::stdin()).unwrap_or(false)
             && nix::unistd::tcgetpgrp(std::io::stdin()).ok() == Some(nix::unistd::getpgrp());
         let stop = Arc::new(signals::stop_descriptor()?);
+        // After take_over: its signalfd sees SIGCHLD only while it is blocked.
+        let reaper = Rc::new(Reaper::new()?);
         Ok(Supervisor {
             stop,
+            reaper,
             stopped_by: None,
             signals,
             status: Status::detached(),
@@ -132,10 +141,14 @@ impl Supervisor {
         exit::for_signal(signo)
     }
 
-    /// A descriptor readable while SIGTERM or SIGINT is pending, for waits
-    /// outside the supervisor (the database client's) to end at a stop.
-    pub fn stop_descriptor(&self) -> Arc<OwnedFd> {
-        Arc::clone(&self.stop)
+    /// What waits outside the supervisor (the database client's, hashing)
+    /// mind: the stop descriptor, readable while SIGTERM or SIGINT is
+    /// pending, to end at a stop; the reaper, to reap while they wait.
+    pub fn meanwhile(&self) -> Meanwhile {
+        Meanwhile {
+            stop: Some(Arc::clone(&self.stop)),
+            reaper: Some(Rc::clone(&self.reaper)),
+        }
     }
 
     /// The run phase: start, watch, restart on SIGHUP, apply `on_exit`.
@@ -337,8 +350,18 @@ impl Supervisor {
     ) -> Event {
         let mut child = child;
         loop {
-            let Some(received) = self.signals.wait(deadline) else {
-                return Event::Deadline;
+            // A database operation reaped meanwhile and took the SIGCHLD
+            // with it: what it reaped is looked at as if one had come.
+            let received = if self.reaper.news() {
+                Received {
+                    signo: libc::SIGCHLD,
+                    sender: 0,
+                }
+            } else {
+                match self.signals.wait(deadline) {
+                    Some(received) => received,
+                    None => return Event::Deadline,
+                }
             };
             match received.signo {
                 libc::SIGCHLD => {

@@ -21,14 +21,14 @@
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 use nix::dir::{Dir, Type};
 use nix::fcntl::{openat, AtFlags, OFlag};
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::stat::{fstatat, Mode};
 use sha1::{Digest, Sha1};
+
+use crate::meanwhile::Meanwhile;
 
 use super::fnmatch::{matches, tokens, Token};
 
@@ -146,21 +146,16 @@ pub const MAX_DEPTH: usize = 256;
 /// Between two chunks of this many reads a long hash looks at the stop.
 const READS_PER_LOOK: usize = 16;
 
-/// What may end a hash early: a descriptor that is readable when the
-/// caller must stop (the job's SIGTERM and SIGINT), looked at without
-/// reading it between directories and every 1 MiB read.
+/// What may end a hash early: the caller's [`Meanwhile`] (a stop, the
+/// job's SIGTERM and SIGINT), looked at between directories and every
+/// 1 MiB read, which also reaps children that ended meanwhile.
 #[derive(Clone, Copy, Default)]
-pub struct Stop<'a>(pub Option<&'a OwnedFd>);
+pub struct Stop<'a>(pub Option<&'a Meanwhile>);
 
 impl Stop<'_> {
     fn asked(self) -> io::Result<()> {
-        let Some(fd) = self.0 else {
-            return Ok(());
-        };
-        let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
-        // A zero timeout: a look, never a wait.
-        match poll(&mut fds, PollTimeout::ZERO) {
-            Ok(n) if n > 0 => Err(stopped()),
+        match self.0 {
+            Some(meanwhile) if meanwhile.stop_asked() => Err(stopped()),
             _ => Ok(()),
         }
     }

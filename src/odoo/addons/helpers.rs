@@ -18,6 +18,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::hash::{checksum, checksum_until, Rules, Stop};
 use super::Addons;
+use crate::meanwhile::Meanwhile;
 
 /// The hidden command a hashing helper runs: `odoo-init hash-addons
 /// EXCLUDE LANGS DIR...`.
@@ -57,7 +58,13 @@ impl Addons {
                     .stdout(Stdio::piped())
                     .spawn();
                 match spawned {
-                    Ok(child) => helpers.push((k, child)),
+                    Ok(child) => {
+                        // Its status kept for us if a wait of ours reaps it first.
+                        if let Some(reaper) = &self.meanwhile.reaper {
+                            reaper.keep(child.id() as libc::pid_t);
+                        }
+                        helpers.push((k, child))
+                    }
                     Err(e) => log::debug!("no hashing helper ({}): {e}", program.display()),
                 }
             }
@@ -67,7 +74,7 @@ impl Addons {
             .filter(|k| !helpers.iter().any(|(h, _)| h == k))
             .flat_map(share)
             .collect();
-        let stop = Stop(self.stop.as_deref());
+        let stop = Stop(Some(&self.meanwhile));
         let started = Instant::now();
         let mut result = hash_into(&mut sums, &mine, dirs, rules, stop);
         // A helper's share is as large as ours: as long again, and a margin.
@@ -77,7 +84,7 @@ impl Addons {
         for (k, child) in helpers {
             let indexes: Vec<usize> = share(k).collect();
             let output = match &result {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => end(child),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => end(child, stop),
                 _ => helper_output(child, indexes.len(), deadline, stop),
             };
             match output {
@@ -133,59 +140,99 @@ fn helper_output(
             "a hashing helper (PID {}) did not answer in time: ended, its share hashed here",
             child.id()
         );
-        return end(child);
+        return end(child, stop);
     };
-    // Its output is complete; it exits right after (or is ended: a helper
-    // stopped just before its exit must not hold PID 1 in `waitpid`).
-    let status = match child.try_wait() {
-        Ok(Some(status)) => Ok(status),
-        _ => {
-            let _ = child.kill();
-            child.wait()
-        }
-    };
+    // Its output is complete; it exits right after (or is ended at the
+    // deadline: a helper stopped just before its exit must not hold PID 1).
+    let exited_0 = reap(child, stop, deadline);
     let lines: Vec<String> = text.lines().map(str::to_string).collect();
-    let ok = status.is_ok_and(|s| s.success()) && lines.len() == expected;
+    let ok = exited_0 && lines.len() == expected;
     if !ok {
         log::debug!("a hashing helper failed; its share is hashed here");
     }
     ok.then_some(lines)
 }
 
-/// Ends a helper (SIGKILL: it holds nothing that needs a clean end) and
-/// reaps it.
-fn end(mut child: Child) -> Option<Vec<String>> {
-    let _ = child.kill();
-    let _ = child.wait();
+/// Ends a helper and reaps it ([`reap`]): its output is not used.
+fn end(child: Child, stop: Stop) -> Option<Vec<String>> {
+    reap(child, stop, Instant::now());
     None
 }
 
-/// All a helper writes, until its end of output; `None` at the deadline or
-/// a stop. `poll` on its pipe and the stop descriptor: waits for either,
-/// never longer than the deadline.
-fn read_until(mut out: ChildStdout, deadline: Instant, stop: Stop) -> Option<String> {
-    let mut bytes = Vec::new();
-    let mut chunk = [0u8; 4096];
+/// Reaps a helper; true when it exited 0. One that has not exited by
+/// `deadline` is ended with SIGKILL (it holds nothing that needs a clean
+/// end).
+fn reap(mut child: Child, stop: Stop, deadline: Instant) -> bool {
+    let pid = child.id() as libc::pid_t;
+    if let Some(raw) = reaped(pid, stop, deadline) {
+        return raw == 0;
+    }
+    let exited_0 = match child.try_wait() {
+        Ok(Some(status)) => status.success(),
+        _ => {
+            let _ = child.kill();
+            let _ = child.wait();
+            false
+        }
+    };
+    if let Some(reaper) = stop.0.and_then(|m| m.reaper.as_deref()) {
+        reaper.forget(pid);
+    }
+    exited_0
+}
+
+/// With a reaper (PID 1): `pid`'s raw status once the reaper reaped it
+/// (a wait of ours may have done so meanwhile, [`Meanwhile::tend`]),
+/// waited for on its descriptor until `deadline`; `None` at the deadline,
+/// at a stop, and without a reaper.
+fn reaped(pid: libc::pid_t, stop: Stop, deadline: Instant) -> Option<i32> {
+    let meanwhile = stop.0?;
+    let reaper = meanwhile.reaper.as_deref()?;
+    loop {
+        if let Some(raw) = reaper.take(pid) {
+            return Some(raw);
+        }
+        let mut fds = meanwhile.descriptors();
+        if !poll_until(&mut fds, deadline) || meanwhile.polled(&fds) {
+            return None;
+        }
+    }
+}
+
+/// `poll` until one of `fds` is ready (true) or `deadline` passes (false).
+fn poll_until(fds: &mut [PollFd], deadline: Instant) -> bool {
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+        match poll(fds, PollTimeout::from(ms)) {
+            Ok(0) if left.is_zero() => return false,
+            Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return false,
+            Ok(_) => return true,
+        }
+    }
+}
+
+/// All a helper writes, until its end of output; `None` at the deadline or
+/// a stop. `poll` on its pipe and the [`Meanwhile`]'s descriptors: waits
+/// for its output or a stop, never longer than the deadline, and reaps
+/// meanwhile.
+fn read_until(mut out: ChildStdout, deadline: Instant, stop: Stop) -> Option<String> {
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let nothing = Meanwhile::default();
+    let meanwhile = stop.0.unwrap_or(&nothing);
+    loop {
         let mut fds = vec![PollFd::new(out.as_fd(), PollFlags::POLLIN)];
-        if let Some(fd) = stop.0 {
-            fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
-        }
-        match poll(&mut fds, PollTimeout::from(ms)) {
-            Ok(0) if left.is_zero() => return None,
-            Ok(0) => continue,
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(_) => return None,
-            Ok(_) => {}
-        }
-        if fds
-            .get(1)
-            .and_then(|f| f.revents())
-            .is_some_and(|r| !r.is_empty())
-        {
+        fds.extend(meanwhile.descriptors());
+        if !poll_until(&mut fds, deadline) || meanwhile.polled(&fds[1..]) {
             return None;
+        }
+        if fds[0].revents().is_none_or(|r| r.is_empty()) {
+            return None;
+        }
+        if fds[0].revents().is_none_or(|r| r.is_empty()) {
+            continue;
         }
         // Readable or hung up: this read does not block.
         match out.read(&mut chunk) {

@@ -10,11 +10,10 @@ mod helpers;
 use std::ffi::OsString;
 use std::fs::{self, File};
 use std::io::Read;
-use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use crate::env::{self, ConfigError, Lookup};
+use crate::meanwhile::Meanwhile;
 use crate::odoo::rc;
 
 pub use hash::{checksum, stopped, Rules, DEFAULT_EXCLUDE, MAX_DEPTH};
@@ -29,8 +28,8 @@ pub struct Addons {
     dirs: Vec<PathBuf>,
     /// The program helpers run ([`HELPER_COMMAND`]); `None`: no helpers.
     helper: Option<PathBuf>,
-    /// Readable when hashing must stop ([`hash::Stop`]).
-    stop: Option<Arc<OwnedFd>>,
+    /// Ends hashing at a stop and reaps meanwhile ([`hash::Stop`]).
+    meanwhile: Meanwhile,
 }
 
 impl Addons {
@@ -38,13 +37,14 @@ impl Addons {
         Addons {
             dirs,
             helper: None,
-            stop: None,
+            meanwhile: Meanwhile::default(),
         }
     }
 
-    /// Hashing ends early, with [`hash::stopped`], once `stop` is readable.
-    pub(crate) fn with_stop(mut self, stop: Arc<OwnedFd>) -> Addons {
-        self.stop = Some(stop);
+    /// Hashing ends early, with [`hash::stopped`], once a stop is pending,
+    /// and reaps children that ended meanwhile.
+    pub(crate) fn minding(mut self, meanwhile: Meanwhile) -> Addons {
+        self.meanwhile = meanwhile;
         self
     }
 
