@@ -18,7 +18,8 @@ use crate::odoo::checksums;
 use crate::odoo::command as odoo;
 use crate::odoo::modules;
 use crate::pid1::launch::{ChildSpec, Pause};
-use crate::pid1::supervisor::{StepEvent, Supervisor};
+use crate::pid1::step::StepEvent;
+use crate::pid1::supervisor::Supervisor;
 use crate::status::Phase;
 
 /// How a claimed step ended.

@@ -8,5 +8,6 @@ pub(crate) mod launch;
 pub(crate) mod memory;
 pub(crate) mod restart;
 pub mod signals;
+pub(crate) mod step;
 pub(crate) mod stop;
 pub(crate) mod supervisor;
