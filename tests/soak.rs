@@ -11,8 +11,9 @@
 //! outside, during and after every round: never two update steps at once
 //! (process table), no row of a reset owner's step committed after its
 //! `Reset` (commit timestamps), every exit a documented code, the fleet
-//! serving again within a bound once the faults stop, no zombie, and
-//! SIGTERM honoured within a bound.
+//! serving again within a bound once the faults stop, no zombie (none
+//! staying odoo-init's while it runs, none left), and SIGTERM honoured
+//! within a bound.
 //!
 //! `SOAK_ROUNDS=N` (default 2, what CI runs) and `SOAK_SEED=S` (default:
 //! from the clock; printed): each round prints its own seed, and
@@ -35,6 +36,9 @@ const LEASE: u64 = 5;
 const SETTLE: Duration = Duration::from_secs(150);
 /// SIGTERM to exit, with the stand-in's own stop.
 const STOP_BOUND: Duration = Duration::from_secs(5);
+/// The longest a zombie may stay odoo-init's while odoo-init runs (not
+/// frozen): it is reaped at once, also while a database operation waits.
+const ZOMBIE_BOUND: Duration = Duration::from_secs(2);
 /// The exit codes a pod may end with under faults (docs, "Exit status").
 const DOCUMENTED: [i32; 7] = [0, 65, 69, 75, 76, 130, 143];
 
@@ -241,12 +245,15 @@ impl World<'_> {
 }
 
 /// A maintenance script whose one session commits 15 tagged rows, 0.2 s
-/// apart (its `application_name` is the claim's tag).
+/// apart (its `application_name` is the claim's tag). It first leaves an
+/// orphan that ends a second later, for odoo-init to reap whatever it is
+/// waiting for then (a beat on a database cut off, say).
 fn maintenance_script(scratch: &Scratch) -> String {
     let path = scratch.join("run.sh");
     std::fs::write(
         &path,
         "#!/bin/sh\n\
+         ( sleep 1 & )\n\
          exec psql -X -q -v ON_ERROR_STOP=1 -c 'DO $$ BEGIN FOR i IN 1..15 LOOP \
          INSERT INTO fence_probe (app) VALUES (current_setting($q$application_name$q$)); \
          COMMIT; PERFORM pg_sleep(0.2); END LOOP; END $$'\n",
@@ -375,10 +382,16 @@ fn fault(world: &mut World, pods: &mut [Pod], rng: &mut Rng) -> &'static str {
 
 /// Every pod serving (or, an `UpdateOnly`, done); the orchestrator keeps
 /// them up meanwhile. How long it took.
-fn settle(world: &World, pods: &mut [Pod], bad: &mut Vec<String>) -> Option<Duration> {
+fn settle(
+    world: &World,
+    pods: &mut [Pod],
+    bad: &mut Vec<String>,
+    zombies: &mut ZombieWatch,
+) -> Option<Duration> {
     let since = Instant::now();
     while since.elapsed() < SETTLE {
         world.keep_up(pods, bad);
+        zombies.look(pods);
         let all = pods
             .iter()
             .all(|p| p.done || (p.kind != Kind::UpdateOnly && in_run_phase(&p.run)));
@@ -390,8 +403,38 @@ fn settle(world: &World, pods: &mut [Pod], bad: &mut Vec<String>) -> Option<Dura
     None
 }
 
+/// Zombies whose parent is a pod's odoo-init, looked at whenever the
+/// orchestrator looks; one that stays while odoo-init runs (not frozen by
+/// a fault) is a violation.
+#[derive(Default)]
+struct ZombieWatch {
+    /// Each zombie seen, since when (odoo-init running all along).
+    seen: BTreeMap<i32, Instant>,
+    oldest: Duration,
+}
+
+impl ZombieWatch {
+    fn look(&mut self, pods: &[Pod]) {
+        let now = Instant::now();
+        let mut seen = BTreeMap::new();
+        for pod in pods.iter().filter(|p| !p.done && p.run.pid > 0) {
+            let running = proc_info(pod.run.pid).is_some_and(|p| !matches!(p.state, 'T' | 't'));
+            for zombie in pod.run.zombies().iter().filter(|z| z.ppid == pod.run.pid) {
+                if running {
+                    let since = *self.seen.get(&zombie.pid).unwrap_or(&now);
+                    self.oldest = self.oldest.max(now - since);
+                    seen.insert(zombie.pid, since);
+                }
+            }
+        }
+        self.seen = seen;
+    }
+}
+
 struct Tally {
     faults: BTreeMap<&'static str, u32>,
+    /// The longest a zombie stayed a running odoo-init's.
+    zombie_most: Duration,
     /// Rounds in which a fenced step process outlived its claim.
     stale_steps: u32,
     /// Samples of the database's sessions taken.
@@ -414,6 +457,7 @@ fn round(world: &mut World, n: u32, seed: u64, tally: &mut Tally) {
     );
     let sampler = StepSampler::start("soak");
     let claims = ClaimSampler::start(world.pg);
+    let mut zombies = ZombieWatch::default();
     let mut bad = Vec::new();
     let kinds = [Kind::UpdateAndRun, Kind::RunOnly, Kind::UpdateOnly];
     let mut pods: Vec<Pod> = (0..4)
@@ -444,15 +488,23 @@ fn round(world: &mut World, n: u32, seed: u64, tally: &mut Tally) {
         let gap = Instant::now() + rng.millis(300, 3000);
         while Instant::now() < gap {
             world.keep_up(&mut pods, &mut bad);
+            zombies.look(&pods);
             std::thread::sleep(Duration::from_millis(50));
         }
         let name = fault(world, &mut pods, &mut rng);
         println!("round {n}: {name}");
         *tally.faults.entry(name).or_default() += 1;
     }
-    match settle(world, &mut pods, &mut bad) {
+    match settle(world, &mut pods, &mut bad, &mut zombies) {
         Some(took) => tally.settle_most = tally.settle_most.max(took),
         None => bad.push(format!("the fleet did not serve again within {SETTLE:?}")),
+    }
+    tally.zombie_most = tally.zombie_most.max(zombies.oldest);
+    if zombies.oldest > ZOMBIE_BOUND {
+        bad.push(format!(
+            "a zombie stayed odoo-init's for {:?} while it ran",
+            zombies.oldest
+        ));
     }
     let seen = sampler.finish();
     if seen.most > 1 {
@@ -627,6 +679,7 @@ fn randomized_faults_keep_every_invariant() {
     };
     let mut tally = Tally {
         faults: BTreeMap::new(),
+        zombie_most: Duration::ZERO,
         stale_steps: 0,
         claim_samples: 0,
         violations: Vec::new(),
@@ -641,7 +694,7 @@ fn randomized_faults_keep_every_invariant() {
         round(&mut world, n, round_seed, &mut tally);
     }
     println!(
-        "soak: {rounds} rounds in {:.0}s, seed {seed}; faults: {:?}; violations: {}; database samples {}; rounds with a fenced step process outliving its claim {}; longest settle {:.1}s; longest SIGTERM to exit {:.2}s",
+        "soak: {rounds} rounds in {:.0}s, seed {seed}; faults: {:?}; violations: {}; database samples {}; rounds with a fenced step process outliving its claim {}; longest settle {:.1}s; longest SIGTERM to exit {:.2}s; longest a zombie stayed a running odoo-init's {:.2}s",
         started.elapsed().as_secs_f64(),
         tally.faults,
         tally.violations.len(),
@@ -649,6 +702,7 @@ fn randomized_faults_keep_every_invariant() {
         tally.stale_steps,
         tally.settle_most.as_secs_f64(),
         tally.stop_most.as_secs_f64(),
+        tally.zombie_most.as_secs_f64(),
     );
     assert!(tally.violations.is_empty(), "{:#?}", tally.violations);
 }

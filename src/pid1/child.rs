@@ -47,9 +47,9 @@ impl Supervisor {
         }
     }
 
-    /// Reaps until nothing is left to reap ([`crate::reaper::Reaper::reap`]). Returns the
-    /// child's status if it was reaped now (or by a wait that was not the
-    /// supervisor's, [`crate::reaper::Reaper::tend`]), and whether no children at all remain.
+    /// Reaps until nothing is left to reap (`Reaper::reap`). Returns the
+    /// child's status if it was reaped now, or by a wait that was not the
+    /// supervisor's (`Reaper::tend`), and whether no children at all remain.
     pub(super) fn reap(&mut self, child: &mut Child) -> (Option<i32>, bool) {
         let reaped = self.reaper.reap();
         // Orphans are only counted: this runs once per wake, whatever their number.
