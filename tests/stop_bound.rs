@@ -44,6 +44,13 @@ fn term(run: &mut Run) -> (i32, Duration) {
     (code, took)
 }
 
+/// SIGTERM, then the exit code, asserted to come within [`BOUND`].
+fn term_within_bound(run: &mut Run) -> i32 {
+    let (code, took) = term(run);
+    assert!(took < BOUND, "{took:?}: {}", run.stderr());
+    code
+}
+
 /// A server that accepts connections and never says a word; with
 /// `tls_yes`, it answers a TLS request with "yes" and then stays silent
 /// (a handshake that stalls). Its connections are kept open.
@@ -154,9 +161,7 @@ fn an_orphan_is_reaped_while_a_login_gets_no_answer() {
     assert_eq!(sockets(run.pid), waiting_on, "the wait was cut, not kept");
     assert_eq!(silent.accepted(), 1);
     assert_eq!(wchan(run.pid), "do_epoll_wait");
-    let (code, took) = term(&mut run);
-    assert_eq!(code, 143, "{}", run.stderr());
-    assert!(took < BOUND, "{took:?}");
+    assert_eq!(term_within_bound(&mut run), 143, "{}", run.stderr());
 }
 
 #[test]
@@ -166,9 +171,7 @@ fn a_server_that_accepts_and_stays_silent_holds_no_stop() {
         silent.job("RunOnly"),
         "odoo-init to wait for the login's answer",
     );
-    let (code, took) = term(&mut run);
-    assert_eq!(code, 143, "{}", run.stderr());
-    assert!(took < BOUND, "{took:?}");
+    assert_eq!(term_within_bound(&mut run), 143, "{}", run.stderr());
 }
 
 /// SIGINT (Ctrl-C) ends it as SIGINT ends a process: 130, not SIGTERM's 143.
@@ -190,9 +193,7 @@ fn a_tls_handshake_that_stalls_holds_no_stop() {
         silent.job("RunOnly").env("DB_SSLMODE", "require"),
         "odoo-init to wait in the handshake",
     );
-    let (code, took) = term(&mut run);
-    assert_eq!(code, 143, "{}", run.stderr());
-    assert!(took < BOUND, "{took:?}");
+    assert_eq!(term_within_bound(&mut run), 143, "{}", run.stderr());
 }
 
 /// `DB_WAIT_TIMEOUT` is a deadline for the whole wait, not a count of
@@ -369,9 +370,7 @@ fn hashing_a_huge_file_holds_no_stop() {
     let pg = Pg::start();
     let scratch = Scratch::new("huge");
     let mut run = hashing_a_huge_file(&pg, &scratch);
-    let (code, took) = term(&mut run);
-    assert_eq!(code, 143, "{}", run.stderr());
-    assert!(took < BOUND, "{took:?}");
+    assert_eq!(term_within_bound(&mut run), 143, "{}", run.stderr());
 }
 
 /// A process that ends while PID 1 hashes a huge file is reaped
@@ -383,8 +382,7 @@ fn an_orphan_is_reaped_while_pid1_hashes() {
     let mut run = hashing_a_huge_file(&pg, &scratch);
     end_and_see_reaped(orphan_of(&run));
     assert!(has_open(run.pid, "big.bin"), "the hash ended first");
-    let (code, _) = term(&mut run);
-    assert_eq!(code, 143, "{}", run.stderr());
+    assert_eq!(term_within_bound(&mut run), 143, "{}", run.stderr());
 }
 
 /// A hashing helper frozen (SIGSTOP): PID 1 does not wait for it beyond
