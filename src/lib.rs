@@ -15,7 +15,7 @@ pub(crate) mod exit;
 pub(crate) mod files;
 pub(crate) mod job;
 pub(crate) mod logging;
-pub mod meanwhile;
+pub(crate) mod meanwhile;
 pub mod odoo;
 pub mod pid1;
 pub mod plan;

@@ -16,7 +16,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use crate::reaper::Reaper;
 
 #[derive(Clone, Debug, Default)]
-pub struct Meanwhile {
+pub(crate) struct Meanwhile {
     /// Readable while SIGTERM or SIGINT is pending (a signalfd that is
     /// never read: the supervisor's next wait takes the signal).
     pub(crate) stop: Option<Arc<OwnedFd>>,

@@ -28,7 +28,7 @@ pub(crate) struct Reaped {
 }
 
 #[derive(Debug)]
-pub struct Reaper {
+pub(crate) struct Reaper {
     /// A signalfd of SIGCHLD: readable while a SIGCHLD is pending. Read
     /// (drained) only by [`Reaper::tend`], so that the next SIGCHLD makes
     /// it readable again for a wait that watches it edge by edge.
@@ -44,7 +44,7 @@ pub struct Reaper {
 impl Reaper {
     /// SIGCHLD must be blocked already (`pid1::signals::Signals::take_over`):
     /// a signalfd sees only signals that are not delivered.
-    pub fn new() -> io::Result<Reaper> {
+    pub(crate) fn new() -> io::Result<Reaper> {
         use nix::sys::signal::{SigSet, Signal};
         use nix::sys::signalfd::{SfdFlags, SignalFd};
         let mut chld = SigSet::empty();

@@ -83,7 +83,7 @@ impl Pause<'_> {
     }
 
     /// [`Supervisor::meanwhile`], for the database client's waits.
-    pub fn meanwhile(&self) -> Meanwhile {
+    pub(crate) fn meanwhile(&self) -> Meanwhile {
         self.sup.meanwhile()
     }
 

@@ -129,7 +129,7 @@ impl Supervisor {
     /// What waits outside the supervisor (the database client's, hashing)
     /// mind: the stop descriptor, readable while SIGTERM or SIGINT is
     /// pending, to end at a stop; the reaper, to reap while they wait.
-    pub fn meanwhile(&self) -> Meanwhile {
+    pub(crate) fn meanwhile(&self) -> Meanwhile {
         Meanwhile {
             stop: Some(Arc::clone(&self.stop)),
             reaper: Some(Rc::clone(&self.reaper)),
