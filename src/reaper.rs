@@ -1,6 +1,6 @@
 //! Reaping: every zombie this process has, taken at once, wherever PID 1
 //! happens to wait; the exit status of a process someone waits for (the
-//! supervisor's child) kept until they take it.
+//! supervisor's child, a hashing helper) kept until they take it.
 //!
 //! Two kinds of wait share it. The supervisor's own (`sigtimedwait`) reaps
 //! when it takes SIGCHLD. A wait that is not the supervisor's (a database
@@ -12,7 +12,8 @@
 //! Knows nothing of databases, Odoo or the supervisor: only process IDs and
 //! `waitpid`. Whoever waits for a process of its own by its PID (the
 //! supervisor its child, `odoo::addons::helpers` the hashing helpers)
-//! keeps it here first, and asks here when its own `waitpid` finds it gone.
+//! keeps it here first and takes its status from here: any reap here may
+//! be the one that found it.
 
 use std::cell::{Cell, RefCell};
 use std::io;
