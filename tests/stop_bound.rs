@@ -72,38 +72,6 @@ fn sockets(pid: i32) -> Vec<String> {
     found
 }
 
-/// A process of `run`'s PID namespace whose parent ended, so that it is
-/// re-parented to odoo-init there (a shell entered into the namespace
-/// starts it and exits): its host PID, once it is odoo-init's child.
-fn orphan_of(run: &Run) -> i32 {
-    require("nsenter", "util-linux");
-    let mut enter = std::process::Command::new("nsenter");
-    enter.arg("--target").arg(run.pid.to_string());
-    if !is_root() {
-        enter.args(["--user", "--preserve-credentials"]);
-    }
-    let status = enter
-        .args(["--pid", "--", "sh", "-c", "sleep 600 & exit 0"])
-        .status()
-        .unwrap();
-    assert!(status.success(), "nsenter: {status}");
-    wait_until(LONG, "the orphan re-parented to odoo-init", || {
-        all_procs()
-            .into_iter()
-            .find(|p| p.ppid == run.pid && p.comm == "sleep")
-            .map(|p| p.pid)
-    })
-}
-
-/// Ends `pid`, a child of odoo-init, and waits until it is gone from the
-/// process table, zombie included: reaped.
-fn end_and_see_reaped(pid: i32) {
-    send(pid, libc::SIGKILL);
-    wait_until(LONG, "the ended process to be reaped", || {
-        proc_info(pid).is_none().then_some(())
-    });
-}
-
 impl Silent {
     /// `setup` started against this server, once it connected and waits
     /// in the database client for `what`.

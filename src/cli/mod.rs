@@ -127,6 +127,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
         "status" => status(rest),
         "probe" => probe(rest),
         crate::odoo::addons::HELPER_COMMAND => crate::odoo::addons::helper_main(rest),
+        crate::resolve::RESOLVE_COMMAND => crate::resolve::helper_main(rest),
         // The official image's forms: `odoo --workers 2` is the main job
         // with Odoo's arguments; `odoo shell ...` one of Odoo's subcommands.
         "odoo" | "odoo-bin" => match rest.first() {

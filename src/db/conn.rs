@@ -11,6 +11,7 @@
 
 use std::error::Error as _;
 use std::fmt;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use crate::db::client::{Client, ConnectFailed, Cut, Transaction};
@@ -21,6 +22,7 @@ use tokio_postgres::NoTls;
 
 use crate::db::tls::{self, Mode};
 use crate::db::Db;
+use crate::resolve::{self, Unresolved};
 
 /// Why no connection could be made.
 #[derive(Debug)]
@@ -86,10 +88,18 @@ impl Target {
         self
     }
 
-    fn config(&self) -> tokio_postgres::Config {
+    /// The client's settings, to connect to `addrs` (the host's, looked up
+    /// already: the client then looks nothing up; the name stays the one
+    /// TLS verifies).
+    fn config(&self, addrs: &[IpAddr]) -> tokio_postgres::Config {
         let mut c = tokio_postgres::Config::new();
-        c.host(&self.db.host)
-            .port(self.db.port)
+        if addrs.is_empty() {
+            c.host(&self.db.host);
+        }
+        for addr in addrs {
+            c.host(&self.db.host).hostaddr(*addr);
+        }
+        c.port(self.db.port)
             .dbname(&self.dbname)
             .user(&self.user)
             .application_name("odoo-init")
@@ -120,6 +130,11 @@ impl Target {
         let deadline = deadline.min(Instant::now() + CONNECT_TIMEOUT);
         // libpq never uses TLS over a Unix socket, whatever the mode asks.
         let socket = self.db.host.starts_with('/');
+        // The name looked up within the same deadline, by a process a stop ends.
+        let addrs = match socket {
+            true => Vec::new(),
+            false => self.addresses(deadline)?,
+        };
         let (first, second) = match self.db.tls.mode {
             _ if socket => (SslMode::Disable, None),
             Mode::Disable => (SslMode::Disable, None),
@@ -127,7 +142,7 @@ impl Target {
             Mode::Prefer => (SslMode::Prefer, Some(SslMode::Disable)),
             Mode::Require | Mode::VerifyCa | Mode::VerifyFull => (SslMode::Require, None),
         };
-        let (error, other) = match (self.try_connect(first, deadline)?, second) {
+        let (error, other) = match (self.try_connect(first, &addrs, deadline)?, second) {
             (Ok(client), _) => return Ok(client),
             (Err(e), Some(other)) if self.other_way_may_help(&e) => (e, other),
             (Err(e), _) => return Err(self.classify(&e)),
@@ -140,7 +155,7 @@ impl Target {
             SslMode::Disable => ("with TLS", "without TLS"),
             _ => ("without TLS", "with TLS"),
         };
-        match self.try_connect(other, deadline)? {
+        match self.try_connect(other, &addrs, deadline)? {
             Ok(client) => {
                 if other == SslMode::Disable {
                     log::warn!(
@@ -176,9 +191,10 @@ impl Target {
     fn try_connect(
         &self,
         ssl: SslMode,
+        addrs: &[IpAddr],
         deadline: Instant,
     ) -> Result<Result<Client, tokio_postgres::Error>, Attempt> {
-        let mut config = self.config();
+        let mut config = self.config(addrs);
         config
             .ssl_mode(ssl)
             .channel_binding(match self.db.tls.channel_binding {
@@ -203,6 +219,21 @@ impl Target {
             ))),
             Err(ConnectFailed::Local(e)) => Err(Attempt::Retry(format!("cannot connect: {e}"))),
         }
+    }
+
+    /// The host's addresses ([`resolve::addresses`]); a lookup that fails
+    /// or gets no answer in time is tried again like a server that does
+    /// not answer (a name may not exist yet while a cluster starts).
+    fn addresses(&self, deadline: Instant) -> Result<Vec<IpAddr>, Attempt> {
+        let host = &self.db.host;
+        resolve::addresses(host, self.db.port, &self.meanwhile, deadline).map_err(|why| match why {
+            Unresolved::Stop => Attempt::Stopped,
+            Unresolved::Deadline => Attempt::Retry(format!(
+                "the name lookup of {host} gave no answer within the connection's {}s",
+                CONNECT_TIMEOUT.as_secs()
+            )),
+            Unresolved::Failed(e) => Attempt::Retry(e),
+        })
     }
 
     /// A failed connection's class: TLS, then the server's and the client's own errors.

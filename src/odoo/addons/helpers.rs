@@ -2,23 +2,20 @@
 //! processes, one per further CPU: hashing a full Odoo installation is
 //! some 10,000 file system calls, and a starting pod waits for them.
 //! Processes, not threads: PID 1 stays one thread; each helper is this
-//! same program run as `odoo-init hash-addons` ([`helper_main`]), waited
-//! for before the result is used, within a deadline: a helper that does
-//! not answer in time (stopped, stalled on a slow disk) is ended and its
-//! share hashed here; a stop ends them all at once.
+//! same program run as `odoo-init hash-addons` ([`helper_main`]) through
+//! [`crate::helper`], waited for before the result is used, within a
+//! deadline: a helper that does not answer in time (stopped, stalled on a
+//! slow disk) is ended and its share hashed here; a stop ends them all at
+//! once.
 
 use std::ffi::OsString;
-use std::io::{self, Read, Write};
-use std::os::fd::AsFd;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
-
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::hash::{checksum, checksum_until, Rules, Stop};
 use super::Addons;
-use crate::meanwhile::Meanwhile;
+use crate::helper::Helper;
 
 /// The hidden command a hashing helper runs: `odoo-init hash-addons
 /// EXCLUDE LANGS DIR...`.
@@ -44,27 +41,20 @@ impl Addons {
             _ => 1,
         };
         let share = |k: usize| (k..dirs.len()).step_by(workers);
-        let mut helpers: Vec<(usize, Child)> = Vec::new();
+        let mut helpers: Vec<(usize, Helper)> = Vec::new();
         if let Some(program) = &self.helper {
             for k in 1..workers {
-                let spawned = Command::new(program)
-                    .arg(HELPER_COMMAND)
-                    .arg(&rules.exclude_text)
-                    .arg(rules.langs.join(","))
-                    .args(share(k).map(|i| &dirs[i]))
-                    // It needs nothing of ours, and the secrets stay here.
-                    .env_clear()
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::piped())
-                    .spawn();
-                match spawned {
-                    Ok(child) => {
-                        // Its status kept for us if a wait of ours reaps it first.
-                        if let Some(reaper) = &self.meanwhile.reaper {
-                            reaper.keep(child.id() as libc::pid_t);
-                        }
-                        helpers.push((k, child))
-                    }
+                let args = [
+                    HELPER_COMMAND.to_string(),
+                    rules.exclude_text.clone(),
+                    rules.langs.join(","),
+                ]
+                .map(OsString::from)
+                .into_iter()
+                .chain(share(k).map(|i| dirs[i].clone().into_os_string()));
+                // It needs nothing of ours, and the secrets stay here.
+                match Helper::start(program, args, &[], &self.meanwhile) {
+                    Ok(helper) => helpers.push((k, helper)),
                     Err(e) => log::debug!("no hashing helper ({}): {e}", program.display()),
                 }
             }
@@ -81,11 +71,14 @@ impl Addons {
         let deadline = Instant::now() + started.elapsed() + HELPER_MARGIN;
         let mut processes = 1;
         // Every helper is waited for, whatever happened here.
-        for (k, child) in helpers {
+        for (k, helper) in helpers {
             let indexes: Vec<usize> = share(k).collect();
             let output = match &result {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => end(child, stop),
-                _ => helper_output(child, indexes.len(), deadline, stop),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    helper.end();
+                    None
+                }
+                _ => helper_output(helper, indexes.len(), deadline),
             };
             match output {
                 Some(lines) => {
@@ -123,125 +116,25 @@ fn hash_into(
 }
 
 /// A helper's lines, once it exited 0 with one line per addon; `None`
-/// otherwise, and when it has not finished by `deadline` or `stop` came
+/// otherwise, and when it has not finished by `deadline` or a stop came
 /// first (then it is ended).
-fn helper_output(
-    mut child: Child,
-    expected: usize,
-    deadline: Instant,
-    stop: Stop,
-) -> Option<Vec<String>> {
-    let text = child
-        .stdout
-        .take()
-        .and_then(|out| read_until(out, deadline, stop));
-    let Some(text) = text else {
-        log::warn!(
-            "a hashing helper (PID {}) did not answer in time: ended, its share hashed here",
-            child.id()
-        );
-        return end(child, stop);
+fn helper_output(helper: Helper, expected: usize, deadline: Instant) -> Option<Vec<String>> {
+    let pid = helper.pid();
+    let (text, exited_0) = match helper.output(deadline) {
+        Ok(done) => done,
+        Err(why) => {
+            log::warn!(
+                "a hashing helper (PID {pid}) gave no answer ({why:?}): ended, its share hashed here"
+            );
+            return None;
+        }
     };
-    // Its output is complete; it exits right after (or is ended at the
-    // deadline: a helper stopped just before its exit must not hold PID 1).
-    let exited_0 = reap(child, stop, deadline);
     let lines: Vec<String> = text.lines().map(str::to_string).collect();
     let ok = exited_0 && lines.len() == expected;
     if !ok {
         log::debug!("a hashing helper failed; its share is hashed here");
     }
     ok.then_some(lines)
-}
-
-/// Ends a helper and reaps it ([`reap`]): its output is not used.
-fn end(child: Child, stop: Stop) -> Option<Vec<String>> {
-    reap(child, stop, Instant::now());
-    None
-}
-
-/// Reaps a helper; true when it exited 0. One that has not exited by
-/// `deadline` is ended with SIGKILL (it holds nothing that needs a clean
-/// end).
-fn reap(mut child: Child, stop: Stop, deadline: Instant) -> bool {
-    let pid = child.id() as libc::pid_t;
-    if let Some(raw) = reaped(pid, stop, deadline) {
-        return raw == 0;
-    }
-    let exited_0 = match child.try_wait() {
-        Ok(Some(status)) => status.success(),
-        _ => {
-            let _ = child.kill();
-            let _ = child.wait();
-            false
-        }
-    };
-    if let Some(reaper) = stop.0.and_then(|m| m.reaper.as_deref()) {
-        reaper.forget(pid);
-    }
-    exited_0
-}
-
-/// With a reaper (PID 1): `pid`'s raw status once the reaper reaped it
-/// (a wait of ours may have done so meanwhile, [`Meanwhile::tend`]),
-/// waited for on its descriptor until `deadline`; `None` at the deadline,
-/// at a stop, and without a reaper.
-fn reaped(pid: libc::pid_t, stop: Stop, deadline: Instant) -> Option<i32> {
-    let meanwhile = stop.0?;
-    let reaper = meanwhile.reaper.as_deref()?;
-    loop {
-        if let Some(raw) = reaper.take(pid) {
-            return Some(raw);
-        }
-        let mut fds = meanwhile.descriptors();
-        if !poll_until(&mut fds, deadline) || meanwhile.polled(&fds) {
-            return None;
-        }
-    }
-}
-
-/// `poll` until one of `fds` is ready (true) or `deadline` passes (false).
-fn poll_until(fds: &mut [PollFd], deadline: Instant) -> bool {
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
-        match poll(fds, PollTimeout::from(ms)) {
-            Ok(0) if left.is_zero() => return false,
-            Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
-            Err(_) => return false,
-            Ok(_) => return true,
-        }
-    }
-}
-
-/// All a helper writes, until its end of output; `None` at the deadline or
-/// a stop. `poll` on its pipe and the [`Meanwhile`]'s descriptors: waits
-/// for its output or a stop, never longer than the deadline, and reaps
-/// meanwhile.
-fn read_until(mut out: ChildStdout, deadline: Instant, stop: Stop) -> Option<String> {
-    let mut bytes = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let nothing = Meanwhile::default();
-    let meanwhile = stop.0.unwrap_or(&nothing);
-    loop {
-        let mut fds = vec![PollFd::new(out.as_fd(), PollFlags::POLLIN)];
-        fds.extend(meanwhile.descriptors());
-        if !poll_until(&mut fds, deadline) || meanwhile.polled(&fds[1..]) {
-            return None;
-        }
-        if fds[0].revents().is_none_or(|r| r.is_empty()) {
-            return None;
-        }
-        if fds[0].revents().is_none_or(|r| r.is_empty()) {
-            continue;
-        }
-        // Readable or hung up: this read does not block.
-        match out.read(&mut chunk) {
-            Ok(0) => return String::from_utf8(bytes).ok(),
-            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return None,
-        }
-    }
 }
 
 /// `odoo-init hash-addons EXCLUDE LANGS DIR...`: one line per directory,
