@@ -10,7 +10,8 @@ pub const USAGE: i32 = 64;
 pub const STEP_FAILED: i32 = 65;
 /// PostgreSQL could not be reached in time, or refused the credentials.
 pub const DB_UNREACHABLE: i32 = 69;
-/// The operating system refused something `odoo-init` needs (signal mask, fork).
+/// The operating system refused something `odoo-init` needs (signal mask,
+/// a process for a command: `fork` failed).
 pub const OS_ERROR: i32 = 71;
 /// The state gate timed out and wrote `Reset`; the orchestrator should restart us.
 pub const GATE_RESET: i32 = 75;
@@ -67,6 +68,15 @@ impl Failure {
             Failure::GateReset(_) => GATE_RESET,
             Failure::ClaimLost(_) => CLAIM_LOST,
             Failure::Stopped => for_signal(libc::SIGTERM),
+        }
+    }
+
+    /// The exit code, a stop's being `stopped` (the signal's status,
+    /// which only the supervisor knows): the one place `Stopped` is mapped.
+    pub(crate) fn code_stopped_as(&self, stopped: i32) -> i32 {
+        match self {
+            Failure::Stopped => stopped,
+            other => other.code(),
         }
     }
 

@@ -121,24 +121,28 @@ fn rfc3339(at: SystemTime) -> String {
     )
 }
 
-/// Writes a message with its line breaks escaped (`\n`, `\r`): one event is
-/// one line, whatever a value, an argument or a server message holds.
+/// Writes a message with its control characters escaped (`\n`, `\r`,
+/// `\t`, else `\u{1b}`): one event is one line, and a value, an argument or
+/// a server message can neither break it nor steer the reader's terminal
+/// (ESC sequences, BEL).
 struct OneLine<'a, W: Write>(&'a mut W);
 
 impl<W: Write> std::fmt::Write for OneLine<'_, W> {
     fn write_str(&mut self, s: &str) -> std::fmt::Result {
         let mut rest = s;
-        while let Some(at) = rest.find(['\n', '\r']) {
-            let escaped: &[u8] = if rest.as_bytes()[at] == b'\n' {
-                b"\\n"
-            } else {
-                b"\\r"
+        while let Some(at) = rest.find(char::is_control) {
+            let c = rest[at..].chars().next().unwrap_or('\0');
+            let escaped = match c {
+                '\n' => "\\n".to_string(),
+                '\r' => "\\r".to_string(),
+                '\t' => "\\t".to_string(),
+                c => c.escape_unicode().to_string(),
             };
             self.0
                 .write_all(&rest.as_bytes()[..at])
-                .and_then(|()| self.0.write_all(escaped))
+                .and_then(|()| self.0.write_all(escaped.as_bytes()))
                 .map_err(|_| std::fmt::Error)?;
-            rest = &rest[at + 1..];
+            rest = &rest[at + c.len_utf8()..];
         }
         self.0
             .write_all(rest.as_bytes())
@@ -179,6 +183,16 @@ mod tests {
         let mut out = Vec::new();
         std::fmt::write(&mut OneLine(&mut out), format_args!("a\nb\r\nc{}", "\n")).unwrap();
         assert_eq!(out, b"a\\nb\\r\\nc\\n");
+    }
+
+    #[test]
+    fn terminal_controls_in_a_message_are_escaped() {
+        let mut out = Vec::new();
+        let hostile = "\u{1b}[2J\u{7}x\ty\u{9b}z é";
+        std::fmt::write(&mut OneLine(&mut out), format_args!("{hostile}")).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text, "\\u{1b}[2J\\u{7}x\\ty\\u{9b}z é");
+        assert!(!text.chars().any(char::is_control));
     }
 
     #[test]

@@ -164,6 +164,11 @@ impl Instance {
         Ok(target)
     }
 
+    /// Where `name` is (or would be) in it.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
     /// Whether `name` is there.
     pub fn has(&self, name: &str) -> bool {
         self.path.join(name).exists()

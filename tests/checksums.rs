@@ -538,9 +538,10 @@ fn an_existing_database_is_adopted_in_one_step() {
     }
     assert_eq!(pg.states(DB), None, "nothing written");
 
-    let adopt = || {
+    let adopt = |args: &[&str]| {
         let mut cmd = Command::new(odoo_init());
         cmd.arg("adopt")
+            .args(args)
             .env("DB_NAME", DB)
             .env("DB_USER", USER)
             .env("DB_PASSWORD", PASSWORD)
@@ -551,7 +552,7 @@ fn an_existing_database_is_adopted_in_one_step() {
             .output()
             .unwrap()
     };
-    let out = adopt();
+    let out = adopt(&[]);
     assert!(
         out.status.success(),
         "{}",
@@ -573,4 +574,23 @@ fn an_existing_database_is_adopted_in_one_step() {
         run.events()
     );
     assert_eq!(updates(&pg), before);
+
+    // Adopted already, with a change pending: adopt again is refused and
+    // writes nothing (the change stays to be updated); --force records.
+    std::fs::write(dir.join("m1/pending.py"), "# a change\n").unwrap();
+    changed_are(&pg, &dir, "m1\n");
+    let (states, sums) = (pg.states(DB), stored(&pg));
+    let out = adopt(&[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{err}");
+    assert!(err.contains("--force"), "{err}");
+    assert_eq!((pg.states(DB), stored(&pg)), (states, sums));
+    changed_are(&pg, &dir, "m1\n");
+    let out = adopt(&["--force"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    changed_are(&pg, &dir, "");
 }

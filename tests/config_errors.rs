@@ -65,6 +65,17 @@ fn bad_configuration_is_refused_before_any_database_contact() {
             vec![("DB_HOST", "10.0.0.2,10.0.0.1")],
         ),
         ("DB_PORT", "5432,5433", vec![("DB_PORT", "5432,5433")]),
+        // libpq's own ways to another server, which odoo-init would not
+        // follow while Odoo and the scripts would: refused, never passed on.
+        ("PGSERVICE", "prod", vec![("PGSERVICE", "prod")]),
+        ("PGSERVICEFILE", &sec, vec![("PGSERVICEFILE", &sec)]),
+        ("PGHOSTADDR", "10.0.0.9", vec![("PGHOSTADDR", "10.0.0.9")]),
+        // A URI may hold a password: refused without showing it.
+        (
+            "DB_HOST",
+            "<not shown: a URI may hold a password>",
+            vec![("DB_HOST", "postgresql://odoo:S1-uri-secret@db/odoo")],
+        ),
         (
             "LIST_DB",
             "True",
@@ -219,6 +230,7 @@ fn bad_configuration_is_refused_before_any_database_contact() {
         let shown = format!("{variable}=\"{value}\"");
         assert!(errors[0].contains(&shown), "{shown} in {err}");
         assert!(errors[0].contains("is not valid:"), "{err}");
+        assert!(!err.contains("S1-uri-secret"), "{err}");
     }
     assert_eq!(pg.states("odoo").unwrap(), ["Ready"], "no row was written");
     let dbs: i64 = pg

@@ -95,3 +95,109 @@ fn a_child_of_the_same_user_cannot_read_odoo_inits_environment() {
     let leaked = std::fs::read_to_string(out.join("environ")).unwrap_or_default();
     assert!(!leaked.contains("env-secret-4711"));
 }
+
+/// As another user than root (the image's `odoo`, here `nobody`), both
+/// the main job and a one-off overwrite the secrets in their own
+/// environment block (seen by root, who may read any process's
+/// `/proc/PID/environ`), and their child, of the same user, cannot read its
+/// parent's at all. Scrubbed before the process becomes non-dumpable: the
+/// other order fails as any user but root.
+#[test]
+fn as_another_user_the_secrets_are_scrubbed_and_hidden_from_the_child() {
+    require("setpriv", "util-linux");
+    assert!(
+        is_root(),
+        "this test reads another user's /proc/PID/environ: run it as root"
+    );
+    for entry in ["main job", "one-off"] {
+        let scratch = Scratch::new("scrub");
+        let out = scratch.join("out");
+        std::fs::create_dir(&out).unwrap();
+        std::fs::set_permissions(&out, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+            .unwrap();
+        let script = scratch.join("odoo");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nif cat /proc/$PPID/environ > {0}/environ 2>/dev/null; then echo read; else echo refused; fi > {0}/result.tmp\nmv {0}/result.tmp {0}/result\nexec sleep 600\n",
+                out.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let mut setup = Setup::main_job("RunOnly")
+            .not_pid1()
+            .env("DB_NAME", "odoo")
+            .env("DB_PASSWORD", "env-secret-4711")
+            .env("DB_ADMIN_PASSWORD", "admin-secret-0815")
+            .env("ODOO_BIN", path_str(&script))
+            .env("ODOO_INIT_RUNTIME_DIR", path_str(&out.join("runtime")));
+        setup = match entry {
+            // No database to look at: the run phase's gate and the
+            // one-off's are passed by a Force mode.
+            "main job" => setup.env("MODE", "ForceRunOnly"),
+            _ => {
+                let mut s = setup.env("MODE", "ForceRunOnly");
+                s.args = vec![path_str(&script)];
+                s
+            }
+        };
+        setup.inner = [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+        ]
+        .map(String::from)
+        .to_vec();
+        let mut run = setup.start();
+        let result = wait_until(LONG, "the child's try", || {
+            std::fs::read_to_string(out.join("result")).ok()
+        });
+        assert_eq!(result, "refused\n", "{entry}: {}", run.stderr());
+        let environ = std::fs::read(format!("/proc/{}/environ", run.pid)).unwrap();
+        let text = String::from_utf8_lossy(&environ);
+        assert!(text.contains("DB_PASSWORD="), "{entry}: {text}");
+        assert!(!text.contains("env-secret-4711"), "{entry}: {text}");
+        assert!(!text.contains("admin-secret-0815"), "{entry}: {text}");
+        assert!(
+            !run.stderr().contains("cannot scrub"),
+            "{entry}: {}",
+            run.stderr()
+        );
+        run.signal(libc::SIGTERM);
+        run.wait_exit(LONG);
+    }
+}
+
+/// No process could be made for the command (`fork` refused: the process
+/// limit): odoo-init's own 71, not the shell's 126 for a command that
+/// exists but cannot be executed.
+#[test]
+fn a_command_without_a_process_is_an_os_error() {
+    require("setpriv", "util-linux");
+    require("prlimit", "util-linux");
+    assert!(
+        is_root(),
+        "this test runs odoo-init as an unused uid: run it as root"
+    );
+    // A uid no other process has: odoo-init is its one process, and the
+    // limit is one.
+    let out = std::process::Command::new("prlimit")
+        .args([
+            "--nproc=1:1",
+            "--",
+            "setpriv",
+            "--reuid=64999",
+            "--regid=64999",
+            "--clear-groups",
+        ])
+        .arg(odoo_init())
+        .args(["supervise", "--", "/bin/true"])
+        .env("ODOO_INIT_RUNTIME_DIR", "/nonexistent/odoo-init-nproc")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(71), "{err}");
+}

@@ -69,6 +69,11 @@ const FILES: &[&str] = &[
     "[ options ]\ndb_host = spaced header\n",
     "[options] trailing words\ndb_host = t\n",
     "[options]\nxmlrpc_port = 8070\nxmlrpc_interface = 0.0.0.0\n",
+    // Odoo renames in file order: the later of the two names wins.
+    "[options]\nxmlrpc_port = 8070\nhttp_port = 8069\n",
+    "[options]\nhttp_port = 8069\nxmlrpc_port = 8070\n",
+    "[DEFAULT]\nhttp_port = 1\n[options]\nxmlrpc_port = 2\nhttp_port = 3\n",
+    "[DEFAULT]\nxmlrpc_port = 1\n[options]\nhttp_port = 3\nxmlrpc_port = 2\n",
     "[options]\nkey with spaces = v\n",
     "[options]\nunicode = café ünïcode\n",
     "[options]\nlast = no newline at the end",

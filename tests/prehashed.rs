@@ -132,3 +132,23 @@ fn a_checksums_file_is_read_where_it_holds_and_a_mounted_directory_is_hashed() {
         run.stderr()
     );
 }
+
+/// An addons path without a single module writes no file: a checksums file
+/// of no module would tell every pod that the image has none.
+#[test]
+fn write_checksums_with_nothing_to_hash_is_an_error() {
+    let empty = Scratch::new("no-modules");
+    std::fs::create_dir(empty.join("addons")).unwrap();
+    let file = empty.join("checksums.json");
+    let out = Command::new(odoo_init())
+        .arg("write-checksums")
+        .arg(&file)
+        .env("ADDONS_PATH", empty.join("addons"))
+        .env_remove("ODOO_BIN")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{err}");
+    assert!(err.contains("no module"), "{err}");
+    assert!(!file.exists());
+}

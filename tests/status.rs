@@ -378,3 +378,44 @@ fn the_largest_restart_arguments_leave_a_readable_status() {
     run.signal(libc::SIGTERM);
     assert_eq!(run.wait_exit(LONG), 0);
 }
+
+/// A state row another writer filled with 200,000 characters: the waiting
+/// pod's record stays small and readable, `status` and `probe live` work.
+#[test]
+fn a_huge_state_value_leaves_a_small_readable_status() {
+    let pg = Pg::start();
+    pg.ready_database();
+    pg.superuser(DB)
+        .batch_execute(
+            "INSERT INTO curq_state_history (state) VALUES ('Updating' || repeat('x', 200000))",
+        )
+        .unwrap();
+    let mut run = pg.job("RunOnly").env("TIMEOUT", "600").start();
+    let gate = wait_until(LONG, "the gate to say what it waits for", || {
+        let s = try_status(&run)?;
+        (!s["waiting_for"].is_null()).then_some(s)
+    });
+    let what = gate["waiting_for"]["what"].as_str().unwrap_or_default();
+    assert!(what.contains("Updating"), "{what}");
+    assert!(what.len() < 1000, "{} characters", what.len());
+    let record = std::fs::read_dir(&run.runtime_dir)
+        .unwrap()
+        .filter_map(|e| Some(e.ok()?.path().join("status")))
+        .find(|p| p.is_file())
+        .expect("the status record");
+    let size = std::fs::metadata(&record).unwrap().len();
+    assert!(size < 8 * 1024, "{size} bytes");
+    let live = Command::new(odoo_init())
+        .args(["probe", "live", "--pid", &run.pid.to_string()])
+        .env("ODOO_INIT_RUNTIME_DIR", &run.runtime_dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        live.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&live.stderr)
+    );
+    run.signal(libc::SIGTERM);
+    run.wait_exit(LONG);
+}

@@ -10,16 +10,15 @@ use super::state::connection;
 use crate::db::conn;
 use crate::db::state::{State, Store};
 use crate::db::verdict;
-use crate::env;
 use crate::exit::Failure;
-use crate::odoo::{addons, checksums};
+use crate::job::Prepared;
+use crate::odoo::checksums;
 
 /// Adopts the database the environment names; what was done, as text.
-pub(super) fn adopt() -> Result<String, Failure> {
-    let (db, mut client) = connection()?;
-    let addons = addons::from_env(&env::process_env)
-        .map(|a| a.with_helper(std::env::current_exe().ok()))
-        .map_err(|e| Failure::Usage(e.to_string()))?;
+pub(super) fn adopt(prepared: &mut Prepared, force: bool) -> Result<String, Failure> {
+    let mut client = connection(prepared)?;
+    let addons = prepared.addons(&[])?;
+    let db = &prepared.cfg.db;
     let db_error = |what: &str, e: &tokio_postgres::Error| {
         Failure::Db(format!("{what}: {}", conn::message(e)))
     };
@@ -38,7 +37,7 @@ pub(super) fn adopt() -> Result<String, Failure> {
             db.name()
         )));
     }
-    let mut sums = super::checksums::image_sums()?;
+    let mut sums = super::checksums::image_sums(&prepared.cfg)?;
     sums.add(&addons, &installed, &known.rules)
         .map_err(|e| Failure::Usage(format!("cannot compute the checksum of an addon: {e}")))?;
     let json = sums.to_json(&installed);
@@ -54,7 +53,18 @@ pub(super) fn adopt() -> Result<String, Failure> {
         locked.create_table()?;
         if let Some(latest) = locked.latest()? {
             if !verdict::is_ready(&latest.state) {
-                return Ok(Err(latest.state));
+                return Ok(Err(format!(
+                    "is adopted already and a step is running ('{}')",
+                    latest.state
+                )));
+            }
+            // Its stored checksums say what the next update must update:
+            // recording the image's over them would hide a pending change.
+            if !force {
+                return Ok(Err(format!(
+                    "is adopted already (its state table has rows, the latest '{}'); `odoo-init adopt --force` records this image's checksums as current anyway, and the next update then updates nothing that changed before",
+                    latest.state
+                )));
             }
         }
         locked.insert(State::ForceReady)?;
@@ -62,9 +72,9 @@ pub(super) fn adopt() -> Result<String, Failure> {
         Ok(Ok(()))
     })()
     .map_err(|e: tokio_postgres::Error| db_error("adopting the database", &e))?;
-    if let Err(busy) = written {
+    if let Err(why) = written {
         return Err(Failure::Usage(format!(
-            "{} is adopted already and a step is running ('{busy}'): nothing written",
+            "{} {why}: nothing written",
             db.name()
         )));
     }

@@ -3,11 +3,12 @@
 //! read by the commands that compare checksums outside the main job.
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::options::{self, Spec};
-use crate::env;
+use crate::config::Config;
 use crate::exit::Failure;
+use crate::job::Prepared;
 use crate::odoo::addons::{self, Rules};
 use crate::odoo::checksums::Sums;
 use crate::odoo::prehashed::{self, Prehashed};
@@ -19,7 +20,7 @@ const DEFAULT_LANGS: &str = "en_US";
 /// `write-checksums FILE [--langs CODES] [--exclude PATTERNS]`: hashes the
 /// addons path the environment gives (as `odoo-init state --changed` finds
 /// it) and writes FILE.
-pub(super) fn write(args: &[OsString]) -> Result<String, Failure> {
+pub(super) fn write(prepared: &mut Prepared, args: &[OsString]) -> Result<String, Failure> {
     let spec = Spec {
         valued: &["--langs", "--exclude"],
         flags: &[],
@@ -43,11 +44,16 @@ pub(super) fn write(args: &[OsString]) -> Result<String, Failure> {
         .collect();
     let exclude = parsed.value("--exclude").unwrap_or(addons::DEFAULT_EXCLUDE);
     let rules = Rules::new(exclude, &langs);
-    let found = addons::from_env(&env::process_env)
-        .map(|a| a.with_helper(std::env::current_exe().ok()))
-        .map_err(|e| Failure::Usage(e.to_string()))?;
-    let count = prehashed::write(&found, &rules, &file)
-        .map_err(|e| Failure::Os(format!("writing {}: {e}", file.display())))?;
+    let found = prepared.addons(&[])?;
+    let count = prehashed::write(&found, &rules, &file).map_err(|e| {
+        let why = format!("writing {}: {e}", file.display());
+        match e.kind() {
+            // No module, or a directory gone since it was checked: the
+            // addons path is wrong, not the system.
+            std::io::ErrorKind::NotFound => Failure::Usage(why),
+            _ => Failure::Os(why),
+        }
+    })?;
     Ok(format!(
         "wrote the checksums of {count} modules to {} (languages {})\n",
         file.display(),
@@ -57,11 +63,11 @@ pub(super) fn write(args: &[OsString]) -> Result<String, Failure> {
 
 /// Sums that read the image's checksums file when `ADDONS_CHECKSUMS_FILE`
 /// names one, as the main job does.
-pub(super) fn image_sums() -> Result<Sums, Failure> {
-    let Some(path) = std::env::var_os("ADDONS_CHECKSUMS_FILE").filter(|v| !v.is_empty()) else {
+pub(super) fn image_sums(cfg: &Config) -> Result<Sums, Failure> {
+    let Some(path) = &cfg.checksums_file else {
         return Ok(Sums::default());
     };
-    Prehashed::read(Path::new(&path))
+    Prehashed::read(path)
         .map(|file| Sums::with_prehashed(Some(file)))
         .map_err(|why| Failure::Usage(format!("ADDONS_CHECKSUMS_FILE: {why}")))
 }

@@ -13,10 +13,10 @@ use std::time::Duration;
 
 use options::{Parsed, Spec};
 
-use crate::config;
+use crate::config::{self, Entry};
 use crate::env;
-use crate::exit;
-use crate::job::OneOff;
+use crate::exit::{self, Failure};
+use crate::job::{OneOff, Prepared};
 
 use crate::pid1::restart;
 use crate::runtime::RuntimeDir;
@@ -30,8 +30,9 @@ USAGE:
                                                 or log (--addons-path, -c, --data-dir, --load,
                                                 --db_*, --log-*...) reach install and update too
     odoo-init state [--limit N]                 print the state history (curq_state_history)
-    odoo-init adopt                             take an existing Odoo database under the gate: state
+    odoo-init adopt [--force]                   take an existing Odoo database under the gate: state
                                                 table, Force Ready, the image's module checksums
+                                                (an adopted one only with --force)
     odoo-init state --changed                   the installed modules whose files changed since the
                                                 stored checksums (what UPDATE=changed updates); writes nothing
     odoo-init write-checksums FILE [--langs CODES]
@@ -113,17 +114,19 @@ pub fn run(args: Vec<OsString>) -> i32 {
         "restart" => restart(rest),
         "" | "--" => crate::job::main_job(strip_dashes(&args).to_vec()),
         "state" => state(rest),
-        "adopt" if rest.is_empty() => match adopt::adopt() {
-            Ok(text) => print(&text),
-            Err(failure) => failure.said(),
-        },
         "adopt" => {
-            usage("adopt takes no arguments: the database is the environment's (DB_NAME ...)")
+            let spec = Spec {
+                valued: &[],
+                flags: &["--force"],
+                words: 0,
+                dashes: false,
+            };
+            match options("adopt", rest, &spec) {
+                Ok(parsed) => prepared(Entry::Tool, |p| adopt::adopt(p, parsed.has("--force"))),
+                Err(code) => code,
+            }
         }
-        "write-checksums" => match checksums::write(rest) {
-            Ok(text) => print(&text),
-            Err(failure) => failure.said(),
-        },
+        "write-checksums" => prepared(Entry::Build, |p| checksums::write(p, rest)),
         "status" => status(rest),
         "probe" => probe(rest),
         crate::odoo::addons::HELPER_COMMAND => crate::odoo::addons::helper_main(rest),
@@ -205,18 +208,33 @@ fn state(args: &[OsString]) -> i32 {
         }
         // Like `git diff --exit-code`: 1 when something changed, so that a
         // CI job can gate on it.
-        return match state::changed_modules() {
-            Ok(text) if text.is_empty() => print(&text),
-            Ok(text) => match print(&text) {
-                0 => exit::CHANGED,
-                code => code,
-            },
-            Err(failure) => failure.said(),
+        let mut changed = false;
+        let code = prepared(Entry::Tool, |p| {
+            let text = state::changed_modules(p)?;
+            changed = !text.is_empty();
+            Ok(text)
+        });
+        return match code {
+            0 if changed => exit::CHANGED,
+            code => code,
         };
     }
-    match state::history(limit) {
-        Ok(text) => print(&text),
-        Err(failure) => failure.said(),
+    prepared(Entry::Tool, |p| state::history(p, limit))
+}
+
+/// Runs a command of odoo-init's own in the one prepared context
+/// ([`Prepared`]): its text printed, or its failure said; the exit code.
+fn prepared(entry: Entry, command: impl FnOnce(&mut Prepared) -> Result<String, Failure>) -> i32 {
+    let mut prepared = match Prepared::new(entry) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    match command(&mut prepared) {
+        Ok(text) => {
+            let code = print(&text);
+            prepared.finish(code)
+        }
+        Err(failure) => prepared.failed(failure),
     }
 }
 

@@ -109,11 +109,14 @@ pub(super) fn help(command: &str) -> Option<&'static str> {
         }
         "adopt" => {
             "USAGE:
-    odoo-init adopt
+    odoo-init adopt [--force]
         Take the existing Odoo database the environment names (DB_NAME ...)
         under the gate: the state table made, Force Ready written, and this
         image's module checksums recorded as current (for a database that ran
         this image's code: the next UpdateAndRun updates only what changed).
+        A database adopted already (its state table has rows) is refused:
+        its stored checksums say what is still to update. --force records
+        this image's checksums over them.
 "
         }
         "write-checksums" => {

@@ -1,40 +1,35 @@
 //! `odoo-init state`: the state history as `psql` prints it, and
 //! `--changed`, the installed modules whose files changed since the stored
-//! checksums. Both read only, with one connection made from the
-//! environment (`MODE` not needed).
+//! checksums. Both read only, with one connection made from the prepared
+//! context (`MODE` not needed).
 
 use crate::db::client::Client;
 
-use crate::config;
-use crate::db::conn::{ConnectError, Target};
+use crate::db::conn::{self, ConnectError};
 use crate::db::history::{self, History};
 use crate::db::state;
-use crate::db::{conn, Db};
-use crate::env;
 use crate::exit::Failure;
-use crate::odoo::{addons, checksums, rc};
+use crate::job::Prepared;
+use crate::odoo::checksums;
 
-/// The database settings of the environment and one connection.
-pub(super) fn connection() -> Result<(Db, Client), Failure> {
-    let env = &env::process_env;
-    let config::Database { db, password, .. } = rc::locate(env)
-        .and_then(|(path, options)| config::database(env, (path.as_deref(), &options), true))
-        .map_err(|e| Failure::Usage(e.to_string()))?;
-    let target = Target::of(&db, password.as_deref(), db.name());
-    let client = target
+/// One connection to the prepared context's database (one attempt: a
+/// command a person typed says at once what is wrong).
+pub(super) fn connection(prepared: &Prepared) -> Result<Client, Failure> {
+    let target = prepared.target();
+    target
         .connect_once(std::time::Instant::now() + conn::CONNECT_TIMEOUT)
-        .map_err(|e| Failure::Db(format!("{}: {}", target.describe(), ConnectError::from(e))))?;
-    Ok((db, client))
+        .map_err(|e| match e {
+            conn::Attempt::Stopped => Failure::Stopped,
+            e => Failure::Db(format!("{}: {}", target.describe(), ConnectError::from(e))),
+        })
 }
 
 /// `odoo-init state --changed`: the installed modules whose checksum
 /// differs from the stored one, one a line (what `UPDATE=changed` would
 /// update now). Reads only.
-pub(super) fn changed_modules() -> Result<String, Failure> {
-    let (_, mut client) = connection()?;
-    let addons = addons::from_env(&env::process_env)
-        .map(|a| a.with_helper(std::env::current_exe().ok()))
-        .map_err(|e| Failure::Usage(e.to_string()))?;
+pub(super) fn changed_modules(prepared: &mut Prepared) -> Result<String, Failure> {
+    let mut client = connection(prepared)?;
+    let addons = prepared.addons(&[])?;
     let known = conn::bounded(&mut client)
         .and_then(|mut tx| checksums::read(&mut tx))
         .map_err(|e| {
@@ -48,7 +43,7 @@ pub(super) fn changed_modules() -> Result<String, Failure> {
         known.installed.clone()
     } else {
         let wanted: Vec<String> = known.installed.clone();
-        let mut sums = super::checksums::image_sums()?;
+        let mut sums = super::checksums::image_sums(&prepared.cfg)?;
         sums.add(&addons, &wanted, &known.rules)
             .map_err(|e| Failure::Usage(format!("cannot compute the checksum of an addon: {e}")))?;
         let found = checksums::compare(&known, &sums, &addons, &[]);
@@ -59,16 +54,15 @@ pub(super) fn changed_modules() -> Result<String, Failure> {
 }
 
 /// `odoo-init state [--limit N]`: the history as text.
-pub(super) fn history(limit: Option<i64>) -> Result<String, Failure> {
-    let (db, mut client) = connection()?;
+pub(super) fn history(prepared: &mut Prepared, limit: Option<i64>) -> Result<String, Failure> {
+    let mut client = connection(prepared)?;
     match history::read(&mut client, limit) {
         Ok(Some(rows)) => Ok(format_history(&rows)),
         Ok(None) => {
-            let target = Target::of(&db, None, db.name());
             let table = state::TABLE;
             Err(Failure::Db(format!(
                 "no table {table} in {}",
-                target.describe()
+                prepared.target().describe()
             )))
         }
         Err(e) => Err(Failure::Db(format!(

@@ -82,6 +82,7 @@ fn supervise_with(
             return exit::OS_ERROR;
         }
     };
+    sup.announce();
     sup.status().keep_in(instance, "supervise", "");
     let mut launcher = FixedCommand {
         program: program.clone(),

@@ -61,6 +61,12 @@ fn official_user(env: Lookup) -> Option<String> {
     (login.as_deref() != Some(user.as_str())).then_some(user)
 }
 
+/// libpq's variables that would point Odoo and the scripts (libpq clients
+/// all) at another server, database or role than odoo-init's own
+/// connection, which does not read them: the state rows would go to one
+/// server and Odoo's update to another. Refused at start.
+pub(crate) const NOT_HONOURED: [&str; 3] = ["PGSERVICE", "PGSERVICEFILE", "PGHOSTADDR"];
+
 /// The database settings: see the module's documentation. `need_name`: a
 /// database name is required.
 pub(crate) fn database(
@@ -68,6 +74,15 @@ pub(crate) fn database(
     (rc_path, rc): (Option<&Path>, &rc::Options),
     need_name: bool,
 ) -> Result<Database, ConfigError> {
+    for name in NOT_HONOURED {
+        if let Some(value) = env(name).filter(|v| !v.is_empty()) {
+            return Err(invalid(
+                name,
+                &value,
+                "unset: odoo-init does not read libpq's service files or host addresses, while Odoo and the scripts would follow them to another server; give DB_HOST, DB_PORT, DB_NAME, DB_USER instead",
+            ));
+        }
+    }
     let file = rc_path.map(|p| p.display().to_string()).unwrap_or_default();
     let in_file = |key: &str| (format!("{key} ({file})"), rc::value(rc, key).cloned());
     let mut notes = Vec::new();
@@ -108,6 +123,14 @@ pub(crate) fn database(
     // libpq and Odoo take "a,b" (Patroni's failover lists); odoo-init's one
     // connection would try it as one name: refused here, said once.
     let (host_source, host) = host;
+    // A connection URI may carry a password: refused without showing it.
+    if host.contains("://") || host.contains('@') {
+        return Err(invalid(
+            &host_source,
+            "<not shown: a URI may hold a password>",
+            "a host name, address or socket directory: connection URIs are not read (give the host, port, user and password apart: DB_HOST, DB_PORT, DB_USER, DB_PASSWORD_FILE)",
+        ));
+    }
     if host.contains(',') {
         return Err(invalid(
             &host_source,

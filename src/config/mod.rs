@@ -78,6 +78,10 @@ pub const VARIABLES: &[&str] = &[
     "PGSSLKEY",
     "PGSSLCRL",
     "PGCHANNELBINDING",
+    // refused when set (config/database.rs, NOT_HONOURED)
+    "PGSERVICE",
+    "PGSERVICEFILE",
+    "PGHOSTADDR",
     // where libpq and OpenSSL look for the TLS files
     "HOME",
     "SSL_CERT_FILE",
@@ -184,22 +188,51 @@ pub(crate) enum UpdateWhat {
 
 const DEFAULT_MAINTENANCE: &str = "/etc/odoo/run.sh";
 
+/// Which entry point reads the settings, and so what it needs of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Entry {
+    /// The main job: `MODE` is required; `ODOO_BIN` must be found unless
+    /// the mode never runs Odoo.
+    Main,
+    /// One of Odoo's subcommands as a one-off: `ODOO_BIN` must be found.
+    OdooOneOff,
+    /// Any other program as a one-off: `ODOO_BIN` as for [`Entry::Tool`].
+    OneOff,
+    /// `state`, `adopt`: `ODOO_BIN` where found, else as given (it only
+    /// locates Odoo's own addons).
+    Tool,
+    /// `write-checksums`, at image build: as [`Entry::Tool`], no database.
+    Build,
+}
+
+impl Entry {
+    /// Whether one database must be named (`LIST_DB` aside).
+    fn needs_database(self) -> bool {
+        self != Entry::Build
+    }
+}
+
 impl Config {
-    /// Reads and validates everything, touching nothing but files it reads.
-    pub(crate) fn from_env(env: Lookup) -> Result<Config, ConfigError> {
-        let Some(mode_value) = env("MODE") else {
-            return Err(ConfigError {
-                variable: "MODE".into(),
-                value: None,
-                accepted: format!("set it to one of {}", Mode::names()),
-            });
+    /// Reads and validates everything `entry` needs, touching nothing but
+    /// files it reads. Outside the main job `MODE` may be unset (then it
+    /// counts as `RunOnly`: no Force mode) and one database is always named.
+    pub(crate) fn from_env(env: Lookup, entry: Entry) -> Result<Config, ConfigError> {
+        let mode = match env("MODE") {
+            Some(value) => Mode::parse(&value)
+                .ok_or_else(|| invalid("MODE", &value, &format!("one of {}", Mode::names())))?,
+            None if entry != Entry::Main => Mode::RunOnly,
+            None => {
+                return Err(ConfigError {
+                    variable: "MODE".into(),
+                    value: None,
+                    accepted: format!("set it to one of {}", Mode::names()),
+                })
+            }
         };
-        let mode = Mode::parse(&mode_value)
-            .ok_or_else(|| invalid("MODE", &mode_value, &format!("one of {}", Mode::names())))?;
         let list_db = match env("LIST_DB") {
             None => false,
             Some(v) => boolean("LIST_DB", &v)?,
-        };
+        } && entry == Entry::Main;
         if list_db && !mode.allows_list_db() {
             return Err(invalid(
                 "LIST_DB",
@@ -232,8 +265,12 @@ impl Config {
             password,
             odoo_args,
             notes,
-        } = database(env, (odoo_rc.as_deref(), &rc), !list_db)?;
-        if db.user == "postgres" {
+        } = database(
+            env,
+            (odoo_rc.as_deref(), &rc),
+            !list_db && entry.needs_database(),
+        )?;
+        if db.user == "postgres" && entry == Entry::Main {
             return Err(invalid(
                 "DB_USER",
                 &db.user,
@@ -250,11 +287,14 @@ impl Config {
             .filter(|v| !v.is_empty())
             .unwrap_or_else(|| "odoo".into());
         // ForceReadyState only writes a row: it never runs Odoo, so it needs none.
-        let odoo_bin = if mode == Mode::ForceReadyState {
-            PathBuf::from(&odoo_bin_value)
-        } else {
-            env::find_executable(&odoo_bin_value, env("PATH").as_deref())
-                .map_err(|why| invalid("ODOO_BIN", &odoo_bin_value, &why))?
+        let found = env::find_executable(&odoo_bin_value, env("PATH").as_deref());
+        let odoo_bin = match (found, entry) {
+            (Ok(path), _) => path,
+            (Err(_), Entry::Tool | Entry::Build | Entry::OneOff) => PathBuf::from(&odoo_bin_value),
+            (Err(_), Entry::Main) if mode == Mode::ForceReadyState => {
+                PathBuf::from(&odoo_bin_value)
+            }
+            (Err(why), _) => return Err(invalid("ODOO_BIN", &odoo_bin_value, &why)),
         };
         let update = match env("UPDATE") {
             None => UpdateWhat::Changed,
@@ -407,8 +447,7 @@ mod tests {
                 asked.borrow_mut().insert(k.to_string());
                 set.get(k).cloned()
             };
-            let _ = Config::from_env(&env);
-            let _ = crate::odoo::addons::from_env(&env);
+            let _ = Config::from_env(&env, Entry::Main);
         };
         read(&[]);
         // The trust store is looked for only when asked to verify with it.

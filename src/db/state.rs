@@ -330,15 +330,20 @@ fn ensure_columns(tx: &mut Transaction, refused: &mut bool) -> PgResult<bool> {
     }
 }
 
+/// The longest state or writer odoo-init reads from a row: what it writes
+/// is far shorter, and whatever another writer put there reaches the log,
+/// the status record and the probes only this long.
+const SHOWN_MAX: usize = 120;
+
 /// The newest row; through `to_jsonb` the optional columns read as NULL on
 /// a legacy table, so one query serves both. Every column is cast to the
-/// type `to_latest` reads.
+/// type `to_latest` reads; texts cut at [`SHOWN_MAX`] characters.
 fn latest_sql() -> String {
     format!(
-        "SELECT id::int8, coalesce(state::text, ''), {}, \
+        "SELECT id::int8, left(coalesce(state::text, ''), {SHOWN_MAX}), {}, \
          extract(epoch FROM now() - write_date)::float8, \
          {}, (j->>'lease_seconds')::float8, (j->>'exit_status')::int4, \
-         (j->>'host') || ':' || (j->>'pid') \
+         left((j->>'host') || ':' || (j->>'pid'), {SHOWN_MAX}) \
          FROM (SELECT t.id, t.state, t.write_date, to_jsonb(t) AS j \
                FROM {TABLE} t ORDER BY t.id DESC LIMIT 1) newest",
         utc("write_date"),

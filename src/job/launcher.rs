@@ -8,7 +8,6 @@ use super::gate::Ask;
 use super::Ctx;
 use crate::db::conn;
 use crate::db::state::{self, Seen};
-use crate::exit::Failure;
 use crate::odoo::args;
 use crate::odoo::command as odoo;
 use crate::pid1::launch::{Abort, ChildSpec, Launcher, Pause};
@@ -20,11 +19,9 @@ impl Launcher for Ctx {
             if let Err(failure) = self.pass_gate(pause, Ask::Look) {
                 // Nothing runs; a stop exits as a process stopped by its signal.
                 failure.say();
-                let code = match failure {
-                    Failure::Stopped => pause.stopped_status(),
-                    other => other.code(),
-                };
-                return Err(Abort::Failed(code));
+                return Err(Abort::Failed(
+                    failure.code_stopped_as(pause.stopped_status()),
+                ));
             }
         }
         self.keep_passfile();

@@ -14,20 +14,18 @@ mod connect;
 mod gate;
 mod launcher;
 mod oneoff;
+mod prepared;
 mod provision;
 mod steps;
 mod update;
 
-use crate::meanwhile::Meanwhile;
 use std::ffi::OsString;
 
-use crate::config::{Config, UpdateWhat};
-use crate::db::conn::Target;
+use crate::config::{Config, Entry, UpdateWhat};
 use crate::db::session::Session;
 use crate::db::state::{State, Store};
-use crate::env;
 use crate::exit::Failure;
-use crate::odoo::addons::{self, Addons};
+use crate::odoo::addons::Addons;
 use crate::odoo::args;
 use crate::odoo::checksums::Sums;
 use crate::odoo::command as odoo;
@@ -35,7 +33,6 @@ use crate::odoo::prehashed::Prehashed;
 use crate::pid1::restart::ExtraArgs;
 use crate::pid1::supervisor::Supervisor;
 use crate::plan::{Gate, Plan, Step};
-use crate::runtime::{Instance, RuntimeDir};
 
 /// What a step leaves for the plan.
 enum Next {
@@ -46,84 +43,41 @@ enum Next {
 }
 
 pub(crate) use oneoff::{one_off, OneOff};
+pub(crate) use prepared::Prepared;
 
 pub(crate) fn main_job(extra: Vec<OsString>) -> i32 {
-    let cfg = match Config::from_env(&env::process_env) {
-        Ok(c) => c,
-        Err(e) => return Failure::Usage(e.to_string()).said(),
+    let cfg = match Prepared::settings(Entry::Main) {
+        Ok(cfg) => cfg,
+        Err(code) => return code,
     };
-    // Secrets are in memory from here on: no other process of this user may
-    // read them from /proc/1/environ or attach to PID 1. Children are
-    // dumpable again after their execve.
-    if let Err(e) = nix::sys::prctl::set_dumpable(false) {
-        log::warn!("cannot make odoo-init non-dumpable: {e}");
-    }
-    // Nor may a child that is allowed to look (CAP_SYS_PTRACE).
-    if let Err(e) = env::scrub(&odoo::SECRET_VALUES) {
-        log::warn!("cannot scrub the passwords from odoo-init's environment block: {e}");
-    }
-    for note in &cfg.notes {
-        log::info!("{note}");
-    }
     let plan = Plan::for_mode(cfg.mode, cfg.list_db);
+    // Refused before anything starts.
     if let Err(failure) = check_run_arguments(&cfg, &plan, &extra) {
         return failure.said();
     }
+    let mut prepared = match Prepared::start(cfg, Entry::Main) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let cfg = &prepared.cfg;
     log::info!(
         "MODE={}: steps {:?}, database {}",
         cfg.mode,
         plan.steps,
         cfg.db.name.as_deref().unwrap_or("(any: LIST_DB)")
     );
-    let mut sup = match Supervisor::new(&cfg.supervisor) {
-        Ok(s) => s,
-        Err(e) => return Failure::Os(format!("cannot take over signals: {e}")).said(),
-    };
-    let instance = match Instance::create(&RuntimeDir::new(cfg.runtime_dir.clone())) {
-        Ok(instance) => Some(instance),
-        // Without a password nothing needs the directory at start.
-        Err(e) if cfg.password.is_none() => {
-            log::warn!(
-                "{e}; `odoo-init restart -- ARGS` cannot pass new arguments to this process"
-            );
-            None
-        }
-        Err(e) => {
-            let failure = Failure::Usage(format!("{e}; the password file for Odoo goes there"));
-            return end(&mut sup, failure);
-        }
-    };
-    let database = cfg.db.name.clone().unwrap_or_default();
-    sup.status()
-        .keep_in(instance.clone(), cfg.mode.name(), &database);
-    let code = run(&mut sup, cfg, plan, instance.clone(), extra);
-    // The password file and anything left for this process go with it.
-    if let Some(instance) = instance {
-        instance.remove();
-    }
-    code
+    let database = prepared.cfg.db.name.clone().unwrap_or_default();
+    let instance = prepared.instance.clone();
+    prepared
+        .sup
+        .status()
+        .keep_in(instance.clone(), prepared.cfg.mode.name(), &database);
+    let code = run(&mut prepared, plan, extra);
+    prepared.finish(code)
 }
 
-/// The steps and the run phase, with this process's runtime directory.
-fn run(
-    sup: &mut Supervisor,
-    cfg: Config,
-    plan: Plan,
-    instance: Option<Instance>,
-    extra: Vec<OsString>,
-) -> i32 {
-    let passfile = match (&cfg.password, &instance) {
-        (Some(p), Some(instance)) => {
-            match instance.write(PASSFILE, odoo::passfile_line(&cfg.db.user, p).as_bytes()) {
-                Ok(path) => Some(path),
-                Err(e) => {
-                    let failure = Failure::Os(format!("cannot write the password file: {e}"));
-                    return end(sup, failure);
-                }
-            }
-        }
-        _ => None,
-    };
+/// The steps and the run phase.
+fn run(prepared: &mut Prepared, plan: Plan, extra: Vec<OsString>) -> i32 {
     // The addons whose checksums installs store and updates compare, found
     // before anything touches the database: a wrong directory is exit 64.
     let addons = if plan
@@ -131,26 +85,30 @@ fn run(
         .iter()
         .any(|s| matches!(s, Step::Install | Step::Update))
     {
-        match find_addons(&cfg, &plan, &extra, sup.meanwhile()) {
+        match find_addons(prepared, &plan, &extra) {
             Ok(addons) => Some(addons),
-            Err(failure) => return end(sup, failure),
+            Err(failure) => return end(&mut prepared.sup, failure),
         }
     } else {
         None
     };
+    let cfg = prepared.cfg.clone();
     // The image's checksums, read once: a file named but unreadable is exit 64.
     let prehashed = match cfg.checksums_file.as_deref().filter(|_| addons.is_some()) {
         Some(path) => match Prehashed::read(path) {
             Ok(file) => Some(file),
-            Err(why) => return end(sup, Failure::Usage(format!("ADDONS_CHECKSUMS_FILE: {why}"))),
+            Err(why) => {
+                let failure = Failure::Usage(format!("ADDONS_CHECKSUMS_FILE: {why}"));
+                return end(&mut prepared.sup, failure);
+            }
         },
         None => None,
     };
-    let extra = ExtraArgs::new(extra, instance);
-    let target =
-        Target::of(&cfg.db, cfg.password.as_deref(), cfg.db.name()).minding(sup.meanwhile());
+    let extra = ExtraArgs::new(extra, prepared.instance.clone());
+    let target = prepared.target();
+    let sup = &mut prepared.sup;
     let mut ctx = Ctx {
-        env: odoo::environment(&cfg.db, passfile.as_deref()),
+        env: odoo::environment(&cfg.db, prepared.passfile.as_deref()),
         store: Store::new(hostname(), cfg.mode.name(), cfg.lease),
         session: Session::new(target),
         gate: plan.gate,
@@ -198,25 +156,9 @@ fn run(
 
 /// The addons path for the module checksums, said once; a wrong directory
 /// is a configuration error (its exit code).
-fn find_addons(
-    cfg: &Config,
-    plan: &Plan,
-    extra: &[OsString],
-    meanwhile: Meanwhile,
-) -> Result<Addons, Failure> {
-    let found = addons::discover(
-        cfg.addons_path.as_deref(),
-        &cfg.odoo.bin,
-        cfg.rc_addons_path.as_deref(),
-        extra,
-    );
-    // Hashing helpers are this program (Addons::checksums).
-    let addons = match found {
-        Ok(addons) => addons
-            .with_helper(std::env::current_exe().ok())
-            .minding(meanwhile),
-        Err(e) => return Err(Failure::Usage(e.to_string())),
-    };
+fn find_addons(prepared: &Prepared, plan: &Plan, extra: &[OsString]) -> Result<Addons, Failure> {
+    let cfg = &prepared.cfg;
+    let addons = prepared.addons(extra)?;
     if addons.dirs().is_empty() {
         let why = "no addons directory found (no ADDONS_PATH, no addons_path or --addons-path, none of Odoo's own)";
         if cfg.update == UpdateWhat::Changed && plan.steps.contains(&Step::Update) {
@@ -258,21 +200,11 @@ impl Ctx {
     /// Writes the password file again if it is gone (a tmp cleaner took the
     /// runtime directory): the next child's `PGPASSFILE` must find it.
     fn keep_passfile(&self) {
-        let (Some(password), Some(instance)) = (&self.cfg.password, self.extra.instance()) else {
-            return;
-        };
-        if instance.has(PASSFILE) {
-            return;
-        }
-        let line = odoo::passfile_line(&self.cfg.db.user, password);
-        if let Err(e) = instance.write(PASSFILE, line.as_bytes()) {
-            log::warn!("{e}: the child may not find its password");
+        if let Err(why) = prepared::keep_passfile(&self.cfg, self.extra.instance()) {
+            log::warn!("{why}: the child may not find its password");
         }
     }
 }
-
-/// The password file's name in the runtime directory.
-const PASSFILE: &str = "pgpass";
 
 /// The run phase's Odoo arguments, before anything starts: nothing that
 /// would bypass the gate (refused), and a hint where a secret is in them.
@@ -293,10 +225,7 @@ fn check_run_arguments(cfg: &Config, plan: &Plan, extra: &[OsString]) -> Result<
 /// Says what failed, then the final stop; the exit code.
 fn end(sup: &mut Supervisor, failure: Failure) -> i32 {
     failure.say();
-    let code = match failure {
-        Failure::Stopped => sup.stopped_status(),
-        other => other.code(),
-    };
+    let code = failure.code_stopped_as(sup.stopped_status());
     sup.shutdown(code)
 }
 

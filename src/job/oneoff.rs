@@ -9,18 +9,15 @@
 use std::ffi::OsString;
 
 use super::connect::{connected, unavailable};
-use crate::config;
-use crate::db::conn::Target;
+use super::Prepared;
+use crate::config::{Config, Entry};
 use crate::db::session::Session;
 use crate::db::state::{Seen, Store};
 use crate::db::verdict;
-use crate::env::{self, seconds_or};
 use crate::exit::Failure;
-use crate::odoo::{args, command as odoo, rc};
+use crate::odoo::{args, command as odoo};
 use crate::pid1::launch::{Abort, ChildSpec, Launcher, Pause};
-use crate::pid1::supervisor::{OnExit, Supervisor};
-use crate::plan::Mode;
-use crate::runtime::{Instance, RuntimeDir};
+use crate::pid1::supervisor::OnExit;
 
 /// What to run once.
 pub(crate) enum OneOff {
@@ -37,61 +34,30 @@ const ON_A_DATABASE: [&str; 5] = ["shell", "neutralize", "populate", "cloc", "ob
 /// Runs `what` once; its exit status, or odoo-init's code when it could
 /// not be started.
 pub(crate) fn one_off(what: OneOff) -> i32 {
-    let env = &env::process_env;
-    let settings = rc::locate(env).and_then(|(path, options)| {
-        let database = config::database(env, (path.as_deref(), &options), true)?;
-        let supervisor = config::supervisor(env)?;
-        let wait = seconds_or("DB_WAIT_TIMEOUT", env, 120.0)?;
-        Ok((database, supervisor, wait))
-    });
-    let (database, supervisor, wait) = match settings {
-        Ok(s) => s,
-        Err(e) => return Failure::Usage(e.to_string()).said(),
+    let entry = match what {
+        OneOff::Odoo(_) => Entry::OdooOneOff,
+        OneOff::Program(_) => Entry::OneOff,
     };
-    let argv = match command_line(what, &database, env) {
-        Ok(argv) => argv,
-        Err(failure) => return failure.said(),
+    let mut prepared = match Prepared::new(entry) {
+        Ok(p) => p,
+        Err(code) => return code,
     };
-    let mut sup = match Supervisor::new(&supervisor) {
-        Ok(s) => s,
-        Err(e) => return Failure::Os(format!("cannot take over signals: {e}")).said(),
-    };
-    let instance = match Instance::create(&RuntimeDir::new(config::runtime_dir(env))) {
-        Ok(instance) => Some(instance),
-        Err(e) if database.password.is_none() => {
-            log::warn!("{e}");
-            None
-        }
-        Err(e) => {
-            let failure = Failure::Usage(format!("{e}; the password file goes there"));
-            return super::end(&mut sup, failure);
-        }
-    };
-    let code = run(&mut sup, &database, argv, wait, instance.as_ref());
-    if let Some(instance) = instance {
-        instance.remove();
-    }
-    code
+    let argv = command_line(what, &prepared.cfg);
+    let code = run(&mut prepared, argv);
+    prepared.finish(code)
 }
 
 /// The command line: Odoo's subcommand with the database where it works
 /// on one, and the environment's database settings where Odoo's config file
 /// says otherwise; a program as it is.
-fn command_line(
-    what: OneOff,
-    database: &config::Database,
-    env: env::Lookup,
-) -> Result<Vec<OsString>, Failure> {
+fn command_line(what: OneOff, cfg: &Config) -> Vec<OsString> {
     let rest = match what {
-        OneOff::Program(argv) => return Ok(argv),
+        OneOff::Program(argv) => return argv,
         OneOff::Odoo(rest) => rest,
     };
-    let bin = env("ODOO_BIN").unwrap_or_else(|| "odoo".into());
-    let bin = env::find_executable(&bin, env("PATH").as_deref())
-        .map_err(|why| Failure::Usage(format!("ODOO_BIN={bin:?} is not valid: {why}")))?;
-    let mut argv: Vec<OsString> = vec![bin.into()];
+    let mut argv: Vec<OsString> = vec![cfg.odoo.bin.clone().into()];
     let Some((sub, args)) = rest.split_first() else {
-        return Ok(argv);
+        return argv;
     };
     argv.push(sub.clone());
     let names_one = {
@@ -103,80 +69,47 @@ fn command_line(
     };
     if ON_A_DATABASE.iter().any(|s| sub == s) {
         if !names_one {
-            argv.extend(["-d".into(), database.db.name().into()]);
+            argv.extend(["-d".into(), cfg.db.name().into()]);
         }
-        argv.extend(database.odoo_args.iter().map(OsString::from));
+        argv.extend(cfg.odoo.db_args.iter().map(OsString::from));
     }
     argv.extend(args.iter().cloned());
-    Ok(argv)
+    argv
 }
 
 /// One look at the gate, then the command under the supervisor.
-fn run(
-    sup: &mut Supervisor,
-    database: &config::Database,
-    argv: Vec<OsString>,
-    wait: std::time::Duration,
-    instance: Option<&Instance>,
-) -> i32 {
-    let passfile = match (&database.password, instance) {
-        (Some(p), Some(instance)) => {
-            match instance.write(
-                "pgpass",
-                odoo::passfile_line(&database.db.user, p).as_bytes(),
-            ) {
-                Ok(path) => Some(path),
-                Err(e) => {
-                    let failure = Failure::Os(format!("cannot write the password file: {e}"));
-                    return super::end(sup, failure);
-                }
-            }
-        }
-        _ => None,
-    };
-    let forced = env::process_env("MODE")
-        .and_then(|m| Mode::parse(&m))
-        .is_some_and(Mode::is_forced);
-    if let Err(failure) = look_at_the_gate(sup, database, wait, forced) {
-        return super::end(sup, failure);
+fn run(prepared: &mut Prepared, argv: Vec<OsString>) -> i32 {
+    if let Err(failure) = look_at_the_gate(prepared) {
+        return super::end(&mut prepared.sup, failure);
     }
     let mut once = Once(ChildSpec {
         shown: args::redacted(&argv),
-        env: odoo::environment(&database.db, passfile.as_deref()),
+        env: odoo::environment(&prepared.cfg.db, prepared.passfile.as_deref()),
         ..ChildSpec::new(argv)
     });
-    sup.serve(&mut once, OnExit::Exit)
+    prepared.sup.serve(&mut once, OnExit::Exit)
 }
 
 /// Refused while another pod's step holds the database, unless `MODE` is a
 /// Force mode (the operator's explicit word); a database without a state
 /// table (new, or not adopted yet) is no one's.
-fn look_at_the_gate(
-    sup: &mut Supervisor,
-    database: &config::Database,
-    wait: std::time::Duration,
-    forced: bool,
-) -> Result<(), Failure> {
-    if forced {
+fn look_at_the_gate(prepared: &mut Prepared) -> Result<(), Failure> {
+    let cfg = &prepared.cfg;
+    if cfg.mode.is_forced() {
         return Ok(());
     }
-    let target = Target::of(
-        &database.db,
-        database.password.as_deref(),
-        database.db.name(),
-    )
-    .minding(sup.meanwhile());
-    let mut session = Session::new(target);
-    let client = connected(&mut session, wait, &mut sup.pause()).map_err(unavailable)?;
+    let mut session = Session::new(prepared.target());
+    let wait = cfg.db_wait_timeout;
+    let client = connected(&mut session, wait, &mut prepared.sup.pause()).map_err(unavailable)?;
     let store = Store::new(
         super::hostname(),
         "one-off",
         std::time::Duration::from_secs(60),
     );
+    let name = cfg.db.name();
     match store.peek(client) {
         Ok(Seen::Latest(latest)) if !verdict::is_ready(&latest.state) => Err(Failure::GateReset(format!(
-            "a step runs on {}: '{}' (row {}, by {}); a one-off waits for no one: run it once that is Ready, or with MODE=ForceRunOnly",
-            database.db.name(),
+            "a step runs on {name}: '{}' (row {}, by {}); a one-off waits for no one: run it once that is Ready, or with MODE=ForceRunOnly",
             latest.state,
             latest.id,
             latest.owner.as_deref().unwrap_or("the old implementation")

@@ -250,7 +250,7 @@ mod tests {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
         map.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        Config::from_env(&move |k| map.get(k).cloned()).unwrap()
+        Config::from_env(&move |k| map.get(k).cloned(), crate::config::Entry::Main).unwrap()
     }
 
     fn value<'a>(

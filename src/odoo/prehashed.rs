@@ -152,6 +152,13 @@ pub(crate) fn write(addons: &Addons, rules: &Rules, path: &Path) -> io::Result<u
             }
         }
     }
+    // A file with no module in it would stand for an image that has none.
+    if found.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            "no module in the addons path (ADDONS_PATH, addons_path of Odoo's config file, Odoo's own): nothing written",
+        ));
+    }
     let module_dirs: Vec<PathBuf> = found.values().map(|(_, m)| m.clone()).collect();
     let sums = addons.checksums(&module_dirs, rules)?;
     let modules: serde_json::Map<String, Value> = found

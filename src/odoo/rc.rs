@@ -136,16 +136,30 @@ pub fn parse(text: &str) -> Result<Options, String> {
             .map(|(k, lines)| (k.clone(), lines.join("\n").trim_end().to_string()))
             .collect()
     };
-    let mut options: Options = joined(&defaults).into_iter().collect();
+    // `items('options')`'s order: DEFAULT's keys first, then the section's
+    // own; a key in both keeps DEFAULT's place with the section's value.
+    let mut items = joined(&defaults);
     match sections.iter().find(|(name, _)| name == "options") {
-        Some((_, entries)) => options.extend(joined(entries)),
+        Some((_, entries)) => {
+            for (key, value) in joined(entries) {
+                match items.iter_mut().find(|(k, _)| *k == key) {
+                    Some(item) => item.1 = value,
+                    None => items.push((key, value)),
+                }
+            }
+        }
         // Odoo ignores a file without [options]: so do we.
         None => return Ok(Options::new()),
     }
-    for (old, new) in RENAMED {
-        if let Some(v) = options.remove(old) {
-            options.insert(new.to_string(), v);
-        }
+    // Odoo renames each old name as it meets it, in that order: of
+    // `xmlrpc_port` and `http_port`, the later one wins.
+    let mut options = Options::new();
+    for (key, value) in items {
+        let key = match RENAMED.iter().find(|(old, _)| *old == key) {
+            Some((_, new)) => new.to_string(),
+            None => key,
+        };
+        options.insert(key, value);
     }
     Ok(options)
 }

@@ -155,10 +155,14 @@ fn prepare_child(terminal: bool) -> io::Result<()> {
     signals::set_mask(libc::SIG_SETMASK, &[])
 }
 
-/// The exit status for a command that could not be started, as a shell gives it.
+/// The exit status for a command that could not be started: as a shell
+/// gives it when `execve` refused the command (127 not found, 126 any
+/// other refusal), odoo-init's own [`exit::OS_ERROR`] when no process
+/// could be made at all (`fork`: the process limit, memory).
 pub(super) fn spawn_status(e: &io::Error) -> i32 {
-    match e.kind() {
-        io::ErrorKind::NotFound => exit::NOT_FOUND,
+    match (e.raw_os_error(), e.kind()) {
+        (Some(libc::EAGAIN | libc::ENOMEM), _) => exit::OS_ERROR,
+        (_, io::ErrorKind::NotFound) => exit::NOT_FOUND,
         _ => exit::NOT_EXECUTABLE,
     }
 }

@@ -86,10 +86,6 @@ impl Supervisor {
         let pid1 = std::process::id() == 1;
         if !pid1 {
             nix::sys::prctl::set_child_subreaper(true).map_err(io::Error::from)?;
-            log::info!(
-                "not PID 1 (PID {}): child subreaper; orphans of the child are reaped here, and only processes started here are signalled",
-                std::process::id()
-            );
         }
         let terminal = nix::unistd::isatty(std::io::stdin()).unwrap_or(false)
             && nix::unistd::tcgetpgrp(std::io::stdin()).ok() == Some(nix::unistd::getpgrp());
@@ -107,6 +103,17 @@ impl Supervisor {
             stop_timeout: settings.stop_timeout,
             stop_delay: settings.stop_delay,
         })
+    }
+
+    /// Says, once, what it is when it is not PID 1 (for those who
+    /// supervise a command: the main job, a one-off, `supervise`).
+    pub fn announce(&self) {
+        if !self.pid1 {
+            log::info!(
+                "not PID 1 (PID {}): child subreaper; orphans of the child are reaped here, and only processes started here are signalled",
+                std::process::id()
+            );
+        }
     }
 
     /// The status of a stop before anything ran: 128 + the signal (143 for

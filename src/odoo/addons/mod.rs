@@ -12,9 +12,8 @@ use std::fs::{self, File};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::env::{self, ConfigError, Lookup};
+use crate::env::{self, ConfigError};
 use crate::meanwhile::Meanwhile;
-use crate::odoo::rc;
 
 pub use hash::{checksum, stopped, Rules, DEFAULT_EXCLUDE, MAX_DEPTH};
 pub(crate) use helpers::{helper_main, HELPER_COMMAND};
@@ -103,21 +102,6 @@ pub(crate) fn discover(
         None => rc_addons_path.map(|v| (RC_KEY, v.to_string())),
     };
     path(explicit, odoo_bin, configured)
-}
-
-/// The same from the environment alone, for `odoo-init state --changed`
-/// (no `MODE`, no Odoo arguments; an `ODOO_BIN` not found is taken as given).
-pub(crate) fn from_env(env: Lookup) -> Result<Addons, ConfigError> {
-    let explicit = match env("ADDONS_PATH") {
-        Some(v) if !v.trim().is_empty() => Some(env::directories("ADDONS_PATH", &v)?),
-        _ => None,
-    };
-    let (_, options) = rc::locate(env)?;
-    let bin = env("ODOO_BIN").unwrap_or_else(|| "odoo".into());
-    let odoo_bin =
-        env::find_executable(&bin, env("PATH").as_deref()).unwrap_or_else(|_| PathBuf::from(bin));
-    let configured = rc::value(&options, "addons_path").map(String::as_str);
-    discover(explicit.as_deref(), &odoo_bin, configured, &[])
 }
 
 const RC_KEY: &str = "addons_path (Odoo's config file)";
