@@ -10,8 +10,13 @@ use std::time::Duration;
 
 /// `odoo-init -- ARGS` in RunOnly against a port nobody listens on.
 fn run_only(args: &[&str]) -> std::process::Output {
+    run_only_as(&["--"], args)
+}
+
+/// `odoo-init FIRST... ARGS` in RunOnly against a port nobody listens on.
+fn run_only_as(first: &[&str], args: &[&str]) -> std::process::Output {
     Command::new(odoo_init())
-        .arg("--")
+        .args(first)
         .args(args)
         .env("MODE", "RunOnly")
         .env("DB_NAME", "odoo")
@@ -35,12 +40,25 @@ fn what_would_bypass_the_gate_is_refused_before_anything_starts() {
         (&["--stop-after-init"], "InstallOnly"),
         (&["-d", "other"], "DB_NAME=odoo"),
         (&["--database=other"], "DB_NAME=odoo"),
+        // optparse's prefixes and clusters.
+        (&["--upd=all"], "MODE=UpdateAndRun"),
+        (&["-sustock"], "MODE=UpdateAndRun"),
+        (&["--ini=crm"], "MODE=InstallAndRun"),
+        (&["--stop"], "InstallOnly"),
+        (&["-sdother"], "DB_NAME=odoo"),
     ] {
         let out = run_only(args);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(64), "{args:?}: {err}");
         assert_eq!(err.lines().count(), 1, "{args:?}: one line: {err}");
         assert!(err.contains(says), "{args:?}: {err}");
+    }
+    // Odoo's server subcommand is the main job, checked the same way.
+    for first in [&["odoo", "server"][..], &["odoo", "server", "--"]] {
+        let out = run_only_as(first, &["-u", "all"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(64), "{first:?}: {err}");
+        assert!(err.contains("MODE=UpdateAndRun"), "{first:?}: {err}");
     }
     // The database the gate watches, and serving options, pass the guard
     // (and then meet the database nobody runs: 69).

@@ -134,6 +134,9 @@ pub fn run(args: Vec<OsString>) -> i32 {
         // The official image's forms: `odoo --workers 2` is the main job
         // with Odoo's arguments; `odoo shell ...` one of Odoo's subcommands.
         "odoo" | "odoo-bin" => match rest.first() {
+            // Odoo's server under its own name: the main job, its
+            // arguments checked like any (`-u` refused ...).
+            Some(sub) if sub == "server" => crate::job::main_job(strip_dashes(&rest[1..]).to_vec()),
             Some(sub) if !sub.to_string_lossy().starts_with('-') => {
                 crate::job::one_off(OneOff::Odoo(rest.to_vec()))
             }

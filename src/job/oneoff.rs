@@ -65,7 +65,7 @@ fn command_line(what: OneOff, cfg: &Config) -> Vec<OsString> {
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
-        args::value_of(&words, "--database", Some("-d")).is_some()
+        args::value_of(&words, "--database").is_some()
     };
     if ON_A_DATABASE.iter().any(|s| sub == s) {
         if !names_one {

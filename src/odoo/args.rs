@@ -1,5 +1,9 @@
 //! Which of the user's Odoo arguments (those after `--`) reach the install
-//! and update steps. The rule follows Odoo's own option groups
+//! and update steps, which are refused, and how a command line is shown.
+//! Arguments are read as Odoo's optparse reads them ([`super::optparse`]:
+//! prefixes, clusters, values after `=` or in the next argument).
+//!
+//! The rule for the steps follows Odoo's own option groups
 //! (`odoo/tools/config.py`, 15 to 18): an option that says where code,
 //! configuration and data are ("Common options": `-c`, `--addons-path`,
 //! `--upgrade-path`, `--load`, `--data-dir`...), which database and how to
@@ -7,193 +11,174 @@
 //! goes ("Logging Configuration") reaches every Odoo process odoo-init
 //! starts; everything else (HTTP, multiprocessing, limits, crons, `--dev`,
 //! SMTP, testing...) shapes serving and stays with the run phase, as do
-//! arguments this table does not know. Options are matched by their full
-//! name, as `--name=value`, `--name value`, `-xVALUE` or `-x VALUE`.
+//! arguments that name no option.
 
 use std::ffi::{OsStr, OsString};
 
-/// Options that reach the steps, and whether each takes a value.
-const STEP_OPTIONS: &[(&str, bool)] = &[
+use super::optparse::options_of;
+
+/// Options that reach the steps (by their long name).
+const STEP_OPTIONS: &[&str] = &[
     // Common options: where code, configuration and data are.
-    ("-c", true),
-    ("--config", true),
-    ("--addons-path", true),
-    ("--upgrade-path", true),
-    ("--pre-upgrade-scripts", true),
-    ("--load", true),
-    ("-D", true),
-    ("--data-dir", true),
-    ("--without-demo", true),
+    "--config",
+    "--addons-path",
+    "--upgrade-path",
+    "--pre-upgrade-scripts",
+    "--load",
+    "--data-dir",
+    "--without-demo",
     // Web interface: which databases this Odoo may see.
-    ("--db-filter", true),
+    "--db-filter",
     // Database related options (not the password: see SECRET_OPTIONS).
-    ("-r", true),
-    ("--db_user", true),
-    ("--db_host", true),
-    ("--db_port", true),
-    ("--db_sslmode", true),
-    ("--db_maxconn", true),
-    ("--db-template", true),
-    ("--pg_path", true),
-    ("--db_replica_host", true),
-    ("--db_replica_port", true),
+    "--db_user",
+    "--db_host",
+    "--db_port",
+    "--db_sslmode",
+    "--db_maxconn",
+    "--db-template",
+    "--pg_path",
+    "--db_replica_host",
+    "--db_replica_port",
     // Logging Configuration: where the step's log goes.
-    ("--logfile", true),
-    ("--syslog", false),
-    ("--log-handler", true),
-    ("--log-level", true),
-    ("--log-web", false),
-    ("--log-sql", false),
-    ("--log-request", false),
-    ("--log-response", false),
-    ("--log-db", true),
-    ("--log-db-level", true),
+    "--logfile",
+    "--syslog",
+    "--log-handler",
+    "--log-level",
+    "--log-web",
+    "--log-sql",
+    "--log-request",
+    "--log-response",
+    "--log-db",
+    "--log-db-level",
 ];
 
 /// Options whose value is a secret: never passed on by odoo-init to a step,
 /// shown as `<secret>` wherever a command line is logged or recorded; the
 /// steps get the password through the password file (`DB_PASSWORD`).
-pub const SECRET_OPTIONS: [&str; 3] = ["-w", "--db_password", "--smtp-password"];
+pub const SECRET_OPTIONS: [&str; 2] = ["--db_password", "--smtp-password"];
 
 /// What a secret's value is shown as.
 const HIDDEN: &str = "<secret>";
 
-/// `argv` as it may be logged or recorded: every secret option's value
-/// replaced by `<secret>` (`-w X`, `--db_password=X`, `-wX`).
-pub(crate) fn redacted(argv: &[OsString]) -> Vec<String> {
-    let table: Vec<(&str, bool)> = SECRET_OPTIONS.iter().map(|&n| (n, true)).collect();
-    let mut shown = Vec::with_capacity(argv.len());
-    let mut args = argv.iter().map(|a| a.to_string_lossy().into_owned());
-    while let Some(arg) = args.next() {
-        match option_of(&arg, &table) {
-            Some((name, _, true)) => {
-                let joiner = if name.starts_with("--") { "=" } else { "" };
-                shown.push(format!("{name}{joiner}{HIDDEN}"));
-            }
-            Some((name, _, false)) => {
-                shown.push(name.to_string());
-                if args.next().is_some() {
-                    shown.push(HIDDEN.to_string());
-                }
-            }
-            None => shown.push(arg),
-        }
+fn strings(args: &[OsString]) -> Vec<String> {
+    args.iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect()
+}
+
+/// `argv` (a program and its arguments) as it may be logged or recorded:
+/// every value of a secret option, in whatever spelling optparse accepts
+/// (`-w X`, `-wX`, `-swX`, `--db_passw=X`, `--smtp-pass X`), replaced by
+/// `<secret>`.
+pub fn redacted(argv: &[OsString]) -> Vec<String> {
+    let mut shown = strings(argv);
+    let Some(args) = shown.get(1..) else {
+        return shown;
+    };
+    let secrets: Vec<(usize, usize)> = options_of(args)
+        .iter()
+        .filter(|t| SECRET_OPTIONS.iter().any(|s| t.is(s)))
+        .filter_map(|t| t.value.as_ref().map(|(_, at)| (at.arg + 1, at.at)))
+        .collect();
+    for (arg, at) in secrets {
+        let kept = shown[arg].get(..at).unwrap_or_default().to_string();
+        shown[arg] = kept + HIDDEN;
     }
     shown
 }
 
 /// Odoo options that do not belong on the run phase's command line, and why.
-const NOT_IN_RUN: &[(&str, bool, &str)] = &[
-    ("-u", true, "it would update in every pod at once, outside the state gate: use MODE=UpdateAndRun or UpdateOnly (MODULES narrows it)"),
-    ("--update", true, "it would update in every pod at once, outside the state gate: use MODE=UpdateAndRun or UpdateOnly (MODULES narrows it)"),
-    ("-i", true, "it would install in every pod at once, outside the state gate: use MODE=InstallAndRun, InstallOnly or Init with MODULES"),
-    ("--init", true, "it would install in every pod at once, outside the state gate: use MODE=InstallAndRun, InstallOnly or Init with MODULES"),
-    ("--stop-after-init", false, "Odoo would stop instead of serving: use a mode without a run phase (InstallOnly, UpdateOnly)"),
+const NOT_IN_RUN: &[(&str, &str)] = &[
+    ("--update", "it would update in every pod at once, outside the state gate: use MODE=UpdateAndRun or UpdateOnly (MODULES narrows it)"),
+    ("--init", "it would install in every pod at once, outside the state gate: use MODE=InstallAndRun, InstallOnly or Init with MODULES"),
+    ("--stop-after-init", "Odoo would stop instead of serving: use a mode without a run phase (InstallOnly, UpdateOnly)"),
 ];
 
 /// Why the run phase's Odoo arguments `extra` would bypass the gate, if
 /// they would: an install or update of their own, `--stop-after-init`, or
 /// `-d`/`--database` naming another database than `database` (the one the
-/// gate watches; `None` with `LIST_DB=True`, where there is no gate).
-pub(crate) fn refused_in_run(extra: &[OsString], database: Option<&str>) -> Option<String> {
-    let table: Vec<(&str, bool)> = NOT_IN_RUN.iter().map(|&(n, v, _)| (n, v)).collect();
-    let args: Vec<String> = extra
-        .iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    for arg in &args {
-        if let Some((name, _, _)) = option_of(arg, &table) {
-            let why = NOT_IN_RUN
-                .iter()
-                .find(|(n, _, _)| *n == name)
-                .map_or("", |t| t.2);
+/// gate watches; `None` with `LIST_DB=True`, where there is no gate). An
+/// ambiguous prefix counts as each option it may name (Odoo refuses it
+/// anyway).
+pub fn refused_in_run(extra: &[OsString], database: Option<&str>) -> Option<String> {
+    let args = strings(extra);
+    let taken = options_of(&args);
+    for t in &taken {
+        if let Some((name, why)) = NOT_IN_RUN.iter().find(|(name, _)| t.is(name)) {
             return Some(format!(
-                "Odoo's {name} is refused on the run phase's command line: {why}"
+                "Odoo's {name} (as {:?}) is refused on the run phase's command line: {why}",
+                args[t.arg]
             ));
         }
     }
     let database = database?;
-    match value_of(&args, "--database", Some("-d")) {
-        Some(other) if other != database => Some(format!(
-            "Odoo's -d {other} is refused: the state gate watches DB_NAME={database}, and Odoo would serve another database; set DB_NAME instead"
-        )),
-        _ => None,
-    }
+    let other = taken
+        .iter()
+        .filter(|t| t.is("--database"))
+        .filter_map(|t| t.value.as_ref().map(|(v, _)| v.as_str()))
+        .find(|v| *v != database)?;
+    Some(format!(
+        "Odoo's -d {other} is refused: the state gate watches DB_NAME={database}, and Odoo would serve another database; set DB_NAME instead"
+    ))
 }
 
-/// How one argument names an option: the option and whether its value is
-/// attached (`--name=value`, `-xVALUE`).
-fn option_of<'t>(arg: &str, table: &[(&'t str, bool)]) -> Option<(&'t str, bool, bool)> {
-    table.iter().find_map(|&(name, takes_value)| {
-        if arg == name {
-            return Some((name, takes_value, false));
-        }
-        let attached = if name.starts_with("--") {
-            arg.strip_prefix(name)
-                .is_some_and(|rest| rest.starts_with('='))
-        } else {
-            takes_value && arg.len() > name.len() && arg.starts_with(name)
-        };
-        attached.then_some((name, takes_value, true))
-    })
+/// The value of option `long` among Odoo's arguments `args` (no program
+/// name), in any spelling optparse accepts; the last one wins.
+pub fn value_of<'a>(args: &'a [String], long: &str) -> Option<&'a str> {
+    options_of(args)
+        .iter()
+        .filter(|t| t.options.len() == 1 && t.is(long))
+        .filter_map(|t| t.value.as_ref().map(|(_, at)| &args[at.arg][at.at..]))
+        .next_back()
 }
 
-/// The value of option `long` (or `short`) among Odoo's arguments `args`
-/// (no program name), as optparse reads it: `--long V`, `--long=V`,
-/// `-s V`, `-sV`; the last one wins.
-pub fn value_of<'a>(args: &'a [String], long: &str, short: Option<&str>) -> Option<&'a str> {
-    let mut found = None;
-    let mut iter = args.iter();
-    while let Some(arg) = iter.next() {
-        if arg == long || Some(arg.as_str()) == short {
-            found = iter.next().map(String::as_str);
-        } else if let Some(v) = arg.strip_prefix(long).and_then(|r| r.strip_prefix('=')) {
-            found = Some(v);
-        } else if let Some(v) = short
-            .and_then(|s| arg.strip_prefix(s))
-            .filter(|v| !v.is_empty())
-        {
-            found = Some(v);
-        }
-    }
-    found
-}
-
-/// The arguments of `extra` that reach the steps, in their order, each
-/// with its value.
+/// The options of `extra` that reach the steps, in their order, each with
+/// its value: as written where its argument holds it alone, spelled out
+/// (`--config=/x` for the `c` of `-sc /x`) where it shares a cluster.
 pub fn for_steps(extra: &[OsString]) -> Vec<OsString> {
+    let args = strings(extra);
     let mut picked = Vec::new();
-    let mut args = extra.iter();
-    while let Some(arg) = args.next() {
-        let Some((_, takes_value, attached)) =
-            arg.to_str().and_then(|a| option_of(a, STEP_OPTIONS))
-        else {
+    for t in options_of(&args) {
+        let [option] = t.options[..] else {
             continue;
         };
-        picked.push(arg.clone());
-        if takes_value && !attached {
-            if let Some(value) = args.next() {
-                picked.push(value.clone());
+        if !STEP_OPTIONS.contains(&option.long) || t.missing_value {
+            continue;
+        }
+        let arg = &args[t.arg];
+        let alone = arg.starts_with("--") || arg[1..].chars().next() == option.short;
+        match (&t.value, alone) {
+            (Some((v, _)), false) => picked.push(format!("{}={v}", option.long).into()),
+            (None, false) => picked.push(option.long.into()),
+            (value, true) => {
+                picked.push(extra[t.arg].clone());
+                if let Some((_, at)) = value.as_ref().filter(|(_, at)| at.arg != t.arg) {
+                    picked.push(extra[at.arg].clone());
+                }
             }
         }
     }
     picked
 }
 
-/// The first option of `args` that carries a secret, if any.
+/// The first secret option of `args` (its long name: what is written may
+/// hold the secret itself, `-wSECRET`), if any.
 pub fn secret_in<'a>(args: impl IntoIterator<Item = &'a str>) -> Option<&'static str> {
-    let table: Vec<(&'static str, bool)> = SECRET_OPTIONS.iter().map(|&n| (n, true)).collect();
-    args.into_iter()
-        .find_map(|a| option_of(a, &table).map(|(name, _, _)| name))
+    let args: Vec<String> = args.into_iter().map(str::to_string).collect();
+    options_of(&args)
+        .iter()
+        .find_map(|t| SECRET_OPTIONS.iter().find(|s| t.is(s)).copied())
 }
 
 /// `args` say themselves whether to load demo data (`--without-demo`).
 pub fn sets_without_demo<'a>(args: impl IntoIterator<Item = &'a OsStr>) -> bool {
-    args.into_iter().any(|a| {
-        a.to_str()
-            .and_then(|a| option_of(a, STEP_OPTIONS))
-            .is_some_and(|(name, _, _)| name == "--without-demo")
-    })
+    let args: Vec<String> = args
+        .into_iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    options_of(&args)
+        .iter()
+        .any(|t| t.options.len() == 1 && t.is("--without-demo"))
 }
 
 #[cfg(test)]
@@ -236,14 +221,26 @@ mod tests {
                 "debug",
                 "-D",
                 "/data",
+                // optparse's unambiguous prefix of --addons-path.
+                "--addons",
+                "/abbreviated",
                 "--db_host=db",
             ])
+        );
+        // A cluster's step option spelled out on its own.
+        assert_eq!(
+            for_steps(&os(&["-sc", "/etc/odoo/x.conf", "-sD/data"])),
+            os(&["--config=/etc/odoo/x.conf", "--data-dir=/data"])
         );
     }
 
     #[test]
     fn secrets_and_demo_are_recognised_in_every_spelling() {
-        assert_eq!(secret_in(["--log-level=info", "-wpw"]), Some("-w"));
+        assert_eq!(
+            secret_in(["--log-level=info", "-wpw"]),
+            Some("--db_password")
+        );
+        assert_eq!(secret_in(["--smtp-pass", "x"]), Some("--smtp-password"));
         assert_eq!(secret_in(["--db_password=x"]), Some("--db_password"));
         assert_eq!(secret_in(["--db_password_file"]), None);
         assert!(sets_without_demo(
@@ -266,12 +263,20 @@ mod tests {
             "d",
             "--workers",
             "2",
+            "--db_passw=S1",
+            "--smtp-pass",
+            "S2",
+            "-swS3",
         ]);
         let shown = redacted(&argv).join(" ");
         assert_eq!(
             shown,
-            "odoo -w <secret> --db_password=<secret> -w<secret> --smtp-password <secret> --workers 2"
+            "odoo -w <secret> --db_password=<secret> -w<secret> --smtp-password <secret> --workers 2 \
+             --db_passw=<secret> --smtp-pass <secret> -sw<secret>"
         );
+        for secret in ["S1", "S2", "S3"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
         for secret in ["a", "b", "c", "d"] {
             assert!(
                 !shown
@@ -295,6 +300,16 @@ mod tests {
             &["-d", "other"],
             &["--database=other"],
             &["-dother"],
+            // optparse's prefixes and clusters.
+            &["--upd=all"],
+            &["--upda", "all"],
+            &["-su", "all"],
+            &["-sustock"],
+            &["--stop"],
+            &["--ini=crm"],
+            &["-si", "crm"],
+            &["--datab=other"],
+            &["-sdother"],
         ] {
             assert!(refused_in_run(&os(bad), Some("odoo")).is_some(), "{bad:?}");
         }
@@ -303,6 +318,9 @@ mod tests {
             &["-d", "odoo"],
             &["--database=odoo", "--dev=xml"],
             &["--db-filter=^odoo$", "--upgrade-path=/x"],
+            // A value, whatever it looks like.
+            &["--logfile", "-u"],
+            &["--", "-u", "all"],
         ] {
             assert_eq!(refused_in_run(&os(good), Some("odoo")), None, "{good:?}");
         }

@@ -36,7 +36,7 @@ impl std::fmt::Display for Endpoint {
 
 /// The config file Odoo reads: `-c`/`--config` on its command line.
 pub fn config_option(argv: &[String]) -> Option<&str> {
-    value_of(argv.get(1..).unwrap_or_default(), "--config", Some("-c"))
+    value_of(argv.get(1..).unwrap_or_default(), "--config")
 }
 
 /// Where the Odoo started with `argv` listens, its config file's values
@@ -51,15 +51,14 @@ pub fn endpoint(argv: &[String], rc: &HashMap<String, String>) -> Result<Option<
         return Ok(None);
     }
     let args = argv.get(1..).unwrap_or_default();
-    let port =
-        match value_of(args, "--http-port", Some("-p")).or(set("http_port").map(String::as_str)) {
-            None => DEFAULT_PORT,
-            Some(p) => p
-                .trim()
-                .parse()
-                .map_err(|_| format!("Odoo's HTTP port {p:?} is not a port number"))?,
-        };
-    let interface = value_of(args, "--http-interface", None)
+    let port = match value_of(args, "--http-port").or(set("http_port").map(String::as_str)) {
+        None => DEFAULT_PORT,
+        Some(p) => p
+            .trim()
+            .parse()
+            .map_err(|_| format!("Odoo's HTTP port {p:?} is not a port number"))?,
+    };
+    let interface = value_of(args, "--http-interface")
         .or(set("http_interface").map(String::as_str))
         .unwrap_or("");
     // Odoo listening on every address is asked on loopback.

@@ -7,10 +7,11 @@
 //! ([`prehashed`]).
 
 pub mod addons;
-pub(crate) mod args;
+pub mod args;
 pub(crate) mod checksums;
 pub(crate) mod command;
 pub(crate) mod http;
 pub(crate) mod modules;
+pub mod optparse;
 pub(crate) mod prehashed;
 pub mod rc;

@@ -97,7 +97,7 @@ pub(crate) fn discover(
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    let configured = match super::args::value_of(&args, "--addons-path", None) {
+    let configured = match super::args::value_of(&args, "--addons-path") {
         Some(v) => Some(("--addons-path", v.to_string())),
         None => rc_addons_path.map(|v| (RC_KEY, v.to_string())),
     };
