@@ -152,3 +152,61 @@ fn write_checksums_with_nothing_to_hash_is_an_error() {
     assert!(err.contains("no module"), "{err}");
     assert!(!file.exists());
 }
+
+/// A module that reaches outside itself is hashed, not read from the file:
+/// one with a symbolic link out of it when the file was written (its
+/// target may change with no change to the image), and one with a file
+/// mounted over one of its own at start (a ConfigMap's `subPath`).
+#[test]
+fn a_module_with_a_link_out_or_a_mount_inside_is_hashed() {
+    assert!(
+        is_root(),
+        "this test mounts a file inside odoo-init's mount namespace: run it as root"
+    );
+    require("mount", "mount");
+    let pg = Pg::start();
+    let image = Scratch::new("prehashed-out");
+    let outside = Scratch::under(Path::new("/dev/shm"), "prehashed-out");
+    let a = image.join("addons");
+    for m in ["m1", "m2", "m3"] {
+        module(&a, m);
+    }
+    write(&outside.join("linked.xml"), "<odoo/>\n");
+    std::os::unix::fs::symlink(outside.join("linked.xml"), a.join("m2/linked.xml")).unwrap();
+    let path = path_str(&a);
+    pg.role(USER, PASSWORD, true);
+    let mut install = job(&pg, "InstallOnly", &path)
+        .env("DB_ADMIN_USER", "postgres")
+        .start();
+    assert_eq!(install.wait_exit(LONG), 0, "{}", install.stderr());
+    let file = image.join("checksums.json");
+    write_checksums(&path, &file);
+    assert_eq!(update_and_run(&pg, &path, &file), Vec::<String>::new());
+
+    // The link's target changed: m2 is hashed, so it is seen.
+    write(
+        &outside.join("linked.xml"),
+        "<odoo><!-- changed --></odoo>\n",
+    );
+    assert_eq!(update_and_run(&pg, &path, &file), ["m2"]);
+
+    // Another m1/models/main.py mounted over the image's at start.
+    write(&outside.join("main.py"), "# m1, from a ConfigMap\n");
+    let mut setup = job(&pg, "UpdateAndRun", &path).env("ADDONS_CHECKSUMS_FILE", path_str(&file));
+    setup.inner = vec![
+        "sh".into(),
+        "-c".into(),
+        "mount --bind \"$0\" \"$1\" && shift && exec \"$@\"".into(),
+        path_str(&outside.join("main.py")),
+        path_str(&a.join("m1/models/main.py")),
+    ];
+    let mut run = setup.start();
+    assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
+    let updated: Vec<String> = run
+        .events()
+        .iter()
+        .filter_map(|e| e.split(" -u ").nth(1))
+        .filter_map(|rest| rest.split(' ').next().map(str::to_string))
+        .collect();
+    assert_eq!(updated, ["m1"]);
+}

@@ -11,8 +11,13 @@
 //! hashed as ever), under the same exclude patterns, and where the
 //! database's languages keep or skip the same of the module's `.po` files
 //! as the languages the file was written for. Everything else is hashed.
-//! What the file cannot see is a file of the image changed in place inside
-//! a running container: the file is the image's word (docs/modes-and-state.md).
+//! A module that reaches outside itself is hashed too: one with a symbolic
+//! link leading out of it or a file on another file system when the file
+//! was written (marked then, `"sealed": false`), and one with anything
+//! mounted inside it now (a Kubernetes ConfigMap's `subPath` over one of
+//! its files: `/proc/self/mountinfo`, read once per start). What the file
+//! cannot see is a file of the image changed in place inside a running
+//! container: the file is the image's word (docs/modes-and-state.md).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
@@ -26,7 +31,7 @@ use super::addons::{Addons, Rules};
 use crate::files;
 
 /// What the file's first key says; another value is not this format.
-const FORMAT: &str = "odoo-init checksums 1";
+const FORMAT: &str = "odoo-init checksums 2";
 /// A larger file is refused (some 150 bytes a module).
 const FILE_MAX: usize = 16 * 1024 * 1024;
 
@@ -35,7 +40,9 @@ const FILE_MAX: usize = 16 * 1024 * 1024;
 #[derive(Debug)]
 struct Entry {
     dir: usize,
-    sum: String,
+    /// `None`: the module reached outside itself when the file was
+    /// written; it is hashed at every start.
+    sum: Option<String>,
     po: Vec<String>,
 }
 
@@ -51,6 +58,8 @@ pub(crate) struct Prehashed {
     /// An addons directory as the path gives it, and canonical: each
     /// resolved once, not once per module.
     resolved: HashMap<PathBuf, Option<PathBuf>>,
+    /// Where something is mounted now (this process's view).
+    mounts: Vec<PathBuf>,
 }
 
 impl Prehashed {
@@ -90,7 +99,10 @@ impl Prehashed {
                     dir: usize::try_from(v["dir"].as_u64()?)
                         .ok()
                         .filter(|d| *d < dirs.len())?,
-                    sum: v["sum"].as_str()?.to_string(),
+                    sum: match &v["sum"] {
+                        Value::Null => None,
+                        sum => Some(sum.as_str()?.to_string()),
+                    },
                     po: texts(&v["po"])?,
                 })
             })()
@@ -103,6 +115,7 @@ impl Prehashed {
             dirs,
             modules,
             resolved: HashMap::new(),
+            mounts: mount_points(),
         })
     }
 
@@ -125,8 +138,79 @@ impl Prehashed {
             .as_ref()?;
         // The module's own directory may be a link to another file system.
         let on_device = fs::metadata(found).ok()?.dev() == self.device;
-        (*here == self.dirs[entry.dir] && on_device).then_some(entry.sum.as_str())
+        let canonical = here.join(found.file_name()?);
+        let mounted_in = self.mounts.iter().any(|m| m.starts_with(&canonical));
+        let sum = entry.sum.as_deref()?;
+        (*here == self.dirs[entry.dir] && on_device && !mounted_in).then_some(sum)
     }
+}
+
+/// The mount points of this process's mount namespace (the fifth field of
+/// `/proc/self/mountinfo`, its octal escapes undone); none when it cannot
+/// be read (then nothing is taken for mounted, as before this check).
+fn mount_points() -> Vec<PathBuf> {
+    use std::os::unix::ffi::OsStringExt;
+    let Ok(text) = fs::read("/proc/self/mountinfo") else {
+        return Vec::new();
+    };
+    text.split(|b| *b == b'\n')
+        .filter_map(|line| line.split(|b| *b == b' ').nth(4))
+        .map(|field| PathBuf::from(std::ffi::OsString::from_vec(unescape(field))))
+        .collect()
+}
+
+/// `\040` and the like (how mountinfo writes a space, a tab, a newline,
+/// a backslash) back to their bytes.
+fn unescape(field: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(field.len());
+    let mut i = 0;
+    while i < field.len() {
+        let octal = field
+            .get(i + 1..i + 4)
+            .filter(|d| field[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match octal {
+            Some(d) => {
+                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+                i += 4;
+            }
+            None => {
+                out.push(field[i]);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// True when nothing in `module` reaches outside it: no symbolic link
+/// whose target lies outside the module (or is gone), no entry on another
+/// file system than the module's own; walked without following links, at
+/// most [`super::addons::MAX_DEPTH`] deep (deeper counts as reaching out).
+fn sealed(module: &Path) -> io::Result<bool> {
+    let top = fs::canonicalize(module)?;
+    let device = fs::metadata(&top)?.dev();
+    let mut pending = vec![(top.clone(), 0)];
+    while let Some((dir, depth)) = pending.pop() {
+        if depth > super::addons::MAX_DEPTH {
+            return Ok(false);
+        }
+        for entry in fs::read_dir(&dir)? {
+            let path = entry?.path();
+            let meta = fs::symlink_metadata(&path)?;
+            if meta.dev() != device {
+                return Ok(false);
+            }
+            if meta.file_type().is_symlink() {
+                match fs::canonicalize(&path) {
+                    Ok(target) if target.starts_with(&top) => {}
+                    _ => return Ok(false),
+                }
+            } else if meta.is_dir() {
+                pending.push((path, depth + 1));
+            }
+        }
+    }
+    Ok(true)
 }
 
 /// Hashes every module on the addons path (the first of a name, as Odoo
@@ -165,10 +249,12 @@ pub(crate) fn write(addons: &Addons, rules: &Rules, path: &Path) -> io::Result<u
         .into_iter()
         .zip(sums)
         .map(|((name, (dir, module)), sum)| {
+            // A module reaching outside itself keeps no sum: it is hashed.
+            let sum = sealed(&module)?.then_some(sum);
             let entry = json!({"dir": dir, "sum": sum, "po": po_langs(&module)});
-            (name, entry)
+            Ok((name, entry))
         })
-        .collect();
+        .collect::<io::Result<_>>()?;
     let count = modules.len();
     let doc = json!({
         "format": FORMAT,
@@ -204,6 +290,15 @@ fn po_langs(module: &Path) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn mountinfo_escapes_are_undone() {
+        assert_eq!(
+            super::unescape(br"/mnt/my\040addons/a\134b"),
+            b"/mnt/my addons/a\\b".to_vec()
+        );
+        assert_eq!(super::unescape(br"/plain\0"), br"/plain\0".to_vec());
+    }
+
     use super::*;
 
     fn scratch(name: &str) -> PathBuf {
