@@ -2,6 +2,7 @@
 //! click-odoo-contrib's `addon_hash` (the reference, run in the virtual
 //! environment scripts/venv.sh makes), and what an update then touches,
 //! judged from the database and the stand-in's own record of `-u`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use odoo_init_testkit as common;
 

@@ -1,4 +1,5 @@
 //! What a newcomer sees first: --help and --version.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use odoo_init_testkit as common;
 

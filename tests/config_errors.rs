@@ -1,5 +1,6 @@
 //! Bad configuration stops odoo-init before it touches the database: one
 //! clear line naming the variable and the value, exit 64, no row written.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use odoo_init_testkit as common;
 

@@ -1,5 +1,6 @@
 //! The demo, the first of the README's two commands, runs to its end (it
 //! builds what it needs, starts its own PostgreSQL and removes it).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[test]
 fn the_demo_runs() {

@@ -4,6 +4,7 @@
 //! project that runs it (and holds the given text, the proof that it does)
 //! or the words on its page that say why it is not run here. A new command
 //! in the docs fails this test until it is one or the other.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 

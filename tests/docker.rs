@@ -2,6 +2,7 @@
 //! (on an Odoo-like base made here: no registry) and run as a container's
 //! ENTRYPOINT. Judged from outside: `docker inspect`, `docker top`, the
 //! stand-in's event log on a mounted host directory, the database.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use odoo_init_testkit as common;
 

@@ -1,5 +1,6 @@
 //! The examples cannot rot: every YAML file under examples/ parses, and every
 //! variable it gives to an odoo-init container is one odoo-init understands.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 

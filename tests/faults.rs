@@ -2,6 +2,7 @@
 //! updaters): PostgreSQL restarted or stopped during an update, an owner
 //! frozen past its lease, PgBouncer in transaction pooling under load. The
 //! invariant is asserted from outside: the process table and the table.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use odoo_init_testkit as common;
 

@@ -2,6 +2,7 @@
 //! of a claimed step carry the claim's tag, and the pod that resets a silent
 //! owner ends them before its `Reset` commits. Asserted from outside: the
 //! database's commit times and the process table.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use odoo_init_testkit as common;
 

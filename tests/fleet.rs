@@ -7,6 +7,7 @@
 //! Odoo gets its connections, and every pod serves. The server's load from
 //! the waiting fleet and the cost of a SIGHUP to every pod are measured
 //! from the server's own statistics and printed.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use odoo_init_testkit as common;
 

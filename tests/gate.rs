@@ -1,4 +1,5 @@
 //! The state gate under concurrency and failure, and secrets.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use odoo_init_testkit as common;
 

@@ -3,6 +3,7 @@
 //! documented exit codes, never a panic (101 for a debug build, 134 with the
 //! release profile's abort) or a crash (139). scripts/test.sh runs this
 //! against the release binary too (`ODOO_INIT_BIN`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use odoo_init_testkit as common;
 

@@ -2,6 +2,7 @@
 //! code, configuration and data reach the steps (serving ones do not), no
 //! demo data unless asked, and an install that installed nothing fails.
 //! Judged from the stand-in's command lines and the database.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use odoo_init_testkit as common;
 

@@ -1,6 +1,7 @@
 //! `Init` with the admin a managed PostgreSQL gives (RDS's rds_superuser,
 //! Cloud SQL's cloudsqlsuperuser, Azure's azure_pg_admin): `CREATEROLE` and
 //! `CREATEDB`, no superuser. Against a real cluster (the machine's, 15).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use odoo_init_testkit as common;
 

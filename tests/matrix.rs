@@ -1,4 +1,5 @@
 //! Every mode on four kinds of database, asserting the exact states written.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use odoo_init_testkit as common;
 

@@ -1,4 +1,5 @@
 //! The modes against a real, throwaway PostgreSQL, odoo-init as PID 1.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use odoo_init_testkit as common;
 

@@ -6,6 +6,7 @@
 //! table (an orphan reaped), `/proc/PID/status` (one
 //! thread at every sample), the queries the DNS server got, the exit and
 //! its time, the database's rows.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use odoo_init_testkit as common;
 

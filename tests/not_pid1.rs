@@ -1,5 +1,6 @@
 //! `odoo-init` started as an ordinary process: it becomes a child subreaper,
 //! reaps its orphans and signals nothing outside its own tree.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use odoo_init_testkit as common;
 

@@ -4,6 +4,7 @@
 //! (`odoo_init::odoo::optparse::OPTIONS`, Odoo 15 to 18) as the oracle,
 //! on a table of command lines (prefixes, clusters, `=` or a separate
 //! value, a value that looks like an option, `--`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use odoo_init_testkit as common;
 

@@ -2,6 +2,7 @@
 //! Python's own `configparser.RawConfigParser` (what Odoo 15 to 18 use,
 //! then `items('options')` and Odoo's renames of old option names), on a
 //! table of config files, the tricky ones included.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use odoo_init_testkit as common;
 

@@ -2,6 +2,7 @@
 //! its script from standard input, and any other program, each with the
 //! deployment's database settings and the password file (never a command
 //! line), after one look at the gate.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use odoo_init_testkit as common;
 

@@ -1,4 +1,5 @@
 //! `odoo-init` as PID 1 of a fresh PID namespace, supervising the stand-in Odoo.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use odoo_init_testkit as common;
 

@@ -3,6 +3,7 @@
 //! of hashing, where it holds (the same directory, on the file system of
 //! the file); an addons directory mounted from elsewhere is hashed as ever.
 //! Judged from the stand-in's record of `-u` and from the database.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use odoo_init_testkit as common;
 

@@ -2,6 +2,7 @@
 //! Docker run them: a separate process asking the odoo-init of a PID
 //! namespace, judged against the stand-in's real HTTP socket, its event
 //! log and the process table.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use odoo_init_testkit as common;
 

@@ -1,4 +1,5 @@
 //! `odoo-init restart`: new arguments through the private runtime directory.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use odoo_init_testkit as common;
 

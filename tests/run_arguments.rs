@@ -1,6 +1,7 @@
 //! Guard rails on the run phase's Odoo arguments: what would bypass the
 //! state gate is refused before anything starts, and a password on Odoo's
 //! command line never reaches the log or the status record.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use odoo_init_testkit as common;
 

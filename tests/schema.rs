@@ -2,6 +2,7 @@
 //! NULL where a value belongs. Every command that reads the table runs
 //! against each, and none ends in a panic (101 for this debug build, 134
 //! with the release profile's abort) or a crash (139).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use odoo_init_testkit as common;
 

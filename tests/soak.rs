@@ -19,6 +19,7 @@
 //! from the clock; printed): each round prints its own seed, and
 //! `SOAK_SEED=<that> SOAK_ROUNDS=1` replays it. `scripts/soak.sh` runs a
 //! long soak with the release build; docs/testing.md has its figures.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use odoo_init_testkit as common;
 

@@ -1,6 +1,7 @@
 //! `odoo-init status`: what the running odoo-init is doing, asked from
 //! outside, phase by phase, as a `docker exec` would (judged against the
 //! process table and the database).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use odoo_init_testkit as common;
 

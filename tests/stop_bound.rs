@@ -7,6 +7,7 @@
 //! SIGTERM to exit. The bounds asserted are generous (a loaded 2-core
 //! machine); the times measured are printed, and docs/signals-exit-codes-logging.md
 //! gives them.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use odoo_init_testkit as common;
 

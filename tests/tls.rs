@@ -2,6 +2,7 @@
 //! one with `ssl = on` taking TCP connections over TLS only (certificates
 //! made by `openssl`, `hostnossl ... reject`), one without TLS. What was
 //! encrypted is read from the server (`pg_stat_ssl`), not from odoo-init.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use odoo_init_testkit as common;
 

@@ -1,6 +1,7 @@
 //! `docker run -it`: with a terminal, Ctrl-C reaches Odoo exactly once.
 //! As in a container, odoo-init is PID 1 and leader of the terminal's
 //! session (`setsid --ctty` inside the namespace execs it, as runc does).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use odoo_init_testkit as common;
 

@@ -32,6 +32,7 @@
 //!   STANDIN_ACK_FD=N       write one byte to fd N at start, per signal received, when
 //!                          the orphans are left, and at the end of the run phase
 //!                          (for the benchmark; no logging then)
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;

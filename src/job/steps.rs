@@ -33,6 +33,30 @@ enum StepEnd {
 }
 
 impl Ctx {
+    /// `UPDATE=changed`: the installed modules (of `MODULES`, when set)
+    /// whose files changed; none: no update runs and no busy state is written.
+    pub(super) fn update_changed(&mut self, sup: &mut Supervisor) -> Result<Next, Failure> {
+        let only = odoo::to_update(&self.cfg.odoo);
+        let nothing = "UPDATE=changed: no installed module changed since the checksums stored by the last update: no update";
+        if self.look_ahead(&only)? {
+            log::info!("{nothing}");
+            return Ok(Next::Continue);
+        }
+        let claimed = self.pass_gate(&mut sup.pause(), Ask::Update { only: &only })?;
+        let Some(claimed) = claimed else {
+            log::info!("{nothing}");
+            return Ok(Next::Continue);
+        };
+        let argv = match &claimed.modules {
+            Some(modules) => {
+                log::info!("UPDATE=changed: updating {}", modules.join(","));
+                odoo::update_modules(&self.cfg.odoo, self.extra.current(), modules)
+            }
+            None => odoo::update(&self.cfg.odoo, self.extra.current()),
+        };
+        self.run_claimed(sup, State::Updating, claimed.id, argv, &only)
+    }
+
     /// The install: its database made first if the server has none (as
     /// Odoo's `-i` would), then the step under `Creating`.
     pub(super) fn install(&mut self, sup: &mut Supervisor) -> Result<Next, Failure> {

@@ -6,16 +6,13 @@
 
 use crate::db::client::Transaction;
 
-use super::gate::Ask;
-use super::{Ctx, Next};
+use super::Ctx;
 use crate::db::conn;
-use crate::db::state::{Seen, State};
+use crate::db::state::Seen;
 use crate::db::verdict;
 use crate::exit::Failure;
 use crate::odoo::addons::Addons;
 use crate::odoo::checksums::{self, Known, Sums};
-use crate::odoo::command as odoo;
-use crate::pid1::supervisor::Supervisor;
 
 /// What an update covers, decided under the lock.
 #[derive(Debug)]
@@ -84,30 +81,6 @@ fn compared(
 }
 
 impl Ctx {
-    /// `UPDATE=changed`: the installed modules (of `MODULES`, when set)
-    /// whose files changed; none: no update runs and no busy state is written.
-    pub(super) fn update_changed(&mut self, sup: &mut Supervisor) -> Result<Next, Failure> {
-        let only = odoo::to_update(&self.cfg.odoo);
-        let nothing = "UPDATE=changed: no installed module changed since the checksums stored by the last update: no update";
-        if self.look_ahead(&only)? {
-            log::info!("{nothing}");
-            return Ok(Next::Continue);
-        }
-        let claimed = self.pass_gate(&mut sup.pause(), Ask::Update { only: &only })?;
-        let Some(claimed) = claimed else {
-            log::info!("{nothing}");
-            return Ok(Next::Continue);
-        };
-        let argv = match &claimed.modules {
-            Some(modules) => {
-                log::info!("UPDATE=changed: updating {}", modules.join(","));
-                odoo::update_modules(&self.cfg.odoo, self.extra.current(), modules)
-            }
-            None => odoo::update(&self.cfg.odoo, self.extra.current()),
-        };
-        self.run_claimed(sup, State::Updating, claimed.id, argv, &only)
-    }
-
     /// Before the gate, with one attempt at the database and no lock: the
     /// checksums of what is installed now, so that the claim finds them
     /// made. True when that already decides: the latest state is ready and
@@ -115,7 +88,7 @@ impl Ctx {
     /// the gate (a pod of an unchanged image passes without queueing for
     /// the lock; one that read just before another pod's claim is as if it
     /// had passed just before it). Anything unavailable here is left to the gate.
-    fn look_ahead(&mut self, only: &[String]) -> Result<bool, Failure> {
+    pub(super) fn look_ahead(&mut self, only: &[String]) -> Result<bool, Failure> {
         if self.addons.as_ref().is_none_or(|a| a.dirs().is_empty()) {
             return Ok(false);
         }
