@@ -128,3 +128,71 @@ fn behind_pgbouncer_the_reset_owners_statement_in_flight_is_ended() {
     let bouncer = Bouncer::start(&pg, 4);
     reset_owner_commits_nothing_after_the_reset(&pg, &|mode| bouncer.job(mode));
 }
+
+/// A reset owner's step that connects again after the sweeps of the
+/// `Reset` (here once, a second after its first session was ended) writes
+/// until anyone looks at the state again: the next pod's look (a peek, a
+/// locked look, an owner's beat) ends every session of a claim that is not
+/// the latest busy row. Asserted from the database and the process table:
+/// no session of the claim is left, and the script (whose last session it
+/// was) ends while its odoo-init is still frozen.
+#[test]
+fn a_reset_claims_session_opened_after_the_reset_is_ended_by_the_next_look() {
+    let pg = fenced_cluster();
+    let scratch = Scratch::new("fence-again");
+    let path = scratch.join("run.sh");
+    std::fs::write(
+        &path,
+        "#!/bin/sh\n\
+         psql -X -q -v ON_ERROR_STOP=1 -c 'CREATE TABLE IF NOT EXISTS fence_probe (id serial, app text DEFAULT current_setting($$application_name$$))'\n\
+         loop='DO $$ BEGIN LOOP INSERT INTO fence_probe DEFAULT VALUES; COMMIT; PERFORM pg_sleep(0.2); END LOOP; END $$'\n\
+         psql -X -q -c \"$loop\"\n\
+         sleep 1\n\
+         exec psql -X -q -c \"$loop\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut owner = pg
+        .job("UpdateOnly")
+        .env("MAINTENANCE_SCRIPT", path_str(&path))
+        .env("STATE_LEASE", "5")
+        .start();
+    wait_until(LONG, "the maintenance step to write", || {
+        (count(&pg, "SELECT count(*) FROM fence_probe") >= 3).then_some(())
+    });
+    send(owner.pid, libc::SIGSTOP);
+    let mut waiter = pg.job("RunOnly").env("STATE_LEASE", "5").start();
+    assert_eq!(
+        waiter.wait_exit(Duration::from_secs(60)),
+        75,
+        "{}",
+        waiter.stderr()
+    );
+    let after_reset = "SELECT count(*) FROM fence_probe WHERE pg_xact_commit_timestamp(xmin) > \
+         (SELECT pg_xact_commit_timestamp(xmin) FROM curq_state_history WHERE state = 'Reset')";
+    // Its second session, opened after the Reset, writes: nobody looked yet.
+    wait_until(LONG, "the step's second session to write", || {
+        (count(&pg, after_reset) >= 3).then_some(())
+    });
+    // The next pod's look ends it.
+    let mut next = pg.job("RunOnly").start();
+    next.wait_events("Odoo to start", |ev| !starts(ev).is_empty());
+    let tagged =
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name ~ '^odoo-init-claim-'";
+    wait_until(LONG, "no session of the reset claim", || {
+        (count(&pg, tagged) == 0).then_some(())
+    });
+    // Its session ended, the script ends: only a zombie (its parent is
+    // frozen) or nothing is left of it, and nothing more is written.
+    wait_until(LONG, "the step's script to end", || {
+        let running = owner
+            .procs()
+            .iter()
+            .any(|p| p.state != 'Z' && (p.comm == "psql" || p.comm == "run.sh"));
+        (!running).then_some(())
+    });
+    next.signal(libc::SIGTERM);
+    next.wait_exit(LONG);
+    send(owner.pid, libc::SIGCONT);
+    assert_eq!(owner.wait_exit(LONG), 76, "{}", owner.stderr());
+}

@@ -45,6 +45,40 @@ pub(crate) fn end_sessions(tx: &mut Transaction, id: i64) -> Result<i64, tokio_p
     tx.query_typed_one(&sql, &[(&tag, Type::TEXT)])?.try_get(0)
 }
 
+/// Ends this role's sessions on this database that carry the tag of any
+/// claim but `live` (the latest row's, while it is busy): what a reset
+/// owner's step, or a straggler of a finished one, opened after the sweeps
+/// that went with its `Reset`. Every look at the state (a peek, a locked
+/// look) and every owner's beat does it. It does not wait for them (it runs
+/// inside state transactions) and leaves other roles' sessions alone (not
+/// this role's to end: an error would fail the look); the number ended.
+pub(crate) fn end_stale(
+    tx: &mut Transaction,
+    live: Option<i64>,
+) -> Result<i64, tokio_postgres::Error> {
+    let live = live.map(claim_tag).unwrap_or_default();
+    let sql = "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))::int8 FROM \
+         (SELECT pid FROM pg_stat_activity \
+          WHERE datname = current_database() AND pid <> pg_backend_pid() \
+          AND usename = current_user \
+          AND starts_with(application_name, $1) \
+          AND application_name <> $2 AND NOT starts_with(application_name, $2 || '-') \
+          OFFSET 0) stale";
+    let prefix = claim_tag_prefix();
+    let ended: i64 = tx
+        .query_typed_one(sql, &[(&prefix, Type::TEXT), (&live, Type::TEXT)])?
+        .try_get(0)?;
+    if ended > 0 {
+        log::warn!("ended {ended} database session(s) of claims that are no longer live");
+    }
+    Ok(ended)
+}
+
+/// What every claim's tag starts with.
+fn claim_tag_prefix() -> String {
+    claim_tag(0).trim_end_matches('0').to_string()
+}
+
 /// [`end_sessions`] in a bounded transaction of its own: the second sweep,
 /// right after the `Reset` committed, for a session the owner's step made
 /// between the first sweep and that commit.

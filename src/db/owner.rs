@@ -7,8 +7,8 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 
 use super::client::Client;
-use super::conn;
 use super::state::TABLE;
+use super::{conn, fence};
 
 type PgResult<T> = Result<T, tokio_postgres::Error>;
 
@@ -54,6 +54,10 @@ fn update_own_row(
         }
         Err(e) => Err(e),
         Ok(row) => {
+            // Our row is the latest and busy: every other claim is over.
+            if row.is_some() {
+                fence::end_stale(&mut tx, Some(claimed))?;
+            }
             tx.commit()?;
             Ok(row.is_some())
         }

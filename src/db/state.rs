@@ -16,7 +16,7 @@ use crate::db::client::{Client, Transaction};
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Row;
 
-use super::verdict::Latest;
+use super::verdict::{self, Latest};
 
 pub const TABLE: &str = "curq_state_history";
 /// Key of the transaction-scoped advisory lock ("curq").
@@ -107,6 +107,7 @@ impl Store {
             }
             other => other?.as_ref().map(to_latest).transpose()?,
         };
+        fence::end_stale(&mut tx, latest.as_ref().and_then(live_claim))?;
         tx.commit()?;
         Ok(latest.map_or(Seen::Empty, Seen::Latest))
     }
@@ -167,7 +168,9 @@ impl<'a> Locked<'a> {
     /// The newest row.
     pub(crate) fn latest(&mut self) -> PgResult<Option<Latest>> {
         self.extended()?;
-        latest_in(&mut self.tx)
+        let latest = latest_in(&mut self.tx)?;
+        fence::end_stale(&mut self.tx, latest.as_ref().and_then(live_claim))?;
+        Ok(latest)
     }
 
     /// Writes `state` as the newest row; its id.
@@ -369,6 +372,12 @@ fn latest_in(tx: &mut Transaction) -> PgResult<Option<Latest>> {
         .as_ref()
         .map(to_latest)
         .transpose()
+}
+
+/// The claim of the latest row while it is busy: the only one whose
+/// sessions are live.
+fn live_claim(latest: &Latest) -> Option<i64> {
+    (!verdict::is_ready(&latest.state)).then_some(latest.id)
 }
 
 fn secs(s: f64) -> Duration {
