@@ -283,6 +283,8 @@ fn read_only_with_a_tmpfs_works_and_without_one_says_what_must_be_writable() {
         .collect();
     assert_eq!(named.len(), 1, "{logs}");
     assert!(named[0].contains("Read-only file system"), "{logs}");
+    // The line says what is lost: the status record, and so the probes.
+    assert!(named[0].contains("every probe fail"), "{logs}");
 }
 
 #[test]
@@ -478,8 +480,9 @@ fn the_documented_compose_commands_run_as_far_as_the_engine_allows() {
 
 /// The mounts official-image users make: their own `/etc/odoo` (only an
 /// `odoo.conf` in it), a read-only root with a writable `/tmp`, and an
-/// arbitrary uid with group 0 (OpenShift): Odoo runs, `status` and
-/// `restart` answer through `docker exec` as that user.
+/// arbitrary uid with group 0 (OpenShift): Odoo runs, the password is
+/// scrubbed from PID 1's environment, `status` and `restart` answer
+/// through `docker exec` as that user.
 #[test]
 fn the_image_survives_the_mounts_and_the_uid_its_users_give_it() {
     let config = Scratch::new("etc-odoo");
@@ -504,10 +507,19 @@ fn the_image_survives_the_mounts_and_the_uid_its_users_give_it() {
             "/tmp:mode=1777",
             "--user",
             "12345:0",
+            "-e",
+            "DB_PASSWORD=container-secret-4711",
         ],
         &["--", "--workers", "1"],
     );
     c.wait_events("Odoo", |ev| started(ev) == 1);
+    // As that user, on that read-only root, the password is scrubbed from
+    // PID 1's environment block (read here as root, who may read it).
+    let pid = c.inspect("{{.State.Pid}}");
+    let environ = std::fs::read(format!("/proc/{}/environ", pid.trim())).unwrap();
+    let text = String::from_utf8_lossy(&environ);
+    assert!(text.contains("DB_PASSWORD="), "{text}");
+    assert!(!text.contains("container-secret-4711"), "{text}");
     let out = c.exec(&["odoo-init", "status"]);
     assert!(
         out.status.success(),

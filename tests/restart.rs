@@ -236,7 +236,7 @@ fn a_foreign_runtime_directory_stops_only_what_needs_it() {
     let mut run = job().start();
     run.wait_events("Odoo to start", |ev| starts(ev).len() == 1);
     assert!(
-        run.stderr().contains("cannot pass new arguments"),
+        run.stderr().contains("cannot pass arguments"),
         "{}",
         run.stderr()
     );

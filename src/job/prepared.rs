@@ -82,7 +82,7 @@ impl Prepared {
             Err(e) if cfg.password.is_none() => {
                 if entry == Entry::Main {
                     log::warn!(
-                        "{e}; `odoo-init restart -- ARGS` cannot pass new arguments to this process"
+                        "{e}: no status record, so `odoo-init status` and every probe fail, and `odoo-init restart -- ARGS` cannot pass arguments; give ODOO_INIT_RUNTIME_DIR a directory this user can write (a tmpfs on /tmp with a read-only root)"
                     );
                 }
                 None
