@@ -50,6 +50,8 @@ pub(crate) enum Failure {
     GateReset(String),
     /// The owner of a busy state lost its claim ([`CLAIM_LOST`]).
     ClaimLost(String),
+    /// `restart`, `status`: the running odoo-init could not be asked ([`NOT_REACHED`]).
+    NotReached(String),
     /// SIGTERM/SIGINT before anything was started: exit as a process
     /// stopped by that signal would (the supervisor knows which:
     /// `stopped_status`; [`Failure::code`] says SIGTERM's), with nothing
@@ -67,6 +69,7 @@ impl Failure {
             Failure::Os(_) => OS_ERROR,
             Failure::GateReset(_) => GATE_RESET,
             Failure::ClaimLost(_) => CLAIM_LOST,
+            Failure::NotReached(_) => NOT_REACHED,
             Failure::Stopped => for_signal(libc::SIGTERM),
         }
     }
@@ -94,7 +97,8 @@ impl Failure {
             | Failure::Db(why)
             | Failure::Os(why)
             | Failure::GateReset(why)
-            | Failure::ClaimLost(why) => log::error!("{why}"),
+            | Failure::ClaimLost(why)
+            | Failure::NotReached(why) => log::error!("{why}"),
             Failure::Stopped => {}
         }
     }
@@ -113,6 +117,7 @@ mod tests {
         assert_eq!(Failure::Os(said()).code(), 71);
         assert_eq!(Failure::GateReset(said()).code(), 75);
         assert_eq!(Failure::ClaimLost(said()).code(), 76);
+        assert_eq!(Failure::NotReached(said()).code(), 77);
         assert_eq!(Failure::Stopped.code(), 143);
     }
 }

@@ -88,32 +88,32 @@ EXIT STATUS:
     state --changed: 0 nothing changed, 1 modules changed (listed)
 ";
 
+/// Runs the command line; the exit code. Every command ends in a code of
+/// its own (a child's status, a probe's 0 or 1) or in a [`Failure`],
+/// said here once.
 pub fn run(args: Vec<OsString>) -> i32 {
     if let Err(problem) = crate::logging::init() {
-        log::error!("{problem}");
-        return exit::USAGE;
+        return Failure::Usage(problem).said();
     }
+    command(args).unwrap_or_else(Failure::said)
+}
+
+fn command(args: Vec<OsString>) -> Result<i32, Failure> {
     let (command, rest) = match args.split_first() {
         Some((c, rest)) => (c.to_str().unwrap_or(""), rest),
         None => ("", &args[..]),
     };
-    match command {
-        "-h" | "--help" | "help" => {
-            print!("{HELP}");
-            0
-        }
-        "-V" | "--version" => {
-            println!("odoo-init {}", env!("CARGO_PKG_VERSION"));
-            0
-        }
+    Ok(match command {
+        "-h" | "--help" | "help" => print(HELP)?,
+        "-V" | "--version" => print(&format!("odoo-init {}\n", env!("CARGO_PKG_VERSION")))?,
         // `odoo-init supervise --help` is a request for help, not a command to run.
         command if asks_help(rest) && options::help(command).is_some() => {
-            print(options::help(command).unwrap_or(HELP))
+            print(options::help(command).unwrap_or(HELP))?
         }
-        "supervise" => supervise::supervise(rest),
-        "restart" => restart(rest),
+        "supervise" => supervise::supervise(rest)?,
+        "restart" => restart(rest)?,
         "" | "--" => crate::job::main_job(strip_dashes(&args).to_vec()),
-        "state" => state(rest),
+        "state" => state(rest)?,
         "adopt" => {
             let spec = Spec {
                 valued: &[],
@@ -121,14 +121,12 @@ pub fn run(args: Vec<OsString>) -> i32 {
                 words: 0,
                 dashes: false,
             };
-            match options("adopt", rest, &spec) {
-                Ok(parsed) => prepared(Entry::Tool, |p| adopt::adopt(p, parsed.has("--force"))),
-                Err(code) => code,
-            }
+            let force = options("adopt", rest, &spec)?.has("--force");
+            prepared(Entry::Tool, |p| adopt::adopt(p, force))
         }
         "write-checksums" => prepared(Entry::Build, |p| checksums::write(p, rest)),
-        "status" => status(rest),
-        "probe" => probe(rest),
+        "status" => status(rest)?,
+        "probe" => probe(rest)?,
         crate::odoo::addons::HELPER_COMMAND => crate::odoo::addons::helper_main(rest),
         crate::resolve::RESOLVE_COMMAND => crate::resolve::helper_main(rest),
         // The official image's forms: `odoo --workers 2` is the main job
@@ -148,15 +146,17 @@ pub fn run(args: Vec<OsString>) -> i32 {
         other if env::find_executable(other, std::env::var("PATH").ok().as_deref()).is_ok() => {
             crate::job::one_off(OneOff::Program(args))
         }
-        other => usage(&format!(
-            "unknown command {other:?}: not one of odoo-init's, and no such program"
-        )),
-    }
+        other => {
+            return Err(usage(&format!(
+                "unknown command {other:?}: not one of odoo-init's, and no such program"
+            )))
+        }
+    })
 }
 
-fn usage(problem: &str) -> i32 {
-    log::error!("{problem}; see `odoo-init --help`");
-    exit::USAGE
+/// A usage error, pointing at the help.
+fn usage(problem: &str) -> Failure {
+    Failure::Usage(format!("{problem}; see `odoo-init --help`"))
 }
 
 fn asks_help(args: &[OsString]) -> bool {
@@ -170,13 +170,13 @@ fn strip_dashes(args: &[OsString]) -> &[OsString] {
     }
 }
 
-/// Parses a command's options by `spec`; a usage error said, its exit code, otherwise.
-fn options(command: &str, args: &[OsString], spec: &Spec) -> Result<Parsed, i32> {
+/// Parses a command's options by `spec`.
+fn options(command: &str, args: &[OsString], spec: &Spec) -> Result<Parsed, Failure> {
     options::parse(args, spec).map_err(|why| usage(&format!("{command}: {why}")))
 }
 
 /// With `--pid PID`: which odoo-init a command asks (PID 1 by default).
-fn with_pid(parsed: Parsed) -> Result<(Parsed, i32), i32> {
+fn with_pid(parsed: Parsed) -> Result<(Parsed, i32), Failure> {
     let pid = match parsed.value("--pid") {
         None => 1,
         Some(v) => match v.parse() {
@@ -187,27 +187,24 @@ fn with_pid(parsed: Parsed) -> Result<(Parsed, i32), i32> {
     Ok((parsed, pid))
 }
 
-fn state(args: &[OsString]) -> i32 {
+fn state(args: &[OsString]) -> Result<i32, Failure> {
     let spec = Spec {
         valued: &["--limit"],
         flags: &["--changed"],
         words: 0,
         dashes: false,
     };
-    let parsed = match options("state", args, &spec) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+    let parsed = options("state", args, &spec)?;
     let limit = match parsed.value("--limit") {
         None => None,
         Some(n) => match n.parse::<i64>() {
             Ok(n) if n > 0 => Some(n),
-            _ => return usage("--limit needs a positive number"),
+            _ => return Err(usage("--limit needs a positive number")),
         },
     };
     if parsed.has("--changed") {
         if limit.is_some() {
-            return usage("state takes --limit N or --changed, not both");
+            return Err(usage("state takes --limit N or --changed, not both"));
         }
         // Like `git diff --exit-code`: 1 when something changed, so that a
         // CI job can gate on it.
@@ -217,12 +214,12 @@ fn state(args: &[OsString]) -> i32 {
             changed = !text.is_empty();
             Ok(text)
         });
-        return match code {
+        return Ok(match code {
             0 if changed => exit::CHANGED,
             code => code,
-        };
+        });
     }
-    prepared(Entry::Tool, |p| state::history(p, limit))
+    Ok(prepared(Entry::Tool, |p| state::history(p, limit)))
 }
 
 /// Runs a command of odoo-init's own in the one prepared context
@@ -232,36 +229,25 @@ fn prepared(entry: Entry, command: impl FnOnce(&mut Prepared) -> Result<String, 
         Ok(p) => p,
         Err(code) => return code,
     };
-    match command(&mut prepared) {
-        Ok(text) => {
-            let code = print(&text);
-            prepared.finish(code)
-        }
+    match command(&mut prepared).and_then(|text| print(&text)) {
+        Ok(code) => prepared.finish(code),
         Err(failure) => prepared.failed(failure),
     }
 }
 
 /// `odoo-init status [--json] [--pid PID]`: the record of the running
 /// odoo-init, ages computed now.
-fn status(args: &[OsString]) -> i32 {
+fn status(args: &[OsString]) -> Result<i32, Failure> {
     let spec = Spec {
         valued: &["--pid"],
         flags: &["--json"],
         words: 0,
         dashes: false,
     };
-    let (parsed, pid) = match options("status", args, &spec).and_then(with_pid) {
-        Ok(both) => both,
-        Err(code) => return code,
-    };
+    let (parsed, pid) = with_pid(options("status", args, &spec)?)?;
     let dir = RuntimeDir::new(config::runtime_dir(&env::process_env));
-    let record = match crate::status::read(&dir, pid) {
-        Ok((_, record)) => record,
-        Err(e) => {
-            log::error!("cannot read the status of PID {pid}: {e}");
-            return exit::NOT_REACHED;
-        }
-    };
+    let (_, record) = crate::status::read(&dir, pid)
+        .map_err(|e| Failure::NotReached(format!("cannot read the status of PID {pid}: {e}")))?;
     let now = crate::status::now();
     if parsed.has("--json") {
         print(&record.to_json(now))
@@ -270,24 +256,22 @@ fn status(args: &[OsString]) -> i32 {
     }
 }
 
-/// `odoo-init probe startup|ready|live [--pid PID] [--timeout S] [--grace S]`.
-fn probe(args: &[OsString]) -> i32 {
+/// `odoo-init probe startup|ready|live [--pid PID] [--timeout S] [--grace S]`:
+/// the probe's own 0 (pass) or 1 (fail).
+fn probe(args: &[OsString]) -> Result<i32, Failure> {
     let spec = Spec {
         valued: &["--pid", "--timeout", "--grace"],
         flags: &[],
         words: 1,
         dashes: false,
     };
-    let (parsed, pid) = match options("probe", args, &spec).and_then(with_pid) {
-        Ok(both) => both,
-        Err(code) => return code,
-    };
+    let (parsed, pid) = with_pid(options("probe", args, &spec)?)?;
     let Some(kind) = parsed
         .words
         .first()
         .and_then(|w| crate::probe::Probe::parse(w))
     else {
-        return usage("probe takes one of startup, ready, live");
+        return Err(usage("probe takes one of startup, ready, live"));
     };
     let seconds = |option: &str, default: Duration| {
         match parsed.value(option) {
@@ -301,49 +285,33 @@ fn probe(args: &[OsString]) -> i32 {
         },
     }
     };
-    let timeout = match seconds("--timeout", crate::probe::DEFAULT_TIMEOUT) {
-        Ok(d) => d,
-        Err(code) => return code,
-    };
-    let grace = match seconds("--grace", crate::probe::DEFAULT_GRACE) {
-        Ok(d) => d,
-        Err(code) => return code,
-    };
-    crate::probe::run(kind, pid, timeout, grace)
+    let timeout = seconds("--timeout", crate::probe::DEFAULT_TIMEOUT)?;
+    let grace = seconds("--grace", crate::probe::DEFAULT_GRACE)?;
+    Ok(crate::probe::run(kind, pid, timeout, grace))
 }
 
 /// Writes a command's output; a closed stdout (`odoo-init state | head`)
 /// ends the command quietly.
-fn print(text: &str) -> i32 {
+fn print(text: &str) -> Result<i32, Failure> {
     match std::io::stdout().write_all(text.as_bytes()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            log::error!("writing to standard output: {e}");
-            exit::OS_ERROR
+            Err(Failure::Os(format!("writing to standard output: {e}")))
         }
-        _ => 0,
+        _ => Ok(0),
     }
 }
 
-fn restart(args: &[OsString]) -> i32 {
+fn restart(args: &[OsString]) -> Result<i32, Failure> {
     let spec = Spec {
         valued: &["--pid"],
         flags: &[],
         words: 0,
         dashes: true,
     };
-    let (parsed, pid) = match options("restart", args, &spec).and_then(with_pid) {
-        Ok(both) => both,
-        Err(code) => return code,
-    };
+    let (parsed, pid) = with_pid(options("restart", args, &spec)?)?;
     let dir = RuntimeDir::new(config::runtime_dir(&env::process_env));
-    match restart::request(pid, parsed.after_dashes.as_deref(), &dir) {
-        Ok(()) => {
-            log::info!("asked PID {pid} to restart");
-            0
-        }
-        Err(e) => {
-            log::error!("{e}");
-            exit::NOT_REACHED
-        }
-    }
+    restart::request(pid, parsed.after_dashes.as_deref(), &dir)
+        .map_err(|e| Failure::NotReached(e.to_string()))?;
+    log::info!("asked PID {pid} to restart");
+    Ok(0)
 }

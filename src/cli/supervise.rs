@@ -6,7 +6,7 @@ use std::ffi::OsString;
 
 use crate::config;
 use crate::env;
-use crate::exit;
+use crate::exit::Failure;
 use crate::pid1::launch::{Abort, ChildSpec, Launcher, Pause};
 use crate::pid1::restart::ExtraArgs;
 use crate::pid1::supervisor::Supervisor;
@@ -40,17 +40,15 @@ impl FixedCommand {
     }
 }
 
-pub(super) fn supervise(args: &[OsString]) -> i32 {
+/// The command's status, once it ended and was not started again.
+pub(super) fn supervise(args: &[OsString]) -> Result<i32, Failure> {
     let Some((program, program_args)) = super::strip_dashes(args).split_first() else {
-        return super::usage("supervise needs a command: odoo-init supervise -- COMMAND [ARGS...]");
+        return Err(super::usage(
+            "supervise needs a command: odoo-init supervise -- COMMAND [ARGS...]",
+        ));
     };
-    let settings = match config::supervisor(&env::process_env) {
-        Ok(s) => s,
-        Err(e) => {
-            log::error!("{e}");
-            return exit::USAGE;
-        }
-    };
+    let settings =
+        config::supervisor(&env::process_env).map_err(|e| Failure::Usage(e.to_string()))?;
     let instance = match Instance::create(&RuntimeDir::new(config::runtime_dir(&env::process_env)))
     {
         Ok(instance) => Some(instance),
@@ -73,20 +71,15 @@ fn supervise_with(
     program_args: &[OsString],
     settings: crate::pid1::supervisor::Settings,
     instance: Option<Instance>,
-) -> i32 {
+) -> Result<i32, Failure> {
     let extra = ExtraArgs::new(program_args.to_vec(), instance.clone());
-    let mut sup = match Supervisor::new(&settings) {
-        Ok(s) => s,
-        Err(e) => {
-            log::error!("cannot take over signals: {e}");
-            return exit::OS_ERROR;
-        }
-    };
+    let mut sup = Supervisor::new(&settings)
+        .map_err(|e| Failure::Os(format!("cannot take over signals: {e}")))?;
     sup.announce();
     sup.status().keep_in(instance, "supervise", "");
     let mut launcher = FixedCommand {
         program: program.clone(),
         extra,
     };
-    sup.serve(&mut launcher, settings.on_exit)
+    Ok(sup.serve(&mut launcher, settings.on_exit))
 }
