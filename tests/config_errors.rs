@@ -125,6 +125,22 @@ fn bad_configuration_is_refused_before_any_database_contact() {
                 ("MODE", "UpdateOnly"),
             ],
         ),
+        (
+            "PRE_UPDATE_SCRIPT",
+            "/nonexistent/pre-update.sh",
+            vec![
+                ("PRE_UPDATE_SCRIPT", "/nonexistent/pre-update.sh"),
+                ("MODE", "UpdateOnly"),
+            ],
+        ),
+        (
+            "PRE_INIT_SCRIPT",
+            "/nonexistent/pre-init.sh",
+            vec![
+                ("PRE_INIT_SCRIPT", "/nonexistent/pre-init.sh"),
+                ("MODE", "InstallOnly"),
+            ],
+        ),
         ("DB_PORT", "99999", vec![("DB_PORT", "99999")]),
         ("DB_PORT", "abc", vec![("DB_PORT", "abc")]),
         (

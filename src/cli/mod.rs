@@ -67,6 +67,8 @@ ENVIRONMENT:
                            HOST, PORT, USER, PASSWORD[_FILE], else PG*, else Odoo's config)
     DB_ADMIN_USER, DB_ADMIN_PASSWORD[_FILE]  (Init only), DB_WAIT_TIMEOUT (120)
     ODOO_BIN (odoo), ODOO_RC (/etc/odoo/odoo.conf), MAINTENANCE_SCRIPT (/etc/odoo/run.sh)
+    PRE_INIT_SCRIPT (/etc/odoo/pre-init.sh), PRE_UPDATE_SCRIPT (/etc/odoo/pre-update.sh)
+                           run under the claim before Odoo's install / update
     DEMO                   True: installs load Odoo's demo data (False: --without-demo=all)
     ODOO_STEP_ARGS         Odoo arguments for install and update only (shell words)
     UPDATE                 changed | all: what an update updates (changed: by module checksums)

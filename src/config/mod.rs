@@ -49,6 +49,8 @@ pub const VARIABLES: &[&str] = &[
     "ODOO_BIN",
     "ODOO_RC",
     "MAINTENANCE_SCRIPT",
+    "PRE_INIT_SCRIPT",
+    "PRE_UPDATE_SCRIPT",
     "STOP_TIMEOUT",
     "STOP_DELAY",
     "ON_EXIT",
@@ -161,6 +163,10 @@ pub(crate) struct Config {
     pub(crate) odoo: Odoo,
     /// `None`: the default script is absent, the step is skipped.
     pub(crate) maintenance_script: Option<PathBuf>,
+    /// Run under an install's claim before Odoo's install (`None`: none).
+    pub(crate) pre_init_script: Option<PathBuf>,
+    /// Run under an update's claim before Odoo's update (`None`: none).
+    pub(crate) pre_update_script: Option<PathBuf>,
     pub(crate) supervisor: supervisor::Settings,
     pub(crate) runtime_dir: PathBuf,
     /// `UPDATE`: what an update step updates.
@@ -187,6 +193,31 @@ pub(crate) enum UpdateWhat {
 }
 
 const DEFAULT_MAINTENANCE: &str = "/etc/odoo/run.sh";
+const DEFAULT_PRE_INIT: &str = "/etc/odoo/pre-init.sh";
+const DEFAULT_PRE_UPDATE: &str = "/etc/odoo/pre-update.sh";
+
+/// A script of the deployment's (`MAINTENANCE_SCRIPT`, the hooks), looked
+/// for only where the mode runs it (a mount over `/etc/odoo` costs
+/// `RunOnly` nothing): the variable's path, which must exist, else the
+/// default where it exists, else none.
+fn script(
+    env: Lookup,
+    variable: &str,
+    default: &str,
+    runs: bool,
+) -> Result<Option<PathBuf>, ConfigError> {
+    match env(variable) {
+        _ if !runs => Ok(None),
+        Some(path) if !path.is_empty() => {
+            let p = PathBuf::from(&path);
+            if !p.is_file() {
+                return Err(invalid(variable, &path, "an existing script file"));
+            }
+            Ok(Some(p))
+        }
+        _ => Ok(Some(PathBuf::from(default)).filter(|p| p.is_file())),
+    }
+}
 
 /// Which entry point reads the settings, and so what it needs of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -308,26 +339,27 @@ impl Config {
             Some(v) if !v.trim().is_empty() => Some(env::directories("ADDONS_PATH", &v)?),
             _ => None,
         };
-        // Only a mode that runs the maintenance step looks for its script:
-        // a mount over /etc/odoo costs RunOnly nothing.
-        let runs_maintenance = Plan::for_mode(mode, list_db)
-            .steps
-            .contains(&Step::Maintenance);
-        let maintenance_script = match env("MAINTENANCE_SCRIPT") {
-            _ if !runs_maintenance => None,
-            Some(path) if !path.is_empty() => {
-                let p = PathBuf::from(&path);
-                if !p.is_file() {
-                    return Err(invalid(
-                        "MAINTENANCE_SCRIPT",
-                        &path,
-                        "an existing script file",
-                    ));
-                }
-                Some(p)
-            }
-            _ => Some(PathBuf::from(DEFAULT_MAINTENANCE)).filter(|p| p.is_file()),
-        };
+        // Each script only where the mode runs it.
+        let steps = Plan::for_mode(mode, list_db).steps;
+        let runs_maintenance = steps.contains(&Step::Maintenance);
+        let maintenance_script = script(
+            env,
+            "MAINTENANCE_SCRIPT",
+            DEFAULT_MAINTENANCE,
+            runs_maintenance,
+        )?;
+        let pre_init_script = script(
+            env,
+            "PRE_INIT_SCRIPT",
+            DEFAULT_PRE_INIT,
+            steps.contains(&Step::Install),
+        )?;
+        let pre_update_script = script(
+            env,
+            "PRE_UPDATE_SCRIPT",
+            DEFAULT_PRE_UPDATE,
+            steps.contains(&Step::Update),
+        )?;
         let odoo = Odoo {
             bin: odoo_bin,
             database: db.name.clone().filter(|_| !list_db),
@@ -354,6 +386,8 @@ impl Config {
             db_wait_timeout,
             odoo,
             maintenance_script,
+            pre_init_script,
+            pre_update_script,
             supervisor: supervisor(env)?,
             runtime_dir: runtime_dir(env),
             update,

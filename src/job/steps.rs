@@ -113,32 +113,84 @@ impl Ctx {
             .owns(Some(format!("{}, row {id}", busy.as_str())));
         self.keep_passfile();
         // Its sessions carry the claim's tag: a pod that resets the claim ends them.
+        let env = odoo::tagged(self.env.clone(), &fence::claim_tag(id));
+        // First the claim's pre-hook (docs/updates-and-backups.md: the order
+        // of a claim's work), under the same claim, tag and heartbeat.
+        let (hook, variable) = match busy {
+            State::Creating => (&self.cfg.pre_init_script, "PRE_INIT_SCRIPT"),
+            State::Updating => (&self.cfg.pre_update_script, "PRE_UPDATE_SCRIPT"),
+            _ => (&None, ""),
+        };
+        match hook.clone() {
+            Some(script) => {
+                let who = format!("{variable} {}", script.display());
+                log::info!("{who}: before Odoo's step, under state {id}");
+                let spec = ChildSpec {
+                    env: env.clone(),
+                    ..ChildSpec::new(odoo::maintenance(&script))
+                };
+                match self.supervise_step(sup, &spec, id) {
+                    StepEnd::Exited(0) => {}
+                    end => {
+                        return Err(self.ended(
+                            sup,
+                            &format!("{who} (Odoo's step did not run)"),
+                            busy,
+                            id,
+                            end,
+                        ))
+                    }
+                }
+            }
+            None if !variable.is_empty() => {
+                log::info!("no {variable} (its default is absent): none runs before Odoo's step");
+            }
+            None => {}
+        }
         let spec = ChildSpec {
-            env: odoo::tagged(self.env.clone(), &fence::claim_tag(id)),
+            env,
             ..ChildSpec::new(argv)
         };
-        let end = self.supervise_step(sup, &spec, id);
+        match self.supervise_step(sup, &spec, id) {
+            StepEnd::Exited(0) => self.finish(sup, busy, id, expect),
+            end => {
+                let who = format!("step '{}'", busy.as_str());
+                Err(self.ended(sup, &who, busy, id, end))
+            }
+        }
+    }
+
+    /// What a claimed child (`who`: the step, or its hook) that did not
+    /// exit 0 leaves: its status recorded on the busy row when it failed by
+    /// itself, and the failure to exit with.
+    fn ended(
+        &mut self,
+        sup: &mut Supervisor,
+        who: &str,
+        busy: State,
+        id: i64,
+        end: StepEnd,
+    ) -> Failure {
         let what = busy.as_str();
         match end {
-            StepEnd::Exited(0) => self.finish(sup, busy, id, expect),
             StepEnd::Exited(status) => {
                 if self.record_failure(&mut sup.pause(), id, status) == Some(false) {
                     // Reset while it ran (its sessions ended by the waiter that did).
-                    return Err(Failure::ClaimLost(format!(
-                        "step '{what}' ended (status {status}) after its claim (state {id}) was lost; nothing more written"
-                    )));
+                    return Failure::ClaimLost(format!(
+                        "{who} ended (status {status}) after its claim (state {id}) was lost; nothing more written"
+                    ));
                 }
-                Err(Failure::StepFailed(format!("step '{what}' failed with status {status}; the state stays '{what}' (the database may be half-done): fix it, then MODE=ForceUpdateOnly or ForceReadyState")))
+                Failure::StepFailed(format!("{who} failed with status {status}; the state stays '{what}' (the database may be half-done): fix it, then MODE=ForceUpdateOnly or ForceReadyState"))
             }
-            StepEnd::Interrupted(status) => Err(Failure::StepFailed(format!(
-                "step '{what}' interrupted (status {status}); the state stays '{what}'"
-            ))),
-            StepEnd::Abandoned(Stopped::Unreachable, status) => Err(Failure::Db(format!(
-                "step '{what}' stopped (status {status}) because the database could not be reached; the state stays '{what}'"
-            ))),
-            StepEnd::Abandoned(Stopped::ClaimLost, status) => Err(Failure::ClaimLost(format!(
-                "step '{what}' stopped (status {status}): its claim (state {id}) was lost; nothing more written"
-            ))),
+            StepEnd::Interrupted(status) => Failure::StepFailed(format!(
+                "{who} interrupted (status {status}); the state stays '{what}'"
+            )),
+            StepEnd::Abandoned(Stopped::Unreachable, status) => Failure::Db(format!(
+                "{who} stopped (status {status}) because the database could not be reached; the state stays '{what}'"
+            )),
+            StepEnd::Abandoned(Stopped::ClaimLost, status) => Failure::ClaimLost(format!(
+                "{who} stopped (status {status}): its claim (state {id}) was lost; nothing more written"
+            )),
         }
     }
 
