@@ -6,6 +6,7 @@
 //! [`odoo::command::Odoo`] without secrets.
 
 mod database;
+mod values;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -13,12 +14,15 @@ use std::time::Duration;
 use crate::db::Db;
 use crate::env::{self, boolean, invalid, seconds, seconds_or, secret, ConfigError, Lookup};
 use crate::odoo::command::Odoo;
-use crate::odoo::{args, rc};
+use crate::odoo::rc;
 use crate::pid1::supervisor::{self, OnExit};
 use crate::plan::{Mode, Plan, Step};
 
 use database::{check_name, Name};
 pub(crate) use database::{database, Database};
+use values::{
+    modules, script, step_args, DEFAULT_MAINTENANCE, DEFAULT_PRE_INIT, DEFAULT_PRE_UPDATE,
+};
 
 /// Every variable odoo-init itself reads (the `*_FILE` forms of the secrets
 /// included); the examples are checked against this list, and a unit test
@@ -190,33 +194,6 @@ pub(crate) enum UpdateWhat {
     Changed,
     /// Every installed module (or `MODULES`), as before checksums.
     All,
-}
-
-const DEFAULT_MAINTENANCE: &str = "/etc/odoo/run.sh";
-const DEFAULT_PRE_INIT: &str = "/etc/odoo/pre-init.sh";
-const DEFAULT_PRE_UPDATE: &str = "/etc/odoo/pre-update.sh";
-
-/// A script of the deployment's (`MAINTENANCE_SCRIPT`, the hooks), looked
-/// for only where the mode runs it (a mount over `/etc/odoo` costs
-/// `RunOnly` nothing): the variable's path, which must exist, else the
-/// default where it exists, else none.
-fn script(
-    env: Lookup,
-    variable: &str,
-    default: &str,
-    runs: bool,
-) -> Result<Option<PathBuf>, ConfigError> {
-    match env(variable) {
-        _ if !runs => Ok(None),
-        Some(path) if !path.is_empty() => {
-            let p = PathBuf::from(&path);
-            if !p.is_file() {
-                return Err(invalid(variable, &path, "an existing script file"));
-            }
-            Ok(Some(p))
-        }
-        _ => Ok(Some(PathBuf::from(default)).filter(|p| p.is_file())),
-    }
 }
 
 /// Which entry point reads the settings, and so what it needs of them.
@@ -399,50 +376,6 @@ impl Config {
             notes,
         })
     }
-}
-
-fn modules(variable: &str, env: Lookup) -> Result<Vec<String>, ConfigError> {
-    let value = env(variable).unwrap_or_default();
-    let list: Vec<String> = value
-        .split(',')
-        .map(str::trim)
-        .filter(|m| !m.is_empty())
-        .map(str::to_string)
-        .collect();
-    for m in &list {
-        if !m.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(invalid(
-                variable,
-                &value,
-                "comma-separated Odoo module names (letters, digits, _)",
-            ));
-        }
-    }
-    Ok(list)
-}
-
-/// `ODOO_STEP_ARGS`: words as a shell splits them (blanks separate; single
-/// quotes keep everything; double quotes keep all but `\"` and `\\`; a
-/// backslash outside quotes keeps the next character), nothing expanded.
-/// A secret option is refused: step command lines are logged.
-fn step_args(value: &str) -> Result<Vec<String>, ConfigError> {
-    let words = env::shell_words(value).ok_or_else(|| {
-        invalid(
-            "ODOO_STEP_ARGS",
-            value,
-            "Odoo arguments as a shell would split them (a quote is not closed)",
-        )
-    })?;
-    if let Some(option) = args::secret_in(words.iter().map(String::as_str)) {
-        return Err(invalid(
-            "ODOO_STEP_ARGS",
-            "<secret>",
-            &format!(
-                "no {option}: the steps get the password through the password file (DB_PASSWORD)"
-            ),
-        ));
-    }
-    Ok(words)
 }
 
 #[cfg(test)]

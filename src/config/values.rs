@@ -1,0 +1,79 @@
+//! The values of single settings that are more than a word: the scripts
+//! of the deployment (where each is looked for), module lists and Odoo
+//! arguments as a shell splits them.
+
+use std::path::PathBuf;
+
+use crate::env::{self, invalid, ConfigError, Lookup};
+use crate::odoo::args;
+
+pub(super) const DEFAULT_MAINTENANCE: &str = "/etc/odoo/run.sh";
+pub(super) const DEFAULT_PRE_INIT: &str = "/etc/odoo/pre-init.sh";
+pub(super) const DEFAULT_PRE_UPDATE: &str = "/etc/odoo/pre-update.sh";
+
+/// A script of the deployment's (`MAINTENANCE_SCRIPT`, the hooks), looked
+/// for only where the mode runs it (a mount over `/etc/odoo` costs
+/// `RunOnly` nothing): the variable's path, which must exist, else the
+/// default where it exists, else none.
+pub(super) fn script(
+    env: Lookup,
+    variable: &str,
+    default: &str,
+    runs: bool,
+) -> Result<Option<PathBuf>, ConfigError> {
+    match env(variable) {
+        _ if !runs => Ok(None),
+        Some(path) if !path.is_empty() => {
+            let p = PathBuf::from(&path);
+            if !p.is_file() {
+                return Err(invalid(variable, &path, "an existing script file"));
+            }
+            Ok(Some(p))
+        }
+        _ => Ok(Some(PathBuf::from(default)).filter(|p| p.is_file())),
+    }
+}
+
+pub(super) fn modules(variable: &str, env: Lookup) -> Result<Vec<String>, ConfigError> {
+    let value = env(variable).unwrap_or_default();
+    let list: Vec<String> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(str::to_string)
+        .collect();
+    for m in &list {
+        if !m.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(invalid(
+                variable,
+                &value,
+                "comma-separated Odoo module names (letters, digits, _)",
+            ));
+        }
+    }
+    Ok(list)
+}
+
+/// `ODOO_STEP_ARGS`: words as a shell splits them (blanks separate; single
+/// quotes keep everything; double quotes keep all but `\"` and `\\`; a
+/// backslash outside quotes keeps the next character), nothing expanded.
+/// A secret option is refused: step command lines are logged.
+pub(super) fn step_args(value: &str) -> Result<Vec<String>, ConfigError> {
+    let words = env::shell_words(value).ok_or_else(|| {
+        invalid(
+            "ODOO_STEP_ARGS",
+            value,
+            "Odoo arguments as a shell would split them (a quote is not closed)",
+        )
+    })?;
+    if let Some(option) = args::secret_in(words.iter().map(String::as_str)) {
+        return Err(invalid(
+            "ODOO_STEP_ARGS",
+            "<secret>",
+            &format!(
+                "no {option}: the steps get the password through the password file (DB_PASSWORD)"
+            ),
+        ));
+    }
+    Ok(words)
+}
