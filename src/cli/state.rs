@@ -38,6 +38,8 @@ pub(super) fn changed_modules(prepared: &mut Prepared) -> Result<String, Failure
                 conn::message(&e)
             ))
         })?;
+    // What MODULES lists and the database lacks: the next update installs it.
+    let missing = checksums::missing(&known, &crate::odoo::command::to_update(&prepared.cfg.odoo));
     let changed = if known.stored.is_empty() {
         log::info!("no checksums stored yet: every installed module counts as changed");
         known.installed.clone()
@@ -50,7 +52,9 @@ pub(super) fn changed_modules(prepared: &mut Prepared) -> Result<String, Failure
         found.say();
         found.changed
     };
-    Ok(changed.iter().map(|m| format!("{m}\n")).collect())
+    let mut text: String = changed.iter().map(|m| format!("{m}\n")).collect();
+    text.extend(missing.iter().map(|m| format!("{m} (to install)\n")));
+    Ok(text)
 }
 
 /// `odoo-init state [--limit N]`: the history as text.

@@ -123,12 +123,7 @@ fn run(prepared: &mut Prepared, plan: Plan, extra: Vec<OsString>) -> i32 {
             Step::Provision => ctx.provision(&mut sup.pause()),
             Step::Install => ctx.install(sup),
             Step::Update if ctx.cfg.update == UpdateWhat::Changed => ctx.update_changed(sup),
-            Step::Update => {
-                let argv = odoo::update(&ctx.cfg.odoo, ctx.extra.current());
-                let expect = odoo::to_update(&ctx.cfg.odoo);
-                let create = ctx.gate == Gate::Ignore;
-                ctx.step(sup, State::Updating, argv, create, &expect)
-            }
+            Step::Update => ctx.update_all(sup),
             Step::Maintenance => match ctx.cfg.maintenance_script.clone() {
                 Some(script) => {
                     let argv = odoo::maintenance(&script);
@@ -159,6 +154,31 @@ fn run(prepared: &mut Prepared, plan: Plan, extra: Vec<OsString>) -> i32 {
 fn find_addons(prepared: &Prepared, plan: &Plan, extra: &[OsString]) -> Result<Addons, Failure> {
     let cfg = &prepared.cfg;
     let addons = prepared.addons(extra)?;
+    // A name of MODULES that no addons directory holds would leave a busy
+    // state no run can finish: refused now. Only where odoo-init sees
+    // Odoo's own addons (`base`): otherwise its view of the path is partial.
+    if addons.find("base").is_some() {
+        let odoo = &cfg.odoo;
+        let absent: Vec<&String> = odoo
+            .modules
+            .iter()
+            .chain(&odoo.server_wide_modules)
+            .filter(|m| addons.find(m).is_none())
+            .collect();
+        if !absent.is_empty() {
+            let names: Vec<&str> = absent.iter().map(|m| m.as_str()).collect();
+            let dirs: Vec<String> = addons
+                .dirs()
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect();
+            return Err(Failure::Usage(format!(
+                "MODULES names {} that no addons directory holds ({}): nothing was claimed",
+                names.join(", "),
+                dirs.join(",")
+            )));
+        }
+    }
     if addons.dirs().is_empty() {
         let why = "no addons directory found (no ADDONS_PATH, no addons_path or --addons-path, none of Odoo's own)";
         if cfg.update == UpdateWhat::Changed && plan.steps.contains(&Step::Update) {

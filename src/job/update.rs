@@ -24,6 +24,8 @@ pub(super) enum Decision {
     Nothing,
     /// Every installed module (or `MODULES`), as `UPDATE=all`.
     All,
+    /// These modules changed (maybe none, when only a module of `MODULES`
+    /// is missing: the claimed step installs it).
     Modules(Vec<String>),
 }
 
@@ -51,11 +53,12 @@ fn choose(known: Known, addons: &Addons, sums: &Sums, only: &[String], force: bo
         log::info!("UPDATE=changed: no module checksums stored yet: updating as UPDATE=all once, then storing them");
         return Decision::All;
     }
+    let missing = checksums::missing(&known, only);
     let Some(found) = compared(&known, addons, sums, only) else {
         return Decision::Hash(known);
     };
     found.say();
-    match (found.changed.is_empty(), force) {
+    match (found.changed.is_empty() && missing.is_empty(), force) {
         (true, true) => Decision::All,
         (true, false) => Decision::Nothing,
         (false, _) => Decision::Modules(found.changed),
@@ -116,6 +119,9 @@ impl Ctx {
         let Some(addons) = &self.addons else {
             return Ok(false);
         };
+        if !checksums::missing(&known, only).is_empty() {
+            return Ok(false);
+        }
         match compared(&known, addons, &self.sums, only) {
             Some(found) if found.changed.is_empty() => {
                 found.say();

@@ -264,6 +264,15 @@ pub(crate) fn wanted<'k>(known: &'k Known, only: &[String]) -> Vec<&'k String> {
         .collect()
 }
 
+/// The modules of `only` (`MODULES`) the database lacks (not `installed`
+/// nor `to upgrade`): an update installs them in the same run.
+pub(crate) fn missing(known: &Known, only: &[String]) -> Vec<String> {
+    only.iter()
+        .filter(|m| !known.installed.contains(m))
+        .cloned()
+        .collect()
+}
+
 /// The modules in state `installed` (after a step: what the checksums are stored for).
 pub(crate) fn installed(tx: &mut Transaction) -> PgResult<Vec<String>> {
     texts(

@@ -61,53 +61,61 @@ pub fn to_update(cfg: &Odoo) -> Vec<String> {
 }
 
 /// Install [`to_install`], with the user's arguments that reach the steps
-/// (`extra`, see [`args`]) and `ODOO_STEP_ARGS`. Without demo data unless
-/// `DEMO=True`, or the config file or those arguments decide it themselves
-/// (Odoo 15 to 18 load it by default; `--without-demo=all` is the spelling
-/// all of them accept).
+/// (`extra`, see [`args`]) and `ODOO_STEP_ARGS`.
 pub fn install(cfg: &Odoo, extra: &[OsString]) -> Vec<OsString> {
-    let mut argv = one_off(cfg, "-i", &to_install(cfg).join(","), extra);
-    let step_args = args::for_steps(extra);
-    let decided = cfg.demo
-        || cfg.rc_sets_without_demo
-        || args::sets_without_demo(step_args.iter().map(|a| a.as_os_str()))
-        || args::sets_without_demo(cfg.step_args.iter().map(OsStr::new));
-    if !decided {
-        argv.push(os("--without-demo=all"));
+    one_off(cfg, &[("-i", to_install(cfg))], extra)
+}
+
+/// One Odoo run that installs `install` (the modules of `MODULES` the
+/// database lacks) and updates `update` (`None`: [`to_update`], or every
+/// installed module; an empty list: none).
+pub fn update_and_install(
+    cfg: &Odoo,
+    extra: &[OsString],
+    update: Option<&[String]>,
+    install: &[String],
+) -> Vec<OsString> {
+    let mut parts = Vec::new();
+    if !install.is_empty() {
+        parts.push(("-i", install.to_vec()));
     }
-    argv
+    match update {
+        None if to_update(cfg).is_empty() => parts.push(("-u", vec!["all".to_string()])),
+        None => parts.push(("-u", to_update(cfg))),
+        Some(list) if !list.is_empty() => parts.push(("-u", list.to_vec())),
+        Some(_) => {}
+    }
+    one_off(cfg, &parts, extra)
 }
 
-/// Update every installed module (`-u all`), or only [`to_update`] when
-/// they are given; with the same arguments as an install.
-pub fn update(cfg: &Odoo, extra: &[OsString]) -> Vec<OsString> {
-    let mods = to_update(cfg);
-    let list = if mods.is_empty() {
-        "all".to_string()
-    } else {
-        mods.join(",")
-    };
-    one_off(cfg, "-u", &list, extra)
-}
-
-/// Update exactly `modules` (`UPDATE=changed`), with the same arguments as an install.
-pub fn update_modules(cfg: &Odoo, extra: &[OsString], modules: &[String]) -> Vec<OsString> {
-    one_off(cfg, "-u", &modules.join(","), extra)
-}
-
-fn one_off(cfg: &Odoo, flag: &str, modules: &str, extra: &[OsString]) -> Vec<OsString> {
+/// Odoo's one-off run: `-d DB`, each `(flag, modules)`, the arguments for
+/// the steps, `--stop-after-init` and the like. Where it installs, without
+/// demo data unless `DEMO=True`, or the config file or those arguments
+/// decide it themselves (Odoo 15 to 18 load it by default;
+/// `--without-demo=all` is the spelling all of them accept).
+fn one_off(cfg: &Odoo, parts: &[(&str, Vec<String>)], extra: &[OsString]) -> Vec<OsString> {
     let mut argv = vec![
         os(&cfg.bin),
         os("-d"),
         os(cfg.database.as_deref().unwrap_or("")),
-        os(flag),
-        os(modules),
     ];
+    for (flag, modules) in parts {
+        argv.extend([os(*flag), os(modules.join(","))]);
+    }
     argv.extend(sslmode(cfg));
     argv.extend(cfg.db_args.iter().map(os));
-    argv.extend(args::for_steps(extra));
+    let step_args = args::for_steps(extra);
+    let installs = parts.iter().any(|(flag, _)| *flag == "-i");
+    let decided = cfg.demo
+        || cfg.rc_sets_without_demo
+        || args::sets_without_demo(step_args.iter().map(|a| a.as_os_str()))
+        || args::sets_without_demo(cfg.step_args.iter().map(OsStr::new));
+    argv.extend(step_args);
     argv.extend(cfg.step_args.iter().map(os));
     argv.extend(ONE_OFF.iter().map(os));
+    if installs && !decided {
+        argv.push(os("--without-demo=all"));
+    }
     argv
 }
 
@@ -292,7 +300,10 @@ mod tests {
             let cfg = config(&[(var, "require"), ("DB_CHANNEL_BINDING", "require")]);
             assert!(has(&run(&cfg.odoo, &[]), "--db_sslmode=require"), "{var}");
             assert!(
-                has(&update(&cfg.odoo, &[]), "--db_sslmode=require"),
+                has(
+                    &update_and_install(&cfg.odoo, &[], None, &[]),
+                    "--db_sslmode=require"
+                ),
                 "{var}"
             );
             let env = environment(&cfg.db, None);
@@ -329,7 +340,7 @@ mod tests {
             "/bin/sh -d odoo -i sale,crm,queue_job --addons-path /mnt/a --stop-after-init --no-http --max-cron-threads=0 --without-demo=all"
         );
         assert_eq!(
-            line(update(&config(&[("ODOO_STEP_ARGS", "--log-level=debug")]).odoo, &extra)),
+            line(update_and_install(&config(&[("ODOO_STEP_ARGS", "--log-level=debug")]).odoo, &extra, None, &[])),
             "/bin/sh -d odoo -u all --addons-path /mnt/a --log-level=debug --stop-after-init --no-http --max-cron-threads=0"
         );
         let demo = config(&[("DEMO", "yes")]);
