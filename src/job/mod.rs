@@ -7,6 +7,7 @@
 //! - [`gate`]: the state gate (look, wait, claim, reset a silent owner);
 //! - [`steps`]: a claimed step run with its heartbeat, then `Ready`;
 //! - [`update`]: `UPDATE=changed`, the checksums hashed outside the lock;
+//! - [`update_step`]: the update step, claimed, with what `MODULES` lacks;
 //! - [`provision`]: `Init`'s role and database, and an install's database;
 //! - [`launcher`]: the run phase's gate before every start of Odoo.
 
@@ -18,6 +19,7 @@ mod prepared;
 mod provision;
 mod steps;
 mod update;
+mod update_step;
 
 use std::ffi::OsString;
 
