@@ -8,6 +8,7 @@
 //! integration tests use; everything else is `pub(crate)`.
 
 pub mod cli;
+pub(crate) mod clock;
 pub mod config;
 pub(crate) mod db;
 pub(crate) mod env;

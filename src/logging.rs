@@ -5,7 +5,7 @@
 //! and the fields the line is about (`child_pid`, `status`, `row`, `state`).
 
 use std::io::{self, Write};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use serde_json::{Map, Value};
 
@@ -67,7 +67,10 @@ pub fn init() -> Result<(), String> {
 /// breaks included: one event is one line).
 fn json_line(record: &log::Record, mode: &str) -> Value {
     let mut line = Map::new();
-    line.insert("time".into(), Value::String(rfc3339(SystemTime::now())));
+    line.insert(
+        "time".into(),
+        Value::String(crate::clock::rfc3339(SystemTime::now())),
+    );
     line.insert("level".into(), Value::String(record.level().to_string()));
     line.insert("message".into(), Value::String(record.args().to_string()));
     line.insert("pid".into(), Value::from(std::process::id()));
@@ -95,30 +98,6 @@ impl<'kvs> log::kv::VisitSource<'kvs> for Fields<'_> {
         self.0.insert(key.as_str().to_string(), value);
         Ok(())
     }
-}
-
-/// `2026-12-02T17:45:01.123Z`: UTC, milliseconds.
-fn rfc3339(at: SystemTime) -> String {
-    let since = at.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs();
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    // Days since 1970-01-01 to a civil date (proleptic Gregorian).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60,
-        since.subsec_millis()
-    )
 }
 
 /// Writes a message with its control characters escaped (`\n`, `\r`,
@@ -167,16 +146,7 @@ fn is_filter(value: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{is_filter, rfc3339, OneLine};
-    use std::time::{Duration, UNIX_EPOCH};
-
-    #[test]
-    fn times_are_rfc3339_in_utc() {
-        let at = |s: u64, ms: u64| rfc3339(UNIX_EPOCH + Duration::from_millis(s * 1000 + ms));
-        assert_eq!(at(0, 0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(at(951_782_400, 5), "2000-02-29T00:00:00.005Z");
-        assert_eq!(at(1_796_233_501, 123), "2026-12-02T17:45:01.123Z");
-    }
+    use super::{is_filter, OneLine};
 
     #[test]
     fn line_breaks_in_a_message_are_escaped() {

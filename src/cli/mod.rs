@@ -69,6 +69,7 @@ ENVIRONMENT:
     ODOO_BIN (odoo), ODOO_RC (/etc/odoo/odoo.conf), MAINTENANCE_SCRIPT (/etc/odoo/run.sh)
     PRE_INIT_SCRIPT (/etc/odoo/pre-init.sh), PRE_UPDATE_SCRIPT (/etc/odoo/pre-update.sh)
                            run under the claim before Odoo's install / update
+    BACKUP_DIR, BACKUP_KEEP (3)  a backup (pg_dump, filestore, manifest) before every update
     DEMO                   True: installs load Odoo's demo data (False: --without-demo=all)
     ODOO_STEP_ARGS         Odoo arguments for install and update only (shell words)
     UPDATE                 changed | all: what an update updates (changed: by module checksums)
@@ -131,6 +132,7 @@ fn command(args: Vec<OsString>) -> Result<i32, Failure> {
         "probe" => probe(rest)?,
         crate::odoo::addons::HELPER_COMMAND => crate::odoo::addons::helper_main(rest),
         crate::resolve::RESOLVE_COMMAND => crate::resolve::helper_main(rest),
+        crate::odoo::backup::HELPER_COMMAND => crate::odoo::backup::helper_main(rest),
         // The official image's forms: `odoo --workers 2` is the main job
         // with Odoo's arguments; `odoo shell ...` one of Odoo's subcommands.
         "odoo" | "odoo-bin" => match rest.first() {

@@ -53,6 +53,8 @@ pub const VARIABLES: &[&str] = &[
     "ODOO_BIN",
     "ODOO_RC",
     "MAINTENANCE_SCRIPT",
+    "BACKUP_DIR",
+    "BACKUP_KEEP",
     "PRE_INIT_SCRIPT",
     "PRE_UPDATE_SCRIPT",
     "STOP_TIMEOUT",
@@ -183,8 +185,35 @@ pub(crate) struct Config {
     pub(crate) checksums_file: Option<PathBuf>,
     /// `addons_path` of the Odoo config file, as written.
     pub(crate) rc_addons_path: Option<String>,
+    /// Where Odoo keeps its data (the filestore) unless its arguments say:
+    /// `data_dir` of the config file, else Odoo's default for this user.
+    pub(crate) data_dir: PathBuf,
+    /// `BACKUP_DIR`: a backup before every update, kept there.
+    pub(crate) backup: Option<Backup>,
     /// What to say at start about settings whose sources disagree.
     pub(crate) notes: Vec<String>,
+}
+
+/// `BACKUP_DIR` and what goes with it.
+#[derive(Debug, Clone)]
+pub(crate) struct Backup {
+    /// The directory (a volume): each database's backups in a directory of its own.
+    pub(crate) dir: PathBuf,
+    /// `BACKUP_KEEP`: how many complete backups of a database stay.
+    pub(crate) keep: usize,
+    /// `pg_dump` and `pg_restore`, found on `PATH` at start.
+    pub(crate) pg_dump: PathBuf,
+    pub(crate) pg_restore: PathBuf,
+}
+
+/// Odoo's own default data directory (`odoo/tools/config.py`,
+/// `_get_default_datadir`): `~/.local/share/Odoo` when the home directory
+/// exists, else `/var/lib/odoo`.
+fn default_data_dir(env: Lookup) -> PathBuf {
+    match env("HOME").map(PathBuf::from) {
+        Some(home) if home.is_dir() => home.join(".local/share/Odoo"),
+        _ => PathBuf::from("/var/lib/odoo"),
+    }
 }
 
 /// `UPDATE`: what an update step updates (SPEC §4).
@@ -373,6 +402,11 @@ impl Config {
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
             rc_addons_path: rc::value(&rc, "addons_path").cloned(),
+            data_dir: match rc::value(&rc, "data_dir") {
+                Some(dir) => PathBuf::from(dir),
+                None => default_data_dir(env),
+            },
+            backup: values::backup(env)?,
             notes,
         })
     }
@@ -419,6 +453,8 @@ mod tests {
         read(&[]);
         // The trust store is looked for only when asked to verify with it.
         read(&[("DB_SSLMODE", "verify-full"), ("DB_SSLROOTCERT", "system")]);
+        // BACKUP_KEEP goes with BACKUP_DIR.
+        read(&[("BACKUP_DIR", "/"), ("PATH", "/usr/bin:/bin")]);
         let mut asked = asked.into_inner();
         asked.remove("PATH");
         for name in &asked {

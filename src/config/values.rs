@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use super::Backup;
 use crate::env::{self, invalid, ConfigError, Lookup};
 use crate::odoo::args;
 
@@ -76,4 +77,47 @@ pub(super) fn step_args(value: &str) -> Result<Vec<String>, ConfigError> {
         ));
     }
     Ok(words)
+}
+
+/// `BACKUP_DIR` (an existing directory) and `BACKUP_KEEP` (at least 1;
+/// 3), with `pg_dump` and `pg_restore` found on `PATH`; `None` without
+/// `BACKUP_DIR`.
+pub(super) fn backup(env: Lookup) -> Result<Option<Backup>, ConfigError> {
+    let Some(dir) = env("BACKUP_DIR").filter(|d| !d.is_empty()) else {
+        return Ok(None);
+    };
+    if !std::path::Path::new(&dir).is_dir() {
+        return Err(invalid(
+            "BACKUP_DIR",
+            &dir,
+            "an existing directory (a volume) for the backups",
+        ));
+    }
+    let keep = match env("BACKUP_KEEP") {
+        None => 3,
+        Some(v) => v
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|k| *k >= 1)
+            .ok_or_else(|| invalid("BACKUP_KEEP", &v, "a whole number, at least 1"))?,
+    };
+    let path = env("PATH");
+    let tool = |name: &str| {
+        env::find_executable(name, path.as_deref()).map_err(|why| {
+            invalid(
+                "BACKUP_DIR",
+                &dir,
+                &format!(
+                    "{name} on PATH for the backups ({why}; apt-get install postgresql-client)"
+                ),
+            )
+        })
+    };
+    Ok(Some(Backup {
+        dir: PathBuf::from(&dir),
+        keep,
+        pg_dump: tool("pg_dump")?,
+        pg_restore: tool("pg_restore")?,
+    }))
 }

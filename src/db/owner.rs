@@ -29,6 +29,19 @@ pub(crate) fn record_failure(client: &mut Client, claimed: i64, status: i32) -> 
     )
 }
 
+/// Records on our busy row `claimed` where the backup made before its
+/// update is (a rollback finds it there).
+pub(crate) fn record_backup(client: &mut Client, claimed: i64, path: &str) -> PgResult<bool> {
+    let sql = format!(
+        "UPDATE {TABLE} SET backup = $2 \
+         WHERE id = $1 AND id = (SELECT max(id) FROM {TABLE}) RETURNING id::int8"
+    );
+    let mut tx = conn::bounded(client)?;
+    let row = tx.query_typed_opt(&sql, &[(&claimed, Type::INT8), (&path, Type::TEXT)])?;
+    tx.commit()?;
+    Ok(row.is_some())
+}
+
 /// `SET set` on row `claimed` if it is the latest. On a table without the
 /// optional columns (a legacy one we may not alter) nothing can be
 /// written: it only checks that the row is still the latest.

@@ -74,13 +74,14 @@ const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS curq_state_history \
     (id serial PRIMARY KEY, state varchar NOT NULL, write_date timestamptz NOT NULL DEFAULT now())";
 
 /// The optional columns odoo-init adds when it may.
-const EXTRA_COLUMNS: [(&str, &str); 6] = [
+const EXTRA_COLUMNS: [(&str, &str); 7] = [
     ("host", "varchar"),
     ("pid", "integer"),
     ("mode", "varchar"),
     ("heartbeat", "timestamptz"),
     ("lease_seconds", "double precision"),
     ("exit_status", "integer"),
+    ("backup", "text"),
 ];
 
 /// A UTC timestamp as text, whatever the session's time zone.

@@ -11,6 +11,7 @@
 //! - [`provision`]: `Init`'s role and database, and an install's database;
 //! - [`launcher`]: the run phase's gate before every start of Odoo.
 
+mod backup;
 mod connect;
 mod gate;
 mod launcher;

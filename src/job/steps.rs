@@ -23,7 +23,7 @@ use crate::pid1::supervisor::Supervisor;
 use crate::status::Phase;
 
 /// How a claimed step ended.
-enum StepEnd {
+pub(super) enum StepEnd {
     /// It exited by itself with this status.
     Exited(i32),
     /// SIGTERM/SIGINT stopped it; its status.
@@ -123,6 +123,10 @@ impl Ctx {
             }
             None => {}
         }
+        // Then, before an update, the backup (`BACKUP_DIR`).
+        if busy == State::Updating {
+            self.backup(sup, id, &env)?;
+        }
         let spec = ChildSpec {
             env,
             ..ChildSpec::new(argv)
@@ -139,7 +143,7 @@ impl Ctx {
     /// What a claimed child (`who`: the step, or its hook) that did not
     /// exit 0 leaves: its status recorded on the busy row when it failed by
     /// itself, and the failure to exit with.
-    fn ended(
+    pub(super) fn ended(
         &mut self,
         sup: &mut Supervisor,
         who: &str,
@@ -172,7 +176,12 @@ impl Ctx {
 
     /// The step's child, waited for between heartbeats: each beat when its
     /// deadline passes, the step stopped when the heartbeat says so.
-    fn supervise_step(&mut self, sup: &mut Supervisor, spec: &ChildSpec, id: i64) -> StepEnd {
+    pub(super) fn supervise_step(
+        &mut self,
+        sup: &mut Supervisor,
+        spec: &ChildSpec,
+        id: i64,
+    ) -> StepEnd {
         let mut step = match sup.start_step(spec) {
             Ok(step) => step,
             Err(status) => return StepEnd::Exited(status),

@@ -34,7 +34,7 @@ pub struct Known {
 }
 
 /// A table's presence, without aborting the transaction when it is missing.
-fn has_table(tx: &mut Transaction, name: &str) -> PgResult<bool> {
+pub(crate) fn has_table(tx: &mut Transaction, name: &str) -> PgResult<bool> {
     tx.query_typed_one("SELECT to_regclass($1) IS NOT NULL", &[(&name, Type::TEXT)])?
         .try_get(0)
 }

@@ -4,10 +4,11 @@
 //! ([`modules`]), whether the running Odoo answers HTTP ([`http`]), and the
 //! addons on disk with their checksums ([`addons`]) as stored in the
 //! database ([`checksums`]) or written into the image beforehand
-//! ([`prehashed`]).
+//! ([`prehashed`]); backups of the database and its filestore ([`backup`]).
 
 pub mod addons;
 pub mod args;
+pub(crate) mod backup;
 pub(crate) mod checksums;
 pub(crate) mod command;
 pub(crate) mod http;

@@ -1,0 +1,221 @@
+//! The backup itself, done by a child of PID 1 (`odoo-init backup-step`,
+//! [`helper_main`]) under the claim's heartbeat: it may take minutes, and a
+//! stop ends it like any step (a SIGTERM, then the usual escalation). Its
+//! environment is the steps' (libpq's variables, the password file, the
+//! claim's tag: a pod that resets the claim ends `pg_dump`'s sessions).
+//!
+//! In order: `pg_dump` into `NAME.partial/dump`, the filestore linked
+//! into `NAME.partial/filestore`, the manifest written, everything synced,
+//! the dump read back (`pg_restore --list`), then `NAME.partial` renamed to
+//! `NAME` and the directory synced; then the oldest complete backups beyond
+//! `KEEP` removed. Killed at any point, it leaves at most a `.partial`
+//! directory, which no one takes for a backup and a later run removes.
+
+use std::ffi::OsString;
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use super::PARTIAL;
+
+/// The hidden command: `odoo-init backup-step DIR NAME FILESTORE MANIFEST
+/// KEEP PG_DUMP PG_RESTORE JOBS`.
+pub(crate) const HELPER_COMMAND: &str = "backup-step";
+
+/// A `.partial` directory older than this is left from a run that was
+/// killed: removed by the next one.
+const STALE: Duration = Duration::from_secs(3600);
+
+/// What the filestore copy did.
+#[derive(Default)]
+struct Copied {
+    linked: u64,
+    copied: u64,
+}
+
+/// `backup-step ...`: 0 when the backup `DIR/NAME` is complete; 1 (said)
+/// otherwise.
+pub(crate) fn helper_main(args: &[OsString]) -> i32 {
+    let [dir, name, filestore, manifest, keep, pg_dump, pg_restore, jobs] = args else {
+        log::error!(
+            "{HELPER_COMMAND}: DIR NAME FILESTORE MANIFEST KEEP PG_DUMP PG_RESTORE JOBS expected"
+        );
+        return crate::exit::USAGE;
+    };
+    let keep = keep.to_str().and_then(|k| k.parse().ok()).unwrap_or(3);
+    let jobs = jobs.to_str().and_then(|j| j.parse().ok()).unwrap_or(1);
+    let dir = PathBuf::from(dir);
+    let started = Instant::now();
+    let tools = (Path::new(pg_dump), Path::new(pg_restore));
+    match make(
+        &dir,
+        &name.to_string_lossy(),
+        Path::new(filestore),
+        Path::new(manifest),
+        tools,
+        jobs,
+    ) {
+        Ok((path, copied)) => {
+            log::info!(
+                "backup {}: dump {} bytes, filestore {} files ({} linked, {} copied), {:.1}s",
+                path.display(),
+                size(&path.join("dump")),
+                copied.linked + copied.copied,
+                copied.linked,
+                copied.copied,
+                started.elapsed().as_secs_f64()
+            );
+            if let Err(e) = prune(&dir, keep) {
+                log::warn!("removing old backups in {}: {e}", dir.display());
+            }
+            0
+        }
+        Err(e) => {
+            log::error!("backup in {} failed: {e}", dir.display());
+            1
+        }
+    }
+}
+
+/// The backup `dir/name`, made under `name.partial` and renamed once whole.
+fn make(
+    dir: &Path,
+    name: &str,
+    filestore: &Path,
+    manifest: &Path,
+    (pg_dump, pg_restore): (&Path, &Path),
+    jobs: u32,
+) -> io::Result<(PathBuf, Copied)> {
+    fs::create_dir_all(dir)?;
+    let partial = dir.join(format!("{name}{PARTIAL}"));
+    let done = dir.join(name);
+    if done.exists() {
+        return Err(io::Error::other(format!(
+            "{} exists already",
+            done.display()
+        )));
+    }
+    if partial.exists() {
+        fs::remove_dir_all(&partial)?;
+    }
+    fs::create_dir(&partial)?;
+    // The database: pg_dump's directory format, its files synced by pg_dump.
+    run(Command::new(pg_dump)
+        .arg("--format=directory")
+        .arg(format!("--jobs={jobs}"))
+        .arg("--file")
+        .arg(partial.join("dump")))?;
+    // The files: linked where one file system holds both, copied elsewhere.
+    let mut copied = Copied::default();
+    if filestore.is_dir() {
+        link_tree(filestore, &partial.join("filestore"), &mut copied)?;
+    } else {
+        fs::create_dir(partial.join("filestore"))?;
+    }
+    fs::copy(manifest, partial.join("manifest.json"))?;
+    File::open(partial.join("manifest.json"))?.sync_all()?;
+    // Read back: a dump pg_restore cannot list is no backup.
+    let listed = Command::new(pg_restore)
+        .arg("--list")
+        .arg(partial.join("dump"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()?;
+    if !listed.success() {
+        return Err(io::Error::other(format!(
+            "pg_restore --list of the dump failed ({listed})"
+        )));
+    }
+    File::open(&partial)?.sync_all()?;
+    fs::rename(&partial, &done)?;
+    File::open(dir)?.sync_all()?;
+    Ok((done, copied))
+}
+
+/// Runs a tool with our environment; its failure as an error.
+fn run(command: &mut Command) -> io::Result<()> {
+    let status = command.stdin(Stdio::null()).status()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!("{command:?} failed ({status})")))
+    }
+}
+
+/// `from`'s tree made again at `to`: directories made (and synced), files
+/// hard-linked, or copied (and synced) where linking is refused (another
+/// file system), symbolic links made again as they are.
+fn link_tree(from: &Path, to: &Path, copied: &mut Copied) -> io::Result<()> {
+    let mut pending = vec![(from.to_path_buf(), to.to_path_buf())];
+    while let Some((src, dst)) = pending.pop() {
+        fs::create_dir(&dst)?;
+        for entry in fs::read_dir(&src)? {
+            let entry = entry?;
+            let (s, d) = (entry.path(), dst.join(entry.file_name()));
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                pending.push((s, d));
+            } else if kind.is_symlink() {
+                std::os::unix::fs::symlink(fs::read_link(&s)?, &d)?;
+            } else if fs::hard_link(&s, &d).is_ok() {
+                copied.linked += 1;
+            } else {
+                fs::copy(&s, &d)?;
+                File::open(&d)?.sync_all()?;
+                copied.copied += 1;
+            }
+        }
+        File::open(&dst)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// The bytes of the files below `dir`.
+fn size(dir: &Path) -> u64 {
+    fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| match e.file_type() {
+                    Ok(t) if t.is_dir() => size(&e.path()),
+                    _ => e.metadata().map_or(0, |m| m.len()),
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Keeps the newest `keep` complete backups of `dir` (their names sort by
+/// time) and removes the older ones, and `.partial` directories left by
+/// runs killed long ago.
+fn prune(dir: &Path, keep: usize) -> io::Result<()> {
+    let mut complete = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !entry.file_type()?.is_dir() {
+            continue;
+        }
+        if name.ends_with(PARTIAL) {
+            let age = entry
+                .metadata()?
+                .modified()
+                .ok()
+                .and_then(|m| SystemTime::now().duration_since(m).ok())
+                .unwrap_or_default();
+            if age > STALE {
+                fs::remove_dir_all(entry.path())?;
+            }
+        } else {
+            complete.push(name);
+        }
+    }
+    complete.sort();
+    let old = complete.len().saturating_sub(keep);
+    for name in &complete[..old] {
+        fs::remove_dir_all(dir.join(name))?;
+        log::info!("removed the old backup {}", dir.join(name).display());
+    }
+    Ok(())
+}

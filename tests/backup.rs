@@ -1,0 +1,170 @@
+//! The backup before an update (`BACKUP_DIR`): made under the claim,
+//! after the pre-hook and before Odoo's step, as `pg_dump`'s directory
+//! format beside the filestore (hard-linked) and a manifest; recorded on
+//! the busy row; a failed backup is a failed step and no update runs;
+//! `BACKUP_KEEP` prunes. Judged from the backup directory, `pg_restore`,
+//! a restore of the dump into a scratch database, and the state table.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use odoo_init_testkit as common;
+
+use common::addons::write;
+use common::pg::{Pg, DB};
+use common::*;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// An update of everything with a backup into `backups`, Odoo's data in `data`.
+fn update<'a>(pg: &Pg, backups: &Path, data: &Path) -> Setup<'a> {
+    let mut s = pg
+        .job("UpdateOnly")
+        .env("UPDATE", "all")
+        .env("BACKUP_DIR", path_str(backups));
+    s.args = vec!["--".into(), "--data-dir".into(), path_str(data)];
+    s
+}
+
+/// The complete backups of `DB` in `backups`, oldest first.
+fn complete(backups: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(backups.join(DB))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    found.retain(|p| !p.to_string_lossy().ends_with(".partial"));
+    found.sort();
+    found
+}
+
+fn update_count(pg: &Pg, db: &str) -> i32 {
+    pg.superuser(db)
+        .query_one(
+            "SELECT update_count FROM ir_module_module WHERE name = 'base'",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+}
+
+#[test]
+fn a_backup_is_made_under_the_claim_before_odoos_update() {
+    let pg = Pg::start();
+    pg.ready_database();
+    let scratch = Scratch::new("backup");
+    let (backups, data) = (scratch.join("backups"), scratch.join("data"));
+    std::fs::create_dir(&backups).unwrap();
+    let stored = data.join("filestore").join(DB).join("ab/abcdef0123");
+    write(&stored, "an attachment\n");
+    let before = update_count(&pg, DB);
+
+    let mut run = update(&pg, &backups, &data).start();
+    assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
+    let rows = pg.rows(DB);
+    let claim = rows.iter().rfind(|r| r.1 == "Updating").unwrap().0;
+    let made = complete(&backups);
+    assert_eq!(made.len(), 1, "{made:?}");
+    let backup = &made[0];
+    assert!(
+        backup
+            .to_string_lossy()
+            .ends_with(&format!("-state{claim}")),
+        "{backup:?}"
+    );
+
+    // The dump reads back, and holds the database as it was before the update.
+    let listed = Command::new(pg.tool("pg_restore"))
+        .arg("--list")
+        .arg(backup.join("dump"))
+        .output()
+        .unwrap();
+    assert!(listed.status.success());
+    pg.superuser("postgres")
+        .batch_execute("CREATE DATABASE restored")
+        .unwrap();
+    let restored = Command::new(pg.tool("pg_restore"))
+        .args([
+            "--no-owner",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "restored",
+        ])
+        .arg("-p")
+        .arg(pg.port.to_string())
+        .arg(backup.join("dump"))
+        .env("PGPASSWORD", common::pg::SUPERUSER_PASSWORD)
+        .output()
+        .unwrap();
+    assert!(
+        restored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
+    assert_eq!(update_count(&pg, "restored"), before);
+    assert_eq!(update_count(&pg, DB), before + 1, "the update ran after it");
+
+    // The filestore, hard-linked; the manifest, Odoo's fields and ours.
+    let linked = backup.join("filestore/ab/abcdef0123");
+    assert_eq!(
+        std::fs::metadata(&linked).unwrap().ino(),
+        std::fs::metadata(&stored).unwrap().ino()
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(backup.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["db_name"], DB);
+    assert!(manifest["modules"].get("base").is_some(), "{manifest}");
+    assert!(manifest["pg_version"]
+        .as_str()
+        .is_some_and(|v| v.contains('.')));
+    assert_eq!(manifest["odoo_init"]["state_row"], claim);
+
+    // Its path on the claim's row.
+    let path: Option<String> = pg
+        .superuser(DB)
+        .query_one(
+            "SELECT backup FROM curq_state_history WHERE id = $1",
+            &[&claim],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(path.as_deref(), Some(backup.to_string_lossy().as_ref()));
+}
+
+#[test]
+fn a_failed_backup_is_a_failed_step_and_no_update_runs() {
+    let pg = Pg::start();
+    pg.ready_database();
+    // A table the role may not read: pg_dump as the role fails.
+    pg.superuser(DB)
+        .batch_execute("CREATE TABLE not_yours (x int); REVOKE ALL ON not_yours FROM PUBLIC")
+        .unwrap();
+    let scratch = Scratch::new("backup-fails");
+    let (backups, data) = (scratch.join("backups"), scratch.join("data"));
+    std::fs::create_dir(&backups).unwrap();
+    let before = update_count(&pg, DB);
+    let mut run = update(&pg, &backups, &data).start();
+    assert_eq!(run.wait_exit(LONG), 65, "{}", run.stderr());
+    assert!(run.stderr().contains("backup"), "{}", run.stderr());
+    assert_eq!(update_count(&pg, DB), before, "the update ran");
+    assert!(complete(&backups).is_empty(), "{:?}", complete(&backups));
+    let last = pg.rows(DB).pop().unwrap();
+    assert_eq!(last.1, "Updating");
+    assert!(last.4.is_some_and(|s| s != 0), "{last:?}");
+}
+
+#[test]
+fn backup_keep_prunes_the_oldest() {
+    let pg = Pg::start();
+    pg.ready_database();
+    let scratch = Scratch::new("backup-keep");
+    let (backups, data) = (scratch.join("backups"), scratch.join("data"));
+    std::fs::create_dir(&backups).unwrap();
+    let mut names = Vec::new();
+    for _ in 0..3 {
+        let mut run = update(&pg, &backups, &data).env("BACKUP_KEEP", "2").start();
+        assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
+        names.push(complete(&backups).pop().unwrap());
+    }
+    assert_eq!(complete(&backups), names[1..].to_vec());
+}
