@@ -168,3 +168,51 @@ fn backup_keep_prunes_the_oldest() {
     }
     assert_eq!(complete(&backups), names[1..].to_vec());
 }
+
+/// `odoo-init backup` (a CronJob's): the same backup now, named `manual`;
+/// refused while a step runs, with nothing made.
+#[test]
+fn odoo_init_backup_makes_one_now_and_waits_for_no_step() {
+    let pg = Pg::start();
+    pg.ready_database();
+    let scratch = Scratch::new("backup-now");
+    let backups = scratch.join("backups");
+    std::fs::create_dir(&backups).unwrap();
+    let backup = || {
+        let mut cmd = Command::new(odoo_init());
+        cmd.arg("backup")
+            .env("DB_NAME", DB)
+            .env("DB_USER", common::pg::USER)
+            .env("DB_PASSWORD", common::pg::PASSWORD)
+            .env("DB_HOST", "127.0.0.1")
+            .env("DB_PORT", pg.port.to_string())
+            .env("BACKUP_DIR", path_str(&backups))
+            .env("HOME", path_str(&scratch.path))
+            .env("ODOO_INIT_RUNTIME_DIR", scratch.join("rt"))
+            .env_remove("MODE")
+            .output()
+            .unwrap()
+    };
+    let out = backup();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(said.ends_with("-manual"), "{said}");
+    assert_eq!(complete(&backups), [PathBuf::from(&said)]);
+    assert!(Path::new(&said).join("dump/toc.dat").is_file());
+
+    pg.superuser(DB)
+        .batch_execute("INSERT INTO curq_state_history (state) VALUES ('Updating')")
+        .unwrap();
+    let out = backup();
+    assert_eq!(
+        out.status.code(),
+        Some(75),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(complete(&backups).len(), 1, "nothing more made");
+}

@@ -35,6 +35,8 @@ USAGE:
                                                 (an adopted one only with --force)
     odoo-init state --changed                   the installed modules whose files changed since the
                                                 stored checksums (what UPDATE=changed updates); writes nothing
+    odoo-init backup                            a backup of the database now (BACKUP_DIR), as the one
+                                                made before every update; refused while a step runs
     odoo-init write-checksums FILE [--langs CODES]
                                                 at image build: the module checksums of the addons
                                                 path, for ADDONS_CHECKSUMS_FILE (pods read, not hash)
@@ -128,6 +130,16 @@ fn command(args: Vec<OsString>) -> Result<i32, Failure> {
             prepared(Entry::Tool, |p| adopt::adopt(p, force))
         }
         "write-checksums" => prepared(Entry::Build, |p| checksums::write(p, rest)),
+        "backup" => {
+            let spec = Spec {
+                valued: &[],
+                flags: &[],
+                words: 0,
+                dashes: false,
+            };
+            options("backup", rest, &spec)?;
+            prepared(Entry::Tool, crate::job::backup_now)
+        }
         "status" => status(rest)?,
         "probe" => probe(rest)?,
         crate::odoo::addons::HELPER_COMMAND => crate::odoo::addons::helper_main(rest),

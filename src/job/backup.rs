@@ -1,23 +1,92 @@
-//! The backup before an update (`BACKUP_DIR`), under the update's claim,
-//! after its pre-hook and before Odoo's step: the manifest's facts read by
-//! PID 1, the backup made by a helper child with the heartbeat beside it
-//! (`odoo::backup`), its path recorded on the busy row. A backup that
-//! fails is a failed step: Odoo's update never starts.
+//! Backups made by the job: before an update (`BACKUP_DIR`), under the
+//! update's claim, after its pre-hook and before Odoo's step; and now
+//! (`odoo-init backup`, for a CronJob), when no step runs. Either way the
+//! manifest's facts are read by PID 1 and the backup is made by a helper
+//! child (`odoo::backup`); before an update, with the heartbeat beside it
+//! and its path recorded on the busy row, and a backup that fails is a
+//! failed step: Odoo's update never starts.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
 
-use super::connect::retrying;
-use super::Ctx;
-use crate::db::state::State;
-use crate::db::{conn, owner};
-use crate::exit::Failure;
+use super::connect::{connected, retrying, unavailable};
+use super::steps::StepEnd;
+use super::{Ctx, Prepared};
+use crate::config::{Backup, Config};
+use crate::db::session::Session;
+use crate::db::state::{Seen, State, Store};
+use crate::db::{conn, owner, verdict};
+use crate::exit::{Failure, STEP_FAILED};
+use crate::odoo::command as odoo;
 use crate::odoo::{args, backup};
 use crate::pid1::launch::ChildSpec;
+use crate::pid1::step::StepEvent;
 use crate::pid1::supervisor::Supervisor;
+use crate::runtime::Instance;
 
 /// The manifest handed to the helper, in this process's runtime directory.
 const MANIFEST: &str = "backup-manifest.json";
+
+/// A backup to be made: the helper's command line and where it goes.
+struct Planned {
+    argv: Vec<OsString>,
+    path: PathBuf,
+}
+
+/// The helper's command line for a backup of `cfg`'s database named for
+/// `made_for`, with `manifest` handed over through `instance`.
+fn plan(
+    cfg: &Config,
+    settings: &Backup,
+    instance: Option<&Instance>,
+    made_for: &str,
+    manifest: &str,
+    data_dir: PathBuf,
+    at: SystemTime,
+) -> Result<Planned, Failure> {
+    let Some(instance) = instance else {
+        return Err(Failure::Os(
+            "no runtime directory for the backup's manifest (ODOO_INIT_RUNTIME_DIR)".into(),
+        ));
+    };
+    let manifest = instance
+        .write(MANIFEST, manifest.as_bytes())
+        .map_err(|e| Failure::Os(format!("writing the backup's manifest: {e}")))?;
+    let db = cfg.db.name();
+    let dir = settings.dir.join(db);
+    let name = backup::name(db, made_for, at);
+    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let argv: Vec<OsString> = vec![
+        crate::helper::THIS_PROGRAM.into(),
+        backup::HELPER_COMMAND.into(),
+        dir.clone().into(),
+        name.clone().into(),
+        data_dir.join("filestore").join(db).into(),
+        manifest.into(),
+        settings.keep.to_string().into(),
+        settings.pg_dump.clone().into(),
+        settings.pg_restore.clone().into(),
+        jobs.to_string().into(),
+    ];
+    Ok(Planned {
+        argv,
+        path: dir.join(name),
+    })
+}
+
+/// The manifest's facts of the database `client` reaches.
+fn read_manifest(
+    client: &mut crate::db::client::Client,
+    db: &str,
+    row: Option<i64>,
+    at: SystemTime,
+) -> Result<String, tokio_postgres::Error> {
+    let mut tx = conn::bounded(client)?;
+    let text = backup::manifest(&mut tx, db, row, &crate::clock::rfc3339(at))?;
+    tx.commit()?;
+    Ok(text)
+}
 
 impl Ctx {
     /// The backup of the claim `id` (an update), made with the claimed
@@ -31,82 +100,47 @@ impl Ctx {
         let Some(settings) = self.cfg.backup.clone() else {
             return Ok(());
         };
+        let who = format!(
+            "the backup before the update (BACKUP_DIR {}; Odoo's step did not run)",
+            settings.dir.display()
+        );
+        let at = SystemTime::now();
         let db = self.cfg.db.name().to_string();
-        let now = std::time::SystemTime::now();
-        let made_at = crate::clock::rfc3339(now);
         let read = retrying(
             &mut self.session,
             self.cfg.db_wait_timeout,
             &mut sup.pause(),
             "reading what the backup's manifest holds",
-            |client| {
-                let mut tx = conn::bounded(client)?;
-                let text = backup::manifest(&mut tx, &db, id, &made_at)?;
-                tx.commit()?;
-                Ok(text)
-            },
+            |client| read_manifest(client, &db, Some(id), at),
         );
         let manifest = match read {
             Ok(text) => text,
             // The database answered, but not what a backup needs: a failed backup.
             Err(Failure::Db(why)) => {
-                let end = super::steps::StepEnd::Exited(crate::exit::STEP_FAILED);
-                let who = format!("the backup before the update ({why})");
-                return Err(self.ended(
-                    sup,
-                    &format!("{who} (Odoo's step did not run)"),
-                    State::Updating,
-                    id,
-                    end,
-                ));
+                let end = StepEnd::Exited(STEP_FAILED);
+                return Err(self.ended(sup, &format!("{who}: {why}"), State::Updating, id, end));
             }
             Err(other) => return Err(other),
         };
-        let Some(instance) = self.extra.instance() else {
-            return Err(Failure::Os(
-                "no runtime directory for the backup's manifest (ODOO_INIT_RUNTIME_DIR)".into(),
-            ));
-        };
-        let manifest = instance
-            .write(MANIFEST, manifest.as_bytes())
-            .map_err(|e| Failure::Os(format!("writing the backup's manifest: {e}")))?;
-        let dir = settings.dir.join(&db);
-        let name = backup::name(&db, id, now);
-        let jobs = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-        let argv: Vec<OsString> = vec![
-            crate::helper::THIS_PROGRAM.into(),
-            backup::HELPER_COMMAND.into(),
-            dir.clone().into(),
-            name.clone().into(),
-            self.filestore(&db).into(),
-            manifest.into(),
-            settings.keep.to_string().into(),
-            settings.pg_dump.into(),
-            settings.pg_restore.into(),
-            jobs.to_string().into(),
-        ];
+        let planned = plan(
+            &self.cfg,
+            &settings,
+            self.extra.instance(),
+            &format!("state{id}"),
+            &manifest,
+            self.data_dir(),
+            at,
+        )?;
         let spec = ChildSpec {
             env: env.to_vec(),
-            ..ChildSpec::new(argv)
+            ..ChildSpec::new(planned.argv)
         };
-        log::info!("backup before the update: {}", dir.join(&name).display());
+        log::info!("backup before the update: {}", planned.path.display());
         match self.supervise_step(sup, &spec, id) {
-            super::steps::StepEnd::Exited(0) => {}
-            end => {
-                let who = format!(
-                    "the backup before the update (BACKUP_DIR {})",
-                    settings.dir.display()
-                );
-                return Err(self.ended(
-                    sup,
-                    &format!("{who} (Odoo's step did not run)"),
-                    State::Updating,
-                    id,
-                    end,
-                ));
-            }
+            StepEnd::Exited(0) => {}
+            end => return Err(self.ended(sup, &who, State::Updating, id, end)),
         }
-        let path = dir.join(&name).display().to_string();
+        let path = planned.path.display().to_string();
         retrying(
             &mut self.session,
             self.cfg.db_wait_timeout,
@@ -117,18 +151,79 @@ impl Ctx {
         Ok(())
     }
 
-    /// Where Odoo keeps the files of `db`: `--data-dir` (`-D`) of the
-    /// arguments, else the config file's `data_dir`, else Odoo's default.
-    fn filestore(&self, db: &str) -> PathBuf {
+    /// Where Odoo keeps its data: `--data-dir` (`-D`) of the arguments,
+    /// else the config file's `data_dir`, else Odoo's default.
+    fn data_dir(&self) -> PathBuf {
         let words: Vec<String> = self
             .extra
             .current()
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
-        let data_dir = args::value_of(&words, "--data-dir")
+        args::value_of(&words, "--data-dir")
             .map(PathBuf::from)
-            .unwrap_or_else(|| self.cfg.data_dir.clone());
-        data_dir.join("filestore").join(db)
+            .unwrap_or_else(|| self.cfg.data_dir.clone())
+    }
+}
+
+/// `odoo-init backup`: a backup of the database now, as the one before an
+/// update is made, refused while a step runs (it would hold a half-done
+/// database); where it is, as text.
+pub(crate) fn backup_now(prepared: &mut Prepared) -> Result<String, Failure> {
+    let cfg = prepared.cfg.clone();
+    let Some(settings) = cfg.backup.clone() else {
+        return Err(Failure::Usage(
+            "backup: BACKUP_DIR is not set (the directory the backups go to)".into(),
+        ));
+    };
+    let mut session = Session::new(prepared.target());
+    let wait = cfg.db_wait_timeout;
+    let client = connected(&mut session, wait, &mut prepared.sup.pause()).map_err(unavailable)?;
+    let store = Store::new(super::hostname(), "backup", Duration::from_secs(60));
+    let latest = match store.peek(client) {
+        Ok(Seen::Latest(latest)) if !verdict::is_ready(&latest.state) => {
+            return Err(Failure::GateReset(format!(
+                "a step runs on {}: '{}' (row {}): a backup now would hold a half-done database; run it once that is Ready",
+                cfg.db.name(),
+                latest.state,
+                latest.id
+            )))
+        }
+        Ok(Seen::Latest(latest)) => Some(latest.id),
+        Ok(_) => None,
+        Err(e) => return Err(super::connect::db_failure("reading the state", &e)),
+    };
+    let at = SystemTime::now();
+    let manifest = read_manifest(client, cfg.db.name(), latest, at)
+        .map_err(|e| super::connect::db_failure("reading what the backup's manifest holds", &e))?;
+    session.close();
+    let planned = plan(
+        &cfg,
+        &settings,
+        prepared.instance.as_ref(),
+        "manual",
+        &manifest,
+        cfg.data_dir.clone(),
+        at,
+    )?;
+    let spec = ChildSpec {
+        env: odoo::environment(&cfg.db, prepared.passfile.as_deref()),
+        ..ChildSpec::new(planned.argv)
+    };
+    let sup = &mut prepared.sup;
+    let mut step = sup
+        .start_step(&spec)
+        .map_err(|status| Failure::Os(format!("cannot start the backup (status {status})")))?;
+    loop {
+        match sup.wait_step(&mut step, Instant::now() + Duration::from_secs(3600)) {
+            StepEvent::Exited(0) => return Ok(format!("{}\n", planned.path.display())),
+            StepEvent::Exited(status) => {
+                return Err(Failure::StepFailed(format!(
+                    "the backup failed (status {status}): no backup was made"
+                )))
+            }
+            StepEvent::Interrupted(_) => return Err(Failure::Stopped),
+            StepEvent::Deadline => {}
+        }
     }
 }

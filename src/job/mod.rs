@@ -45,6 +45,7 @@ enum Next {
     Done,
 }
 
+pub(crate) use backup::backup_now;
 pub(crate) use oneoff::{one_off, OneOff};
 pub(crate) use prepared::Prepared;
 

@@ -13,12 +13,13 @@ use crate::odoo::checksums;
 
 type PgResult<T> = Result<T, tokio_postgres::Error>;
 
-/// The manifest of `db` as it is now, for the backup of state row `row`,
-/// made at `made_at` (RFC 3339).
+/// The manifest of `db` as it is now, for the backup made for state row
+/// `row` (the update's claim; the latest row for `odoo-init backup`), made
+/// at `made_at` (RFC 3339).
 pub(crate) fn manifest(
     tx: &mut Transaction,
     db: &str,
-    row: i64,
+    row: Option<i64>,
     made_at: &str,
 ) -> PgResult<String> {
     let server: i32 = tx

@@ -21,11 +21,11 @@ pub(crate) use manifest::manifest;
 /// The ending of a backup that is not complete (never to be restored).
 pub(crate) const PARTIAL: &str = ".partial";
 
-/// The name of the backup of `db` made for state row `row` at `at`:
-/// `DB-YYYYMMDDTHHMMSSZ-stateROW`, so that the names of one database sort
-/// by time.
-pub(crate) fn name(db: &str, row: i64, at: std::time::SystemTime) -> String {
-    format!("{db}-{}-state{row}", crate::clock::compact(at))
+/// The name of a backup of `db` made at `at`: `DB-YYYYMMDDTHHMMSSZ-FOR`,
+/// `FOR` being `stateROW` (the update of that state row) or `manual`
+/// (`odoo-init backup`), so that the names of one database sort by time.
+pub(crate) fn name(db: &str, made_for: &str, at: std::time::SystemTime) -> String {
+    format!("{db}-{}-{made_for}", crate::clock::compact(at))
 }
 
 #[cfg(test)]
@@ -34,9 +34,11 @@ mod tests {
     fn names_sort_by_time() {
         let at = |s: u64| std::time::UNIX_EPOCH + std::time::Duration::from_secs(s);
         assert_eq!(
-            super::name("odoo", 12, at(1_796_233_501)),
+            super::name("odoo", "state12", at(1_796_233_501)),
             "odoo-20261202T174501Z-state12"
         );
-        assert!(super::name("odoo", 9, at(1_000)) < super::name("odoo", 9, at(1_001)));
+        assert!(
+            super::name("odoo", "manual", at(1_000)) < super::name("odoo", "state9", at(1_001))
+        );
     }
 }
