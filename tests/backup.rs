@@ -216,3 +216,60 @@ fn odoo_init_backup_makes_one_now_and_waits_for_no_step() {
     );
     assert_eq!(complete(&backups).len(), 1, "nothing more made");
 }
+
+/// The owner killed (SIGKILL, as a node loss does) while its backup is
+/// being written: what is left is a `.partial` directory, never a backup
+/// taken for a good one (none complete, none on the row), and the next
+/// update makes a complete one.
+#[test]
+fn an_owner_killed_during_its_backup_leaves_no_backup_taken_for_good() {
+    let pg = Pg::start();
+    pg.ready_database();
+    let scratch = Scratch::new("backup-killed");
+    let (backups, data) = (scratch.join("backups"), scratch.join("data"));
+    std::fs::create_dir(&backups).unwrap();
+    // A pg_dump that dumps, then stays: the backup is half made.
+    let tools = scratch.join("bin");
+    std::fs::create_dir(&tools).unwrap();
+    let real = pg.tool("pg_dump");
+    std::fs::write(
+        tools.join("pg_dump"),
+        format!(
+            "#!/bin/sh\n{} \"$@\" || exit $?\nexec sleep 600\n",
+            real.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        tools.join("pg_dump"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let path = format!("{}:{}", path_str(&tools), std::env::var("PATH").unwrap());
+    let mut run = update(&pg, &backups, &data).env("PATH", &path).start();
+    let dumped = wait_until(LONG, "the dump written into the partial backup", || {
+        std::fs::read_dir(backups.join(DB))
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.join("dump/toc.dat").is_file())
+    });
+    assert!(dumped.to_string_lossy().ends_with(".partial"), "{dumped:?}");
+    send(run.pid, libc::SIGKILL);
+    run.wait_exit(LONG);
+    assert!(complete(&backups).is_empty(), "{:?}", complete(&backups));
+    let recorded: Vec<Option<String>> = pg
+        .superuser(DB)
+        .query("SELECT backup FROM curq_state_history", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(recorded.iter().all(Option::is_none), "{recorded:?}");
+    // The busy row is the dead owner's: ForceUpdateOnly goes on (as a person would).
+    let mut again = update(&pg, &backups, &data)
+        .env("MODE", "ForceUpdateOnly")
+        .start();
+    assert_eq!(again.wait_exit(LONG), 0, "{}", again.stderr());
+    assert_eq!(complete(&backups).len(), 1);
+}
