@@ -4,7 +4,8 @@
 //! data), mark updated ones (exactly those `-u` names, or every installed
 //! one for `all`). Like Odoo's `base`, it has `ir_config_parameter` and
 //! `res_lang` (`en_US` active), where the module checksums and the active
-//! languages are. A module must be built in or on the addons
+//! languages are, and `res_users` with `admin` (password `admin`, as a new
+//! Odoo database has; the stand-in keeps it as text, Odoo hashes it). A module must be built in or on the addons
 //! path; one that is not is a warning and is skipped, and the run still
 //! exits 0, as Odoo's does.
 //!
@@ -144,6 +145,10 @@ pub fn run(opts: &DbOptions, signals: &Signals) -> Outcome {
          create_date timestamp, write_uid integer, write_date timestamp);\n\
          CREATE TABLE IF NOT EXISTS res_lang (id serial PRIMARY KEY, code varchar NOT NULL UNIQUE, \
          active boolean);\n\
+         CREATE TABLE IF NOT EXISTS res_users (id serial PRIMARY KEY, login varchar NOT NULL UNIQUE, \
+         password varchar);\n\
+         INSERT INTO res_users (id, login, password) VALUES (1, '__system__', NULL), (2, 'admin', 'admin') \
+         ON CONFLICT (id) DO NOTHING;\n\
          INSERT INTO res_lang (code, active) VALUES ('en_US', true) ON CONFLICT (code) DO NOTHING;\n\
          CREATE TABLE IF NOT EXISTS standin_connection_ssl (at timestamptz NOT NULL DEFAULT now(), \
          ssl boolean NOT NULL, version text);\n\

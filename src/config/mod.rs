@@ -49,6 +49,8 @@ pub const VARIABLES: &[&str] = &[
     "DB_ADMIN_USER",
     "DB_ADMIN_PASSWORD",
     "DB_ADMIN_PASSWORD_FILE",
+    "ADMIN_PASSWORD",
+    "ADMIN_PASSWORD_FILE",
     "DB_WAIT_TIMEOUT",
     "ODOO_BIN",
     "ODOO_RC",
@@ -164,6 +166,8 @@ pub(crate) struct Config {
     pub(crate) password: Option<String>,
     pub(crate) admin_user: String,
     pub(crate) admin_password: Option<String>,
+    /// `ADMIN_PASSWORD`: Odoo's `admin` user's password, set on a new database.
+    pub(crate) odoo_admin_password: Option<String>,
     pub(crate) db_wait_timeout: Duration,
     /// What Odoo's command lines are made of.
     pub(crate) odoo: Odoo,
@@ -319,6 +323,7 @@ impl Config {
             .unwrap_or_else(|| "postgres".into());
         check_name("DB_ADMIN_USER", &admin_user, Name::Role)?;
         let admin_password = secret(env, "DB_ADMIN_PASSWORD")?;
+        let odoo_admin_password = secret(env, "ADMIN_PASSWORD")?;
 
         let odoo_bin_value = env("ODOO_BIN")
             .filter(|v| !v.is_empty())
@@ -389,6 +394,7 @@ impl Config {
             password,
             admin_user,
             admin_password,
+            odoo_admin_password,
             db_wait_timeout,
             odoo,
             maintenance_script,

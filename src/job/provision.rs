@@ -1,23 +1,77 @@
 //! Making what a step needs on the server: `Init`'s role and database (as
 //! the admin role, then the first busy state claimed for the install), and
 //! an install's database when the server has none (as `DB_USER`, as Odoo's
-//! `-i` would). Explicit steps of the plan, never a side effect of the gate.
+//! `-i` would); after `Init`'s install, the password of Odoo's `admin`
+//! user (`ADMIN_PASSWORD`). Explicit steps of the plan, never a side
+//! effect of the gate.
 
 use std::time::Instant;
 
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
 
-use super::connect::{connected, db_failure, unavailable, NotConnected};
+use super::connect::{connected, db_failure, retrying, unavailable, NotConnected};
 use super::gate::Ask;
+use super::steps::StepEnd;
 use super::{Ctx, Next};
 use crate::db::conn::{self, ConnectError, Target};
 use crate::db::session::Session;
 use crate::db::state::State;
-use crate::exit::Failure;
+use crate::exit::{self, Failure};
+use crate::odoo::users;
 use crate::pid1::launch::Pause;
+use crate::pid1::supervisor::Supervisor;
 
 impl Ctx {
+    /// After `Init`'s install (a new database), under its claim: the
+    /// password of Odoo's `admin` user from `ADMIN_PASSWORD`, hashed as Odoo
+    /// hashes it (never on a command line, never logged). A database
+    /// without `admin` is said once; one that cannot be written is a failed
+    /// step.
+    pub(super) fn admin_password(
+        &mut self,
+        sup: &mut Supervisor,
+        busy: State,
+        id: i64,
+    ) -> Result<(), Failure> {
+        let (Some(password), true) = (
+            self.cfg.odoo_admin_password.clone(),
+            busy == State::Creating && self.cfg.mode == crate::plan::Mode::Init,
+        ) else {
+            return Ok(());
+        };
+        let Some(hash) = users::hashed(&password) else {
+            return Err(Failure::Os(
+                "no random salt for ADMIN_PASSWORD's hash".into(),
+            ));
+        };
+        let set = retrying(
+            &mut self.session,
+            self.cfg.db_wait_timeout,
+            &mut sup.pause(),
+            "setting the administrator's password",
+            |client| users::set_admin_password(client, &hash),
+        );
+        match set {
+            Ok(true) => log::info!("ADMIN_PASSWORD: the password of Odoo's admin user is set"),
+            Ok(false) => {
+                log::warn!("ADMIN_PASSWORD: the new database has no user admin; nothing set")
+            }
+            Err(Failure::Db(why)) => {
+                let end = StepEnd::Exited(exit::STEP_FAILED);
+                return Err(self.ended(
+                    sup,
+                    &format!("setting ADMIN_PASSWORD ({why})"),
+                    busy,
+                    id,
+                    end,
+                ));
+            }
+            Err(other) => return Err(other),
+        }
+        Ok(())
+    }
+
     /// `Init`: as the admin role, the role and the database, then the first
     /// state row. `Done`: the database existed, nothing more to do.
     ///

@@ -132,7 +132,10 @@ impl Ctx {
             ..ChildSpec::new(argv)
         };
         match self.supervise_step(sup, &spec, id) {
-            StepEnd::Exited(0) => self.finish(sup, busy, id, expect),
+            StepEnd::Exited(0) => {
+                self.admin_password(sup, busy, id)?;
+                self.finish(sup, busy, id, expect)
+            }
             end => {
                 let who = format!("step '{}'", busy.as_str());
                 Err(self.ended(sup, &who, busy, id, end))

@@ -167,17 +167,25 @@ pub fn maintenance(script: &Path) -> Vec<OsString> {
 
 /// The variables whose values are secrets (the others of [`SECRETS`] name
 /// files): scrubbed from PID 1's own environment block once read.
-pub(crate) const SECRET_VALUES: [&str; 4] =
-    ["DB_PASSWORD", "DB_ADMIN_PASSWORD", "PGPASSWORD", "PASSWORD"];
+pub(crate) const SECRET_VALUES: [&str; 5] = [
+    "DB_PASSWORD",
+    "DB_ADMIN_PASSWORD",
+    "PGPASSWORD",
+    "PASSWORD",
+    "ADMIN_PASSWORD",
+];
 
 /// Removed from every child's environment: the secrets, and where they came
 /// from; a child has no business with either.
-const SECRETS: [&str; 7] = [
+const SECRETS: [&str; 9] = [
     "DB_PASSWORD",
     "DB_PASSWORD_FILE",
     "DB_ADMIN_PASSWORD",
     "DB_ADMIN_PASSWORD_FILE",
     "PGPASSWORD",
+    // Odoo's administrator (its `admin` user)
+    "ADMIN_PASSWORD",
+    "ADMIN_PASSWORD_FILE",
     // the official image's names
     "PASSWORD",
     "PASSWORD_FILE",

@@ -16,3 +16,4 @@ pub(crate) mod modules;
 pub mod optparse;
 pub(crate) mod prehashed;
 pub mod rc;
+pub(crate) mod users;
