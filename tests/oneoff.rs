@@ -87,3 +87,58 @@ fn odoo_shell_and_a_program_run_once_with_the_database_and_the_gate() {
     assert_eq!(out.status.code(), Some(0), "{}", err(&out));
     assert_eq!(text(&out).trim(), format!("{DB} as {USER}"));
 }
+
+/// A one-off that needs no database starts at once, whatever the database
+/// does (here: nobody listens): Odoo's version and help, `odoo scaffold`,
+/// any other program. Odoo's database subcommands still wait for it.
+#[test]
+fn a_one_off_that_needs_no_database_starts_at_once() {
+    let scratch = Scratch::new("no-db-oneoff");
+    let port = free_port().to_string();
+    let run = |args: &[&str], wait: &str| {
+        let started = std::time::Instant::now();
+        let out = Command::new(odoo_init())
+            .args(args)
+            .env("DB_NAME", DB)
+            .env("DB_HOST", "127.0.0.1")
+            .env("DB_PORT", &port)
+            .env("DB_WAIT_TIMEOUT", wait)
+            .env("ODOO_BIN", standin())
+            .env("ODOO_INIT_RUNTIME_DIR", scratch.join("rt"))
+            .env("STANDIN_LOG", scratch.join("events.log"))
+            .env_remove("MODE")
+            .env_remove("ODOO_RC")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (out, started.elapsed())
+    };
+    let dest = path_str(&scratch.path);
+    for (args, code) in [
+        (vec!["odoo", "--version"], 0),
+        (vec!["odoo", "--help"], 0),
+        (vec!["odoo", "scaffold", "my_module", dest.as_str()], 0),
+        (vec!["sh", "-c", "exit 7"], 7),
+    ] {
+        // A wait for the database would take the whole DB_WAIT_TIMEOUT.
+        let (out, took) = run(&args, "20");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+        assert!(
+            took < std::time::Duration::from_secs(10),
+            "{args:?}: {took:?}"
+        );
+    }
+    assert!(scratch.join("my_module/__manifest__.py").is_file());
+    let (out, _) = run(&["odoo", "--version"], "20");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Odoo Server"));
+    // `odoo shell` works on the database: it waits for it.
+    let (out, took) = run(&["odoo", "shell"], "1");
+    assert_eq!(
+        out.status.code(),
+        Some(69),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(took >= std::time::Duration::from_secs(1), "{took:?}");
+}

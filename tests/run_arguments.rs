@@ -108,3 +108,28 @@ fn a_password_in_odoos_arguments_is_shown_as_secret() {
     }
     assert!(err.contains("DB_PASSWORD_FILE"), "a hint: {err}");
 }
+
+/// `list_db = True` in Odoo's config file, with one database behind the
+/// gate: overridden (Odoo gets `--no-database-list`), and said once at
+/// start, not silently.
+#[test]
+fn list_db_true_in_the_config_file_is_overridden_and_said() {
+    let scratch = Scratch::new("list-db");
+    let rc = scratch.join("odoo.conf");
+    std::fs::write(&rc, "[options]\nlist_db = True\n").unwrap();
+    let out = Command::new(odoo_init())
+        .env("MODE", "RunOnly")
+        .env("DB_NAME", "odoo")
+        .env("DB_HOST", "127.0.0.1")
+        .env("DB_PORT", free_port().to_string())
+        .env("DB_WAIT_TIMEOUT", "0.2")
+        .env("ODOO_BIN", standin())
+        .env("ODOO_RC", &rc)
+        .env("STANDIN_LOG", "/dev/null")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let said: Vec<&str> = err.lines().filter(|l| l.contains("list_db = True")).collect();
+    assert_eq!(said.len(), 1, "{err}");
+    assert!(said[0].contains("--no-database-list"), "{err}");
+}

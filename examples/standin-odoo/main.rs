@@ -133,6 +133,20 @@ fn main() {
     if args.first().is_some_and(|a| a == "shell") {
         std::process::exit(shell(&args[1..]));
     }
+    // What odoo-bin does without a database: its version, its help, a
+    // new module's skeleton.
+    match args.first().and_then(|a| a.to_str()) {
+        Some("--version") => {
+            println!("Odoo Server 17.0");
+            std::process::exit(0);
+        }
+        Some("-h" | "--help") => {
+            println!("Usage: odoo-bin [options]");
+            std::process::exit(0);
+        }
+        Some("scaffold") => std::process::exit(scaffold(&args[1..])),
+        _ => {}
+    }
     let mut opts = match parse(&args) {
         Ok(o) => o,
         Err(msg) => {
@@ -269,6 +283,35 @@ fn parse(args: &[OsString]) -> Result<Options, String> {
 /// Odoo's shell does (Odoo's runs Python with `env` bound; the stand-in
 /// runs the script's SQL through psql, reaching the database as Odoo would:
 /// its options, else its config file, else libpq's environment).
+/// `odoo-bin scaffold NAME [DIR]`: `DIR/NAME` with a manifest and an
+/// `__init__.py`, as Odoo's default template starts one.
+fn scaffold(args: &[OsString]) -> i32 {
+    let Some(name) = args.first() else {
+        eprintln!("usage: odoo-bin scaffold [-h] [-t TEMPLATE] name [dest]");
+        return 2;
+    };
+    let dest = args
+        .get(1)
+        .map_or_else(|| std::path::PathBuf::from("."), std::path::PathBuf::from);
+    let module = dest.join(name);
+    let made = std::fs::create_dir_all(&module)
+        .and_then(|()| std::fs::write(module.join("__init__.py"), ""))
+        .and_then(|()| {
+            let manifest = format!(
+                "{{'name': {:?}, 'depends': ['base']}}\n",
+                name.to_string_lossy()
+            );
+            std::fs::write(module.join("__manifest__.py"), manifest)
+        });
+    match made {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("scaffold: {e}");
+            1
+        }
+    }
+}
+
 fn shell(args: &[OsString]) -> i32 {
     let mut opts = match parse(args) {
         Ok(o) => o,

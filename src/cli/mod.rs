@@ -152,6 +152,10 @@ fn command(args: Vec<OsString>) -> Result<i32, Failure> {
             // Odoo's server under its own name: the main job, its
             // arguments checked like any (`-u` refused ...).
             Some(sub) if sub == "server" => crate::job::main_job(strip_dashes(&rest[1..]).to_vec()),
+            // Odoo's own help and version: a one-off that needs no database.
+            Some(flag) if ["-h", "--help", "--version"].iter().any(|f| flag == f) => {
+                crate::job::one_off(OneOff::Odoo(rest.to_vec()))
+            }
             Some(sub) if !sub.to_string_lossy().starts_with('-') => {
                 crate::job::one_off(OneOff::Odoo(rest.to_vec()))
             }

@@ -305,12 +305,28 @@ impl Config {
             db,
             password,
             odoo_args,
-            notes,
+            mut notes,
         } = database(
             env,
             (odoo_rc.as_deref(), &rc),
             !list_db && entry.needs_database(),
         )?;
+        // One database behind the gate: Odoo gets --no-database-list (a
+        // database manager would make and drop databases past the gate).
+        // The file saying otherwise is overridden, and told so.
+        let rc_list_db = rc
+            .get("list_db")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        if rc_list_db
+            && !list_db
+            && entry == Entry::Main
+            && Plan::for_mode(mode, list_db).steps.contains(&Step::Run)
+        {
+            notes.push(format!(
+                "list_db = True ({}) is overridden: Odoo runs with --no-database-list, since the state gate watches DB_NAME alone and Odoo's database manager would make and drop databases past it; LIST_DB=True serves every database (RunOnly, without a gate)",
+                odoo_rc.as_deref().map(|p| p.display().to_string()).unwrap_or_default()
+            ));
+        }
         if db.user == "postgres" && entry == Entry::Main {
             return Err(invalid(
                 "DB_USER",

@@ -28,7 +28,7 @@ pub(crate) enum OneOff {
 }
 
 /// Odoo's subcommands that work on one database: they get `-d DB_NAME`
-/// unless their arguments name one.
+/// unless their arguments name one, and look at the gate first.
 const ON_A_DATABASE: [&str; 5] = ["shell", "neutralize", "populate", "cloc", "obfuscate"];
 
 /// Runs `what` once; its exit status, or odoo-init's code when it could
@@ -42,8 +42,17 @@ pub(crate) fn one_off(what: OneOff) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
+    // Only Odoo's subcommands that work on a database wait for it and look
+    // at the gate: `odoo --help`, `odoo scaffold` and any other program
+    // start at once.
+    let on_database = match &what {
+        OneOff::Odoo(rest) => rest
+            .first()
+            .is_some_and(|sub| ON_A_DATABASE.iter().any(|s| sub == s)),
+        OneOff::Program(_) => false,
+    };
     let argv = command_line(what, &prepared.cfg);
-    let code = run(&mut prepared, argv);
+    let code = run(&mut prepared, argv, on_database);
     prepared.finish(code)
 }
 
@@ -77,10 +86,13 @@ fn command_line(what: OneOff, cfg: &Config) -> Vec<OsString> {
     argv
 }
 
-/// One look at the gate, then the command under the supervisor.
-fn run(prepared: &mut Prepared, argv: Vec<OsString>) -> i32 {
-    if let Err(failure) = look_at_the_gate(prepared) {
-        return super::end(&mut prepared.sup, failure);
+/// One look at the gate where the command works on the database, then
+/// the command under the supervisor.
+fn run(prepared: &mut Prepared, argv: Vec<OsString>, on_database: bool) -> i32 {
+    if on_database {
+        if let Err(failure) = look_at_the_gate(prepared) {
+            return super::end(&mut prepared.sup, failure);
+        }
     }
     let mut once = Once(ChildSpec {
         shown: args::redacted(&argv),
