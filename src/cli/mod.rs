@@ -42,8 +42,10 @@ USAGE:
                                                 path, for ADDONS_CHECKSUMS_FILE (pods read, not hash)
     odoo-init odoo [--] ODOO_ARGS...            the same as `odoo-init -- ODOO_ARGS` (the official image's form)
     odoo-init odoo SUBCOMMAND [ARGS...]         Odoo's subcommand (shell, neutralize ...) with the database
-                                                settings, -d DB_NAME, the password file, after one look at the gate
-    odoo-init PROGRAM [ARGS...]                 any other program (bash, a script), the same way
+                                                settings, -d DB_NAME, the password file; those that work on the
+                                                database (shell, neutralize ...) after one look at the gate
+    odoo-init PROGRAM [ARGS...]                 any other program (bash, a script), with the same settings,
+                                                started at once
     odoo-init supervise [--] COMMAND [ARGS...]  PID-1 duties only, for any command
     odoo-init status [--json] [--pid PID]       what the running odoo-init is doing (PID 1 unless --pid)
     odoo-init probe startup|ready|live          exec probe for Kubernetes / HEALTHCHECK: exit 0 or 1
