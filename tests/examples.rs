@@ -106,6 +106,19 @@ fn every_variable_in_the_examples_is_one_odoo_init_understands() {
         let mut envs: Vec<Vec<(String, String)>> = Vec::new();
         for doc in &docs {
             if let Yaml::Hash(services) = &doc["services"] {
+                // Where Odoo runs with workers, its websocket port is published too.
+                for service in services.values() {
+                    let command = service["command"].as_vec().cloned().unwrap_or_default();
+                    let workers = command.iter().any(|w| w.as_str() == Some("--workers"));
+                    let ports = service["ports"].as_vec().cloned().unwrap_or_default();
+                    if workers && !ports.is_empty() {
+                        assert!(
+                            ports.iter().any(|p| p.as_str().is_some_and(|p| p.ends_with(":8072"))),
+                            "{}: --workers without port 8072 published",
+                            file.display()
+                        );
+                    }
+                }
                 // A dev override names no image: it extends an odoo-init service.
                 envs.extend(
                     services
@@ -267,6 +280,18 @@ fn the_kubernetes_examples_follow_the_projects_production_rules() {
                     grace > stop,
                     "{what}: terminationGracePeriodSeconds {grace} <= {stop}"
                 );
+                // A pod that waits at the gate (up to TIMEOUT) for another
+                // pod's step is not killed by its startup probe.
+                if !c["startupProbe"].is_badvalue() {
+                    let probe = &c["startupProbe"];
+                    let allowed = probe["failureThreshold"].as_i64().unwrap_or(3)
+                        * probe["periodSeconds"].as_i64().unwrap_or(10);
+                    let timeout = seconds(env_of(c, "TIMEOUT"), 1800);
+                    assert!(
+                        allowed > timeout,
+                        "{what}: the startup probe allows {allowed} s, TIMEOUT is {timeout} s"
+                    );
+                }
                 if !c["readinessProbe"].is_badvalue() {
                     let threshold = c["readinessProbe"]["failureThreshold"]
                         .as_i64()
