@@ -113,7 +113,9 @@ fn every_variable_in_the_examples_is_one_odoo_init_understands() {
                     let ports = service["ports"].as_vec().cloned().unwrap_or_default();
                     if workers && !ports.is_empty() {
                         assert!(
-                            ports.iter().any(|p| p.as_str().is_some_and(|p| p.ends_with(":8072"))),
+                            ports
+                                .iter()
+                                .any(|p| p.as_str().is_some_and(|p| p.ends_with(":8072"))),
                             "{}: --workers without port 8072 published",
                             file.display()
                         );

@@ -56,6 +56,18 @@ fn as_a_subreaper_it_reaps_orphans_and_leaves_others_alone() {
     assert_eq!(bystander.wait_exit(LONG), 0);
 }
 
+/// What runs odoo-init as `nobody` inside the test's namespace.
+fn as_nobody() -> Vec<String> {
+    [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 #[test]
 fn a_child_of_the_same_user_cannot_read_odoo_inits_environment() {
     require("setpriv", "util-linux");
@@ -81,14 +93,7 @@ fn a_child_of_the_same_user_cannot_read_odoo_inits_environment() {
         .env("DB_PASSWORD", "env-secret-4711")
         .env("ODOO_BIN", path_str(&script))
         .env("ODOO_INIT_RUNTIME_DIR", path_str(&out.join("runtime")));
-    setup.inner = [
-        "setpriv",
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
-    ]
-    .map(String::from)
-    .to_vec();
+    setup.inner = as_nobody();
     let mut run = setup.start();
     assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
     let result = std::fs::read_to_string(out.join("result")).unwrap_or_default();
@@ -144,14 +149,7 @@ fn as_another_user_the_secrets_are_scrubbed_and_hidden_from_the_child() {
                 s
             }
         };
-        setup.inner = [
-            "setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-        ]
-        .map(String::from)
-        .to_vec();
+        setup.inner = as_nobody();
         let mut run = setup.start();
         let result = wait_until(LONG, "the child's try", || {
             std::fs::read_to_string(out.join("result")).ok()

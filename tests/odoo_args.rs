@@ -8,11 +8,8 @@
 
 use odoo_init_testkit as common;
 
-use common::require;
 use serde_json::{json, Value};
 use std::ffi::OsString;
-use std::io::Write;
-use std::process::{Command, Stdio};
 
 use odoo_init::odoo::args;
 use odoo_init::odoo::optparse::OPTIONS;
@@ -21,7 +18,6 @@ use odoo_init::odoo::optparse::OPTIONS;
 /// (Odoo would not start), else the value of every option (by its long
 /// name without `--`).
 fn optparse_reads(cases: &[Vec<String>]) -> Vec<Option<serde_json::Map<String, Value>>> {
-    require("python3", "python3");
     let script = r#"
 import json, optparse, sys
 class Parser(optparse.OptionParser):
@@ -46,21 +42,8 @@ json.dump(out, sys.stdout)
         .map(|o| json!([o.long, o.short.map(String::from), o.takes_value]))
         .collect();
     let input = json!({"options": options, "cases": cases}).to_string();
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "python3 failed");
-    let read: Vec<Option<Value>> = serde_json::from_slice(&out.stdout).unwrap();
+    let out = common::python_stdout(script, &input);
+    let read: Vec<Option<Value>> = serde_json::from_slice(&out).unwrap();
     read.into_iter()
         .map(|v| v.and_then(|v| v.as_object().cloned()))
         .collect()

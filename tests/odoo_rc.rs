@@ -6,15 +6,11 @@
 
 use odoo_init_testkit as common;
 
-use common::require;
 use std::collections::HashMap;
-use std::io::Write;
-use std::process::{Command, Stdio};
 
 /// Each file of the table, read by Python: the options, or `None` where
 /// `read_string` raises (Odoo could not start with it).
 fn python_reads(files: &[&str]) -> Vec<Option<HashMap<String, String>>> {
-    require("python3", "python3");
     let script = r#"
 import configparser, json, sys
 renamed = {'xmlrpc_port': 'http_port', 'xmlrpc_interface': 'http_interface', 'xmlrpc': 'http_enable'}
@@ -33,22 +29,9 @@ for text in json.load(sys.stdin):
     out.append({renamed.get(k, k): v for k, v in items})
 json.dump(out, sys.stdout)
 "#;
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
     let input = serde_json::to_string(files).unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "python3 failed");
-    serde_json::from_slice(&out.stdout).unwrap()
+    let out = common::python_stdout(script, &input);
+    serde_json::from_slice(&out).unwrap()
 }
 
 const FILES: &[&str] = &[

@@ -129,7 +129,10 @@ fn list_db_true_in_the_config_file_is_overridden_and_said() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    let said: Vec<&str> = err.lines().filter(|l| l.contains("list_db = True")).collect();
+    let said: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("list_db = True"))
+        .collect();
     assert_eq!(said.len(), 1, "{err}");
     assert!(said[0].contains("--no-database-list"), "{err}");
 }

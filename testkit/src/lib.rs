@@ -735,3 +735,26 @@ pub fn end_and_see_reaped(pid: i32) {
         proc_info(pid).is_none().then_some(())
     });
 }
+
+/// Runs `python3 -c script` with `input` on its standard input; its
+/// standard output, once it exited 0 (the oracles' runner: Python's own
+/// `configparser`, `optparse`).
+pub fn python_stdout(script: &str, input: &str) -> Vec<u8> {
+    use std::io::Write;
+    require("python3", "python3");
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    child
+        .stdin
+        .take()
+        .expect("its stdin")
+        .write_all(input.as_bytes())
+        .expect("writing to python3");
+    let out = child.wait_with_output().expect("python3's output");
+    assert!(out.status.success(), "python3 failed");
+    out.stdout
+}
