@@ -165,12 +165,17 @@ fn unescape(field: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(field.len());
     let mut i = 0;
     while i < field.len() {
+        // Three octal digits after a backslash, of a byte (\000 to \377).
         let octal = field
             .get(i + 1..i + 4)
-            .filter(|d| field[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
+            .filter(|d| field[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)))
+            .and_then(|d| {
+                let value = d.iter().fold(0u32, |v, c| v * 8 + u32::from(c - b'0'));
+                u8::try_from(value).ok()
+            });
         match octal {
-            Some(d) => {
-                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+            Some(byte) => {
+                out.push(byte);
                 i += 4;
             }
             None => {
@@ -297,6 +302,8 @@ mod tests {
             b"/mnt/my addons/a\\b".to_vec()
         );
         assert_eq!(super::unescape(br"/plain\0"), br"/plain\0".to_vec());
+        // Not a byte: kept as it is.
+        assert_eq!(super::unescape(br"/x\777"), br"/x\777".to_vec());
     }
 
     use super::*;
