@@ -273,3 +273,96 @@ fn an_owner_killed_during_its_backup_leaves_no_backup_taken_for_good() {
     assert_eq!(again.wait_exit(LONG), 0, "{}", again.stderr());
     assert_eq!(complete(&backups).len(), 1);
 }
+
+/// `odoo-init backup --zip` writes Odoo's own zip, and it passes what
+/// Odoo's `restore_db` does with one: Python's `zipfile` reads it (every
+/// CRC checked), `dump.sql` and `filestore/` are extracted, and `psql -f
+/// dump.sql` into a new empty database restores the data.
+#[test]
+fn odoo_init_backup_zip_restores_as_odoos_restore_db_does() {
+    let pg = Pg::start();
+    pg.ready_database();
+    let scratch = Scratch::new("backup-zip");
+    let (backups, home) = (scratch.join("backups"), scratch.join("home"));
+    std::fs::create_dir(&backups).unwrap();
+    // Odoo's default data directory for a user whose home exists.
+    let stored = home
+        .join(".local/share/Odoo/filestore")
+        .join(DB)
+        .join("ab/abcdef0123");
+    write(&stored, "an attachment\n");
+    let out = Command::new(odoo_init())
+        .args(["backup", "--zip"])
+        .env("DB_NAME", DB)
+        .env("DB_USER", common::pg::USER)
+        .env("DB_PASSWORD", common::pg::PASSWORD)
+        .env("DB_HOST", "127.0.0.1")
+        .env("DB_PORT", pg.port.to_string())
+        .env("BACKUP_DIR", path_str(&backups))
+        .env("HOME", path_str(&home))
+        .env("ODOO_INIT_RUNTIME_DIR", scratch.join("rt"))
+        .env_remove("MODE")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let zip = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(zip.ends_with("-manual.zip"), "{zip}");
+    let extracted = scratch.join("extracted");
+    let script = "import sys, zipfile, json\n\
+        z = zipfile.ZipFile(sys.argv[1])\n\
+        assert z.testzip() is None\n\
+        names = z.namelist()\n\
+        assert names[0] == 'dump.sql', names\n\
+        filestore = [m for m in names if m.startswith('filestore/')]\n\
+        z.extractall(sys.argv[2], ['dump.sql'] + filestore)\n\
+        print(json.loads(z.read('manifest.json'))['db_name'])\n\
+        print(' '.join(filestore))\n";
+    let read = Command::new("python3")
+        .args(["-c", script])
+        .arg(&zip)
+        .arg(&extracted)
+        .output()
+        .unwrap();
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    let said = String::from_utf8_lossy(&read.stdout).into_owned();
+    assert_eq!(said, format!("{DB}\nfilestore/ab/abcdef0123\n"));
+    assert_eq!(
+        std::fs::read_to_string(extracted.join("filestore/ab/abcdef0123")).unwrap(),
+        "an attachment\n"
+    );
+    pg.superuser("postgres")
+        .batch_execute("CREATE DATABASE from_zip")
+        .unwrap();
+    let restored = Command::new(pg.tool("psql"))
+        .args([
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+        ])
+        .arg("-p")
+        .arg(pg.port.to_string())
+        .arg("--dbname=from_zip")
+        .arg("-f")
+        .arg(extracted.join("dump.sql"))
+        .env("PGPASSWORD", common::pg::SUPERUSER_PASSWORD)
+        .output()
+        .unwrap();
+    assert!(
+        restored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
+    assert_eq!(update_count(&pg, "from_zip"), update_count(&pg, DB));
+}

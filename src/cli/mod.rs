@@ -35,8 +35,9 @@ USAGE:
                                                 (an adopted one only with --force)
     odoo-init state --changed                   the installed modules whose files changed since the
                                                 stored checksums (what UPDATE=changed updates); writes nothing
-    odoo-init backup                            a backup of the database now (BACKUP_DIR), as the one
-                                                made before every update; refused while a step runs
+    odoo-init backup [--zip]                    a backup of the database now (BACKUP_DIR), as the one
+                                                made before every update (--zip: Odoo's zip format);
+                                                refused while a step runs
     odoo-init write-checksums FILE [--langs CODES]
                                                 at image build: the module checksums of the addons
                                                 path, for ADDONS_CHECKSUMS_FILE (pods read, not hash)
@@ -136,12 +137,12 @@ fn command(args: Vec<OsString>) -> Result<i32, Failure> {
         "backup" => {
             let spec = Spec {
                 valued: &[],
-                flags: &[],
+                flags: &["--zip"],
                 words: 0,
                 dashes: false,
             };
-            options("backup", rest, &spec)?;
-            prepared(Entry::Tool, crate::job::backup_now)
+            let zip = options("backup", rest, &spec)?.has("--zip");
+            prepared(Entry::Tool, |p| crate::job::backup_now(p, zip))
         }
         "status" => status(rest)?,
         "probe" => probe(rest)?,

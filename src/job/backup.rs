@@ -36,6 +36,7 @@ struct Planned {
 
 /// The helper's command line for a backup of `cfg`'s database named for
 /// `made_for`, with `manifest` handed over through `instance`.
+#[allow(clippy::too_many_arguments)]
 fn plan(
     cfg: &Config,
     settings: &Backup,
@@ -44,6 +45,7 @@ fn plan(
     manifest: &str,
     data_dir: PathBuf,
     at: SystemTime,
+    zip: bool,
 ) -> Result<Planned, Failure> {
     let Some(instance) = instance else {
         return Err(Failure::Os(
@@ -68,11 +70,13 @@ fn plan(
         settings.pg_dump.clone().into(),
         settings.pg_restore.clone().into(),
         jobs.to_string().into(),
+        if zip { "zip" } else { "dir" }.into(),
     ];
-    Ok(Planned {
-        argv,
-        path: dir.join(name),
-    })
+    let path = match zip {
+        true => dir.join(format!("{name}.zip")),
+        false => dir.join(name),
+    };
+    Ok(Planned { argv, path })
 }
 
 /// The manifest's facts of the database `client` reaches.
@@ -130,6 +134,7 @@ impl Ctx {
             &manifest,
             self.data_dir(),
             at,
+            false,
         )?;
         let spec = ChildSpec {
             env: env.to_vec(),
@@ -166,10 +171,11 @@ impl Ctx {
     }
 }
 
-/// `odoo-init backup`: a backup of the database now, as the one before an
-/// update is made, refused while a step runs (it would hold a half-done
+/// `odoo-init backup [--zip]`: a backup of the database now, as the one
+/// before an update is made (with `zip`: Odoo's zip format, for its
+/// database manager), refused while a step runs (it would hold a half-done
 /// database); where it is, as text.
-pub(crate) fn backup_now(prepared: &mut Prepared) -> Result<String, Failure> {
+pub(crate) fn backup_now(prepared: &mut Prepared, zip: bool) -> Result<String, Failure> {
     let cfg = prepared.cfg.clone();
     let Some(settings) = cfg.backup.clone() else {
         return Err(Failure::Usage(
@@ -205,6 +211,7 @@ pub(crate) fn backup_now(prepared: &mut Prepared) -> Result<String, Failure> {
         &manifest,
         cfg.data_dir.clone(),
         at,
+        zip,
     )?;
     let spec = ChildSpec {
         env: odoo::environment(&cfg.db, prepared.passfile.as_deref()),

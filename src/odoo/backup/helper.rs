@@ -21,7 +21,8 @@ use std::time::{Duration, Instant, SystemTime};
 use super::PARTIAL;
 
 /// The hidden command: `odoo-init backup-step DIR NAME FILESTORE MANIFEST
-/// KEEP PG_DUMP PG_RESTORE JOBS`.
+/// KEEP PG_DUMP PG_RESTORE JOBS FORMAT` (`dir`, or `zip`: Odoo's zip,
+/// `NAME.zip`).
 pub(crate) const HELPER_COMMAND: &str = "backup-step";
 
 /// A `.partial` directory older than this is left from a run that was
@@ -38,9 +39,9 @@ struct Copied {
 /// `backup-step ...`: 0 when the backup `DIR/NAME` is complete; 1 (said)
 /// otherwise.
 pub(crate) fn helper_main(args: &[OsString]) -> i32 {
-    let [dir, name, filestore, manifest, keep, pg_dump, pg_restore, jobs] = args else {
+    let [dir, name, filestore, manifest, keep, pg_dump, pg_restore, jobs, format] = args else {
         log::error!(
-            "{HELPER_COMMAND}: DIR NAME FILESTORE MANIFEST KEEP PG_DUMP PG_RESTORE JOBS expected"
+            "{HELPER_COMMAND}: DIR NAME FILESTORE MANIFEST KEEP PG_DUMP PG_RESTORE JOBS FORMAT expected"
         );
         return crate::exit::USAGE;
     };
@@ -49,19 +50,18 @@ pub(crate) fn helper_main(args: &[OsString]) -> i32 {
     let dir = PathBuf::from(dir);
     let started = Instant::now();
     let tools = (Path::new(pg_dump), Path::new(pg_restore));
-    match make(
-        &dir,
-        &name.to_string_lossy(),
-        Path::new(filestore),
-        Path::new(manifest),
-        tools,
-        jobs,
-    ) {
+    let name = name.to_string_lossy();
+    let (filestore, manifest) = (Path::new(filestore), Path::new(manifest));
+    let made = match format.to_str() {
+        Some("zip") => make_zip(&dir, &name, filestore, manifest, tools.0),
+        _ => make(&dir, &name, filestore, manifest, tools, jobs),
+    };
+    match made {
         Ok((path, copied)) => {
             log::info!(
-                "backup {}: dump {} bytes, filestore {} files ({} linked, {} copied), {:.1}s",
+                "backup {}: {} bytes, filestore {} files ({} linked, {} copied), {:.1}s",
                 path.display(),
-                size(&path.join("dump")),
+                size(&path),
                 copied.linked + copied.copied,
                 copied.linked,
                 copied.copied,
@@ -134,6 +134,57 @@ fn make(
     Ok((done, copied))
 }
 
+/// Odoo's zip `dir/name.zip` (as `dump_db` writes it: `dump.sql` from
+/// `pg_dump --no-owner`, `filestore/`, `manifest.json`), written as
+/// `name.zip.partial` and renamed once whole and synced.
+fn make_zip(
+    dir: &Path,
+    name: &str,
+    filestore: &Path,
+    manifest: &Path,
+    pg_dump: &Path,
+) -> io::Result<(PathBuf, Copied)> {
+    fs::create_dir_all(dir)?;
+    let done = dir.join(format!("{name}.zip"));
+    if done.exists() {
+        return Err(io::Error::other(format!(
+            "{} exists already",
+            done.display()
+        )));
+    }
+    let partial = dir.join(format!("{name}.zip{PARTIAL}"));
+    let sql = dir.join(format!("{name}.sql{PARTIAL}"));
+    run(Command::new(pg_dump)
+        .arg("--no-owner")
+        .arg("--format=plain")
+        .arg("--file")
+        .arg(&sql))?;
+    let mut zip = super::zip::Writer::create(&partial)?;
+    zip.add("dump.sql", &sql)?;
+    let mut copied = Copied::default();
+    if filestore.is_dir() {
+        let mut pending = vec![(filestore.to_path_buf(), String::from("filestore"))];
+        while let Some((src, inside)) = pending.pop() {
+            for entry in fs::read_dir(&src)? {
+                let entry = entry?;
+                let name = format!("{inside}/{}", entry.file_name().to_string_lossy());
+                if entry.path().is_dir() {
+                    pending.push((entry.path(), name));
+                } else {
+                    zip.add(&name, &entry.path())?;
+                    copied.copied += 1;
+                }
+            }
+        }
+    }
+    zip.add("manifest.json", manifest)?;
+    zip.finish()?;
+    fs::remove_file(&sql)?;
+    fs::rename(&partial, &done)?;
+    File::open(dir)?.sync_all()?;
+    Ok((done, copied))
+}
+
 /// Runs a tool with our environment; its failure as an error.
 fn run(command: &mut Command) -> io::Result<()> {
     let status = command.stdin(Stdio::null()).status()?;
@@ -172,9 +223,12 @@ fn link_tree(from: &Path, to: &Path, copied: &mut Copied) -> io::Result<()> {
     Ok(())
 }
 
-/// The bytes of the files below `dir`.
-fn size(dir: &Path) -> u64 {
-    fs::read_dir(dir)
+/// The bytes of a file, or of the files below a directory.
+fn size(path: &Path) -> u64 {
+    if path.is_file() {
+        return fs::metadata(path).map_or(0, |m| m.len());
+    }
+    fs::read_dir(path)
         .map(|d| {
             d.flatten()
                 .map(|e| match e.file_type() {
@@ -194,7 +248,9 @@ fn prune(dir: &Path, keep: usize) -> io::Result<()> {
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if !entry.file_type()?.is_dir() {
+        let kind = entry.file_type()?;
+        // A backup is a directory, or Odoo's zip.
+        if !kind.is_dir() && !name.ends_with(".zip") && !name.ends_with(PARTIAL) {
             continue;
         }
         if name.ends_with(PARTIAL) {
@@ -205,7 +261,7 @@ fn prune(dir: &Path, keep: usize) -> io::Result<()> {
                 .and_then(|m| SystemTime::now().duration_since(m).ok())
                 .unwrap_or_default();
             if age > STALE {
-                fs::remove_dir_all(entry.path())?;
+                remove(&entry.path())?;
             }
         } else {
             complete.push(name);
@@ -214,8 +270,17 @@ fn prune(dir: &Path, keep: usize) -> io::Result<()> {
     complete.sort();
     let old = complete.len().saturating_sub(keep);
     for name in &complete[..old] {
-        fs::remove_dir_all(dir.join(name))?;
+        remove(&dir.join(name))?;
         log::info!("removed the old backup {}", dir.join(name).display());
     }
     Ok(())
+}
+
+/// Removes a backup: a directory with what is in it, or a file.
+fn remove(path: &Path) -> io::Result<()> {
+    if path.is_dir() {
+        fs::remove_dir_all(path)
+    } else {
+        fs::remove_file(path)
+    }
 }

@@ -14,6 +14,7 @@
 
 mod helper;
 mod manifest;
+mod zip;
 
 pub(crate) use helper::{helper_main, HELPER_COMMAND};
 pub(crate) use manifest::manifest;
