@@ -34,19 +34,25 @@ struct Planned {
     path: PathBuf,
 }
 
-/// The helper's command line for a backup of `cfg`'s database named for
-/// `made_for`, with `manifest` handed over through `instance`.
-#[allow(clippy::too_many_arguments)]
+/// Which backup: made for what (`stateROW`, `manual`), when, in which format.
+struct Which<'a> {
+    made_for: &'a str,
+    at: SystemTime,
+    /// Odoo's zip instead of a directory.
+    zip: bool,
+}
+
+/// The helper's command line for the backup `which` of `cfg`'s database,
+/// with `manifest` handed over through `instance`.
 fn plan(
     cfg: &Config,
     settings: &Backup,
     instance: Option<&Instance>,
-    made_for: &str,
+    which: Which,
     manifest: &str,
     data_dir: PathBuf,
-    at: SystemTime,
-    zip: bool,
 ) -> Result<Planned, Failure> {
+    let Which { made_for, at, zip } = which;
     let Some(instance) = instance else {
         return Err(Failure::Os(
             "no runtime directory for the backup's manifest (ODOO_INIT_RUNTIME_DIR)".into(),
@@ -130,11 +136,13 @@ impl Ctx {
             &self.cfg,
             &settings,
             self.extra.instance(),
-            &format!("state{id}"),
+            Which {
+                made_for: &format!("state{id}"),
+                at,
+                zip: false,
+            },
             &manifest,
             self.data_dir(),
-            at,
-            false,
         )?;
         let spec = ChildSpec {
             env: env.to_vec(),
@@ -207,11 +215,13 @@ pub(crate) fn backup_now(prepared: &mut Prepared, zip: bool) -> Result<String, F
         &cfg,
         &settings,
         prepared.instance.as_ref(),
-        "manual",
+        Which {
+            made_for: "manual",
+            at,
+            zip,
+        },
         &manifest,
         cfg.data_dir.clone(),
-        at,
-        zip,
     )?;
     let spec = ChildSpec {
         env: odoo::environment(&cfg.db, prepared.passfile.as_deref()),
