@@ -6,20 +6,22 @@
 //! [`odoo::command::Odoo`] without secrets.
 
 mod database;
+mod process;
 mod values;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::db::Db;
-use crate::env::{self, boolean, invalid, seconds, seconds_or, secret, ConfigError, Lookup};
+use crate::env::{self, boolean, invalid, seconds_or, secret, ConfigError, Lookup};
 use crate::odoo::command::Odoo;
 use crate::odoo::rc;
-use crate::pid1::supervisor::{self, OnExit};
+use crate::pid1::supervisor;
 use crate::plan::{Mode, Plan, Step};
 
 use database::{check_name, Name};
 pub(crate) use database::{database, Database};
+pub(crate) use process::{runtime_dir, supervisor};
 use values::{
     modules, script, step_args, DEFAULT_MAINTENANCE, DEFAULT_PRE_INIT, DEFAULT_PRE_UPDATE,
 };
@@ -96,55 +98,6 @@ pub const VARIABLES: &[&str] = &[
     "HOME",
     "SSL_CERT_FILE",
 ];
-
-/// The shortest `STOP_TIMEOUT` (docs/configuration.md, Configuration).
-const MIN_STOP_TIMEOUT: Duration = Duration::from_secs(1);
-
-/// `STOP_TIMEOUT`, `STOP_DELAY`, `ON_EXIT`: the supervisor's settings.
-pub(crate) fn supervisor(env: Lookup) -> Result<supervisor::Settings, ConfigError> {
-    let stop_timeout =
-        match env("STOP_TIMEOUT") {
-            None => Duration::from_secs(25),
-            Some(v) => match seconds("STOP_TIMEOUT", &v)? {
-                // Sent at once, the second SIGTERM would merge with the first
-                // (a signal pending twice is delivered once): Odoo would
-                // never see its forced shutdown.
-                t if t < MIN_STOP_TIMEOUT => return Err(invalid(
-                    "STOP_TIMEOUT",
-                    &v,
-                    "at least 1 second, so that Odoo gets its second SIGTERM apart from the first",
-                )),
-                t => t,
-            },
-        };
-    let stop_delay = match env("STOP_DELAY") {
-        None => Duration::ZERO,
-        Some(v) => seconds("STOP_DELAY", &v)?,
-    };
-    let on_exit = match env("ON_EXIT") {
-        None => OnExit::Exit,
-        Some(v) => match v.to_ascii_lowercase().as_str() {
-            "exit" => OnExit::Exit,
-            "wait" => OnExit::Wait,
-            "restart" => OnExit::Restart,
-            _ => return Err(invalid("ON_EXIT", &v, "one of exit, wait, restart")),
-        },
-    };
-    Ok(supervisor::Settings {
-        stop_timeout,
-        stop_delay,
-        on_exit,
-    })
-}
-
-/// Where `odoo-init restart` leaves the pending arguments: a directory only
-/// this user can write. `ODOO_INIT_RUNTIME_DIR`, else `/tmp/odoo-init-UID`.
-pub(crate) fn runtime_dir(env: Lookup) -> PathBuf {
-    match env("ODOO_INIT_RUNTIME_DIR") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => PathBuf::from(format!("/tmp/odoo-init-{}", nix::unistd::geteuid())),
-    }
-}
 
 /// The shortest `STATE_LEASE`: the owner beats every quarter of its lease
 /// (at least every second) and, when its connection dropped, tries again
@@ -437,6 +390,7 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pid1::supervisor::OnExit;
     use std::cell::RefCell;
     use std::collections::{BTreeSet, HashMap};
 

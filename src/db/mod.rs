@@ -10,6 +10,7 @@
 
 pub(crate) mod client;
 pub(crate) mod conn;
+pub(crate) mod errors;
 pub(crate) mod fence;
 pub(crate) mod heartbeat;
 pub(crate) mod history;
