@@ -11,9 +11,10 @@ use odoo_init_testkit as common;
 use common::addons::write;
 use common::pg::{Pg, DB};
 use common::*;
+use std::ffi::OsStr;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 /// An update of everything with a backup into `backups`, Odoo's data in `data`.
 fn update<'a>(pg: &Pg, backups: &Path, data: &Path) -> Setup<'a> {
@@ -43,6 +44,42 @@ fn update_count(pg: &Pg, db: &str) -> i32 {
         )
         .unwrap()
         .get(0)
+}
+
+/// `odoo-init backup ARGS` with the database's settings, `BACKUP_DIR`
+/// `backups`, `HOME` `home` (where Odoo's default data directory is).
+fn odoo_init_backup(pg: &Pg, args: &[&str], backups: &Path, home: &Path) -> Output {
+    Command::new(odoo_init())
+        .arg("backup")
+        .args(args)
+        .env("DB_NAME", DB)
+        .env("DB_USER", common::pg::USER)
+        .env("DB_PASSWORD", common::pg::PASSWORD)
+        .env("DB_HOST", "127.0.0.1")
+        .env("DB_PORT", pg.port.to_string())
+        .env("BACKUP_DIR", path_str(backups))
+        .env("HOME", path_str(home))
+        .env("ODOO_INIT_RUNTIME_DIR", home.join(".odoo-init-rt"))
+        .env_remove("MODE")
+        .output()
+        .unwrap()
+}
+
+/// A PostgreSQL client program of the server's (`pg_restore`, `psql`) as
+/// the superuser over TCP, with `args`; it must succeed.
+fn as_superuser(pg: &Pg, tool: &str, args: &[&OsStr]) {
+    let out = Command::new(pg.tool(tool))
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-p"])
+        .arg(pg.port.to_string())
+        .args(args)
+        .env("PGPASSWORD", common::pg::SUPERUSER_PASSWORD)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{tool}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -80,26 +117,16 @@ fn a_backup_is_made_under_the_claim_before_odoos_update() {
     pg.superuser("postgres")
         .batch_execute("CREATE DATABASE restored")
         .unwrap();
-    let restored = Command::new(pg.tool("pg_restore"))
-        .args([
-            "--no-owner",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            "restored",
-        ])
-        .arg("-p")
-        .arg(pg.port.to_string())
-        .arg(backup.join("dump"))
-        .env("PGPASSWORD", common::pg::SUPERUSER_PASSWORD)
-        .output()
-        .unwrap();
-    assert!(
-        restored.status.success(),
-        "{}",
-        String::from_utf8_lossy(&restored.stderr)
+    let dump = backup.join("dump");
+    let restore = [
+        OsStr::new("--no-owner"),
+        OsStr::new("-d"),
+        OsStr::new("restored"),
+    ];
+    as_superuser(
+        &pg,
+        "pg_restore",
+        &[&restore[..], &[dump.as_os_str()]].concat(),
     );
     assert_eq!(update_count(&pg, "restored"), before);
     assert_eq!(update_count(&pg, DB), before + 1, "the update ran after it");
@@ -178,21 +205,7 @@ fn odoo_init_backup_makes_one_now_and_waits_for_no_step() {
     let scratch = Scratch::new("backup-now");
     let backups = scratch.join("backups");
     std::fs::create_dir(&backups).unwrap();
-    let backup = || {
-        let mut cmd = Command::new(odoo_init());
-        cmd.arg("backup")
-            .env("DB_NAME", DB)
-            .env("DB_USER", common::pg::USER)
-            .env("DB_PASSWORD", common::pg::PASSWORD)
-            .env("DB_HOST", "127.0.0.1")
-            .env("DB_PORT", pg.port.to_string())
-            .env("BACKUP_DIR", path_str(&backups))
-            .env("HOME", path_str(&scratch.path))
-            .env("ODOO_INIT_RUNTIME_DIR", scratch.join("rt"))
-            .env_remove("MODE")
-            .output()
-            .unwrap()
-    };
+    let backup = || odoo_init_backup(&pg, &[], &backups, &scratch.path);
     let out = backup();
     assert!(
         out.status.success(),
@@ -291,19 +304,7 @@ fn odoo_init_backup_zip_restores_as_odoos_restore_db_does() {
         .join(DB)
         .join("ab/abcdef0123");
     write(&stored, "an attachment\n");
-    let out = Command::new(odoo_init())
-        .args(["backup", "--zip"])
-        .env("DB_NAME", DB)
-        .env("DB_USER", common::pg::USER)
-        .env("DB_PASSWORD", common::pg::PASSWORD)
-        .env("DB_HOST", "127.0.0.1")
-        .env("DB_PORT", pg.port.to_string())
-        .env("BACKUP_DIR", path_str(&backups))
-        .env("HOME", path_str(&home))
-        .env("ODOO_INIT_RUNTIME_DIR", scratch.join("rt"))
-        .env_remove("MODE")
-        .output()
-        .unwrap();
+    let out = odoo_init_backup(&pg, &["--zip"], &backups, &home);
     assert!(
         out.status.success(),
         "{}",
@@ -341,28 +342,8 @@ fn odoo_init_backup_zip_restores_as_odoos_restore_db_does() {
     pg.superuser("postgres")
         .batch_execute("CREATE DATABASE from_zip")
         .unwrap();
-    let restored = Command::new(pg.tool("psql"))
-        .args([
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-        ])
-        .arg("-p")
-        .arg(pg.port.to_string())
-        .arg("--dbname=from_zip")
-        .arg("-f")
-        .arg(extracted.join("dump.sql"))
-        .env("PGPASSWORD", common::pg::SUPERUSER_PASSWORD)
-        .output()
-        .unwrap();
-    assert!(
-        restored.status.success(),
-        "{}",
-        String::from_utf8_lossy(&restored.stderr)
-    );
+    let sql = extracted.join("dump.sql");
+    let run = ["-q", "-v", "ON_ERROR_STOP=1", "--dbname=from_zip", "-f"].map(OsStr::new);
+    as_superuser(&pg, "psql", &[&run[..], &[sql.as_os_str()]].concat());
     assert_eq!(update_count(&pg, "from_zip"), update_count(&pg, DB));
 }
