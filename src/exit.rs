@@ -91,6 +91,13 @@ impl Failure {
 
     /// Says what failed, once, as an error line (a stop says nothing).
     pub(crate) fn say(&self) {
+        if !matches!(self, Failure::Stopped) {
+            log::error!("{}", self.message());
+        }
+    }
+
+    /// What failed, as the line says it.
+    pub(crate) fn message(&self) -> &str {
         match self {
             Failure::Usage(why)
             | Failure::StepFailed(why)
@@ -98,8 +105,8 @@ impl Failure {
             | Failure::Os(why)
             | Failure::GateReset(why)
             | Failure::ClaimLost(why)
-            | Failure::NotReached(why) => log::error!("{why}"),
-            Failure::Stopped => {}
+            | Failure::NotReached(why) => why,
+            Failure::Stopped => "stopped",
         }
     }
 }

@@ -14,10 +14,11 @@ pub enum Mode {
     ForceUpdateOnly,
     ForceReadyState,
     Init,
+    Restore,
 }
 
 impl Mode {
-    pub const ALL: [Mode; 9] = [
+    pub const ALL: [Mode; 10] = [
         Mode::InstallOnly,
         Mode::RunOnly,
         Mode::UpdateOnly,
@@ -27,6 +28,7 @@ impl Mode {
         Mode::ForceUpdateOnly,
         Mode::ForceReadyState,
         Mode::Init,
+        Mode::Restore,
     ];
 
     /// Case-insensitive, as `MODE` is typed by people.
@@ -47,6 +49,7 @@ impl Mode {
             Mode::ForceUpdateOnly => "ForceUpdateOnly",
             Mode::ForceReadyState => "ForceReadyState",
             Mode::Init => "Init",
+            Mode::Restore => "Restore",
         }
     }
 
@@ -86,6 +89,10 @@ pub enum Step {
     Update,
     /// The maintenance script (busy state `Maintenance`).
     Maintenance,
+    /// `Restore`: `RESTORE_FROM` into a database of its own name, then
+    /// put in place as `DB_NAME` (after `Provision`, which ends the plan
+    /// when `DB_NAME` exists).
+    Restore,
     /// Write `Force Ready`.
     ForceReady,
     /// Start Odoo and supervise it until the end.
@@ -124,6 +131,7 @@ impl Plan {
             Mode::ForceReadyState => (vec![ForceReady], Gate::Ignore),
             Mode::Init if list_db => (vec![], Gate::None),
             Mode::Init => (vec![Provision, Install, Maintenance], Gate::Respect),
+            Mode::Restore => (vec![Provision, Restore, Maintenance], Gate::Respect),
         };
         Plan { steps, gate }
     }
@@ -161,6 +169,10 @@ mod tests {
         assert_eq!(steps(Mode::ForceReadyState, false), [ForceReady]);
         assert_eq!(steps(Mode::Init, false), [Provision, Install, Maintenance]);
         assert!(steps(Mode::Init, true).is_empty());
+        assert_eq!(
+            steps(Mode::Restore, false),
+            [Provision, Restore, Maintenance]
+        );
     }
 
     #[test]

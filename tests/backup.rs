@@ -36,16 +36,6 @@ fn complete(backups: &Path) -> Vec<PathBuf> {
     found
 }
 
-fn update_count(pg: &Pg, db: &str) -> i32 {
-    pg.superuser(db)
-        .query_one(
-            "SELECT update_count FROM ir_module_module WHERE name = 'base'",
-            &[],
-        )
-        .unwrap()
-        .get(0)
-}
-
 /// `odoo-init backup ARGS` with the database's settings, `BACKUP_DIR`
 /// `backups`, `HOME` `home` (where Odoo's default data directory is).
 fn odoo_init_backup(pg: &Pg, args: &[&str], backups: &Path, home: &Path) -> Output {
@@ -65,23 +55,6 @@ fn odoo_init_backup(pg: &Pg, args: &[&str], backups: &Path, home: &Path) -> Outp
         .unwrap()
 }
 
-/// A PostgreSQL client program of the server's (`pg_restore`, `psql`) as
-/// the superuser over TCP, with `args`; it must succeed.
-fn as_superuser(pg: &Pg, tool: &str, args: &[&OsStr]) {
-    let out = Command::new(pg.tool(tool))
-        .args(["-h", "127.0.0.1", "-U", "postgres", "-p"])
-        .arg(pg.port.to_string())
-        .args(args)
-        .env("PGPASSWORD", common::pg::SUPERUSER_PASSWORD)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{tool}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[test]
 fn a_backup_is_made_under_the_claim_before_odoos_update() {
     let pg = Pg::start();
@@ -91,7 +64,7 @@ fn a_backup_is_made_under_the_claim_before_odoos_update() {
     std::fs::create_dir(&backups).unwrap();
     let stored = data.join("filestore").join(DB).join("ab/abcdef0123");
     write(&stored, "an attachment\n");
-    let before = update_count(&pg, DB);
+    let before = pg.base_updates(DB);
 
     let mut run = update(&pg, &backups, &data).start();
     assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
@@ -123,13 +96,9 @@ fn a_backup_is_made_under_the_claim_before_odoos_update() {
         OsStr::new("-d"),
         OsStr::new("restored"),
     ];
-    as_superuser(
-        &pg,
-        "pg_restore",
-        &[&restore[..], &[dump.as_os_str()]].concat(),
-    );
-    assert_eq!(update_count(&pg, "restored"), before);
-    assert_eq!(update_count(&pg, DB), before + 1, "the update ran after it");
+    pg.as_superuser("pg_restore", &[&restore[..], &[dump.as_os_str()]].concat());
+    assert_eq!(pg.base_updates("restored"), before);
+    assert_eq!(pg.base_updates(DB), before + 1, "the update ran after it");
 
     // The filestore, hard-linked; the manifest, Odoo's fields and ours.
     let linked = backup.join("filestore/ab/abcdef0123");
@@ -169,11 +138,11 @@ fn a_failed_backup_is_a_failed_step_and_no_update_runs() {
     let scratch = Scratch::new("backup-fails");
     let (backups, data) = (scratch.join("backups"), scratch.join("data"));
     std::fs::create_dir(&backups).unwrap();
-    let before = update_count(&pg, DB);
+    let before = pg.base_updates(DB);
     let mut run = update(&pg, &backups, &data).start();
     assert_eq!(run.wait_exit(LONG), 65, "{}", run.stderr());
     assert!(run.stderr().contains("backup"), "{}", run.stderr());
-    assert_eq!(update_count(&pg, DB), before, "the update ran");
+    assert_eq!(pg.base_updates(DB), before, "the update ran");
     assert!(complete(&backups).is_empty(), "{:?}", complete(&backups));
     let last = pg.rows(DB).pop().unwrap();
     assert_eq!(last.1, "Updating");
@@ -344,6 +313,6 @@ fn odoo_init_backup_zip_restores_as_odoos_restore_db_does() {
         .unwrap();
     let sql = extracted.join("dump.sql");
     let run = ["-q", "-v", "ON_ERROR_STOP=1", "--dbname=from_zip", "-f"].map(OsStr::new);
-    as_superuser(&pg, "psql", &[&run[..], &[sql.as_os_str()]].concat());
-    assert_eq!(update_count(&pg, "from_zip"), update_count(&pg, DB));
+    pg.as_superuser("psql", &[&run[..], &[sql.as_os_str()]].concat());
+    assert_eq!(pg.base_updates("from_zip"), pg.base_updates(DB));
 }

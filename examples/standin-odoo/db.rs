@@ -26,7 +26,8 @@
 //! server) ends the work unfinished and the step fails, as Odoo's does;
 //! with `STANDIN_STEP_SESSION=0` the work holds no session and survives
 //! such an outage, as a step that reconnects would), `STANDIN_UPDATE_FAIL=1`
-//! (an update fails, exit 1), `STANDIN_UPDATE_HANG=1` (an update hangs until
+//! (an update fails, exit 1; `half`: after committing part of its work and
+//! writing a file to the filestore, `-D`/`data_dir`, as Odoo's would), `STANDIN_UPDATE_HANG=1` (an update hangs until
 //! SIGTERM/SIGINT, then exits 1).
 
 use std::io::Write;
@@ -53,6 +54,23 @@ pub struct DbOptions {
     /// `--without-demo` (any value on the command line, anything but
     /// `False` in the config file): installs load no demo data.
     pub without_demo: Option<String>,
+    /// `-D`/`--data-dir` (or `data_dir` of the config file): where the
+    /// filestore is; Odoo's default when neither.
+    pub data_dir: Option<String>,
+}
+
+impl DbOptions {
+    /// Odoo's data directory: the option, else `~/.local/share/Odoo` when
+    /// the home directory exists, else `/var/lib/odoo` (`tools/config.py`).
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        if let Some(dir) = &self.data_dir {
+            return dir.into();
+        }
+        match std::env::var_os("HOME").map(std::path::PathBuf::from) {
+            Some(home) if home.is_dir() => home.join(".local/share/Odoo"),
+            _ => "/var/lib/odoo".into(),
+        }
+    }
 }
 
 /// The addons that come with Odoo itself (a few of them): always found,
@@ -105,6 +123,11 @@ pub enum Outcome {
     Failed(String),
 }
 
+/// The Odoo series played (`STANDIN_SERIES`, 15 to 18; 17).
+pub fn series() -> u32 {
+    crate::env_num("STANDIN_SERIES").map_or(17, |n| n as u32)
+}
+
 /// Runs `-i`/`-u` against the database; what to log and how to exit.
 pub fn run(opts: &DbOptions, signals: &Signals) -> Outcome {
     let Some(db) = &opts.database else {
@@ -140,6 +163,7 @@ pub fn run(opts: &DbOptions, signals: &Signals) -> Outcome {
          state varchar NOT NULL, update_count integer NOT NULL DEFAULT 0, \
          write_date timestamptz NOT NULL DEFAULT now());\n\
          ALTER TABLE ir_module_module ADD COLUMN IF NOT EXISTS demo boolean NOT NULL DEFAULT false;\n\
+         ALTER TABLE ir_module_module ADD COLUMN IF NOT EXISTS latest_version varchar;\n\
          CREATE TABLE IF NOT EXISTS ir_config_parameter (id serial PRIMARY KEY, \
          key varchar NOT NULL UNIQUE, value text NOT NULL, create_uid integer, \
          create_date timestamp, write_uid integer, write_date timestamp);\n\
@@ -171,10 +195,13 @@ pub fn run(opts: &DbOptions, signals: &Signals) -> Outcome {
         }
         // Odoo 15-18: demo data for the modules installed, unless without_demo.
         let demo = opts.without_demo.is_none();
+        let series = series();
         for m in &known {
             sql.push_str(&format!(
-                "INSERT INTO ir_module_module (name, state, demo) VALUES ({}, 'installed', {demo}) \
-                 ON CONFLICT (name) DO UPDATE SET state = 'installed', write_date = now();\n",
+                "INSERT INTO ir_module_module (name, state, demo, latest_version) \
+                 VALUES ({}, 'installed', {demo}, '{series}.0.1.0') \
+                 ON CONFLICT (name) DO UPDATE SET state = 'installed', write_date = now(), \
+                 latest_version = excluded.latest_version;\n",
                 lit(m)
             ));
         }
@@ -185,8 +212,12 @@ pub fn run(opts: &DbOptions, signals: &Signals) -> Outcome {
         ));
     }
     if let Some(list) = &opts.update {
-        if std::env::var("STANDIN_UPDATE_FAIL").is_ok_and(|v| v == "1") {
-            return Outcome::Failed("update failed (STANDIN_UPDATE_FAIL)".into());
+        match std::env::var("STANDIN_UPDATE_FAIL").as_deref() {
+            Ok("1") => return Outcome::Failed("update failed (STANDIN_UPDATE_FAIL)".into()),
+            // As Odoo's update, which commits module by module: what was
+            // done before the failure stays, in the database and the files.
+            Ok("half") => return half_done(opts, db),
+            _ => {}
         }
         if std::env::var("STANDIN_UPDATE_HANG").is_ok_and(|v| v == "1") {
             crate::event("server", "update hanging");
@@ -234,6 +265,31 @@ pub fn run(opts: &DbOptions, signals: &Signals) -> Outcome {
         Ok(_) => Outcome::Done(done.join("; ")),
         Err(e) => Outcome::Failed(e),
     }
+}
+
+/// An update that fails halfway: `base` updated and a table made (both
+/// committed), an attachment written to the filestore, then the failure.
+fn half_done(opts: &DbOptions, db: &str) -> Outcome {
+    let sql = "CREATE TABLE standin_half_done (at timestamptz NOT NULL DEFAULT now());\n\
+        INSERT INTO standin_half_done DEFAULT VALUES;\n\
+        UPDATE ir_module_module SET update_count = update_count + 1, write_date = now() \
+        WHERE name = 'base';\n";
+    if let Err(e) = psql(opts, db, sql) {
+        return Outcome::Failed(e);
+    }
+    let file = opts
+        .data_dir()
+        .join("filestore")
+        .join(db)
+        .join("standin/half-done");
+    let written = file
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::write(&file, "written by the update that failed\n"));
+    if let Err(e) = written {
+        return Outcome::Failed(format!("writing {}: {e}", file.display()));
+    }
+    Outcome::Failed("update failed halfway (STANDIN_UPDATE_FAIL=half)".into())
 }
 
 /// The `application_name` Odoo (16 to 18, `odoo/sql_db.py`) gives its

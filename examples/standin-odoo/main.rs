@@ -29,6 +29,8 @@
 //!                          (the benchmark reads their PIDs first)
 //!   STANDIN_LINGER_MS=N    leave one orphan that takes N ms to exit after SIGTERM
 //!   STANDIN_NO_WEB=1, STANDIN_HTTP_STALL=PATH: see http.rs
+//!   STANDIN_SERIES=N       the Odoo series it plays (15 to 18; 17): `--version`,
+//!                          base's `latest_version`, whether `neutralize` exists
 //!   STANDIN_ACK_FD=N       write one byte to fd N at start, per signal received, when
 //!                          the orphans are left, and at the end of the run phase
 //!                          (for the benchmark; no logging then)
@@ -133,11 +135,19 @@ fn main() {
     if args.first().is_some_and(|a| a == "shell") {
         std::process::exit(shell(&args[1..]));
     }
+    // `odoo-bin neutralize` (Odoo 16+); Odoo 15 knows no such command.
+    if args.first().is_some_and(|a| a == "neutralize") {
+        if db::series() < 16 {
+            eprintln!("Unknown command 'neutralize'");
+            std::process::exit(1);
+        }
+        std::process::exit(neutralize(&args[1..]));
+    }
     // What odoo-bin does without a database: its version, its help, a
     // new module's skeleton.
     match args.first().and_then(|a| a.to_str()) {
         Some("--version") => {
-            println!("Odoo Server 17.0");
+            println!("Odoo Server {}.0", db::series());
             std::process::exit(0);
         }
         Some("-h" | "--help") => {
@@ -252,6 +262,7 @@ fn parse(args: &[OsString]) -> Result<Options, String> {
                 "--db_sslmode" => Some(&mut opts.db.sslmode),
                 "-c" | "--config" => Some(&mut opts.db.config),
                 "--addons-path" => Some(&mut opts.db.addons_path),
+                "-D" | "--data-dir" => Some(&mut opts.db.data_dir),
                 "--without-demo" => Some(&mut opts.db.without_demo),
                 _ => None,
             };
@@ -307,6 +318,40 @@ fn scaffold(args: &[OsString]) -> i32 {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("scaffold: {e}");
+            1
+        }
+    }
+}
+
+/// `odoo-bin neutralize -d DB [options]` (Odoo 16+): what Odoo's
+/// neutralize does where odoo-init can see it: the crons stopped and
+/// `database.is_neutralized` set, in one transaction.
+fn neutralize(args: &[OsString]) -> i32 {
+    let mut opts = match parse(args) {
+        Ok(o) => o,
+        Err(msg) => {
+            eprintln!("Usage: odoo-bin neutralize [options]\n\nodoo-bin: error: {msg}");
+            return 2;
+        }
+    };
+    apply_odoo_rc(&mut opts.db);
+    let Some(database) = opts.db.database.clone() else {
+        eprintln!("Neutralize command needs a database name. Use \"-d\" argument");
+        return 1;
+    };
+    event("neutralize", &format!("start -d {database}"));
+    let sql = "BEGIN;\n\
+        INSERT INTO ir_config_parameter (key, value) VALUES ('database.is_neutralized', 'True') \
+        ON CONFLICT (key) DO UPDATE SET value = 'True';\n\
+        DO $$ BEGIN IF to_regclass('ir_cron') IS NOT NULL THEN UPDATE ir_cron SET active = false; END IF; END $$;\n\
+        COMMIT;";
+    match db::psql(&opts.db, &database, sql) {
+        Ok(_) => {
+            event("neutralize", "exit 0");
+            0
+        }
+        Err(e) => {
+            eprintln!("{e}");
             1
         }
     }
@@ -579,6 +624,7 @@ fn apply_odoo_rc(opts: &mut db::DbOptions) {
         ("db_password", &mut opts.password),
         ("db_sslmode", &mut opts.sslmode),
         ("addons_path", &mut opts.addons_path),
+        ("data_dir", &mut opts.data_dir),
     ] {
         if slot.is_none() {
             *slot = odoo_init::odoo::rc::value(&rc, key).cloned();

@@ -38,6 +38,9 @@ USAGE:
     odoo-init backup [--zip]                    a backup of the database now (BACKUP_DIR), as the one
                                                 made before every update (--zip: Odoo's zip format);
                                                 refused while a step runs
+    odoo-init rollback                          the backup of the latest failed update restored in place
+                                                of the database (the failed one kept as DB_failed_TIME),
+                                                Force Ready; refused while a step runs
     odoo-init write-checksums FILE [--langs CODES]
                                                 at image build: the module checksums of the addons
                                                 path, for ADDONS_CHECKSUMS_FILE (pods read, not hash)
@@ -64,18 +67,21 @@ SIGNALS:
 
 MODES (MODE=..., any case):
     InstallOnly, RunOnly, UpdateOnly, InstallAndRun, UpdateAndRun,
-    ForceRunOnly, ForceUpdateOnly, ForceReadyState, Init
+    ForceRunOnly, ForceUpdateOnly, ForceReadyState, Init, Restore
 
 ENVIRONMENT:
     MODE, MODULES, SERVER_WIDE_MODULES, LIST_DB, TIMEOUT (1800), STATE_LEASE (60)
     DB_NAME, DB_HOST, DB_PORT, DB_USER, DB_PASSWORD[_FILE]   (else the official image's
                            HOST, PORT, USER, PASSWORD[_FILE], else PG*, else Odoo's config)
-    DB_ADMIN_USER, DB_ADMIN_PASSWORD[_FILE]  (Init only), DB_WAIT_TIMEOUT (120)
-    ADMIN_PASSWORD[_FILE]  Init: the password of Odoo's admin user on the new database
+    DB_ADMIN_USER, DB_ADMIN_PASSWORD[_FILE]  (Init, Restore, rollback), DB_WAIT_TIMEOUT (120)
+    ADMIN_PASSWORD[_FILE]  Init, Restore: the password of Odoo's admin user on the new database
     ODOO_BIN (odoo), ODOO_RC (/etc/odoo/odoo.conf), MAINTENANCE_SCRIPT (/etc/odoo/run.sh)
     PRE_INIT_SCRIPT (/etc/odoo/pre-init.sh), PRE_UPDATE_SCRIPT (/etc/odoo/pre-update.sh)
                            run under the claim before Odoo's install / update
     BACKUP_DIR, BACKUP_KEEP (3)  a backup (pg_dump, filestore, manifest) before every update
+    ON_UPDATE_FAILURE      stop | rollback: a failed update's owner restores its backup (stop)
+    RESTORE_FROM           Restore: an odoo-init backup, an Odoo backup zip or a pg_dump custom file
+    RESTORE_NEUTRALIZE     Restore: True runs Odoo's neutralize (16+) before the database is in place
     DEMO                   True: installs load Odoo's demo data (False: --without-demo=all)
     ODOO_STEP_ARGS         Odoo arguments for install and update only (shell words)
     UPDATE                 changed | all: what an update updates (changed: by module checksums)
@@ -144,11 +150,16 @@ fn command(args: Vec<OsString>) -> Result<i32, Failure> {
             let zip = options("backup", rest, &spec)?.has("--zip");
             prepared(Entry::Tool, |p| crate::job::backup_now(p, zip))
         }
+        "rollback" => {
+            options("rollback", rest, &Spec::default())?;
+            prepared(Entry::Restores, crate::job::rollback_now)
+        }
         "status" => status(rest)?,
         "probe" => probe(rest)?,
         crate::odoo::addons::HELPER_COMMAND => crate::odoo::addons::helper_main(rest),
         crate::resolve::RESOLVE_COMMAND => crate::resolve::helper_main(rest),
         crate::odoo::backup::HELPER_COMMAND => crate::odoo::backup::helper_main(rest),
+        crate::odoo::backup::RESTORE_COMMAND => crate::odoo::backup::restore_main(rest),
         // The official image's forms: `odoo --workers 2` is the main job
         // with Odoo's arguments; `odoo shell ...` one of Odoo's subcommands.
         "odoo" | "odoo-bin" => match rest.first() {

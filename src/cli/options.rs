@@ -5,6 +5,7 @@
 use std::ffi::OsString;
 
 /// What a command takes.
+#[derive(Default)]
 pub(super) struct Spec {
     /// Options with a value (`--pid 1`, `--pid=1`).
     pub(super) valued: &'static [&'static str],
@@ -129,6 +130,17 @@ pub(super) fn help(command: &str) -> Option<&'static str> {
         the same file system as FILE, the same rules). --langs: the database's
         active languages (res_lang codes, comma-separated; en_US); --exclude:
         module_auto_update.exclude_patterns, when the database sets other ones.
+"
+        }
+        "rollback" => {
+            "USAGE:
+    odoo-init rollback
+        Undo the latest failed update (its state row names the backup made
+        before it, BACKUP_DIR): the backup is restored as DB_rollback, then,
+        as DB_ADMIN_USER, DB_NAME is renamed DB_failed_TIME (kept) and the
+        restored one DB_NAME in one transaction; the files likewise. Writes
+        Force Ready, naming the failed image: its update is not retried by
+        itself. Refused while a step runs, or when a later step ran.
 "
         }
         "status" => {

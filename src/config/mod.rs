@@ -61,6 +61,9 @@ pub const VARIABLES: &[&str] = &[
     "BACKUP_KEEP",
     "PRE_INIT_SCRIPT",
     "PRE_UPDATE_SCRIPT",
+    "RESTORE_FROM",
+    "RESTORE_NEUTRALIZE",
+    "ON_UPDATE_FAILURE",
     "STOP_TIMEOUT",
     "STOP_DELAY",
     "ON_EXIT",
@@ -147,8 +150,24 @@ pub(crate) struct Config {
     pub(crate) data_dir: PathBuf,
     /// `BACKUP_DIR`: a backup before every update, kept there.
     pub(crate) backup: Option<Backup>,
+    /// `RESTORE_FROM`, `RESTORE_NEUTRALIZE`, `ON_UPDATE_FAILURE`.
+    pub(crate) restore: Restore,
     /// What to say at start about settings whose sources disagree.
     pub(crate) notes: Vec<String>,
+}
+
+/// What restores need: `MODE=Restore`'s, a rollback's.
+#[derive(Debug, Clone)]
+pub(crate) struct Restore {
+    /// `RESTORE_FROM`: the backup `MODE=Restore` restores.
+    pub(crate) from: Option<PathBuf>,
+    /// `RESTORE_NEUTRALIZE`: Odoo's `neutralize` on the restored database.
+    pub(crate) neutralize: bool,
+    /// `ON_UPDATE_FAILURE=rollback`: a failed update's owner restores its backup.
+    pub(crate) rollback: bool,
+    /// `pg_restore` and `psql`, found on `PATH` at start.
+    pub(crate) pg_restore: Option<PathBuf>,
+    pub(crate) psql: Option<PathBuf>,
 }
 
 /// `BACKUP_DIR` and what goes with it.
@@ -197,6 +216,8 @@ pub(crate) enum Entry {
     Tool,
     /// `write-checksums`, at image build: as [`Entry::Tool`], no database.
     Build,
+    /// `rollback`: as [`Entry::Tool`], with the tools of a restore.
+    Restores,
 }
 
 impl Entry {
@@ -301,7 +322,9 @@ impl Config {
         let found = env::find_executable(&odoo_bin_value, env("PATH").as_deref());
         let odoo_bin = match (found, entry) {
             (Ok(path), _) => path,
-            (Err(_), Entry::Tool | Entry::Build | Entry::OneOff) => PathBuf::from(&odoo_bin_value),
+            (Err(_), Entry::Tool | Entry::Build | Entry::OneOff | Entry::Restores) => {
+                PathBuf::from(&odoo_bin_value)
+            }
             (Err(_), Entry::Main) if mode == Mode::ForceReadyState => {
                 PathBuf::from(&odoo_bin_value)
             }
@@ -382,6 +405,7 @@ impl Config {
                 None => default_data_dir(env),
             },
             backup: values::backup(env)?,
+            restore: values::restore(env, mode, entry == Entry::Restores)?,
             notes,
         })
     }

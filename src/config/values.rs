@@ -4,9 +4,10 @@
 
 use std::path::PathBuf;
 
-use super::Backup;
+use super::{Backup, Restore};
 use crate::env::{self, invalid, ConfigError, Lookup};
 use crate::odoo::args;
+use crate::plan::Mode;
 
 pub(super) const DEFAULT_MAINTENANCE: &str = "/etc/odoo/run.sh";
 pub(super) const DEFAULT_PRE_INIT: &str = "/etc/odoo/pre-init.sh";
@@ -120,4 +121,77 @@ pub(super) fn backup(env: Lookup) -> Result<Option<Backup>, ConfigError> {
         pg_dump: tool("pg_dump")?,
         pg_restore: tool("pg_restore")?,
     }))
+}
+
+/// `RESTORE_FROM` (`MODE=Restore`: required, a backup this can read),
+/// `RESTORE_NEUTRALIZE`, `ON_UPDATE_FAILURE`, and the tools a restore
+/// runs (`pg_restore`, `psql` on `PATH`): required where this run may
+/// restore (`Restore`, `ON_UPDATE_FAILURE=rollback`), else found if there.
+pub(super) fn restore(
+    env: Lookup,
+    mode: Mode,
+    entry_restores: bool,
+) -> Result<Restore, ConfigError> {
+    let from = match env("RESTORE_FROM").filter(|v| !v.is_empty()) {
+        None if mode == Mode::Restore && !entry_restores => {
+            return Err(invalid(
+                "RESTORE_FROM",
+                "",
+                "the backup MODE=Restore restores (an odoo-init backup, an Odoo backup zip, a pg_dump custom-format file)",
+            ))
+        }
+        None => None,
+        Some(path) if mode == Mode::Restore => {
+            let kind = crate::odoo::backup::Kind::of(std::path::Path::new(&path));
+            if !matches!(kind, Ok(Some(_))) {
+                let why = match kind {
+                    Err(e) => format!("a readable backup ({e})"),
+                    _ => "an odoo-init backup directory, an Odoo backup zip or a pg_dump custom-format file".into(),
+                };
+                return Err(invalid("RESTORE_FROM", &path, &why));
+            }
+            Some(PathBuf::from(path))
+        }
+        Some(path) => Some(PathBuf::from(path)),
+    };
+    let neutralize = match env("RESTORE_NEUTRALIZE") {
+        Some(v) if !v.is_empty() => env::boolean("RESTORE_NEUTRALIZE", &v)?,
+        _ => false,
+    };
+    let rollback = match env("ON_UPDATE_FAILURE").as_deref().map(str::trim) {
+        None | Some("" | "stop") => false,
+        Some("rollback") => true,
+        Some(other) => {
+            return Err(invalid(
+                "ON_UPDATE_FAILURE",
+                other,
+                "stop (the default: wait for a person) or rollback (restore the backup made before the update)",
+            ))
+        }
+    };
+    if rollback && env("BACKUP_DIR").is_none_or(|d| d.is_empty()) {
+        return Err(invalid(
+            "ON_UPDATE_FAILURE",
+            "rollback",
+            "BACKUP_DIR set too (a rollback restores the backup made before the update)",
+        ));
+    }
+    let needed = mode == Mode::Restore || rollback || entry_restores;
+    let path = env("PATH");
+    let tool = |name: &str| match env::find_executable(name, path.as_deref()) {
+        Ok(found) => Ok(Some(found)),
+        Err(_) if !needed => Ok(None),
+        Err(why) => Err(invalid(
+            "PATH",
+            "",
+            &format!("{name} for restores ({why}; apt-get install postgresql-client)"),
+        )),
+    };
+    Ok(Restore {
+        from,
+        neutralize,
+        rollback,
+        pg_restore: tool("pg_restore")?,
+        psql: tool("psql")?,
+    })
 }

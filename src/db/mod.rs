@@ -3,18 +3,20 @@
 //! attempt and what its failure means ([`conn`]), a session that owns its
 //! connection and makes it again ([`session`]), the state store
 //! `curq_state_history` ([`state`]), the owner's writes on its own row
-//! ([`owner`]) and its heartbeat ([`heartbeat`]), and the fencing of a
-//! reset claim ([`fence`]). Knows nothing of processes, signals or Odoo:
+//! ([`owner`]) and its heartbeat ([`heartbeat`]), the fencing of a
+//! reset claim ([`fence`]), and whole databases for restores ([`databases`]). Knows nothing of processes, signals or Odoo:
 //! it never sleeps (a stop reaches it only as a descriptor to watch); the
 //! job decides when to try again.
 
 pub(crate) mod client;
 pub(crate) mod conn;
+pub(crate) mod databases;
 pub(crate) mod errors;
 pub(crate) mod fence;
 pub(crate) mod heartbeat;
 pub(crate) mod history;
 pub(crate) mod owner;
+pub(crate) mod rollback;
 pub(crate) mod session;
 pub(crate) mod state;
 pub(crate) mod tls;

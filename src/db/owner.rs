@@ -32,12 +32,23 @@ pub(crate) fn record_failure(client: &mut Client, claimed: i64, status: i32) -> 
 /// Records on our busy row `claimed` where the backup made before its
 /// update is (a rollback finds it there).
 pub(crate) fn record_backup(client: &mut Client, claimed: i64, path: &str) -> PgResult<bool> {
+    set_text(client, claimed, "backup", path)
+}
+
+/// Records on our busy row `claimed` (a failed update) the image's module
+/// checksums (JSON): a rollback refuses that image's update afterwards.
+pub(crate) fn record_code(client: &mut Client, claimed: i64, code: &str) -> PgResult<bool> {
+    set_text(client, claimed, "code", code)
+}
+
+/// `column = value` on row `claimed` if it is the latest.
+fn set_text(client: &mut Client, claimed: i64, column: &str, value: &str) -> PgResult<bool> {
     let sql = format!(
-        "UPDATE {TABLE} SET backup = $2 \
+        "UPDATE {TABLE} SET {column} = $2 \
          WHERE id = $1 AND id = (SELECT max(id) FROM {TABLE}) RETURNING id::int8"
     );
     let mut tx = conn::bounded(client)?;
-    let row = tx.query_typed_opt(&sql, &[(&claimed, Type::INT8), (&path, Type::TEXT)])?;
+    let row = tx.query_typed_opt(&sql, &[(&claimed, Type::INT8), (&value, Type::TEXT)])?;
     tx.commit()?;
     Ok(row.is_some())
 }

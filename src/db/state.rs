@@ -74,7 +74,7 @@ const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS curq_state_history \
     (id serial PRIMARY KEY, state varchar NOT NULL, write_date timestamptz NOT NULL DEFAULT now())";
 
 /// The optional columns odoo-init adds when it may.
-const EXTRA_COLUMNS: [(&str, &str); 7] = [
+const EXTRA_COLUMNS: [(&str, &str); 9] = [
     ("host", "varchar"),
     ("pid", "integer"),
     ("mode", "varchar"),
@@ -82,6 +82,10 @@ const EXTRA_COLUMNS: [(&str, &str); 7] = [
     ("lease_seconds", "double precision"),
     ("exit_status", "integer"),
     ("backup", "text"),
+    // A failed update's image (its module checksums), and on a rollback's
+    // row the image whose update is not tried again (db/rollback.rs).
+    ("code", "text"),
+    ("refused_code", "text"),
 ];
 
 /// A UTC timestamp as text, whatever the session's time zone.

@@ -8,7 +8,7 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use super::connect::{connected, retrying, unavailable};
 use super::steps::StepEnd;
@@ -21,7 +21,6 @@ use crate::exit::{Failure, STEP_FAILED};
 use crate::odoo::command as odoo;
 use crate::odoo::{args, backup};
 use crate::pid1::launch::ChildSpec;
-use crate::pid1::step::StepEvent;
 use crate::pid1::supervisor::Supervisor;
 use crate::runtime::Instance;
 
@@ -154,6 +153,7 @@ impl Ctx {
             end => return Err(self.ended(sup, &who, State::Updating, id, end)),
         }
         let path = planned.path.display().to_string();
+        self.backup_made = Some((id, path.clone()));
         retrying(
             &mut self.session,
             self.cfg.db_wait_timeout,
@@ -166,7 +166,7 @@ impl Ctx {
 
     /// Where Odoo keeps its data: `--data-dir` (`-D`) of the arguments,
     /// else the config file's `data_dir`, else Odoo's default.
-    fn data_dir(&self) -> PathBuf {
+    pub(super) fn data_dir(&self) -> PathBuf {
         let words: Vec<String> = self
             .extra
             .current()
@@ -227,20 +227,10 @@ pub(crate) fn backup_now(prepared: &mut Prepared, zip: bool) -> Result<String, F
         env: odoo::environment(&cfg.db, prepared.passfile.as_deref()),
         ..ChildSpec::new(planned.argv)
     };
-    let sup = &mut prepared.sup;
-    let mut step = sup
-        .start_step(&spec)
-        .map_err(|status| Failure::Os(format!("cannot start the backup (status {status})")))?;
-    loop {
-        match sup.wait_step(&mut step, Instant::now() + Duration::from_secs(3600)) {
-            StepEvent::Exited(0) => return Ok(format!("{}\n", planned.path.display())),
-            StepEvent::Exited(status) => {
-                return Err(Failure::StepFailed(format!(
-                    "the backup failed (status {status}): no backup was made"
-                )))
-            }
-            StepEvent::Interrupted(_) => return Err(Failure::Stopped),
-            StepEvent::Deadline => {}
-        }
+    match super::restore::run_to_end(&mut prepared.sup, &spec, "the backup")? {
+        0 => Ok(format!("{}\n", planned.path.display())),
+        status => Err(Failure::StepFailed(format!(
+            "the backup failed (status {status}): no backup was made"
+        ))),
     }
 }

@@ -11,6 +11,7 @@
 //! - [`provision`]: `Init`'s role and database, and an install's database;
 //! - [`launcher`]: the run phase's gate before every start of Odoo.
 
+mod admin;
 mod backup;
 mod connect;
 mod gate;
@@ -18,6 +19,8 @@ mod launcher;
 mod oneoff;
 mod prepared;
 mod provision;
+mod restore;
+mod rollback;
 mod steps;
 mod update;
 mod update_step;
@@ -48,6 +51,7 @@ enum Next {
 pub(crate) use backup::backup_now;
 pub(crate) use oneoff::{one_off, OneOff};
 pub(crate) use prepared::Prepared;
+pub(crate) use rollback::rollback_now;
 
 pub(crate) fn main_job(extra: Vec<OsString>) -> i32 {
     let cfg = match Prepared::settings(Entry::Main) {
@@ -120,6 +124,7 @@ fn run(prepared: &mut Prepared, plan: Plan, extra: Vec<OsString>) -> i32 {
         extra,
         addons,
         sums: Sums::with_prehashed(prehashed),
+        backup_made: None,
         cfg,
     };
     for step in plan.steps {
@@ -138,6 +143,7 @@ fn run(prepared: &mut Prepared, plan: Plan, extra: Vec<OsString>) -> i32 {
                     Ok(Next::Continue)
                 }
             },
+            Step::Restore => ctx.restore(sup),
             Step::ForceReady => ctx.force_ready(&mut sup.pause()),
             Step::Run => {
                 let on_exit = ctx.cfg.supervisor.on_exit;
@@ -218,6 +224,8 @@ struct Ctx {
     addons: Option<Addons>,
     /// The addons' checksums, hashed outside any state transaction.
     sums: Sums,
+    /// The backup made before the update of a claim (its id, its path).
+    backup_made: Option<(i64, String)>,
 }
 
 impl Ctx {

@@ -7,9 +7,9 @@
 
 use std::time::Instant;
 
-use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
 
+use super::admin::{already_exists, create_owned, privilege_or_db};
 use super::connect::{connected, db_failure, retrying, unavailable, NotConnected};
 use super::gate::Ask;
 use super::steps::StepEnd;
@@ -149,44 +149,15 @@ impl Ctx {
             log::info!("Init: database {name} exists; nothing to do");
             return Ok(Next::Done);
         }
-        let sql = format!(
-            "CREATE DATABASE {} OWNER {} ENCODING 'UTF8' LC_COLLATE 'C' TEMPLATE template0",
-            conn::ident(name),
-            conn::ident(user)
-        );
-        if !may_act_as(client, user).map_err(|e| db_failure("reading the admin's roles", &e))? {
-            // Not a superuser: it may own only what its own roles may.
-            let grant = format!("GRANT {} TO CURRENT_USER", conn::ident(user));
-            if let Err(e) = client.batch_execute(&grant) {
-                return Err(privilege_or_db(
-                    &e,
-                    &format!("granting itself {user}, to make a database owned by it"),
-                    &cfg.admin_user,
-                    "CREATEROLE (PostgreSQL 16+: ADMIN OPTION on the role, which its creator has)",
-                ));
-            }
-            log::info!(
-                "Init: {} granted itself {user}, to make its database",
-                cfg.admin_user
-            );
+        if cfg.mode == crate::plan::Mode::Restore {
+            // Restore makes its database under another name, then renames it.
+            return Ok(Next::Continue);
         }
-        let created = client.batch_execute(&sql);
-        match created {
-            Ok(()) => log::info!("Init: created database {name} owned by {user}"),
-            Err(e) if already_exists(&e) => {
-                log::info!(
-                    "Init: database {name} was created meanwhile by another Init; nothing to do"
-                );
-                return Ok(Next::Done);
-            }
-            Err(e) => {
-                return Err(privilege_or_db(
-                    &e,
-                    "creating the database",
-                    &cfg.admin_user,
-                    "CREATEDB",
-                ))
-            }
+        if !create_owned(cfg, client, name)? {
+            log::info!(
+                "Init: database {name} was created meanwhile by another Init; nothing to do"
+            );
+            return Ok(Next::Done);
         }
         drop(session);
         // Claim 'Creating' right away, so that RunOnly pods wait for the install.
@@ -229,45 +200,4 @@ impl Ctx {
             ))),
         }
     }
-}
-
-/// The admin lacks a privilege (42501): a configuration error naming the
-/// one it needs, not an unreachable database; anything else is the database's.
-fn privilege_or_db(e: &tokio_postgres::Error, what: &str, admin: &str, needs: &str) -> Failure {
-    if e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) {
-        return Failure::Usage(format!(
-            "Init: {what}: {} (DB_ADMIN_USER={admin} needs {needs})",
-            conn::message(e)
-        ));
-    }
-    db_failure(&format!("Init: {what}"), e)
-}
-
-/// Whether the admin may make a database owned by `role`: a superuser,
-/// or a member of it (PostgreSQL 16+: with the SET option, which CREATE
-/// DATABASE ... OWNER asks for there; 15 knows only membership).
-fn may_act_as(
-    client: &mut crate::db::client::Client,
-    role: &str,
-) -> Result<bool, tokio_postgres::Error> {
-    let row = client.query_typed_one(
-        "SELECT rolsuper OR pg_has_role(current_user, $1, \
-           CASE WHEN current_setting('server_version_num')::int >= 160000 THEN 'SET' ELSE 'MEMBER' END) \
-         FROM pg_roles WHERE rolname = current_user",
-        &[(&role, Type::TEXT)],
-    )?;
-    row.try_get(0)
-}
-
-/// Another pod created it first. CREATE DATABASE/ROLE cannot run inside a
-/// transaction (no transaction lock possible); racing, the loser gets either
-/// the duplicate error or a unique violation on the catalog's index.
-fn already_exists(e: &tokio_postgres::Error) -> bool {
-    [
-        SqlState::DUPLICATE_DATABASE,
-        SqlState::DUPLICATE_OBJECT,
-        SqlState::UNIQUE_VIOLATION,
-    ]
-    .iter()
-    .any(|c| e.code() == Some(c))
 }

@@ -157,11 +157,20 @@ impl Ctx {
         let what = busy.as_str();
         match end {
             StepEnd::Exited(status) => {
+                // A failed update names its image: a rollback refuses it later.
+                let code = match busy {
+                    State::Updating => self.record_code(&mut sup.pause(), id),
+                    _ => None,
+                };
                 if self.record_failure(&mut sup.pause(), id, status) == Some(false) {
                     // Reset while it ran (its sessions ended by the waiter that did).
                     return Failure::ClaimLost(format!(
                         "{who} ended (status {status}) after its claim (state {id}) was lost; nothing more written"
                     ));
+                }
+                let backup = self.backup_made.take().filter(|(claim, _)| *claim == id);
+                if let (Some((_, backup)), true) = (backup, self.cfg.restore.rollback) {
+                    return self.roll_back_own(sup, who, status, id, backup, code);
                 }
                 Failure::StepFailed(format!("{who} failed with status {status}; the state stays '{what}' (the database may be half-done): fix it, then MODE=ForceUpdateOnly or ForceReadyState"))
             }
@@ -274,7 +283,10 @@ impl Ctx {
 
     /// The checksums of the installed modules now, as JSON to store; the
     /// error text when an addon cannot be read.
-    fn checksums_now(&mut self, pause: &mut Pause) -> Result<Result<String, String>, Failure> {
+    pub(super) fn checksums_now(
+        &mut self,
+        pause: &mut Pause,
+    ) -> Result<Result<String, String>, Failure> {
         let Some(addons) = self.addons.clone() else {
             return Ok(Err("no addons path".into()));
         };
@@ -332,6 +344,23 @@ impl Ctx {
             |client| owner::record_failure(client, id, status),
         )
         .ok()
+    }
+
+    /// The image's module checksums recorded on the failed update's row
+    /// `id`; they, when known.
+    fn record_code(&mut self, pause: &mut Pause, id: i64) -> Option<String> {
+        let code = match self.checksums_now(pause) {
+            Ok(Ok(json)) => json,
+            _ => return None,
+        };
+        let recorded = retrying(
+            &mut self.session,
+            self.cfg.db_wait_timeout,
+            pause,
+            "recording the failed image",
+            |client| owner::record_code(client, id, &code),
+        );
+        recorded.ok().map(|_| code)
     }
 
     /// `ForceReadyState`: `Force Ready` written whatever the latest state.

@@ -5,10 +5,11 @@
 
 use super::gate::Ask;
 use super::{Ctx, Next};
+use crate::db::rollback;
 use crate::db::state::State;
 use crate::exit::Failure;
 use crate::odoo::command as odoo;
-use crate::odoo::modules;
+use crate::odoo::{checksums, modules};
 use crate::pid1::launch::Pause;
 use crate::pid1::supervisor::Supervisor;
 
@@ -24,6 +25,7 @@ impl Ctx {
             log::info!("{nothing}");
             return Ok(Next::Continue);
         }
+        self.refuse_rolled_back(&mut sup.pause())?;
         let claimed = self.pass_gate(&mut sup.pause(), Ask::Update { only: &only })?;
         let Some(claimed) = claimed else {
             log::info!("{nothing}");
@@ -47,6 +49,7 @@ impl Ctx {
     pub(super) fn update_all(&mut self, sup: &mut Supervisor) -> Result<Next, Failure> {
         let only = odoo::to_update(&self.cfg.odoo);
         let create = self.gate == crate::plan::Gate::Ignore;
+        self.refuse_rolled_back(&mut sup.pause())?;
         let ask = Ask::Claim {
             busy: State::Updating,
             create,
@@ -59,6 +62,30 @@ impl Ctx {
         let install = self.missing(&mut sup.pause(), &only)?;
         let argv = odoo::update_and_install(&self.cfg.odoo, self.extra.current(), None, &install);
         self.run_claimed(sup, State::Updating, claimed.id, argv, &only)
+    }
+
+    /// Refuses an update of the image whose update failed and was rolled
+    /// back (the rollback's row names it), unless a Force mode asks for it.
+    fn refuse_rolled_back(&mut self, pause: &mut Pause) -> Result<(), Failure> {
+        if self.gate == crate::plan::Gate::Ignore {
+            return Ok(());
+        }
+        let refused = retrying(
+            &mut self.session,
+            self.cfg.db_wait_timeout,
+            pause,
+            "reading what a rollback refused",
+            rollback::refused,
+        )?;
+        let Some((row, refused)) = refused else {
+            return Ok(());
+        };
+        match self.checksums_now(pause)? {
+            Ok(mine) if checksums::same_code(&mine, &refused) => Err(Failure::StepFailed(format!(
+                "this image's update failed and was rolled back (state row {row}): it is not tried again by itself; deploy a fixed image, or run MODE=ForceUpdateOnly to try it anyway"
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// The modules of `MODULES` the database lacks, read under this pod's

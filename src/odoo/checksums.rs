@@ -301,3 +301,32 @@ pub fn store(tx: &mut Transaction, json: &str) -> PgResult<()> {
     }
     Ok(())
 }
+
+/// Whether two images' module checksums (JSON objects, as stored) are
+/// the same code: every module both have has the same checksum, and they
+/// have one in common.
+pub(crate) fn same_code(a: &str, b: &str) -> bool {
+    type Object = serde_json::Map<String, serde_json::Value>;
+    let read = |text: &str| serde_json::from_str::<Object>(text).ok();
+    let (Some(a), Some(b)) = (read(a), read(b)) else {
+        return false;
+    };
+    let common: Vec<&String> = a.keys().filter(|k| b.contains_key(*k)).collect();
+    !common.is_empty() && common.iter().all(|k| a.get(*k) == b.get(*k))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_code;
+
+    #[test]
+    fn same_code_compares_the_modules_both_have() {
+        assert!(same_code(r#"{"base":"a","crm":"b"}"#, r#"{"base":"a"}"#));
+        assert!(!same_code(
+            r#"{"base":"a","crm":"b"}"#,
+            r#"{"base":"a","crm":"c"}"#
+        ));
+        assert!(!same_code(r#"{"base":"a"}"#, r#"{"crm":"a"}"#));
+        assert!(!same_code("not json", r#"{"base":"a"}"#));
+    }
+}

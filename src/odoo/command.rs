@@ -119,6 +119,18 @@ fn one_off(cfg: &Odoo, parts: &[(&str, Vec<String>)], extra: &[OsString]) -> Vec
     argv
 }
 
+/// Odoo's own neutralize (16+) of the database `db` (a restored copy not
+/// yet in place): `ODOO_BIN neutralize -d DB`, with the database options
+/// and the arguments for the steps, as the steps have them.
+pub fn neutralize(cfg: &Odoo, db: &str, extra: &[OsString]) -> Vec<OsString> {
+    let mut argv = vec![os(&cfg.bin), os("neutralize"), os("-d"), os(db)];
+    argv.extend(sslmode(cfg));
+    argv.extend(cfg.db_args.iter().map(os));
+    argv.extend(args::for_steps(extra));
+    argv.extend(cfg.step_args.iter().map(os));
+    argv
+}
+
 /// The run phase: `ODOO_BIN [-d DB] [--load=...] [--no-database-list] EXTRA...`.
 pub fn run(cfg: &Odoo, extra: &[OsString]) -> Vec<OsString> {
     let mut argv = vec![os(&cfg.bin)];

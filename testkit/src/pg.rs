@@ -261,6 +261,44 @@ impl Pg {
         self.bin.join(name)
     }
 
+    /// A client program of the server's (`pg_dump`, `pg_restore`, `psql`)
+    /// as the superuser over TCP, with `args`; it must succeed.
+    pub fn as_superuser(&self, tool: &str, args: &[&std::ffi::OsStr]) {
+        let out = Command::new(self.tool(tool))
+            .args(["-h", "127.0.0.1", "-U", "postgres", "-p"])
+            .arg(self.port.to_string())
+            .args(args)
+            .env("PGPASSWORD", SUPERUSER_PASSWORD)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{tool}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// How many times `base` of `db` was updated (the stand-in counts).
+    pub fn base_updates(&self, db: &str) -> i32 {
+        self.superuser(db)
+            .query_one(
+                "SELECT update_count FROM ir_module_module WHERE name = 'base'",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    }
+
+    /// `PATH` with the server's client programs first (a backup's or a
+    /// restore's `pg_dump`, `pg_restore`, `psql` of the server's version).
+    pub fn path_with_tools(&self) -> String {
+        format!(
+            "{}:{}",
+            self.bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        )
+    }
+
     /// The database's clock, as text that compares with the state table's times.
     pub fn now(&self) -> String {
         self.superuser("postgres")

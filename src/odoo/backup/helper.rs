@@ -31,7 +31,7 @@ const STALE: Duration = Duration::from_secs(3600);
 
 /// What the filestore copy did.
 #[derive(Default)]
-struct Copied {
+pub(super) struct Copied {
     linked: u64,
     copied: u64,
 }
@@ -186,7 +186,7 @@ fn make_zip(
 }
 
 /// Runs a tool with our environment; its failure as an error.
-fn run(command: &mut Command) -> io::Result<()> {
+pub(super) fn run(command: &mut Command) -> io::Result<()> {
     let status = command.stdin(Stdio::null()).status()?;
     if status.success() {
         Ok(())
@@ -198,7 +198,7 @@ fn run(command: &mut Command) -> io::Result<()> {
 /// `from`'s tree made again at `to`: directories made (and synced), files
 /// hard-linked, or copied (and synced) where linking is refused (another
 /// file system), symbolic links made again as they are.
-fn link_tree(from: &Path, to: &Path, copied: &mut Copied) -> io::Result<()> {
+pub(super) fn link_tree(from: &Path, to: &Path, copied: &mut Copied) -> io::Result<()> {
     let mut pending = vec![(from.to_path_buf(), to.to_path_buf())];
     while let Some((src, dst)) = pending.pop() {
         fs::create_dir(&dst)?;

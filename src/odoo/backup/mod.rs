@@ -14,10 +14,13 @@
 
 mod helper;
 mod manifest;
+mod restore;
+mod unzip;
 mod zip;
 
 pub(crate) use helper::{helper_main, HELPER_COMMAND};
 pub(crate) use manifest::manifest;
+pub(crate) use restore::{restore_main, Kind, RESTORE_COMMAND};
 
 /// The ending of a backup that is not complete (never to be restored).
 pub(crate) const PARTIAL: &str = ".partial";

@@ -157,13 +157,13 @@ impl Writer {
 }
 
 /// CRC-32 (IEEE), as zip files carry it.
-struct Crc {
+pub(super) struct Crc {
     table: [u32; 256],
     value: u32,
 }
 
 impl Crc {
-    fn new() -> Crc {
+    pub(super) fn new() -> Crc {
         let mut table = [0u32; 256];
         for (i, slot) in table.iter_mut().enumerate() {
             let mut c = i as u32;
@@ -182,14 +182,14 @@ impl Crc {
         }
     }
 
-    fn update(&mut self, bytes: &[u8]) {
+    pub(super) fn update(&mut self, bytes: &[u8]) {
         for &b in bytes {
             self.value =
                 self.table[((self.value ^ u32::from(b)) & 0xFF) as usize] ^ (self.value >> 8);
         }
     }
 
-    fn value(&self) -> u32 {
+    pub(super) fn value(&self) -> u32 {
         self.value ^ 0xFFFF_FFFF
     }
 }
