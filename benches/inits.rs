@@ -16,6 +16,8 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
 
 use odoo_init_testkit as common;
+#[path = "inits/backups.rs"]
+mod backups;
 #[path = "inits/fleet.rs"]
 mod fleet;
 
@@ -64,9 +66,14 @@ fn main() {
             eprintln!("build the stand-in first: cargo build --release --example standin-odoo");
             std::process::exit(1);
         });
-    // `cargo bench --bench inits -- own`: odoo-init's own costs only.
+    // `cargo bench --bench inits -- own`: odoo-init's own costs only;
+    // `-- backups`: the backups' and restores' figures only.
     if std::env::args().any(|a| a == "own") {
         own_costs(&odoo_init, &standin);
+        return;
+    }
+    if std::env::args().any(|a| a == "backups") {
+        backups::backup_costs(&odoo_init, &standin);
         return;
     }
     let inits = [
@@ -140,6 +147,7 @@ fn main() {
         runs.iter().map(|r| r.reap_ms).collect()
     });
     own_costs(&odoo_init, &standin);
+    backups::backup_costs(&odoo_init, &standin);
 }
 
 const RUNS: usize = 25;

@@ -74,6 +74,7 @@ ENVIRONMENT:
     DB_NAME, DB_HOST, DB_PORT, DB_USER, DB_PASSWORD[_FILE]   (else the official image's
                            HOST, PORT, USER, PASSWORD[_FILE], else PG*, else Odoo's config)
     DB_ADMIN_USER, DB_ADMIN_PASSWORD[_FILE]  (Init, Restore, rollback), DB_WAIT_TIMEOUT (120)
+    ADMIN_PASSWD[_FILE]    Odoo's master password (admin_passwd), as a hash in a private copy of ODOO_RC
     ADMIN_PASSWORD[_FILE]  Init, Restore: the password of Odoo's admin user on the new database
     ODOO_BIN (odoo), ODOO_RC (/etc/odoo/odoo.conf), MAINTENANCE_SCRIPT (/etc/odoo/run.sh)
     PRE_INIT_SCRIPT (/etc/odoo/pre-init.sh), PRE_UPDATE_SCRIPT (/etc/odoo/pre-update.sh)

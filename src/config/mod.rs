@@ -53,6 +53,8 @@ pub const VARIABLES: &[&str] = &[
     "DB_ADMIN_PASSWORD_FILE",
     "ADMIN_PASSWORD",
     "ADMIN_PASSWORD_FILE",
+    "ADMIN_PASSWD",
+    "ADMIN_PASSWD_FILE",
     "DB_WAIT_TIMEOUT",
     "ODOO_BIN",
     "ODOO_RC",
@@ -124,6 +126,11 @@ pub(crate) struct Config {
     pub(crate) admin_password: Option<String>,
     /// `ADMIN_PASSWORD`: Odoo's `admin` user's password, set on a new database.
     pub(crate) odoo_admin_password: Option<String>,
+    /// `ADMIN_PASSWD`: Odoo's master password (`admin_passwd`, its
+    /// database manager's), given to the run phase as a hash.
+    pub(crate) master_password: Option<String>,
+    /// Odoo's config file (`ODOO_RC`, else `/etc/odoo/odoo.conf` where it is).
+    pub(crate) rc_file: Option<PathBuf>,
     pub(crate) db_wait_timeout: Duration,
     /// What Odoo's command lines are made of.
     pub(crate) odoo: Odoo,
@@ -314,6 +321,7 @@ impl Config {
         check_name("DB_ADMIN_USER", &admin_user, Name::Role)?;
         let admin_password = secret(env, "DB_ADMIN_PASSWORD")?;
         let odoo_admin_password = secret(env, "ADMIN_PASSWORD")?;
+        let master_password = secret(env, "ADMIN_PASSWD")?;
 
         let odoo_bin_value = env("ODOO_BIN")
             .filter(|v| !v.is_empty())
@@ -376,6 +384,7 @@ impl Config {
                 .mode_from_env
                 .then(|| db.tls.mode.as_str().to_string()),
             db_args: odoo_args,
+            master_rc: None,
         };
         Ok(Config {
             mode,
@@ -387,6 +396,8 @@ impl Config {
             admin_user,
             admin_password,
             odoo_admin_password,
+            master_password,
+            rc_file: odoo_rc.clone(),
             db_wait_timeout,
             odoo,
             maintenance_script,

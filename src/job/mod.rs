@@ -125,6 +125,7 @@ fn run(prepared: &mut Prepared, plan: Plan, extra: Vec<OsString>) -> i32 {
         addons,
         sums: Sums::with_prehashed(prehashed),
         backup_made: None,
+        master_rc_text: prepared.master_rc_text.clone(),
         cfg,
     };
     for step in plan.steps {
@@ -226,6 +227,8 @@ struct Ctx {
     sums: Sums,
     /// The backup made before the update of a claim (its id, its path).
     backup_made: Option<(i64, String)>,
+    /// The run phase's config file with `ADMIN_PASSWD`'s hash, as written.
+    master_rc_text: Option<String>,
 }
 
 impl Ctx {
@@ -234,6 +237,14 @@ impl Ctx {
     fn keep_passfile(&self) {
         if let Err(why) = prepared::keep_passfile(&self.cfg, self.extra.instance()) {
             log::warn!("{why}: the child may not find its password");
+        }
+        let (Some(text), Some(instance)) = (&self.master_rc_text, self.extra.instance()) else {
+            return;
+        };
+        if !instance.has(prepared::MASTER_RC) {
+            if let Err(e) = instance.write(prepared::MASTER_RC, text.as_bytes()) {
+                log::warn!("cannot write Odoo's config file with ADMIN_PASSWD again: {e}");
+            }
         }
     }
 }
@@ -246,6 +257,16 @@ fn check_run_arguments(cfg: &Config, plan: &Plan, extra: &[OsString]) -> Result<
     }
     if let Some(why) = args::refused_in_run(extra, cfg.odoo.database.as_deref()) {
         return Err(Failure::Usage(why));
+    }
+    let words: Vec<String> = extra
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    if let (Some(_), Some(file)) = (&cfg.master_password, args::value_of(&words, "--config")) {
+        // Odoo reads the last --config: this one, without the master password.
+        return Err(Failure::Usage(format!(
+            "--config {file} on Odoo's command line with ADMIN_PASSWD: Odoo would read that file, not the copy with the master password; name it in ODOO_RC instead"
+        )));
     }
     let words = extra.iter().filter_map(|a| a.to_str());
     if let Some(option) = args::secret_in(words) {

@@ -28,6 +28,8 @@ use crate::runtime::{Instance, RuntimeDir};
 
 /// The password file's name in the runtime directory.
 pub(super) const PASSFILE: &str = "pgpass";
+/// The config file with the master password's hash (`ADMIN_PASSWD`).
+pub(super) const MASTER_RC: &str = "odoo.conf";
 
 /// What every entry point runs with.
 pub(crate) struct Prepared {
@@ -38,6 +40,9 @@ pub(crate) struct Prepared {
     pub(crate) instance: Option<Instance>,
     /// The children's `PGPASSFILE`, when there is a password.
     pub(crate) passfile: Option<PathBuf>,
+    /// What the run phase's config file holds (`ADMIN_PASSWD`), to write it
+    /// again when a tmp cleaner took it.
+    pub(crate) master_rc_text: Option<String>,
 }
 
 impl Prepared {
@@ -98,12 +103,45 @@ impl Prepared {
             sup,
             instance,
             passfile: None,
+            master_rc_text: None,
         };
         match passfile {
             Ok(path) => prepared.passfile = path,
             Err(why) => return Err(prepared.fail(Failure::Os(why))),
         }
+        if let Err(why) = prepared.master_rc() {
+            return Err(prepared.fail(why));
+        }
         Ok(prepared)
+    }
+
+    /// With `ADMIN_PASSWD`: the copy of Odoo's config file that holds its
+    /// hash, hashed once here as Odoo hashes it, written into the runtime
+    /// directory (0600) and named by the run phase's `--config`; the
+    /// secret itself is written nowhere.
+    fn master_rc(&mut self) -> Result<(), Failure> {
+        let Some(password) = self.cfg.master_password.take() else {
+            return Ok(());
+        };
+        let hash = crate::odoo::users::hashed(&password)
+            .ok_or_else(|| Failure::Os("no random salt for ADMIN_PASSWD's hash".into()))?;
+        let text = match &self.cfg.rc_file {
+            Some(path) => crate::files::read_text(path, crate::odoo::rc::MAX_BYTES)
+                .map_err(|e| Failure::Usage(format!("ODOO_RC {}: {e}", path.display())))?,
+            None => String::new(),
+        };
+        let Some(instance) = &self.instance else {
+            return Err(Failure::Usage(
+                "ADMIN_PASSWD: no runtime directory for Odoo's config file with it (ODOO_INIT_RUNTIME_DIR)".into(),
+            ));
+        };
+        let rc = crate::odoo::rc::with_admin_passwd(&text, &hash);
+        let path = instance.write(MASTER_RC, rc.as_bytes()).map_err(|e| {
+            Failure::Os(format!("writing Odoo's config file with ADMIN_PASSWD: {e}"))
+        })?;
+        self.cfg.odoo.master_rc = Some(path);
+        self.master_rc_text = Some(rc);
+        Ok(())
     }
 
     /// `DB_USER` on `DB_NAME`, its every wait minding the supervisor's stop

@@ -30,6 +30,10 @@ pub(crate) struct Odoo {
     /// `--db_host=...` and the like: the environment's choices where Odoo's
     /// config file says otherwise (Odoo would read the file's).
     pub(crate) db_args: Vec<String>,
+    /// The copy of Odoo's config file with the master password's hash
+    /// (`ADMIN_PASSWD`), in the runtime directory: `--config` of the run
+    /// phase. Set once it is written.
+    pub(crate) master_rc: Option<PathBuf>,
 }
 
 /// Keeps a one-off Odoo run from serving HTTP or running crons.
@@ -134,6 +138,9 @@ pub fn neutralize(cfg: &Odoo, db: &str, extra: &[OsString]) -> Vec<OsString> {
 /// The run phase: `ODOO_BIN [-d DB] [--load=...] [--no-database-list] EXTRA...`.
 pub fn run(cfg: &Odoo, extra: &[OsString]) -> Vec<OsString> {
     let mut argv = vec![os(&cfg.bin)];
+    if let Some(rc) = &cfg.master_rc {
+        argv.push(os(format!("--config={}", rc.display())));
+    }
     if let Some(database) = &cfg.database {
         argv.extend([os("-d"), os(database)]);
     }
@@ -179,17 +186,18 @@ pub fn maintenance(script: &Path) -> Vec<OsString> {
 
 /// The variables whose values are secrets (the others of [`SECRETS`] name
 /// files): scrubbed from PID 1's own environment block once read.
-pub(crate) const SECRET_VALUES: [&str; 5] = [
+pub(crate) const SECRET_VALUES: [&str; 6] = [
     "DB_PASSWORD",
     "DB_ADMIN_PASSWORD",
     "PGPASSWORD",
     "PASSWORD",
     "ADMIN_PASSWORD",
+    "ADMIN_PASSWD",
 ];
 
 /// Removed from every child's environment: the secrets, and where they came
 /// from; a child has no business with either.
-const SECRETS: [&str; 9] = [
+const SECRETS: [&str; 11] = [
     "DB_PASSWORD",
     "DB_PASSWORD_FILE",
     "DB_ADMIN_PASSWORD",
@@ -198,6 +206,9 @@ const SECRETS: [&str; 9] = [
     // Odoo's administrator (its `admin` user)
     "ADMIN_PASSWORD",
     "ADMIN_PASSWORD_FILE",
+    // Odoo's master password (`admin_passwd`)
+    "ADMIN_PASSWD",
+    "ADMIN_PASSWD_FILE",
     // the official image's names
     "PASSWORD",
     "PASSWORD_FILE",

@@ -33,7 +33,7 @@ pub type Options = HashMap<String, String>;
 /// Where the official image keeps it; read when `ODOO_RC` is unset and it exists.
 pub(crate) const DEFAULT_PATH: &str = "/etc/odoo/odoo.conf";
 /// The most an Odoo config file may hold (docs/configuration.md, Configuration).
-const MAX_BYTES: usize = 1024 * 1024;
+pub(crate) const MAX_BYTES: usize = 1024 * 1024;
 /// Names older Odoo versions wrote, read by Odoo as their new ones.
 const RENAMED: [(&str, &str); 3] = [
     ("xmlrpc_port", "http_port"),
@@ -203,9 +203,71 @@ pub(crate) fn locate(env: Lookup) -> Result<(Option<PathBuf>, Options), ConfigEr
     Ok((path, values))
 }
 
+/// Odoo's config file `text` with `admin_passwd = hash` as its only
+/// `admin_passwd` of `[options]` (Python's parser refuses a key twice):
+/// other lines as they are, the section made when the file has none.
+pub(crate) fn with_admin_passwd(text: &str, hash: &str) -> String {
+    let ours = format!("admin_passwd = {hash}\n");
+    let mut out = String::with_capacity(text.len() + ours.len());
+    let (mut section, mut placed, mut skipping) = (String::new(), false, false);
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim();
+        // A continuation line (indented) belongs to the key before it.
+        if skipping && line.starts_with([' ', '\t']) && !trimmed.is_empty() {
+            continue;
+        }
+        skipping = false;
+        if let Some(name) = trimmed.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+            section = name.to_string();
+            out.push_str(line);
+            if !line.ends_with('\n') {
+                out.push('\n');
+            }
+            if section == "options" && !placed {
+                out.push_str(&ours);
+                placed = true;
+            }
+            continue;
+        }
+        let key = trimmed.split(['=', ':']).next().unwrap_or("").trim();
+        if section == "options"
+            && key.eq_ignore_ascii_case("admin_passwd")
+            && !line.starts_with([' ', '\t'])
+        {
+            skipping = true;
+            continue;
+        }
+        out.push_str(line);
+    }
+    if !placed {
+        let sep = if out.is_empty() || out.ends_with('\n') {
+            ""
+        } else {
+            "\n"
+        };
+        out = format!("[options]\n{ours}{sep}{out}");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn admin_passwd_is_replaced_once_in_options() {
+        let text = "[options]\ndb_host = db\nADMIN_PASSWD = old\n   continued\nx = 1\n[other]\nadmin_passwd = kept\n";
+        let out = with_admin_passwd(text, "$h");
+        assert_eq!(
+            out,
+            "[options]\nadmin_passwd = $h\ndb_host = db\nx = 1\n[other]\nadmin_passwd = kept\n"
+        );
+        assert_eq!(get(&out, "admin_passwd").as_deref(), Some("$h"));
+        assert_eq!(
+            with_admin_passwd("", "$h"),
+            "[options]\nadmin_passwd = $h\n"
+        );
+    }
 
     fn get(text: &str, key: &str) -> Option<String> {
         parse(text).unwrap().get(key).cloned()

@@ -1,0 +1,285 @@
+//! The three speed figures of backups and restores, side by side in one run
+//! on a database of a few hundred modules' tables and a filestore of a few
+//! thousand files:
+//!
+//! - `odoo-init backup` next to a bare `pg_dump` of the same database in
+//!   the same format; and the backup with files 16 times larger, same count
+//!   (the filestore part is linked: it costs per file, not per byte);
+//! - `MODE=Restore` of odoo-init's backup next to Odoo's own restore of its
+//!   zip of the same database, done as `restore_db` does it (the zip
+//!   extracted by Python's `zipfile`, `psql -f dump.sql`, the filestore
+//!   moved into place);
+//! - an update without `BACKUP_DIR` next to the same update with it, and,
+//!   with `ODOO_INIT_BEFORE`, next to an earlier build's.
+//!
+//! Run alone: `cargo bench --bench inits -- backups` (scripts/bench.sh
+//! runs it with the rest).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use super::{common, percentile};
+
+/// Tables, as a few hundred modules' models make.
+const TABLES: usize = 300;
+const ROWS: usize = 400;
+/// Files in the filestore.
+const FILES: usize = 3000;
+/// Rounds of each measurement, interleaved; medians.
+const ROUNDS: usize = 5;
+
+/// The database's settings for odoo-init, as a pod has them.
+fn env(pg: &common::pg::Pg, db: &str) -> Vec<(String, String)> {
+    [
+        ("DB_NAME", db.to_string()),
+        ("DB_USER", "odoo".into()),
+        ("DB_PASSWORD", "bench-pw".into()),
+        ("DB_HOST", "127.0.0.1".into()),
+        ("DB_PORT", pg.port.to_string()),
+        ("DB_ADMIN_USER", "postgres".into()),
+        ("DB_ADMIN_PASSWORD", common::pg::SUPERUSER_PASSWORD.into()),
+        ("PATH", pg.path_with_tools()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// Runs a command to its end, which must succeed; its time in ms.
+fn timed(command: &mut Command) -> f64 {
+    let t0 = Instant::now();
+    let out = command.output().expect("spawn");
+    let took = t0.elapsed().as_secs_f64() * 1e3;
+    assert!(
+        out.status.success(),
+        "{command:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    took
+}
+
+/// `FILES` files of `size` bytes below `dir`, spread as Odoo's filestore
+/// spreads them (two-character directories).
+fn filestore(dir: &Path, size: usize) {
+    let _ = std::fs::remove_dir_all(dir);
+    let body: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+    for i in 0..FILES {
+        let name = format!("{:040x}", (i as u128 + 1) * 0x9E37_79B9_7F4A_7C15);
+        let path = dir.join(&name[..2]).join(&name);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, &body).expect("write");
+    }
+}
+
+/// The database `db`: `TABLES` tables of `ROWS` rows with a primary key,
+/// Odoo's module table, the state table at `Ready`.
+fn database(pg: &common::pg::Pg, db: &str) {
+    pg.database(db, "odoo");
+    pg.superuser(db)
+        .batch_execute(&format!(
+            "SET ROLE odoo; \
+             DO $$ BEGIN FOR i IN 1..{TABLES} LOOP \
+               EXECUTE format('CREATE TABLE model_%s (id int PRIMARY KEY, name text, body text, \
+                 write_date timestamp DEFAULT now())', i); \
+               EXECUTE format('INSERT INTO model_%s (id, name, body) SELECT g, md5(g::text), \
+                 repeat(md5(g::text), 6) FROM generate_series(1, {ROWS}) g', i); \
+             END LOOP; END $$; \
+             CREATE TABLE ir_module_module (name varchar PRIMARY KEY, state varchar NOT NULL, \
+               update_count integer NOT NULL DEFAULT 0, write_date timestamptz NOT NULL DEFAULT now(), \
+               latest_version varchar); \
+             INSERT INTO ir_module_module (name, state, latest_version) VALUES ('base', 'installed', '17.0.1.3'); \
+             CREATE TABLE curq_state_history (id serial PRIMARY KEY, state varchar NOT NULL, \
+               write_date timestamptz NOT NULL DEFAULT now()); \
+             INSERT INTO curq_state_history (state) VALUES ('Ready')"
+        ))
+        .expect("the database");
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    percentile(&v, 0.5)
+}
+
+/// Odoo's `restore_db` of `zip` as `db`, written in Python as Odoo does it.
+const ODOO_RESTORE: &str = r#"
+import os, shutil, subprocess, sys, tempfile, zipfile
+zip_path, db, filestore_dest = sys.argv[1:4]
+subprocess.run(['createdb', '--template=template0', db], check=True)
+with tempfile.TemporaryDirectory() as dump_dir:
+    with zipfile.ZipFile(zip_path, 'r') as z:
+        filestore = [m for m in z.namelist() if m.startswith('filestore/')]
+        z.extractall(dump_dir, ['dump.sql'] + filestore)
+    subprocess.run(['psql', '-q', '-d', db, '-f', os.path.join(dump_dir, 'dump.sql')],
+                   check=True, stdout=subprocess.DEVNULL)
+    shutil.move(os.path.join(dump_dir, 'filestore'), filestore_dest)
+"#;
+
+/// Prints the three figures.
+pub(super) fn backup_costs(odoo_init: &Path, standin: &Path) {
+    eprintln!("backups: starting a throwaway PostgreSQL, {TABLES} tables, {FILES} files ...");
+    let pg = common::pg::Pg::start();
+    pg.role("odoo", "bench-pw", true);
+    database(&pg, "bk");
+    let scratch = common::Scratch::new("bench-backups");
+    let home = scratch.join("home");
+    let data = home.join(".local/share/Odoo");
+    let backups = scratch.join("backups");
+    std::fs::create_dir_all(&backups).expect("mkdir");
+    let vars = env(&pg, "bk");
+    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let odoo_init_backup = |zip: bool| {
+        let mut c = Command::new(odoo_init);
+        c.arg("backup")
+            .args(zip.then_some("--zip"))
+            .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("BACKUP_DIR", &backups)
+            .env("BACKUP_KEEP", "1")
+            .env("HOME", &home)
+            .env("ODOO_INIT_RUNTIME_DIR", scratch.join("rt"))
+            .env("ODOO_INIT_LOG", "warn");
+        c
+    };
+    let bare_dump = |round: usize| {
+        let mut c = Command::new(pg.tool("pg_dump"));
+        c.args(["-h", "127.0.0.1", "-U", "odoo", "-p", &pg.port.to_string()])
+            .arg("--format=directory")
+            .arg(format!("--jobs={jobs}"))
+            .arg("--file")
+            .arg(scratch.join(&format!("bare-{round}")))
+            .arg("bk")
+            .env("PGPASSWORD", "bench-pw");
+        c
+    };
+
+    // 1. A backup next to a bare pg_dump; small files, then 16x larger ones.
+    let (mut ours, mut bare, mut large) = (Vec::new(), Vec::new(), Vec::new());
+    let files = data.join("filestore/bk");
+    for size in [4_096, 65_536] {
+        filestore(&files, size);
+        for round in 0..ROUNDS {
+            let t = timed(&mut odoo_init_backup(false));
+            match size {
+                4_096 => ours.push(t),
+                _ => large.push(t),
+            }
+            if size == 4_096 {
+                bare.push(timed(&mut bare_dump(round)));
+            }
+        }
+    }
+    let (ours, bare, large) = (median(ours), median(bare), median(large));
+    println!();
+    println!(
+        "| backups: {TABLES} tables x {ROWS} rows, {FILES} files (ms, median of {ROUNDS}) | odoo-init | the other | ratio | target |"
+    );
+    println!("|---|---:|---:|---:|---:|");
+    println!(
+        "| backup (dump, files linked, manifest, read back) / bare pg_dump, same format, {jobs} jobs | {ours:.0} | {bare:.0} | {:.2}x | at most 1.1x |",
+        ours / bare
+    );
+    println!(
+        "| backup with 64 KiB files / with 4 KiB files (same count; 16x the bytes) | {large:.0} | {ours:.0} | {:.2}x | ~1x (per file, not per byte) |",
+        large / ours
+    );
+
+    // 2. Restore: odoo-init's backup (MODE=Restore) next to Odoo's restore_db
+    // of its zip, both made now of the same database and files.
+    filestore(&files, 4_096);
+    timed(&mut odoo_init_backup(false));
+    let backup_dir = newest(&backups.join("bk"), false);
+    let zip_out = odoo_init_backup(true).output().expect("backup --zip");
+    assert!(zip_out.status.success(), "{zip_out:?}");
+    let zip = PathBuf::from(String::from_utf8_lossy(&zip_out.stdout).trim());
+    let (mut restore, mut odoo) = (Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        let ours_db = format!("restored_{round}");
+        let mut c = Command::new(odoo_init);
+        c.envs(
+            env(&pg, &ours_db)
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        )
+        .env("MODE", "Restore")
+        .env("RESTORE_FROM", &backup_dir)
+        .env("ODOO_BIN", standin)
+        .env("HOME", &home)
+        .env("ODOO_INIT_RUNTIME_DIR", scratch.join("rt"))
+        .env("ODOO_INIT_LOG", "warn")
+        .env("MAINTENANCE_SCRIPT", "");
+        restore.push(timed(&mut c));
+        let theirs_db = format!("odoo_restored_{round}");
+        let mut c = Command::new("python3");
+        c.args(["-c", ODOO_RESTORE])
+            .arg(&zip)
+            .arg(&theirs_db)
+            .arg(data.join("filestore").join(&theirs_db))
+            .env("PATH", pg.path_with_tools())
+            .env("PGHOST", "127.0.0.1")
+            .env("PGPORT", pg.port.to_string())
+            .env("PGUSER", "odoo")
+            .env("PGPASSWORD", "bench-pw");
+        odoo.push(timed(&mut c));
+    }
+    let (restore, odoo) = (median(restore), median(odoo));
+    println!(
+        "| restore: MODE=Restore of odoo-init's backup / Odoo's restore_db of its zip | {restore:.0} | {odoo:.0} | {:.1}x faster | at least 2x |",
+        odoo / restore
+    );
+
+    // 3. The update path without BACKUP_DIR, with it, and an earlier build's.
+    let update = |binary: &Path, backup: bool| {
+        let mut c = Command::new(binary);
+        c.envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("MODE", "UpdateOnly")
+            .env("UPDATE", "all")
+            .env("ODOO_BIN", standin)
+            .env("HOME", &home)
+            .env("ODOO_INIT_RUNTIME_DIR", scratch.join("rt"))
+            .env("ODOO_INIT_LOG", "warn")
+            .env("MAINTENANCE_SCRIPT", "");
+        if backup {
+            c.env("BACKUP_DIR", &backups).env("BACKUP_KEEP", "1");
+        }
+        c
+    };
+    let before = std::env::var_os("ODOO_INIT_BEFORE").map(PathBuf::from);
+    let (mut without, mut with, mut earlier) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        without.push(timed(&mut update(odoo_init, false)));
+        with.push(timed(&mut update(odoo_init, true)));
+        if let Some(before) = &before {
+            earlier.push(timed(&mut update(before, false)));
+        }
+    }
+    let (without, with) = (median(without), median(with));
+    match before {
+        Some(_) => {
+            let earlier = median(earlier);
+            println!(
+                "| update (UPDATE=all) without BACKUP_DIR / the same with ODOO_INIT_BEFORE | {without:.0} | {earlier:.0} | {:.2}x | ~1x |",
+                without / earlier
+            );
+        }
+        None => println!(
+            "| update (UPDATE=all) without BACKUP_DIR / an earlier build's (set ODOO_INIT_BEFORE) | {without:.0} | - | - | ~1x |"
+        ),
+    }
+    println!(
+        "| update with BACKUP_DIR / without (what the backup adds) | {with:.0} | {without:.0} | {:.2}x | - |",
+        with / without
+    );
+}
+
+/// The newest complete backup in `dir` (a directory, or with `zip` a zip).
+fn newest(dir: &Path, zip: bool) -> PathBuf {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("backups")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| !p.to_string_lossy().ends_with(".partial"))
+        .filter(|p| p.is_dir() != zip)
+        .collect();
+    found.sort();
+    found.pop().expect("a backup")
+}
