@@ -106,7 +106,26 @@ const COVERED: &[(&str, By)] = &[
         Run("tests/docker.rs", "\"exec\", \"-T\", \"odoo\", \"odoo-init\", \"status\""),
     ),
     ("odoo-init adopt", Run("tests/checksums.rs", "cmd.arg(\"adopt\")")),
+    ("kubectl scale deployment/odoo --replicas=0", NotRun(NO_CLUSTER)),
+    (
+        "kubectl create -f examples/kubernetes/backups.yaml",
+        NotRun(NO_CLUSTER),
+    ),
+    (
+        "kubectl wait --for=condition=complete job -l app=odoo-rollback --timeout=1h",
+        NotRun(NO_CLUSTER),
+    ),
+    (
+        "kubectl set image deployment/odoo odoo=registry.example.com/odoo-init-odoo:PREVIOUS",
+        NotRun(NO_CLUSTER),
+    ),
+    ("kubectl scale deployment/odoo --replicas=2", NotRun(NO_CLUSTER)),
+    ("docker compose stop odoo", NotRun(BY_ROLLBACK_TEST)),
+    ("docker compose run --rm init rollback", NotRun(BY_ROLLBACK_TEST)),
+    ("docker compose up -d odoo", NotRun(BY_ROLLBACK_TEST)),
 ];
+
+const BY_ROLLBACK_TEST: &str = "not run by the tests as written: tests/rollback.rs runs the same";
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -193,9 +193,12 @@ fn the_kubernetes_examples_follow_the_projects_production_rules() {
         let kinds: Vec<&str> = docs.iter().filter_map(|d| d["kind"].as_str()).collect();
         for doc in &docs {
             let kind = doc["kind"].as_str().unwrap_or_default();
-            if kind != "Deployment" && kind != "Job" {
-                continue;
-            }
+            // A CronJob's Job is held to a Job's rules.
+            let (kind, doc) = match kind {
+                "CronJob" => ("Job", &doc["spec"]["jobTemplate"]),
+                "Deployment" | "Job" => (kind, doc),
+                _ => continue,
+            };
             let pod = &doc["spec"]["template"]["spec"];
             let security = &pod["securityContext"];
             assert_eq!(security["runAsNonRoot"].as_bool(), Some(true), "{name}");
@@ -351,8 +354,10 @@ fn the_kubernetes_examples_follow_the_projects_production_rules() {
                 );
                 assert!(spec["activeDeadlineSeconds"].as_i64().is_some(), "{name}");
                 assert!(spec["ttlSecondsAfterFinished"].as_i64().is_some(), "{name}");
+                // A CronJob names its Jobs itself.
                 assert!(
-                    doc["metadata"]["generateName"].as_str().is_some(),
+                    doc["metadata"]["generateName"].as_str().is_some()
+                        || doc["metadata"].is_badvalue(),
                     "{name}: a name per run"
                 );
             }
