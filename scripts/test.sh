@@ -26,8 +26,10 @@ ODOO_INIT_BIN="$PWD/target/x86_64-unknown-linux-gnu/release/odoo-init" \
 # tests whose behaviour differs by version: Init on a managed-style admin
 # (role membership's SET and ADMIN options), the gate and its faults
 # (PgBouncer among them), fencing (pg_terminate_backend with a timeout), the
-# state table's columns, installs.
+# state table's columns, installs; backups, restores and rollbacks (the
+# server's own pg_dump, pg_restore and psql, renames and ownership).
 for bin in "$PG16_BIN" "$PG18_BIN"; do
   ODOO_INIT_TEST_PG_BIN="$bin" cargo test --test managed --test gate --test faults \
-    --test fencing --test schema --test install 2>&1
+    --test fencing --test schema --test install --test backup --test restore \
+    --test rollback 2>&1
 done

@@ -97,3 +97,43 @@ fn no_database_is_made_for_a_role_that_cannot_log_in() {
     assert_eq!(owner(&pg), None, "no empty database left behind");
     assert!(run.stderr().contains("cannot log in"), "{}", run.stderr());
 }
+
+/// `MODE=Restore` with the same admin: the restored database is made owned
+/// by `DB_USER` and renamed into place (as a rollback renames), which the
+/// admin may only as a member of that role.
+#[test]
+fn restore_works_with_the_managed_admin() {
+    let pg = Pg::start();
+    admin(&pg, "CREATEROLE CREATEDB");
+    let mut run = init(&pg).start();
+    assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
+    let scratch = Scratch::new("managed-restore");
+    let dump = scratch.join("odoo.dump");
+    let args =
+        ["--format=custom", "--no-owner", "--dbname", DB, "--file"].map(std::ffi::OsStr::new);
+    pg.as_superuser("pg_dump", &[&args[..], &[dump.as_os_str()]].concat());
+    let mut restore = pg
+        .job("Restore")
+        .env("DB_NAME", "copy")
+        .env("DB_ADMIN_USER", ADMIN)
+        .env("DB_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("RESTORE_FROM", path_str(&dump))
+        .env("PATH", pg.path_with_tools());
+    restore.args = vec![
+        "--".into(),
+        "--data-dir".into(),
+        path_str(&scratch.join("data")),
+    ];
+    let mut restore = restore.start();
+    assert_eq!(restore.wait_exit(LONG), 0, "{}", restore.stderr());
+    let owner: String = pg
+        .superuser("postgres")
+        .query_one(
+            "SELECT pg_get_userbyid(datdba)::text FROM pg_database WHERE datname = 'copy'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(owner, USER);
+    assert_eq!(pg.states("copy").unwrap().last().unwrap(), "Ready");
+}
