@@ -70,31 +70,10 @@ MODES (MODE=..., any case):
     ForceRunOnly, ForceUpdateOnly, ForceReadyState, Init, Restore
 
 ENVIRONMENT:
-    MODE, MODULES, SERVER_WIDE_MODULES, LIST_DB, TIMEOUT (1800), STATE_LEASE (60)
-    DB_NAME, DB_HOST, DB_PORT, DB_USER, DB_PASSWORD[_FILE]   (else the official image's
-                           HOST, PORT, USER, PASSWORD[_FILE], else PG*, else Odoo's config)
-    DB_ADMIN_USER, DB_ADMIN_PASSWORD[_FILE]  (Init, Restore, rollback), DB_WAIT_TIMEOUT (120)
-    ADMIN_PASSWD[_FILE]    Odoo's master password (admin_passwd), as a hash in a private copy of ODOO_RC
-    ADMIN_PASSWORD[_FILE]  Init, Restore: the password of Odoo's admin user on the new database
-    ODOO_BIN (odoo), ODOO_RC (/etc/odoo/odoo.conf), MAINTENANCE_SCRIPT (/etc/odoo/run.sh)
-    PRE_INIT_SCRIPT (/etc/odoo/pre-init.sh), PRE_UPDATE_SCRIPT (/etc/odoo/pre-update.sh)
-                           run under the claim before Odoo's install / update
-    BACKUP_DIR, BACKUP_KEEP (3)  a backup (pg_dump, filestore, manifest) before every update
-    ON_UPDATE_FAILURE      stop | rollback: a failed update's owner restores its backup (stop)
-    RESTORE_FROM           Restore: an odoo-init backup, an Odoo backup zip or a pg_dump custom file
-    RESTORE_NEUTRALIZE     Restore: True runs Odoo's neutralize (16+) before the database is in place
-    DEMO                   True: installs load Odoo's demo data (False: --without-demo=all)
-    ODOO_STEP_ARGS         Odoo arguments for install and update only (shell words)
-    UPDATE                 changed | all: what an update updates (changed: by module checksums)
-    ADDONS_PATH            addon directories for the checksums (Odoo's own + addons_path)
-    ADDONS_CHECKSUMS_FILE  the image's checksums (write-checksums): read instead of hashing
-    STOP_TIMEOUT           seconds between SIGTERM and the second SIGTERM (25); SIGKILL 3 s later
-    STOP_DELAY             seconds the first SIGTERM of the run phase waits, readiness down (0)
-    ON_EXIT                exit | wait | restart: when the child exits by itself (exit)
-    ODOO_INIT_RUNTIME_DIR  private directory for runtime files (/tmp/odoo-init-UID)
-    ODOO_INIT_LOG          log level: error, warn, info, debug (info)
-    ODOO_INIT_LOG_FORMAT   text | json: one JSON object per line for log aggregators (text)
+";
 
+/// The help after the settings.
+const HELP_TAIL: &str = "
 EXIT STATUS:
     the child's status; 128+N if it died of signal N; 127 not found; 126 not executable;
     64 usage or configuration; 65 step failed; 69 database unreachable;
@@ -103,6 +82,12 @@ EXIT STATUS:
     77 restart or status: the running odoo-init could not be asked; probe: 0 pass, 1 fail;
     state --changed: 0 nothing changed, 1 modules changed (listed)
 ";
+
+/// `odoo-init --help`: the commands, the modes, the settings (from
+/// `config::SETTINGS`), the exit codes.
+pub fn help() -> String {
+    format!("{HELP}{}{HELP_TAIL}", crate::config::help())
+}
 
 /// Runs the command line; the exit code. Every command ends in a code of
 /// its own (a child's status, a probe's 0 or 1) or in a [`Failure`],
@@ -120,11 +105,11 @@ fn command(args: Vec<OsString>) -> Result<i32, Failure> {
         None => ("", &args[..]),
     };
     Ok(match command {
-        "-h" | "--help" | "help" => print(HELP)?,
+        "-h" | "--help" | "help" => print(&help())?,
         "-V" | "--version" => print(&format!("odoo-init {}\n", env!("CARGO_PKG_VERSION")))?,
         // `odoo-init supervise --help` is a request for help, not a command to run.
         command if asks_help(rest) && options::help(command).is_some() => {
-            print(options::help(command).unwrap_or(HELP))?
+            print(&options::help(command).map_or_else(help, str::to_string))?
         }
         "supervise" => supervise::supervise(rest)?,
         "restart" => restart(rest)?,

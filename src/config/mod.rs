@@ -7,6 +7,7 @@
 
 mod database;
 mod process;
+mod settings;
 mod values;
 
 use std::path::PathBuf;
@@ -22,87 +23,10 @@ use crate::plan::{Mode, Plan, Step};
 use database::{check_name, Name};
 pub(crate) use database::{database, Database};
 pub(crate) use process::{runtime_dir, supervisor};
+pub use settings::{help, variables, Setting, SETTINGS};
 use values::{
     modules, script, step_args, DEFAULT_MAINTENANCE, DEFAULT_PRE_INIT, DEFAULT_PRE_UPDATE,
 };
-
-/// Every variable odoo-init itself reads (the `*_FILE` forms of the secrets
-/// included); the examples are checked against this list, and a unit test
-/// checks it against what the settings readers ask for.
-pub const VARIABLES: &[&str] = &[
-    "MODE",
-    "MODULES",
-    "SERVER_WIDE_MODULES",
-    "LIST_DB",
-    "TIMEOUT",
-    "STATE_LEASE",
-    "DB_NAME",
-    "DB_HOST",
-    "DB_PORT",
-    "DB_USER",
-    "DB_PASSWORD",
-    "DB_PASSWORD_FILE",
-    // the official image's names (config/database.rs)
-    "HOST",
-    "PORT",
-    "USER",
-    "PASSWORD",
-    "PASSWORD_FILE",
-    "DB_ADMIN_USER",
-    "DB_ADMIN_PASSWORD",
-    "DB_ADMIN_PASSWORD_FILE",
-    "ADMIN_PASSWORD",
-    "ADMIN_PASSWORD_FILE",
-    "ADMIN_PASSWD",
-    "ADMIN_PASSWD_FILE",
-    "DB_WAIT_TIMEOUT",
-    "ODOO_BIN",
-    "ODOO_RC",
-    "MAINTENANCE_SCRIPT",
-    "BACKUP_DIR",
-    "BACKUP_KEEP",
-    "PRE_INIT_SCRIPT",
-    "PRE_UPDATE_SCRIPT",
-    "RESTORE_FROM",
-    "RESTORE_NEUTRALIZE",
-    "ON_UPDATE_FAILURE",
-    "STOP_TIMEOUT",
-    "STOP_DELAY",
-    "ON_EXIT",
-    "DEMO",
-    "ODOO_STEP_ARGS",
-    "UPDATE",
-    "ADDONS_PATH",
-    "ADDONS_CHECKSUMS_FILE",
-    "ODOO_INIT_RUNTIME_DIR",
-    "DB_SSLMODE",
-    "DB_SSLROOTCERT",
-    "DB_SSLCERT",
-    "DB_SSLKEY",
-    "DB_SSLCRL",
-    "DB_CHANNEL_BINDING",
-    crate::logging::LEVEL_VARIABLE,
-    crate::logging::FORMAT_VARIABLE,
-    // libpq's, read as fallbacks
-    "PGHOST",
-    "PGPORT",
-    "PGDATABASE",
-    "PGUSER",
-    "PGPASSWORD",
-    "PGSSLMODE",
-    "PGSSLROOTCERT",
-    "PGSSLCERT",
-    "PGSSLKEY",
-    "PGSSLCRL",
-    "PGCHANNELBINDING",
-    // refused when set (config/database.rs, NOT_HONOURED)
-    "PGSERVICE",
-    "PGSERVICEFILE",
-    "PGHOSTADDR",
-    // where libpq and OpenSSL look for the TLS files
-    "HOME",
-    "SSL_CERT_FILE",
-];
 
 /// The shortest `STATE_LEASE`: the owner beats every quarter of its lease
 /// (at least every second) and, when its connection dropped, tries again
@@ -470,19 +394,19 @@ mod tests {
         asked.remove("PATH");
         for name in &asked {
             assert!(
-                VARIABLES.contains(&name.as_str()),
-                "{name} missing from VARIABLES"
+                variables().any(|v| v == name),
+                "{name} missing from the settings (config/settings.rs)"
             );
         }
-        for name in VARIABLES {
+        for name in variables() {
             // The logging variables are read by logging::init, before the rest.
             if ![
                 crate::logging::LEVEL_VARIABLE,
                 crate::logging::FORMAT_VARIABLE,
             ]
-            .contains(name)
+            .contains(&name)
             {
-                assert!(asked.contains(*name), "{name} is listed but never read");
+                assert!(asked.contains(name), "{name} is listed but never read");
             }
         }
     }
