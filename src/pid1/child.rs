@@ -7,10 +7,37 @@ use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::time::Instant;
 
-use super::launch::ChildSpec;
+use std::ffi::OsString;
+
 use super::signals;
-use super::supervisor::Supervisor;
 use crate::exit;
+
+/// A command to start: its argv, how it may be shown, and the changes to
+/// odoo-init's environment.
+#[derive(Debug, Clone, Default)]
+pub struct ChildSpec {
+    pub argv: Vec<OsString>,
+    /// The argv as the log and the status record show it (whoever made the
+    /// command knows which of its words are secrets).
+    pub shown: Vec<String>,
+    /// `(name, Some(value))` sets, `(name, None)` removes.
+    pub env: Vec<(OsString, Option<OsString>)>,
+}
+
+impl ChildSpec {
+    /// `argv`, shown as it is (it holds no secret).
+    pub fn new(argv: Vec<OsString>) -> ChildSpec {
+        let shown = argv
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        ChildSpec {
+            argv,
+            shown,
+            env: Vec::new(),
+        }
+    }
+}
 
 /// The child being supervised: its PID, since when, and its status once reaped.
 pub(super) struct Child {
@@ -30,111 +57,67 @@ impl Child {
     }
 }
 
-impl Supervisor {
-    /// Sends one signal to the child's PID (never its group: Odoo's prefork
-    /// master must drain its workers itself).
-    pub(super) fn forward(&self, child: &Child, signo: i32) {
-        if child.status.is_some() || child.pid <= 0 {
-            return;
-        }
-        match signals::send(child.pid, signo) {
-            Ok(()) => log::info!("forwarded {} to PID {}", signals::name(signo), child.pid),
-            Err(e) => log::warn!(
-                "cannot forward {} to PID {}: {e}",
-                signals::name(signo),
-                child.pid
-            ),
-        }
+/// Sends one signal to the child's PID (never its group: Odoo's prefork
+/// master must drain its workers itself).
+pub(super) fn forward(child: &Child, signo: i32) {
+    if child.status.is_some() || child.pid <= 0 {
+        return;
     }
+    match signals::send(child.pid, signo) {
+        Ok(()) => log::info!("forwarded {} to PID {}", signals::name(signo), child.pid),
+        Err(e) => log::warn!(
+            "cannot forward {} to PID {}: {e}",
+            signals::name(signo),
+            child.pid
+        ),
+    }
+}
 
-    /// Reaps until nothing is left to reap (`Reaper::reap`). Returns the
-    /// child's status if it was reaped now, or by a wait that was not the
-    /// supervisor's (`Reaper::tend`), and whether no children at all remain.
-    pub(super) fn reap(&mut self, child: &mut Child) -> (Option<i32>, bool) {
-        let reaped = self.reaper.reap();
-        // Orphans are only counted: this runs once per wake, whatever their number.
-        if reaped.count > 0 {
-            log::debug!("reaped {} process(es)", reaped.count);
-        }
-        let status = match self.reaper.take(child.pid) {
-            Some(raw) if child.status.is_none() => Some(self.exited(child, raw)),
-            _ => None,
+/// Starts `spec` (with the terminal's foreground when `terminal`); an
+/// error is logged here ([`spawn_status`] gives its exit status).
+pub(super) fn spawn(spec: &ChildSpec, terminal: bool) -> io::Result<Child> {
+    let started = Instant::now();
+    let argv = &spec.argv;
+    let Some((program, args)) = argv.split_first() else {
+        log::error!("nothing to start: empty command line");
+        return Err(io::ErrorKind::NotFound.into());
+    };
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    for (name, value) in &spec.env {
+        match value {
+            Some(v) => cmd.env(name, v),
+            None => cmd.env_remove(name),
         };
-        (status, reaped.none_left)
     }
-
-    /// Records and logs the tracked child's end. Without WUNTRACED, waitpid
-    /// reports only processes that exited or were killed.
-    pub(super) fn exited(&mut self, child: &mut Child, raw: i32) -> i32 {
-        let status = if libc::WIFSIGNALED(raw) {
-            exit::for_signal(libc::WTERMSIG(raw))
-        } else {
-            libc::WEXITSTATUS(raw)
-        };
-        log::info!(
-            child_pid = child.pid, status = status;
-            "PID {} exited with status {status}{} after {:.1}s",
-            child.pid,
-            describe(raw),
-            child.started.elapsed().as_secs_f64()
-        );
-        child.status = Some(status);
-        self.status
-            .child_exited(status, child.started.elapsed().as_secs_f64());
-        status
-    }
-
-    /// Starts the child; an error is logged here ([`spawn_status`] gives its
-    /// exit status). `serving`: the run phase's child (the phase becomes `running`).
-    pub(super) fn spawn(&mut self, spec: &ChildSpec, serving: bool) -> io::Result<Child> {
-        let started = Instant::now();
-        let argv = &spec.argv;
-        let Some((program, args)) = argv.split_first() else {
-            log::error!("nothing to start: empty command line");
-            return Err(io::ErrorKind::NotFound.into());
-        };
-        let mut cmd = Command::new(program);
-        cmd.args(args);
-        for (name, value) in &spec.env {
-            match value {
-                Some(v) => cmd.env(name, v),
-                None => cmd.env_remove(name),
-            };
-        }
-        let terminal = self.terminal;
-        // SAFETY: the closure only makes async-signal-safe calls (setpgid,
-        // sigprocmask, tcsetpgrp), as required between fork and exec.
-        unsafe { cmd.pre_exec(move || prepare_child(terminal)) };
-        match cmd.spawn() {
-            Ok(handle) => {
-                let pid = handle.id() as libc::pid_t;
-                // Its status is kept for us whoever reaps it.
-                self.reaper.keep(pid);
-                log::info!(child_pid = pid; "started PID {pid}: {}", spec.shown.join(" "));
-                self.status.child_started(pid, &spec.shown, serving);
-                Ok(Child {
-                    pid,
-                    started,
-                    status: None,
-                })
-            }
-            Err(e) => {
-                log::error!(
-                    "cannot start {}: {e} (status {})",
-                    program.to_string_lossy(),
-                    spawn_status(&e)
-                );
-                Err(e)
-            }
+    // SAFETY: the closure only makes async-signal-safe calls (setpgid,
+    // sigprocmask, tcsetpgrp), as required between fork and exec.
+    unsafe { cmd.pre_exec(move || prepare_child(terminal)) };
+    match cmd.spawn() {
+        Ok(handle) => Ok(Child {
+            pid: handle.id() as libc::pid_t,
+            started,
+            status: None,
+        }),
+        Err(e) => {
+            log::error!(
+                "cannot start {}: {e} (status {})",
+                program.to_string_lossy(),
+                spawn_status(&e)
+            );
+            Err(e)
         }
     }
+}
 
-    /// After the child is gone, take the terminal's foreground back so that
-    /// Ctrl-C reaches `odoo-init` while nothing runs (ON_EXIT=wait).
-    pub(super) fn reclaim_terminal(&self) {
-        if self.terminal {
-            let _ = nix::unistd::tcsetpgrp(std::io::stdin(), nix::unistd::getpgrp());
-        }
+/// The status of a child that ended with the wait status `raw`: its exit
+/// code, or 128 + the signal that killed it; and how it ended, as words.
+/// Without WUNTRACED, waitpid reports only processes that exited or were killed.
+pub(super) fn ended(raw: i32) -> (i32, String) {
+    if libc::WIFSIGNALED(raw) {
+        (exit::for_signal(libc::WTERMSIG(raw)), describe(raw))
+    } else {
+        (libc::WEXITSTATUS(raw), String::new())
     }
 }
 

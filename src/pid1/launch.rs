@@ -3,9 +3,9 @@
 //! gets back (or why not: [`Abort`]), and the [`Pause`] a launcher sleeps
 //! through while the supervisor keeps reaping and listening.
 
-use std::ffi::OsString;
 use std::time::{Duration, Instant};
 
+pub use super::child::ChildSpec;
 use super::signals;
 use super::supervisor::{Event, Supervisor};
 use crate::meanwhile::Meanwhile;
@@ -18,33 +18,6 @@ pub enum Abort {
     Stopped,
     /// It failed and logged why; `odoo-init` exits with this code.
     Failed(i32),
-}
-
-/// A command to start: its argv, how it may be shown, and the changes to
-/// odoo-init's environment.
-#[derive(Debug, Clone, Default)]
-pub struct ChildSpec {
-    pub argv: Vec<OsString>,
-    /// The argv as the log and the status record show it (whoever made the
-    /// command knows which of its words are secrets).
-    pub shown: Vec<String>,
-    /// `(name, Some(value))` sets, `(name, None)` removes.
-    pub env: Vec<(OsString, Option<OsString>)>,
-}
-
-impl ChildSpec {
-    /// `argv`, shown as it is (it holds no secret).
-    pub fn new(argv: Vec<OsString>) -> ChildSpec {
-        let shown = argv
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
-        ChildSpec {
-            argv,
-            shown,
-            env: Vec::new(),
-        }
-    }
 }
 
 /// What to start, decided anew before every (re)start.
@@ -108,5 +81,12 @@ impl Pause<'_> {
                 Event::Reaped { .. } => {}
             }
         }
+    }
+}
+
+impl Supervisor {
+    /// Lets code outside the supervisor sleep while signals are honoured.
+    pub fn pause(&mut self) -> Pause<'_> {
+        Pause { sup: self }
     }
 }

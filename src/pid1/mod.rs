@@ -7,6 +7,7 @@ pub(crate) mod child;
 pub(crate) mod launch;
 pub(crate) mod memory;
 pub(crate) mod restart;
+pub(crate) mod serve;
 pub mod signals;
 pub(crate) mod step;
 pub(crate) mod stop;

@@ -4,8 +4,8 @@
 
 use std::time::Instant;
 
+use super::child::ChildSpec;
 use super::child::{spawn_status, Child};
-use super::launch::ChildSpec;
 use super::stop::Scope;
 use super::supervisor::{Event, Supervisor};
 

@@ -1,14 +1,13 @@
 //! The stop sequence: after the first TERM reached the child (or it is
 //! gone), wait; TERM to what is left once the child is gone; a second TERM
 //! at `STOP_TIMEOUT`; SIGKILL to everything in scope 3 s later; done the
-//! moment nothing in scope is left. Also `STOP_DELAY`'s wait before the
-//! first TERM.
+//! moment nothing in scope is left.
 
 use std::time::{Duration, Instant};
 
 use super::child::Child;
 use super::signals;
-use super::supervisor::{Event, Supervisor, Watched};
+use super::supervisor::{Event, Supervisor};
 use crate::exit;
 use crate::status::Phase;
 
@@ -35,41 +34,16 @@ pub(super) struct Stopped {
 }
 
 impl Supervisor {
-    /// `STOP_DELAY`: the first SIGTERM of the run phase reaches the child
-    /// only after the delay, the status saying `stopping` at once (readiness
-    /// down, so that the load balancer lets go first). A second SIGTERM, or
-    /// a SIGINT, ends the wait: the delayed SIGTERM goes now, and only it
-    /// (a second one would be Odoo's forced shutdown). The child's own end
-    /// ends it too. A deadline, not a timer: nothing wakes otherwise.
-    pub(super) fn delayed_stop(&mut self, child: &mut Child) -> Watched {
-        self.status
-            .bounded(Phase::Stopping, self.stop_delay + self.stop_budget());
-        log::info!(
-            "SIGTERM: reaches PID {} in {}s (STOP_DELAY); readiness is down meanwhile, a second SIGTERM sends it now",
-            child.pid,
-            self.stop_delay.as_secs_f64()
-        );
-        let until = Instant::now() + self.stop_delay;
-        loop {
-            match self.next_event(Some(child), Some(until)) {
-                Event::Reaped { child: Some(_), .. } => return Watched::Stopped,
-                Event::Reaped { .. } => {}
-                Event::Hangup => log::info!("SIGHUP while stopping: ignored"),
-                Event::Stop(signo) => {
-                    log::info!("{}: the rest of STOP_DELAY skipped", signals::name(signo));
-                    break;
-                }
-                Event::Deadline => break,
-            }
-        }
-        self.forward(child, libc::SIGTERM);
-        Watched::Stopped
-    }
-
     /// The longest a stop sequence takes: `STOP_TIMEOUT`, the SIGKILL
     /// grace, and the wait after SIGKILL.
     pub(super) fn stop_budget(&self) -> Duration {
         self.stop_timeout + KILL_GRACE + AFTER_KILL
+    }
+
+    /// Ends `odoo-init` without a running child: as PID 1, what is left in
+    /// the container is stopped first. Returns `status`.
+    pub fn shutdown(&mut self, status: i32) -> i32 {
+        self.finish(&mut Child::gone(status))
     }
 
     /// The one stop sequence before `odoo-init` exits: waits for the child

@@ -1,30 +1,25 @@
-//! PID-1 duties for one supervised child at a time: start it with a clean
-//! signal state, forward every signal it does not own, reap every zombie,
-//! stop with escalation, restart in place on SIGHUP.
+//! The supervisor's core: the signals taken over, the one wait for what
+//! matters next (`next_event`: a child reaped, a SIGHUP, a stop, a
+//! deadline; every other signal forwarded), the child started and reaped,
+//! the status record. The stop sequence (`stop.rs`), the run phase
+//! (`serve.rs`), one-off steps (`step.rs`) and the launcher's pause
+//! (`launch.rs`) are built on it; it uses none of them.
 //!
 //! It knows nothing of databases or modes: what to start, and any gate before
-//! a (re)start, comes from a [`Launcher`] (`launch.rs`).
+//! a (re)start, comes from a `launch::Launcher`.
 
 use std::io;
 use std::time::{Duration, Instant};
 
-use super::child::{spawn_status, Child};
-use super::launch::{Abort, Launcher, Pause};
-use super::stop::Scope;
+use super::child::{self, Child, ChildSpec};
 use crate::exit;
 use crate::meanwhile::Meanwhile;
-use crate::pid1::memory;
 use crate::pid1::signals::{self, Received, Signals};
 use crate::reaper::Reaper;
-use crate::status::{Phase, Status};
+use crate::status::Status;
 use std::os::fd::OwnedFd;
 use std::rc::Rc;
 use std::sync::Arc;
-
-const BACKOFF_FIRST: Duration = Duration::from_secs(1);
-const BACKOFF_MAX: Duration = Duration::from_secs(60);
-/// A child that ran this long is considered healthy: the backoff starts over.
-const BACKOFF_RESET_AFTER: Duration = Duration::from_secs(60);
 
 /// What happens when the supervised command exits by itself (`ON_EXIT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,155 +138,62 @@ impl Supervisor {
         }
     }
 
-    /// The run phase: start, watch, restart on SIGHUP, apply `on_exit`.
-    /// Returns the exit code for `odoo-init`.
-    pub fn serve(&mut self, launcher: &mut dyn Launcher, on_exit: OnExit) -> i32 {
-        let mut quick_failures = 0u32;
-        let mut last_status = 0;
-        loop {
-            let spec = match launcher.command(&mut Pause { sup: self }) {
-                Ok(spec) => spec,
-                Err(Abort::Stopped) => return self.finish(&mut Child::gone(last_status)),
-                Err(Abort::Failed(code)) => return self.finish(&mut Child::gone(code)),
-            };
-            let mut child = match self.spawn(&spec, true) {
-                Ok(child) => child,
-                Err(e) if e.raw_os_error() == Some(libc::E2BIG) => {
-                    match launcher.arguments_refused() {
-                        Some(spec) => self
-                            .spawn(&spec, true)
-                            .unwrap_or_else(|e| Child::gone(spawn_status(&e))),
-                        None => Child::gone(spawn_status(&e)),
-                    }
-                }
-                Err(e) => Child::gone(spawn_status(&e)),
-            };
-            if child.status.is_none() {
-                // Start-up is over until the next restart: its pages go.
-                memory::give_back_startup_pages();
-            }
-            let status = match child.status {
-                Some(status) => status,
-                None => match self.watch(&mut child, launcher) {
-                    Watched::Exited(status) => status,
-                    Watched::Stopped => return self.finish(&mut child),
-                    Watched::Restart => continue,
-                },
-            };
-            last_status = status;
-            self.reclaim_terminal();
-            let ran = child.started.elapsed();
-            if on_exit != OnExit::Exit {
-                // A master that died by itself (kill -9, a crash) leaves its
-                // workers holding Odoo's port: stop what is left of its group
-                // as a restart would, before anything new starts.
-                let group = Scope::ChildGroup(child.pid);
-                if self.stop(&mut child, group).stop_requested {
-                    return self.finish(&mut child);
-                }
-            }
-            match on_exit {
-                OnExit::Exit => return self.finish(&mut child),
-                OnExit::Wait => {
-                    self.status.phase(Phase::StoppedWaiting);
-                    log::info!(
-                        "ON_EXIT=wait: staying up; `kill -HUP 1` or `odoo-init restart` starts it again, SIGTERM stops the container"
-                    );
-                    if !self.idle(None) {
-                        return self.finish(&mut Child::gone(0));
-                    }
-                }
-                OnExit::Restart => {
-                    quick_failures = if ran >= BACKOFF_RESET_AFTER {
-                        0
-                    } else {
-                        quick_failures + 1
-                    };
-                    let delay = backoff(quick_failures);
-                    self.status.restarting(delay);
-                    log::info!(
-                        "ON_EXIT=restart: starting again in {}s",
-                        delay.as_secs_f64()
-                    );
-                    if !self.idle(Some(Instant::now() + delay)) {
-                        return self.finish(&mut Child::gone(0));
-                    }
-                }
-            }
-        }
-    }
-
-    /// Lets code outside the supervisor sleep while signals are honoured.
-    pub fn pause(&mut self) -> Pause<'_> {
-        Pause { sup: self }
-    }
-
     /// The status record (kept in the runtime directory once given one).
     pub fn status(&mut self) -> &mut Status {
         &mut self.status
     }
 
-    /// Ends `odoo-init` without a running child: as PID 1, what is left in
-    /// the container is stopped first. Returns `status`.
-    pub fn shutdown(&mut self, status: i32) -> i32 {
-        self.finish(&mut Child::gone(status))
+    /// Starts the child, its status kept for us whoever reaps it.
+    /// `serving`: the run phase's child (the phase becomes `running`).
+    pub(super) fn spawn(&mut self, spec: &ChildSpec, serving: bool) -> io::Result<Child> {
+        let child = child::spawn(spec, self.terminal)?;
+        self.reaper.keep(child.pid);
+        log::info!(child_pid = child.pid; "started PID {}: {}", child.pid, spec.shown.join(" "));
+        self.status.child_started(child.pid, &spec.shown, serving);
+        Ok(child)
     }
 
-    /// Waits while no child runs. True: start again (SIGHUP or deadline);
-    /// false: SIGTERM/SIGINT arrived.
-    fn idle(&mut self, until: Option<Instant>) -> bool {
-        loop {
-            match self.next_event(None, until) {
-                Event::Deadline | Event::Hangup => return true,
-                Event::Stop(signo) => {
-                    log::info!("{}: stopping", signals::name(signo));
-                    return false;
-                }
-                Event::Reaped { .. } => {}
-            }
+    /// Sends one signal to the child's PID.
+    pub(super) fn forward(&self, child: &Child, signo: i32) {
+        child::forward(child, signo);
+    }
+
+    /// Reaps until nothing is left to reap (`Reaper::reap`). Returns the
+    /// child's status if it was reaped now, or by a wait that was not the
+    /// supervisor's (`Reaper::tend`), and whether no children at all remain.
+    pub(super) fn reap(&mut self, child: &mut Child) -> (Option<i32>, bool) {
+        let reaped = self.reaper.reap();
+        // Orphans are only counted: this runs once per wake, whatever their number.
+        if reaped.count > 0 {
+            log::debug!("reaped {} process(es)", reaped.count);
         }
+        let status = match self.reaper.take(child.pid) {
+            Some(raw) if child.status.is_none() => Some(self.exited(child, raw)),
+            _ => None,
+        };
+        (status, reaped.none_left)
     }
 
-    /// Watches a running child until it exits, a restart or a stop is asked.
-    fn watch(&mut self, child: &mut Child, launcher: &mut dyn Launcher) -> Watched {
-        loop {
-            match self.next_event(Some(child), None) {
-                Event::Reaped {
-                    child: Some(status),
-                    ..
-                } => return Watched::Exited(status),
-                Event::Reaped { .. } | Event::Deadline => {}
-                Event::Stop(libc::SIGTERM) if !self.stop_delay.is_zero() => {
-                    return self.delayed_stop(child);
-                }
-                Event::Stop(signo) => {
-                    self.forward(child, signo);
-                    return Watched::Stopped;
-                }
-                Event::Hangup => {
-                    if let Some(why) = launcher.refuses_restart() {
-                        log::error!(
-                            "SIGHUP: restart refused, PID {} keeps running: {why}",
-                            child.pid
-                        );
-                        continue;
-                    }
-                    // A stop that came while the launcher looked wins: the
-                    // next wait takes it, and the child gets its one TERM.
-                    if signals::stop_pending() {
-                        log::info!("SIGHUP: a stop came first; no restart");
-                        continue;
-                    }
-                    log::info!("SIGHUP: restarting PID {} in place", child.pid);
-                    self.status.restarting(self.stop_budget());
-                    self.forward(child, libc::SIGTERM);
-                    let stopped = self.stop(child, Scope::ChildGroup(child.pid));
-                    if stopped.stop_requested {
-                        return Watched::Stopped;
-                    }
-                    return Watched::Restart;
-                }
-            }
+    /// Records and logs the tracked child's end.
+    fn exited(&mut self, child: &mut Child, raw: i32) -> i32 {
+        let (status, how) = child::ended(raw);
+        log::info!(
+            child_pid = child.pid, status = status;
+            "PID {} exited with status {status}{how} after {:.1}s",
+            child.pid,
+            child.started.elapsed().as_secs_f64()
+        );
+        child.status = Some(status);
+        self.status
+            .child_exited(status, child.started.elapsed().as_secs_f64());
+        status
+    }
+
+    /// After the child is gone, take the terminal's foreground back so that
+    /// Ctrl-C reaches `odoo-init` while nothing runs (ON_EXIT=wait).
+    pub(super) fn reclaim_terminal(&self) {
+        if self.terminal {
+            let _ = nix::unistd::tcsetpgrp(std::io::stdin(), nix::unistd::getpgrp());
         }
     }
 
@@ -348,28 +250,5 @@ impl Supervisor {
                 signals::name(received.signo)
             ),
         }
-    }
-}
-
-pub(super) enum Watched {
-    Exited(i32),
-    /// SIGTERM/SIGINT: the child has its copy; `finish` does the rest.
-    Stopped,
-    Restart,
-}
-
-fn backoff(quick_failures: u32) -> Duration {
-    let doubled = BACKOFF_FIRST.saturating_mul(1u32 << quick_failures.saturating_sub(1).min(16));
-    doubled.min(BACKOFF_MAX)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_and_is_capped() {
-        let secs: Vec<u64> = (1..=9).map(|n| backoff(n).as_secs()).collect();
-        assert_eq!(secs, vec![1, 2, 4, 8, 16, 32, 60, 60, 60]);
     }
 }
