@@ -81,6 +81,13 @@ fn expected(mode: &str, setup: Setup0) -> (i32, Option<Vec<&'static str>>) {
         ("ForceReadyState", _) => (0, with(&["Force Ready"])),
         ("Init", Fresh) => (0, with(&install)),
         ("Init", _) => (0, no_state),
+        // The backup's rows (the old table's two), Restore's Ready, then
+        // the maintenance step; an existing database is left as it is.
+        ("Restore", Fresh) => (
+            0,
+            Some(vec!["Creating", "Ready", "Ready", "Maintenance", "Ready"]),
+        ),
+        ("Restore", _) => (0, no_state),
         _ => unreachable!("{mode}"),
     }
 }
@@ -93,6 +100,18 @@ fn every_mode_on_every_kind_of_database() {
     let script = scratch.join("run.sh");
     std::fs::write(&script, "exit 0\n").unwrap();
     let modes = odoo_init::plan::Mode::ALL.map(|m| m.name());
+    // What Restore restores: a database like the old implementation's.
+    prepare(&pg, "matrix_source", Setup0::Legacy);
+    let backup = scratch.join("source.dump");
+    let dump = [
+        "--format=custom",
+        "--no-owner",
+        "--dbname",
+        "matrix_source",
+        "--file",
+    ]
+    .map(std::ffi::OsStr::new);
+    pg.as_superuser("pg_dump", &[&dump[..], &[backup.as_os_str()]].concat());
     let setups = [
         Setup0::Fresh,
         Setup0::Ready,
@@ -112,7 +131,10 @@ fn every_mode_on_every_kind_of_database() {
                 .env("DB_ADMIN_PASSWORD", SUPERUSER_PASSWORD)
                 .env("MAINTENANCE_SCRIPT", path_str(&script))
                 .env("TIMEOUT", "2")
-                .env("STANDIN_RUN_EXIT", "0");
+                .env("STANDIN_RUN_EXIT", "0")
+                .env("RESTORE_FROM", path_str(&backup))
+                .env("PATH", pg.path_with_tools())
+                .env("HOME", path_str(&scratch.join("home")));
             for (k, v) in pg.host_env() {
                 s = s.env(k, v);
             }

@@ -13,7 +13,8 @@ use crate::odoo::{checksums, modules};
 use crate::pid1::launch::Pause;
 use crate::pid1::supervisor::Supervisor;
 
-use super::connect::retrying;
+use super::connect::{connected, retrying, unavailable, NotConnected};
+use crate::db::conn::ConnectError;
 
 impl Ctx {
     /// `UPDATE=changed`: the installed modules (of `MODULES`, when set)
@@ -69,6 +70,13 @@ impl Ctx {
     fn refuse_rolled_back(&mut self, pause: &mut Pause) -> Result<(), Failure> {
         if self.gate == crate::plan::Gate::Ignore {
             return Ok(());
+        }
+        // No database yet: nothing was rolled back; the gate waits for it.
+        let wait = self.cfg.db_wait_timeout;
+        match connected(&mut self.session, wait, pause) {
+            Err(NotConnected::Failed(ConnectError::NoDatabase)) => return Ok(()),
+            Err(e) => return Err(unavailable(e)),
+            Ok(_) => {}
         }
         let refused = retrying(
             &mut self.session,
