@@ -35,6 +35,11 @@ const LEASE: u64 = 5;
 /// What a pod may take from the end of the faults to serving again: a
 /// failed step's `TIMEOUT` (20 s), a lease, restarts and the update itself.
 const SETTLE: Duration = Duration::from_secs(150);
+/// The longest a reset claim's reconnecting writer may commit after its
+/// `Reset`: its owner frozen or cut off past the lease (the faults' length,
+/// `LEASE + 2`), then one beat (a quarter lease) for the owner to learn it
+/// lost the claim and stop the step, and 2 s for the stop.
+const RECONNECT_BOUND: Duration = Duration::from_millis((LEASE + 2) * 1000 + LEASE * 250 + 2000);
 /// SIGTERM to exit, with the stand-in's own stop.
 const STOP_BOUND: Duration = Duration::from_secs(5);
 /// The longest a zombie may stay odoo-init's while odoo-init runs (not
@@ -246,22 +251,49 @@ impl World<'_> {
 }
 
 /// A maintenance script whose one session commits 15 tagged rows, 0.2 s
-/// apart (its `application_name` is the claim's tag). It first leaves an
-/// orphan that ends a second later, for odoo-init to reap whatever it is
-/// waiting for then (a beat on a database cut off, say).
+/// apart (its `application_name` is the claim's tag), then a writer that
+/// reconnects for each of 40 rows, 0.2 s apart (tagged `TAG-reconnect`,
+/// which the fence ends with the claim). It first leaves an orphan that
+/// ends a second later, for odoo-init to reap whatever it is waiting for
+/// then (a beat on a database cut off, say).
 fn maintenance_script(scratch: &Scratch) -> String {
     let path = scratch.join("run.sh");
     std::fs::write(
         &path,
         "#!/bin/sh\n\
          ( sleep 1 & )\n\
-         exec psql -X -q -v ON_ERROR_STOP=1 -c 'DO $$ BEGIN FOR i IN 1..15 LOOP \
+         psql -X -q -v ON_ERROR_STOP=1 -c 'DO $$ BEGIN FOR i IN 1..15 LOOP \
          INSERT INTO fence_probe (app) VALUES (current_setting($q$application_name$q$)); \
-         COMMIT; PERFORM pg_sleep(0.2); END LOOP; END $$'\n",
+         COMMIT; PERFORM pg_sleep(0.2); END LOOP; END $$' || exit 1\n\
+         i=0\n\
+         while [ $i -lt 40 ]; do\n\
+         \x20 PGAPPNAME=\"$PGAPPNAME-reconnect\" psql -X -q -c \
+         \"INSERT INTO fence_reconnect (app) VALUES (current_setting('application_name'))\" \
+         >/dev/null 2>&1\n\
+         \x20 sleep 0.2; i=$((i + 1))\n\
+         done\n",
     )
     .unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     path_str(&path)
+}
+
+/// The reconnecting writer of a step (a new session, tagged with the
+/// claim, for each row): how many rows a reset claim's writer committed
+/// after its `Reset`, and the longest such window (last row after the
+/// `Reset`, less the `Reset`). Ended at every look of a waiting pod, it
+/// commits meanwhile only while its owner cannot stop it (frozen, cut off),
+/// and for at most one beat once it can.
+fn reconnect_after_reset(pg: &Pg) -> (i64, Duration) {
+    let sql = "SELECT count(*)::int8, coalesce(max(extract(epoch FROM \
+                 pg_xact_commit_timestamp(f.xmin) - pg_xact_commit_timestamp(r.xmin))), 0)::float8 \
+               FROM fence_reconnect f JOIN curq_state_history r ON r.state = 'Reset' \
+               WHERE f.app = 'odoo-init-claim-' || \
+                 (SELECT max(b.id) FROM curq_state_history b WHERE b.id < r.id) || '-reconnect' \
+               AND pg_xact_commit_timestamp(f.xmin) > pg_xact_commit_timestamp(r.xmin)";
+    let mut client = pg.superuser(DB);
+    let row = client.query_one(sql, &[]).unwrap();
+    (row.get(0), Duration::from_secs_f64(row.get::<_, f64>(1)))
 }
 
 /// Rows a reset owner's step committed after its `Reset`.
@@ -443,6 +475,10 @@ struct Tally {
     violations: Vec<String>,
     settle_most: Duration,
     stop_most: Duration,
+    /// Rows a reset claim's reconnecting writer committed after its
+    /// `Reset` (all rounds: the table keeps them), and the longest window.
+    reconnect_rows: i64,
+    reconnect_most: Duration,
 }
 
 /// One round with its own seed; what went wrong is added to `tally`.
@@ -526,6 +562,14 @@ fn round(world: &mut World, n: u32, seed: u64, tally: &mut Tally) {
             "sessions of {most_claims} claims ran statements at once"
         ));
     }
+    let (rows, window) = reconnect_after_reset(world.pg);
+    tally.reconnect_rows = rows;
+    tally.reconnect_most = tally.reconnect_most.max(window);
+    if window > RECONNECT_BOUND {
+        bad.push(format!(
+            "a reset claim's reconnecting writer committed {window:?} after its Reset"
+        ));
+    }
     let fenced = fence_violations(world.pg);
     if fenced != 0 {
         bad.push(format!(
@@ -569,7 +613,9 @@ fn round(world: &mut World, n: u32, seed: u64, tally: &mut Tally) {
 
 /// The database's side of "one step at a time": every 20 ms, how many
 /// claims (`application_name` tags of claimed steps) have a session
-/// running a statement or inside a transaction. Its own connection is made
+/// running a statement or inside a transaction (the reconnecting writer's
+/// sessions aside: a reset claim's may run until its owner can stop it,
+/// measured by `reconnect_after_reset`). Its own connection is made
 /// again whenever a fault took it.
 struct ClaimSampler {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
@@ -591,7 +637,8 @@ impl ClaimSampler {
             .connect_timeout(Duration::from_secs(1));
         let sql = "SELECT count(DISTINCT substring(application_name from '^odoo-init-claim-[0-9]+'))::int8 \
                    FROM pg_stat_activity WHERE datname = current_database() \
-                   AND application_name LIKE 'odoo-init-claim-%' AND state <> 'idle'";
+                   AND application_name LIKE 'odoo-init-claim-%' \
+                   AND application_name NOT LIKE '%-reconnect' AND state <> 'idle'";
         let thread = std::thread::spawn(move || {
             let (mut most, mut samples) = (0, 0);
             let mut client: Option<common::postgres::Client> = None;
@@ -666,7 +713,9 @@ fn randomized_faults_keep_every_invariant() {
     installed(&pg, &dir);
     pg.superuser(DB)
         .batch_execute(
-            "CREATE TABLE fence_probe (id serial, app text); ALTER TABLE fence_probe OWNER TO odoo",
+            "CREATE TABLE fence_probe (id serial, app text); ALTER TABLE fence_probe OWNER TO odoo; \
+             CREATE TABLE fence_reconnect (id serial, app text); \
+             ALTER TABLE fence_reconnect OWNER TO odoo",
         )
         .unwrap();
     let mut bouncer = Bouncer::start(&pg, 4);
@@ -686,6 +735,8 @@ fn randomized_faults_keep_every_invariant() {
         violations: Vec::new(),
         settle_most: Duration::ZERO,
         stop_most: Duration::ZERO,
+        reconnect_rows: 0,
+        reconnect_most: Duration::ZERO,
     };
     let mut seeds = Rng(seed);
     let started = Instant::now();
@@ -695,7 +746,7 @@ fn randomized_faults_keep_every_invariant() {
         round(&mut world, n, round_seed, &mut tally);
     }
     println!(
-        "soak: {rounds} rounds in {:.0}s, seed {seed}; faults: {:?}; violations: {}; database samples {}; rounds with a fenced step process outliving its claim {}; longest settle {:.1}s; longest SIGTERM to exit {:.2}s; longest a zombie stayed a running odoo-init's {:.2}s",
+        "soak: {rounds} rounds in {:.0}s, seed {seed}; faults: {:?}; violations: {}; database samples {}; rounds with a fenced step process outliving its claim {}; longest settle {:.1}s; longest SIGTERM to exit {:.2}s; longest a zombie stayed a running odoo-init's {:.2}s; rows a reset claim's reconnecting writer committed after its Reset {}, longest such window {:.2}s",
         started.elapsed().as_secs_f64(),
         tally.faults,
         tally.violations.len(),
@@ -704,6 +755,8 @@ fn randomized_faults_keep_every_invariant() {
         tally.settle_most.as_secs_f64(),
         tally.stop_most.as_secs_f64(),
         tally.zombie_most.as_secs_f64(),
+        tally.reconnect_rows,
+        tally.reconnect_most.as_secs_f64(),
     );
     assert!(tally.violations.is_empty(), "{:#?}", tally.violations);
 }
