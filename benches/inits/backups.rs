@@ -134,7 +134,7 @@ pub(super) fn backup_costs(odoo_init: &Path, standin: &Path) {
             .args(zip.then_some("--zip"))
             .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("BACKUP_DIR", &backups)
-            .env("BACKUP_KEEP", "1")
+            .env("BACKUP_KEEP", "3")
             .env("HOME", &home)
             .env("ODOO_INIT_RUNTIME_DIR", scratch.join("rt"))
             .env("ODOO_INIT_LOG", "warn");
@@ -186,11 +186,11 @@ pub(super) fn backup_costs(odoo_init: &Path, standin: &Path) {
     // 2. Restore: odoo-init's backup (MODE=Restore) next to Odoo's restore_db
     // of its zip, both made now of the same database and files.
     filestore(&files, 4_096);
-    timed(&mut odoo_init_backup(false));
-    let backup_dir = newest(&backups.join("bk"), false);
     let zip_out = odoo_init_backup(true).output().expect("backup --zip");
     assert!(zip_out.status.success(), "{zip_out:?}");
     let zip = PathBuf::from(String::from_utf8_lossy(&zip_out.stdout).trim());
+    timed(&mut odoo_init_backup(false));
+    let backup_dir = newest(&backups.join("bk"), false);
     let (mut restore, mut odoo) = (Vec::new(), Vec::new());
     for round in 0..ROUNDS {
         let ours_db = format!("restored_{round}");

@@ -62,7 +62,7 @@ fn plan(
         .map_err(|e| Failure::Os(format!("writing the backup's manifest: {e}")))?;
     let db = cfg.db.name();
     let dir = settings.dir.join(db);
-    let name = backup::name(db, made_for, at);
+    let name = free_name(&dir, backup::name(db, made_for, at));
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
     let argv: Vec<OsString> = vec![
         crate::helper::THIS_PROGRAM.into(),
@@ -82,6 +82,19 @@ fn plan(
         false => dir.join(name),
     };
     Ok(Planned { argv, path })
+}
+
+/// `first`, or, when a backup of that name is in `dir` (two in one second:
+/// a manual one twice), `first.2`, `first.3` ... (they sort after it).
+fn free_name(dir: &std::path::Path, first: String) -> String {
+    let taken = |n: &str| dir.join(n).exists() || dir.join(format!("{n}.zip")).exists();
+    if !taken(&first) {
+        return first;
+    }
+    (2..)
+        .map(|k| format!("{first}.{k}"))
+        .find(|n| !taken(n))
+        .unwrap_or(first)
 }
 
 /// The manifest's facts of the database `client` reaches.
@@ -232,5 +245,24 @@ pub(crate) fn backup_now(prepared: &mut Prepared, zip: bool) -> Result<String, F
         status => Err(Failure::StepFailed(format!(
             "the backup failed (status {status}): no backup was made"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_second_backup_in_the_same_second_gets_a_name_of_its_own() {
+        let dir = std::env::temp_dir().join(format!("free-name-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("odoo-X-manual")).unwrap();
+        std::fs::write(dir.join("odoo-X-manual.2.zip"), "").unwrap();
+        assert_eq!(
+            super::free_name(&dir, "odoo-X-manual".into()),
+            "odoo-X-manual.3"
+        );
+        assert_eq!(
+            super::free_name(&dir, "odoo-Y-manual".into()),
+            "odoo-Y-manual"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -115,7 +115,6 @@ fn make(
         fs::create_dir(partial.join("filestore"))?;
     }
     fs::copy(manifest, partial.join("manifest.json"))?;
-    File::open(partial.join("manifest.json"))?.sync_all()?;
     // Read back: a dump pg_restore cannot list is no backup.
     let listed = Command::new(pg_restore)
         .arg("--list")
@@ -128,7 +127,8 @@ fn make(
             "pg_restore --list of the dump failed ({listed})"
         )));
     }
-    File::open(&partial)?.sync_all()?;
+    // The files, the links, the manifest and the directories, at once.
+    sync_all_below(&partial)?;
     fs::rename(&partial, &done)?;
     File::open(dir)?.sync_all()?;
     Ok((done, copied))
@@ -195,9 +195,11 @@ pub(super) fn run(command: &mut Command) -> io::Result<()> {
     }
 }
 
-/// `from`'s tree made again at `to`: directories made (and synced), files
-/// hard-linked, or copied (and synced) where linking is refused (another
-/// file system), symbolic links made again as they are.
+/// `from`'s tree made again at `to`: directories made, files hard-linked,
+/// or copied where linking is refused (another file system), symbolic
+/// links made again as they are. Nothing is synced here: the caller syncs
+/// the file system once ([`sync_all_below`]), rather than each of the
+/// filestore's hundreds of directories.
 pub(super) fn link_tree(from: &Path, to: &Path, copied: &mut Copied) -> io::Result<()> {
     let mut pending = vec![(from.to_path_buf(), to.to_path_buf())];
     while let Some((src, dst)) = pending.pop() {
@@ -214,13 +216,18 @@ pub(super) fn link_tree(from: &Path, to: &Path, copied: &mut Copied) -> io::Resu
                 copied.linked += 1;
             } else {
                 fs::copy(&s, &d)?;
-                File::open(&d)?.sync_all()?;
                 copied.copied += 1;
             }
         }
-        File::open(&dst)?.sync_all()?;
     }
     Ok(())
+}
+
+/// Everything written below `dir` made durable: one `syncfs` of its file
+/// system (links, directories and copies alike), where a sync per
+/// directory would cost a round trip to the disk each.
+pub(super) fn sync_all_below(dir: &Path) -> io::Result<()> {
+    nix::unistd::syncfs(File::open(dir)?).map_err(io::Error::from)
 }
 
 /// The bytes of a file, or of the files below a directory.

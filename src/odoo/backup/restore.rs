@@ -93,7 +93,7 @@ pub(crate) fn restore_main(args: &[OsString]) -> i32 {
         )),
         Err(e) => Err(e),
     };
-    match restored.and_then(|()| File::open(filestore)?.sync_all()) {
+    match restored.and_then(|()| super::helper::sync_all_below(filestore)) {
         Ok(()) => {
             log::info!(
                 "restored {} in {:.1}s",
@@ -168,7 +168,6 @@ fn odoo_zip(source: &Path, filestore: &Path, tools: &Tools) -> io::Result<()> {
         }
         let mut out = File::create(&path)?;
         archive.copy_to(index, &mut out)?;
-        out.sync_all()?;
     }
     let mut child = Command::new(tools.psql)
         .args(["--no-psqlrc", "--quiet", "--single-transaction"])
