@@ -99,15 +99,20 @@ pub(crate) fn boolean(variable: &str, value: &str) -> Result<bool, ConfigError> 
     }
 }
 
+/// The items of a comma-separated list, trimmed; empty ones skipped.
+pub(crate) fn comma_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 /// A comma-separated list of directories (`ADDONS_PATH`, Odoo's
 /// `addons_path`), each one that can be listed; empty entries skipped.
 pub(crate) fn directories(variable: &str, value: &str) -> Result<Vec<PathBuf>, ConfigError> {
-    let dirs: Vec<PathBuf> = value
-        .split(',')
-        .map(str::trim)
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .collect();
+    let dirs: Vec<PathBuf> = comma_list(value).into_iter().map(PathBuf::from).collect();
     for dir in &dirs {
         if let Err(e) = std::fs::read_dir(dir) {
             return Err(invalid(

@@ -61,9 +61,14 @@ impl Mode {
         )
     }
 
-    /// The only modes that make sense without one database (`LIST_DB=True`).
+    /// The modes that work without one database (`LIST_DB=True`): RunOnly
+    /// serves every database, UpdateOnly and InstallOnly run their steps on
+    /// each chosen one in turn, Init does nothing.
     pub fn allows_list_db(self) -> bool {
-        matches!(self, Mode::RunOnly | Mode::Init)
+        matches!(
+            self,
+            Mode::RunOnly | Mode::Init | Mode::UpdateOnly | Mode::InstallOnly
+        )
     }
 
     pub fn names() -> String {
@@ -187,11 +192,19 @@ mod tests {
     }
 
     #[test]
-    fn only_run_only_and_init_take_list_db() {
+    fn the_modes_that_take_list_db() {
         let allowed: Vec<Mode> = Mode::ALL
             .into_iter()
             .filter(|m| m.allows_list_db())
             .collect();
-        assert_eq!(allowed, [Mode::RunOnly, Mode::Init]);
+        assert_eq!(
+            allowed,
+            [
+                Mode::InstallOnly,
+                Mode::RunOnly,
+                Mode::UpdateOnly,
+                Mode::Init
+            ]
+        );
     }
 }

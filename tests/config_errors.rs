@@ -80,7 +80,26 @@ fn bad_configuration_is_refused_before_any_database_contact() {
         (
             "LIST_DB",
             "True",
-            vec![("LIST_DB", "True"), ("MODE", "UpdateOnly")],
+            vec![("LIST_DB", "True"), ("MODE", "UpdateAndRun")],
+        ),
+        (
+            "DB_FILTER",
+            "",
+            vec![
+                ("LIST_DB", "True"),
+                ("MODE", "UpdateOnly"),
+                ("DB_FILTER", "a"),
+                ("DB_NAMES", "a"),
+            ],
+        ),
+        (
+            "DB_FILTER",
+            "(unclosed",
+            vec![
+                ("LIST_DB", "True"),
+                ("MODE", "UpdateOnly"),
+                ("DB_FILTER", "(unclosed"),
+            ],
         ),
         ("DB_PASSWORD_FILE", &sec, vec![("DB_PASSWORD_FILE", &sec)]),
         (

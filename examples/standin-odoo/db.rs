@@ -27,7 +27,8 @@
 //! with `STANDIN_STEP_SESSION=0` the work holds no session and survives
 //! such an outage, as a step that reconnects would), `STANDIN_UPDATE_FAIL=1`
 //! (an update fails, exit 1; `half`: after committing part of its work and
-//! writing a file to the filestore, `-D`/`data_dir`, as Odoo's would), `STANDIN_UPDATE_HANG=1` (an update hangs until
+//! writing a file to the filestore, `-D`/`data_dir`, as Odoo's would;
+//! `STANDIN_UPDATE_FAIL_DB=NAME`: only the update of that database fails), `STANDIN_UPDATE_HANG=1` (an update hangs until
 //! SIGTERM/SIGINT, then exits 1).
 
 use std::io::Write;
@@ -212,6 +213,10 @@ pub fn run(opts: &DbOptions, signals: &Signals) -> Outcome {
         ));
     }
     if let Some(list) = &opts.update {
+        // One database of many fails (STANDIN_UPDATE_FAIL_DB=NAME).
+        if std::env::var("STANDIN_UPDATE_FAIL_DB").is_ok_and(|d| &d == db) {
+            return Outcome::Failed(format!("update of {db} failed (STANDIN_UPDATE_FAIL_DB)"));
+        }
         match std::env::var("STANDIN_UPDATE_FAIL").as_deref() {
             Ok("1") => return Outcome::Failed("update failed (STANDIN_UPDATE_FAIL)".into()),
             // As Odoo's update, which commits module by module: what was

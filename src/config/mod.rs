@@ -83,8 +83,32 @@ pub(crate) struct Config {
     pub(crate) backup: Option<Backup>,
     /// `RESTORE_FROM`, `RESTORE_NEUTRALIZE`, `ON_UPDATE_FAILURE`.
     pub(crate) restore: Restore,
+    /// `LIST_DB=True`: `DB_FILTER`, `DB_NAMES`.
+    pub(crate) databases: Choice,
     /// What to say at start about settings whose sources disagree.
     pub(crate) notes: Vec<String>,
+}
+
+/// Which databases `LIST_DB=True` works on.
+#[derive(Debug, Clone)]
+pub(crate) enum Choice {
+    /// Every database Odoo would list.
+    All,
+    /// `DB_FILTER`: its text, and it compiled (anchored at the start).
+    Filter(String, regex::Regex),
+    /// `DB_NAMES`, in that order.
+    Names(Vec<String>),
+}
+
+impl Choice {
+    /// Whether `name`, which Odoo lists, is chosen.
+    pub(crate) fn takes(&self, name: &str) -> bool {
+        match self {
+            Choice::All => true,
+            Choice::Filter(_, regex) => regex.is_match(name),
+            Choice::Names(names) => names.iter().any(|n| n == name),
+        }
+    }
 }
 
 /// What restores need: `MODE=Restore`'s, a rollback's.
@@ -183,7 +207,7 @@ impl Config {
             return Err(invalid(
                 "LIST_DB",
                 "True",
-                &format!("False with MODE={mode}: only RunOnly (and Init, which then does nothing) work without one database"),
+                &format!("False with MODE={mode}: RunOnly serves many databases, UpdateOnly and InstallOnly work on each, Init does nothing; run an UpdateOnly (a Job, an init container) before RunOnly instead of {mode}"),
             ));
         }
         let timeout = seconds_or("TIMEOUT", env, 1800.0)?;
@@ -341,6 +365,7 @@ impl Config {
             },
             backup: values::backup(env)?,
             restore: values::restore(env, mode, entry == Entry::Restores)?,
+            databases: values::choice(env)?,
             notes,
         })
     }

@@ -48,7 +48,17 @@ pub const SETTINGS: &[Setting] = &[
     row(
         &["LIST_DB"],
         "LIST_DB",
-        "True: RunOnly serves every database, without a gate (False)",
+        "True: many databases (RunOnly serves them; UpdateOnly, InstallOnly work on each) (False)",
+    ),
+    row(
+        &["DB_FILTER"],
+        "DB_FILTER",
+        "LIST_DB=True: the databases to work on, as Odoo's dbfilter (all it lists)",
+    ),
+    row(
+        &["DB_NAMES"],
+        "DB_NAMES",
+        "LIST_DB=True: the databases to work on, by name, comma-separated",
     ),
     row(
         &["TIMEOUT"],

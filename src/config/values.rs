@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::{Backup, Restore};
+use super::{Backup, Choice, Restore};
 use crate::env::{self, invalid, ConfigError, Lookup};
 use crate::odoo::args;
 use crate::plan::Mode;
@@ -38,12 +38,7 @@ pub(super) fn script(
 
 pub(super) fn modules(variable: &str, env: Lookup) -> Result<Vec<String>, ConfigError> {
     let value = env(variable).unwrap_or_default();
-    let list: Vec<String> = value
-        .split(',')
-        .map(str::trim)
-        .filter(|m| !m.is_empty())
-        .map(str::to_string)
-        .collect();
+    let list = env::comma_list(&value);
     for m in &list {
         if !m.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(invalid(
@@ -194,4 +189,47 @@ pub(super) fn restore(
         pg_restore: tool("pg_restore")?,
         psql: tool("psql")?,
     })
+}
+
+/// With `LIST_DB=True`, which databases the steps work on: `DB_NAMES`
+/// (those, in that order), else `DB_FILTER` (Odoo's `dbfilter`: a regular
+/// expression matched at the start of a name), else every database Odoo
+/// would list. Both set, or a filter that depends on a request (`%h`,
+/// `%d`), is refused.
+pub(super) fn choice(env: Lookup) -> Result<Choice, ConfigError> {
+    let names = env("DB_NAMES").filter(|v| !v.trim().is_empty());
+    let filter = env("DB_FILTER").filter(|v| !v.is_empty());
+    match (names, filter) {
+        (Some(_), Some(_)) => Err(invalid(
+            "DB_FILTER",
+            "",
+            "unset when DB_NAMES is set (DB_NAMES names the databases itself)",
+        )),
+        (Some(list), None) => {
+            let names = env::comma_list(&list);
+            for name in &names {
+                super::check_name("DB_NAMES", name, super::Name::Database)?;
+            }
+            Ok(Choice::Names(names))
+        }
+        (None, Some(pattern)) => {
+            if pattern.contains("%h") || pattern.contains("%d") {
+                return Err(invalid(
+                    "DB_FILTER",
+                    &pattern,
+                    "a regular expression without %h or %d (they depend on a request's host, which a step has not)",
+                ));
+            }
+            // re.match: anchored at the start only, as Odoo matches it.
+            let regex = regex::Regex::new(&format!("^(?:{pattern})")).map_err(|e| {
+                invalid(
+                    "DB_FILTER",
+                    &pattern,
+                    &format!("a regular expression, as Odoo's dbfilter ({e})"),
+                )
+            })?;
+            Ok(Choice::Filter(pattern, regex))
+        }
+        (None, None) => Ok(Choice::All),
+    }
 }

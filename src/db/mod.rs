@@ -15,6 +15,7 @@ pub(crate) mod errors;
 pub(crate) mod fence;
 pub(crate) mod heartbeat;
 pub(crate) mod history;
+pub(crate) mod listing;
 pub(crate) mod owner;
 pub(crate) mod rollback;
 pub(crate) mod session;

@@ -9,13 +9,15 @@
 //! - [`update`]: `UPDATE=changed`, the checksums hashed outside the lock;
 //! - [`update_step`]: the update step, claimed, with what `MODULES` lacks;
 //! - [`provision`]: `Init`'s role and database, and an install's database;
-//! - [`launcher`]: the run phase's gate before every start of Odoo.
+//! - [`launcher`]: the run phase's gate before every start of Odoo;
+//! - [`many`]: `LIST_DB=True`: each chosen database's steps in turn.
 
 mod admin;
 mod backup;
 mod connect;
 mod gate;
 mod launcher;
+mod many;
 mod oneoff;
 mod prepared;
 mod provision;
@@ -112,52 +114,75 @@ fn run(prepared: &mut Prepared, plan: Plan, extra: Vec<OsString>) -> i32 {
         },
         None => None,
     };
-    let extra = ExtraArgs::new(extra, prepared.instance.clone());
-    let target = prepared.target();
+    // Many databases: each chosen one's steps in turn (no run phase).
+    if cfg.list_db && plan.steps.iter().any(|s| *s != Step::Run) {
+        return many::each(prepared, &plan, &extra, addons, prehashed);
+    }
+    let mut ctx = Ctx::new(prepared, cfg, plan.gate, extra, addons, prehashed);
     let sup = &mut prepared.sup;
-    let mut ctx = Ctx {
-        env: odoo::environment(&cfg.db, prepared.passfile.as_deref()),
-        store: Store::new(hostname(), cfg.mode.name(), cfg.lease),
-        session: Session::new(target),
-        gate: plan.gate,
-        claimed: None,
-        extra,
-        addons,
-        sums: Sums::with_prehashed(prehashed),
-        backup_made: None,
-        master_rc_text: prepared.master_rc_text.clone(),
-        cfg,
-    };
     for step in plan.steps {
-        let next: Result<Next, Failure> = match step {
-            Step::Provision => ctx.provision(&mut sup.pause()),
-            Step::Install => ctx.install(sup),
-            Step::Update if ctx.cfg.update == UpdateWhat::Changed => ctx.update_changed(sup),
-            Step::Update => ctx.update_all(sup),
-            Step::Maintenance => match ctx.cfg.maintenance_script.clone() {
-                Some(script) => {
-                    let argv = odoo::maintenance(&script);
-                    ctx.step(sup, State::Maintenance, argv, false, &[])
-                }
-                None => {
-                    log::info!("no maintenance script (/etc/odoo/run.sh is absent): step skipped");
-                    Ok(Next::Continue)
-                }
-            },
-            Step::Restore => ctx.restore(sup),
-            Step::ForceReady => ctx.force_ready(&mut sup.pause()),
-            Step::Run => {
-                let on_exit = ctx.cfg.supervisor.on_exit;
-                return sup.serve(&mut ctx, on_exit);
-            }
-        };
-        match next {
+        if step == Step::Run {
+            let on_exit = ctx.cfg.supervisor.on_exit;
+            return sup.serve(&mut ctx, on_exit);
+        }
+        match ctx.one_step(sup, step) {
             Ok(Next::Continue) => {}
             Ok(Next::Done) => return sup.shutdown(0),
             Err(failure) => return end(sup, failure),
         }
     }
     sup.shutdown(0)
+}
+
+impl Ctx {
+    /// The context of the steps on `cfg`'s database.
+    fn new(
+        prepared: &Prepared,
+        cfg: Config,
+        gate: Gate,
+        extra: Vec<OsString>,
+        addons: Option<Addons>,
+        prehashed: Option<Prehashed>,
+    ) -> Ctx {
+        let target = crate::db::conn::Target::of(&cfg.db, cfg.password.as_deref(), cfg.db.name())
+            .minding(prepared.sup.meanwhile());
+        Ctx {
+            env: odoo::environment(&cfg.db, prepared.passfile.as_deref()),
+            store: Store::new(hostname(), cfg.mode.name(), cfg.lease),
+            session: Session::new(target),
+            gate,
+            claimed: None,
+            extra: ExtraArgs::new(extra, prepared.instance.clone()),
+            addons,
+            sums: Sums::with_prehashed(prehashed),
+            backup_made: None,
+            master_rc_text: prepared.master_rc_text.clone(),
+            cfg,
+        }
+    }
+
+    /// One step of the plan but the run phase.
+    fn one_step(&mut self, sup: &mut Supervisor, step: Step) -> Result<Next, Failure> {
+        match step {
+            Step::Provision => self.provision(&mut sup.pause()),
+            Step::Install => self.install(sup),
+            Step::Update if self.cfg.update == UpdateWhat::Changed => self.update_changed(sup),
+            Step::Update => self.update_all(sup),
+            Step::Maintenance => match self.cfg.maintenance_script.clone() {
+                Some(script) => {
+                    let argv = odoo::maintenance(&script);
+                    self.step(sup, State::Maintenance, argv, false, &[])
+                }
+                None => {
+                    log::info!("no maintenance script (/etc/odoo/run.sh is absent): step skipped");
+                    Ok(Next::Continue)
+                }
+            },
+            Step::Restore => self.restore(sup),
+            Step::ForceReady => self.force_ready(&mut sup.pause()),
+            Step::Run => Err(Failure::Usage("the run phase is not a step".into())),
+        }
+    }
 }
 
 /// The addons path for the module checksums, said once; a wrong directory

@@ -37,7 +37,7 @@ const FILE_MAX: usize = 16 * 1024 * 1024;
 
 /// One module's entry: its directory (of `dirs`), its sum, and the
 /// language codes of its `.po` files (the part before `_`).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Entry {
     dir: usize,
     /// `None`: the module reached outside itself when the file was
@@ -47,7 +47,7 @@ struct Entry {
 }
 
 /// The checksums file as read, for one start.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Prehashed {
     rules: Rules,
     /// The file system the file is on: only directories on it are covered.

@@ -1,0 +1,106 @@
+//! `LIST_DB=True` with `UpdateOnly`: every database the server lists for
+//! the role that holds an Odoo gets the update one database would get,
+//! behind its own state table; `DB_FILTER` (Odoo's dbfilter) and
+//! `DB_NAMES` narrow the choice; a database whose update fails is recorded
+//! on its own row, the others are updated, the exit is 65. Judged from
+//! each database's own rows and tables.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use odoo_init_testkit as common;
+
+use common::pg::{Pg, PASSWORD, USER};
+use common::*;
+
+const ODOOS: [&str; 3] = ["shop_a", "shop_b", "shop_c"];
+
+/// Three Odoo databases (installed by the stand-in) and one without Odoo.
+fn server() -> Pg {
+    let pg = Pg::start();
+    pg.role(USER, PASSWORD, true);
+    for db in ODOOS {
+        let mut run = pg.job("InstallOnly").env("DB_NAME", db).start();
+        assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
+    }
+    pg.database("plain", USER);
+    pg
+}
+
+/// `UpdateOnly` of everything over the databases `LIST_DB` chooses.
+fn update_all<'a>(pg: &Pg) -> Setup<'a> {
+    let mut s = Setup::main_job("UpdateOnly")
+        .env("LIST_DB", "True")
+        .env("UPDATE", "all")
+        .env("DB_USER", USER)
+        .env("DB_PASSWORD", PASSWORD);
+    for (k, v) in pg.host_env() {
+        s = s.env(k, v);
+    }
+    s
+}
+
+/// How many updates each of `ODOOS` got (its own `Updating` rows that
+/// ended `Ready`), and whether `plain` got a state table.
+fn updated(pg: &Pg) -> (Vec<usize>, bool) {
+    let counts = ODOOS
+        .iter()
+        .map(|db| {
+            let states = pg.states(db).unwrap();
+            states
+                .windows(2)
+                .filter(|w| w[0] == "Updating" && w[1] == "Ready")
+                .count()
+        })
+        .collect();
+    (counts, pg.states("plain").is_some())
+}
+
+#[test]
+fn every_listed_odoo_database_is_updated_once() {
+    let pg = server();
+    let mut run = update_all(&pg).start();
+    assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
+    assert_eq!(updated(&pg), (vec![1, 1, 1], false));
+    for db in ODOOS {
+        assert_eq!(pg.base_updates(db), 1, "{db}");
+    }
+}
+
+#[test]
+fn db_filter_and_db_names_narrow_the_choice() {
+    let pg = server();
+    let mut run = update_all(&pg).env("DB_FILTER", "shop_[ac]").start();
+    assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
+    assert_eq!(updated(&pg), (vec![1, 0, 1], false));
+    let mut run = update_all(&pg).env("DB_NAMES", "shop_b").start();
+    assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
+    assert_eq!(updated(&pg), (vec![1, 1, 1], false));
+    // A name the server does not list for the role: refused before anything.
+    let mut run = update_all(&pg).env("DB_NAMES", "shop_b,nowhere").start();
+    assert_eq!(run.wait_exit(LONG), 64, "{}", run.stderr());
+    assert_eq!(updated(&pg), (vec![1, 1, 1], false));
+    // Odoo's %h and %d depend on a request: refused.
+    let mut run = update_all(&pg).env("DB_FILTER", "^%d$").start();
+    assert_eq!(run.wait_exit(LONG), 64, "{}", run.stderr());
+}
+
+#[test]
+fn a_failing_database_does_not_stop_the_others() {
+    let pg = server();
+    let mut run = update_all(&pg)
+        .env("STANDIN_UPDATE_FAIL_DB", "shop_b")
+        .start();
+    assert_eq!(run.wait_exit(LONG), 65, "{}", run.stderr());
+    assert_eq!(updated(&pg), (vec![1, 0, 1], false));
+    let failed = pg.rows("shop_b");
+    let last = failed.last().unwrap();
+    assert_eq!(
+        (last.1.as_str(), last.4),
+        ("Updating", Some(1)),
+        "{failed:?}"
+    );
+    assert!(
+        run.stderr().contains("shop_b (exit 65)"),
+        "{}",
+        run.stderr()
+    );
+}
