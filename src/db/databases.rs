@@ -57,6 +57,17 @@ pub(crate) fn drop_if_exists(client: &mut Client, name: &str) -> PgResult<()> {
     ))
 }
 
+/// Whether new sessions on `name` wait for each commit to reach the disk
+/// (`synchronous_commit`): off while a restore fills it, back to the
+/// server's default before it is put in place.
+pub(crate) fn flush_wait(client: &mut Client, name: &str, wait: bool) -> PgResult<()> {
+    let sql = match wait {
+        true => format!("ALTER DATABASE {} RESET synchronous_commit", ident(name)),
+        false => format!("ALTER DATABASE {} SET synchronous_commit = off", ident(name)),
+    };
+    client.batch_execute(&sql)
+}
+
 /// Ends every other session on `name`, waiting up to 5 s for each to be
 /// gone (a rename refuses a database with sessions); how many.
 pub(crate) fn end_sessions(client: &mut Client, name: &str) -> PgResult<i64> {

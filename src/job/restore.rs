@@ -127,6 +127,13 @@ pub(super) fn restore_into(
     let client = connected(admin, cfg.db_wait_timeout, pause).map_err(unavailable)?;
     clear_leftovers(client, names, true)?;
     super::admin::create_owned(cfg, client, &names.incoming)?;
+    // A restore commits once per table, index and constraint: its sessions
+    // do not wait for each to reach the disk. Nothing is lost that matters:
+    // a crash leaves only the restoring name, dropped by the next restore,
+    // and the rename that puts it in place is a commit that reaches the
+    // disk only after every commit before it.
+    databases::flush_wait(client, &names.incoming, false)
+        .map_err(|e| db_failure("setting up the restore", &e))?;
     let (Some(pg_restore), Some(psql)) = (&cfg.restore.pg_restore, &cfg.restore.psql) else {
         return Err(Failure::Usage(
             "pg_restore and psql are needed on PATH for a restore".into(),
@@ -149,11 +156,12 @@ pub(super) fn restore_into(
     };
     log::info!("restoring {} into {}", source.display(), names.incoming);
     let status = run_to_end(sup, &spec, "the restore")?;
-    if status == 0 {
-        return Ok(());
-    }
     let pause = &mut sup.pause();
     let client = connected(admin, cfg.db_wait_timeout, pause).map_err(unavailable)?;
+    if status == 0 {
+        return databases::flush_wait(client, &names.incoming, true)
+            .map_err(|e| db_failure("finishing the restore", &e));
+    }
     clear_leftovers(client, names, false)?;
     Err(Failure::StepFailed(format!(
         "restoring {} failed (status {status}): nothing was put in place, {} dropped",
