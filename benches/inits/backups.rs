@@ -27,7 +27,7 @@ const ROWS: usize = 400;
 /// Files in the filestore.
 const FILES: usize = 3000;
 /// Rounds of each measurement, interleaved; medians.
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 7;
 
 /// The database's settings for odoo-init, as a pod has them.
 fn env(pg: &common::pg::Pg, db: &str) -> Vec<(String, String)> {

@@ -4,9 +4,10 @@
 //! environment is the steps' (libpq's variables, the password file, the
 //! claim's tag: a pod that resets the claim ends `pg_dump`'s sessions).
 //!
-//! In order: `pg_dump` into `NAME.partial/dump`, the filestore linked
-//! into `NAME.partial/filestore`, the manifest written, everything synced,
-//! the dump read back (`pg_restore --list`), then `NAME.partial` renamed to
+//! In order: `pg_dump` into `NAME.partial/dump` and, while it runs, the
+//! filestore linked into `NAME.partial/filestore`; the manifest written,
+//! the dump read back (`pg_restore --list`), everything synced at once
+//! (`syncfs`), then `NAME.partial` renamed to
 //! `NAME` and the directory synced; then the oldest complete backups beyond
 //! `KEEP` removed. Killed at any point, it leaves at most a `.partial`
 //! directory, which no one takes for a backup and a later run removes.
@@ -101,18 +102,29 @@ fn make(
         fs::remove_dir_all(&partial)?;
     }
     fs::create_dir(&partial)?;
-    // The database: pg_dump's directory format, its files synced by pg_dump.
-    run(Command::new(pg_dump)
+    // The database: pg_dump's directory format, its files synced by pg_dump;
+    // the files linked meanwhile (this helper has nothing else to do while
+    // the server dumps), where one file system holds both, copied elsewhere.
+    let mut dump = Command::new(pg_dump)
         .arg("--format=directory")
         .arg(format!("--jobs={jobs}"))
         .arg("--file")
-        .arg(partial.join("dump")))?;
-    // The files: linked where one file system holds both, copied elsewhere.
+        .arg(partial.join("dump"))
+        .stdin(Stdio::null())
+        .spawn()?;
     let mut copied = Copied::default();
-    if filestore.is_dir() {
-        link_tree(filestore, &partial.join("filestore"), &mut copied)?;
-    } else {
-        fs::create_dir(partial.join("filestore"))?;
+    let files = match filestore.is_dir() {
+        true => link_tree(filestore, &partial.join("filestore"), &mut copied),
+        false => fs::create_dir(partial.join("filestore")),
+    };
+    if files.is_err() {
+        // The dump is of no use without its files.
+        let _ = dump.kill();
+    }
+    let dumped = dump.wait()?;
+    files?;
+    if !dumped.success() {
+        return Err(io::Error::other(format!("pg_dump failed ({dumped})")));
     }
     fs::copy(manifest, partial.join("manifest.json"))?;
     // Read back: a dump pg_restore cannot list is no backup.
