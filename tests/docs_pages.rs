@@ -107,6 +107,14 @@ fn each_page_says_what_it_is_for_and_links_resolve() {
                     bad.push(format!("{name}: {word:?} in {line:?}"));
                 }
             }
+            // "#20": an issue of the project's ("PKCS#1" is a standard's name).
+            let issue = line.match_indices('#').any(|(at, _)| {
+                line[at + 1..].starts_with(|c: char| c.is_ascii_digit())
+                    && !line[..at].ends_with("PKCS")
+            });
+            if issue {
+                bad.push(format!("{name}: an issue number in {line:?}"));
+            }
             // "session 9": one of the project's, not a database's.
             let numbered = lower
                 .match_indices("session ")

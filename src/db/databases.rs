@@ -63,7 +63,10 @@ pub(crate) fn drop_if_exists(client: &mut Client, name: &str) -> PgResult<()> {
 pub(crate) fn flush_wait(client: &mut Client, name: &str, wait: bool) -> PgResult<()> {
     let sql = match wait {
         true => format!("ALTER DATABASE {} RESET synchronous_commit", ident(name)),
-        false => format!("ALTER DATABASE {} SET synchronous_commit = off", ident(name)),
+        false => format!(
+            "ALTER DATABASE {} SET synchronous_commit = off",
+            ident(name)
+        ),
     };
     client.batch_execute(&sql)
 }
