@@ -104,3 +104,63 @@ fn a_failing_database_does_not_stop_the_others() {
         run.stderr()
     );
 }
+
+/// Four pods started at once over twelve databases with one module
+/// changed: every database updated exactly once (its own rows), and the
+/// work shared: more than one pod ran updates (each pod's Odoo side, the
+/// stand-in, says which databases it updated), none the same database.
+#[test]
+fn pods_started_at_once_share_the_databases_and_update_each_once() {
+    use common::addons;
+    let pg = Pg::start();
+    pg.role(USER, PASSWORD, true);
+    let scratch = Scratch::new("many-pods");
+    let dir = addons::three(&scratch.path);
+    let names: Vec<String> = (0..12).map(|i| format!("db_{i:02}")).collect();
+    for db in &names {
+        let mut run = addons::job(&pg, "InstallOnly", &dir)
+            .env("DB_NAME", db)
+            .start();
+        assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
+    }
+    addons::write(&dir.join("m1/models/main.py"), "# m1, changed\n");
+    let mut pods: Vec<Run> = (0..4)
+        .map(|_| {
+            addons::job(&pg, "UpdateOnly", &dir)
+                .env("LIST_DB", "True")
+                .env("STANDIN_STEP_MS", "300")
+                .start()
+        })
+        .collect();
+    for pod in &mut pods {
+        assert_eq!(pod.wait_exit(LONG * 2), 0, "{}", pod.stderr());
+    }
+    for db in &names {
+        let states = pg.states(db).unwrap();
+        let updates = states
+            .windows(2)
+            .filter(|w| w[0] == "Updating" && w[1] == "Ready")
+            .count();
+        assert_eq!(updates, 1, "{db}: {states:?}");
+    }
+    // Which databases each pod's Odoo updated (`-d DB -u ...`).
+    let by_pod: Vec<Vec<String>> = pods
+        .iter()
+        .map(|pod| {
+            pod.starts()
+                .iter()
+                .filter(|s| s.argv.contains(" -u "))
+                .filter_map(|s| {
+                    let words: Vec<&str> = s.argv.split(' ').collect();
+                    let at = words.iter().position(|w| *w == "-d")?;
+                    words.get(at + 1).map(|d| d.to_string())
+                })
+                .collect()
+        })
+        .collect();
+    let mut all: Vec<String> = by_pod.concat();
+    all.sort();
+    assert_eq!(all, names, "each database updated by one pod: {by_pod:?}");
+    let working = by_pod.iter().filter(|dbs| !dbs.is_empty()).count();
+    assert!(working >= 2, "the pods shared the work: {by_pod:?}");
+}

@@ -6,8 +6,9 @@
 //! step fails is recorded on its own row and the others go on; the exit
 //! status and one summary line say which failed.
 
+use std::collections::{HashSet, VecDeque};
 use std::ffi::OsString;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::connect::{connected, db_failure, unavailable};
 use super::{end, Ctx, Next, Prepared};
@@ -15,6 +16,8 @@ use crate::config::{Choice, Config};
 use crate::db::conn::Target;
 use crate::db::listing;
 use crate::db::session::Session;
+use crate::db::state::Seen;
+use crate::db::verdict;
 use crate::exit::Failure;
 use crate::odoo::addons::Addons;
 use crate::odoo::prehashed::Prehashed;
@@ -75,7 +78,46 @@ fn for_database(cfg: &Config, db: &str) -> Config {
     one
 }
 
-/// Runs `plan`'s steps on each chosen database; the exit code.
+/// What one look at a database's state says before its steps.
+enum Turn {
+    /// No step runs there: its steps now.
+    Go,
+    /// Another pod's step runs there: later.
+    Held,
+    /// Its last step failed and waits for a person: not now.
+    Failed(String),
+}
+
+/// One look (no lock) at `ctx`'s database: whose turn it is.
+fn turn(ctx: &mut Ctx, sup: &mut crate::pid1::supervisor::Supervisor) -> Result<Turn, Failure> {
+    let wait = ctx.cfg.db_wait_timeout;
+    let client = connected(&mut ctx.session, wait, &mut sup.pause()).map_err(unavailable)?;
+    let seen = ctx
+        .store
+        .peek(client)
+        .map_err(|e| db_failure("reading the state", &e))?;
+    Ok(match seen {
+        Seen::Latest(latest) if !verdict::is_ready(&latest.state) => match latest.failed {
+            Some(status) => Turn::Failed(format!(
+                "its last step ('{}', row {}) failed with status {status} and waits for a person (MODE=ForceUpdateOnly or ForceReadyState on it)",
+                latest.state, latest.id
+            )),
+            None => Turn::Held,
+        },
+        _ => Turn::Go,
+    })
+}
+
+/// How often a pod whose every remaining database another pod holds looks again.
+const HELD_POLL: Duration = Duration::from_secs(1);
+/// After this long with every remaining database held, the first one is
+/// waited for at its gate, as one database's pods wait (its owner may be
+/// gone: the gate's lease and `Reset` apply).
+const HELD_PATIENCE: Duration = Duration::from_secs(10);
+
+/// Runs `plan`'s steps on each chosen database; the exit code. A database
+/// another pod's step holds is left for later, so that pods started at
+/// once share the databases instead of queueing behind each other.
 pub(super) fn each(
     prepared: &mut Prepared,
     plan: &Plan,
@@ -98,19 +140,59 @@ pub(super) fn each(
         chosen.join(", ")
     );
     let started = Instant::now();
-    let mut failed: Vec<(String, i32)> = Vec::new();
-    for db in &chosen {
+    let mut failed: Vec<(String, String)> = Vec::new();
+    let mut queue: VecDeque<Ctx> = chosen
+        .iter()
+        .map(|db| {
+            Ctx::new(
+                prepared,
+                for_database(&prepared.cfg, db),
+                plan.gate,
+                extra.to_vec(),
+                addons.clone(),
+                prehashed.clone(),
+            )
+        })
+        .collect();
+    // Since when every database left has been held by another pod.
+    let mut all_held: Option<Instant> = None;
+    let mut held_in_a_row = 0;
+    // The databases whose silent owner this pod reset.
+    let mut reset: HashSet<String> = HashSet::new();
+    let sup = &mut prepared.sup;
+    while let Some(mut ctx) = queue.pop_front() {
+        let db = ctx.cfg.db.name().to_string();
+        let patient = all_held.is_some_and(|t| t.elapsed() >= HELD_PATIENCE);
+        let turn = match plan.gate {
+            crate::plan::Gate::Respect if !patient => turn(&mut ctx, sup),
+            _ => Ok(Turn::Go),
+        };
+        match turn {
+            Ok(Turn::Held) => {
+                ctx.session.close();
+                queue.push_back(ctx);
+                held_in_a_row += 1;
+                if held_in_a_row >= queue.len() {
+                    // Every database left is held: look again in a while.
+                    all_held.get_or_insert_with(Instant::now);
+                    held_in_a_row = 0;
+                    if sup.pause().sleep(HELD_POLL).is_err() {
+                        return end(sup, Failure::Stopped);
+                    }
+                }
+                continue;
+            }
+            Ok(Turn::Failed(why)) => {
+                log::error!("LIST_DB: {db}: {why}");
+                failed.push((db, why));
+                continue;
+            }
+            Ok(Turn::Go) => {}
+            Err(failure) => return end(sup, failure),
+        }
+        held_in_a_row = 0;
+        all_held = None;
         log::info!("LIST_DB: {db}");
-        let cfg = for_database(&prepared.cfg, db);
-        let mut ctx = Ctx::new(
-            prepared,
-            cfg,
-            plan.gate,
-            extra.to_vec(),
-            addons.clone(),
-            prehashed.clone(),
-        );
-        let sup = &mut prepared.sup;
         for step in plan.steps.iter().copied().filter(|s| *s != Step::Run) {
             match ctx.one_step(sup, step) {
                 Ok(Next::Continue) => {}
@@ -119,16 +201,21 @@ pub(super) fn each(
                 Err(failure @ (Failure::Stopped | Failure::Db(_) | Failure::Os(_))) => {
                     return end(sup, failure)
                 }
+                // This pod reset a silent owner there: its turn again, later (once).
+                Err(Failure::GateReset(why)) if reset.insert(db.clone()) => {
+                    log::warn!("LIST_DB: {db}: {why}; its steps run again after the others");
+                    ctx.session.close();
+                    queue.push_back(ctx);
+                    break;
+                }
                 Err(failure) => {
                     failure.say();
-                    failed.push((db.clone(), failure.code()));
+                    failed.push((db.clone(), format!("exit {}", failure.code())));
                     break;
                 }
             }
         }
-        ctx.session.close();
     }
-    let sup = &mut prepared.sup;
     if failed.is_empty() {
         log::info!(
             "LIST_DB: {} database(s) done in {:.1}s",
@@ -139,7 +226,7 @@ pub(super) fn each(
     }
     let list: Vec<String> = failed
         .iter()
-        .map(|(db, code)| format!("{db} (exit {code})"))
+        .map(|(db, why)| format!("{db} ({why})"))
         .collect();
     end(
         sup,
