@@ -21,7 +21,9 @@ fn update<'a>(pg: &Pg, backups: &Path, data: &Path) -> Setup<'a> {
     let mut s = pg
         .job("UpdateOnly")
         .env("UPDATE", "all")
-        .env("BACKUP_DIR", path_str(backups));
+        .env("BACKUP_DIR", path_str(backups))
+        // The server's own pg_dump: an older one refuses a newer server.
+        .env("PATH", pg.path_with_tools());
     s.args = vec!["--".into(), "--data-dir".into(), path_str(data)];
     s
 }
@@ -48,6 +50,7 @@ fn odoo_init_backup(pg: &Pg, args: &[&str], backups: &Path, home: &Path) -> Outp
         .env("DB_HOST", "127.0.0.1")
         .env("DB_PORT", pg.port.to_string())
         .env("BACKUP_DIR", path_str(backups))
+        .env("PATH", pg.path_with_tools())
         .env("HOME", path_str(home))
         .env("ODOO_INIT_RUNTIME_DIR", home.join(".odoo-init-rt"))
         .env_remove("MODE")
@@ -227,7 +230,7 @@ fn an_owner_killed_during_its_backup_leaves_no_backup_taken_for_good() {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .unwrap();
-    let path = format!("{}:{}", path_str(&tools), std::env::var("PATH").unwrap());
+    let path = format!("{}:{}", path_str(&tools), pg.path_with_tools());
     let mut run = update(&pg, &backups, &data).env("PATH", &path).start();
     let dumped = wait_until(LONG, "the dump written into the partial backup", || {
         std::fs::read_dir(backups.join(DB))
