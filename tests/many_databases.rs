@@ -164,3 +164,43 @@ fn pods_started_at_once_share_the_databases_and_update_each_once() {
     let working = by_pod.iter().filter(|dbs| !dbs.is_empty()).count();
     assert!(working >= 2, "the pods shared the work: {by_pod:?}");
 }
+
+/// A pod killed in the middle of a database: another pod finishes the
+/// others, then waits at that database's gate as one database's pods
+/// wait, resets the silent owner after its lease, and updates it.
+#[test]
+fn a_pod_killed_mid_database_is_reset_and_another_pod_finishes_it() {
+    let pg = server();
+    // The first pod's update hangs: it holds the first database it takes.
+    let first = update_all(&pg)
+        .env("STANDIN_UPDATE_HANG", "1")
+        .env("STATE_LEASE", "5")
+        .start();
+    first.wait_events("the first pod's update to hang", |ev| {
+        count_in(ev, &["update hanging"]) == 1
+    });
+    let held = ODOOS
+        .iter()
+        .find(|db| pg.states(db).unwrap().last().map(String::as_str) == Some("Updating"))
+        .unwrap()
+        .to_string();
+    let mut second = update_all(&pg).env("STATE_LEASE", "5").start();
+    // The others are done while the first pod still holds its database.
+    wait_until(LONG, "the other databases updated", || {
+        let (counts, _) = updated(&pg);
+        (counts.iter().sum::<usize>() == 2).then_some(())
+    });
+    send(first.pid, libc::SIGKILL);
+    assert_eq!(second.wait_exit(LONG * 2), 0, "{}", second.stderr());
+    assert_eq!(updated(&pg), (vec![1, 1, 1], false));
+    let states = pg.states(&held).unwrap();
+    let tail: Vec<&str> = states[states.len() - 4..]
+        .iter()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        tail,
+        ["Updating", "Reset", "Updating", "Ready"],
+        "{held}: {states:?}"
+    );
+}
