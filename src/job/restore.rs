@@ -171,7 +171,7 @@ pub(super) fn restore_into(
 }
 
 /// A session as `DB_USER` on the restored database `incoming`.
-fn incoming_session(cfg: &Config, pause: &Pause, incoming: &str) -> Session {
+pub(super) fn incoming_session(cfg: &Config, pause: &Pause, incoming: &str) -> Session {
     Session::new(Target::of(&cfg.db, cfg.password.as_deref(), incoming).minding(pause.meanwhile()))
 }
 

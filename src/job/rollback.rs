@@ -20,11 +20,10 @@ use std::time::SystemTime;
 
 use super::admin::{admin_session, restore_lock};
 use super::connect::{connected, db_failure, unavailable};
-use super::restore::{restore_into, Names};
+use super::restore::{incoming_session, restore_into, Names};
 use super::{hostname, Ctx, Prepared};
 use crate::config::Config;
 use crate::db::client::Client;
-use crate::db::conn::Target;
 use crate::db::databases;
 use crate::db::rollback::{self as record, FailedUpdate};
 use crate::db::session::Session;
@@ -115,8 +114,7 @@ pub(super) fn roll_back(
     }
     restore_into(cfg, sup, &mut admin, env, backup, &names)?;
     // Force Ready in the restored database, naming the image that failed.
-    let target = Target::of(&cfg.db, cfg.password.as_deref(), &names.incoming);
-    let mut session = Session::new(target.minding(sup.pause().meanwhile()));
+    let mut session = incoming_session(cfg, &sup.pause(), &names.incoming);
     let client =
         connected(&mut session, cfg.db_wait_timeout, &mut sup.pause()).map_err(unavailable)?;
     let mut store = Store::new(hostname(), "rollback", cfg.lease);
