@@ -121,6 +121,29 @@ impl Deployment {
     }
 }
 
+/// `odoo-init rollback` for `d`'s database, with `path` as PATH (where it
+/// finds `pg_restore`).
+fn rollback(pg: &Pg, d: &Deployment, path: &str) -> Command {
+    let conf = d.scratch.join("odoo.conf");
+    let data = path_str(&d.scratch.join("data"));
+    std::fs::write(&conf, format!("[options]\ndata_dir = {data}\n")).unwrap();
+    let mut c = Command::new(odoo_init());
+    c.arg("rollback")
+        .env("DB_NAME", DB)
+        .env("DB_USER", common::pg::USER)
+        .env("DB_PASSWORD", common::pg::PASSWORD)
+        .env("DB_HOST", "127.0.0.1")
+        .env("DB_PORT", pg.port.to_string())
+        .env("DB_ADMIN_USER", "postgres")
+        .env("DB_ADMIN_PASSWORD", common::pg::SUPERUSER_PASSWORD)
+        .env("PATH", path)
+        .env("HOME", &data)
+        .env("ODOO_RC", path_str(&conf))
+        .env("ODOO_INIT_RUNTIME_DIR", d.scratch.join("rt"))
+        .env_remove("MODE");
+    c
+}
+
 #[test]
 fn a_failed_update_is_rolled_back_by_its_owner_and_not_tried_again() {
     let pg = Pg::start();
@@ -172,32 +195,7 @@ fn odoo_init_rollback_undoes_the_latest_failed_update_and_waits_for_no_live_owne
     let pg = Pg::start();
     let d = Deployment::new(&pg, "rollback-cli");
     let (before, files_before) = (tables(&pg, DB), files(&d.filestore()));
-    let rollback = || {
-        Command::new(odoo_init())
-            .arg("rollback")
-            .env("DB_NAME", DB)
-            .env("DB_USER", common::pg::USER)
-            .env("DB_PASSWORD", common::pg::PASSWORD)
-            .env("DB_HOST", "127.0.0.1")
-            .env("DB_PORT", pg.port.to_string())
-            .env("DB_ADMIN_USER", "postgres")
-            .env("DB_ADMIN_PASSWORD", common::pg::SUPERUSER_PASSWORD)
-            .env("PATH", pg.path_with_tools())
-            .env("HOME", path_str(&d.scratch.join("data")))
-            .env("ODOO_RC", path_str(&d.scratch.join("odoo.conf")))
-            .env("ODOO_INIT_RUNTIME_DIR", d.scratch.join("rt"))
-            .env_remove("MODE")
-            .output()
-            .unwrap()
-    };
-    std::fs::write(
-        d.scratch.join("odoo.conf"),
-        format!(
-            "[options]\ndata_dir = {}\n",
-            path_str(&d.scratch.join("data"))
-        ),
-    )
-    .unwrap();
+    let rollback = || rollback(&pg, &d, &pg.path_with_tools()).output().unwrap();
     // Nothing failed yet: nothing to roll back.
     let out = rollback();
     assert_eq!(
@@ -240,4 +238,67 @@ fn odoo_init_rollback_undoes_the_latest_failed_update_and_waits_for_no_live_owne
     );
     assert_eq!(failed_databases(&pg).len(), 1);
     owner.signal(libc::SIGTERM);
+}
+
+#[test]
+fn a_rollback_killed_during_its_restore_leaves_the_failed_database_and_the_next_one_finishes() {
+    let pg = Pg::start();
+    let d = Deployment::new(&pg, "rollback-killed");
+    let (before, files_before) = (tables(&pg, DB), files(&d.filestore()));
+    d.change("# m1, version 2\n");
+    let mut run = d.update(&pg).env("STANDIN_UPDATE_FAIL", "half").start();
+    assert_eq!(run.wait_exit(LONG), 65, "{}", run.stderr());
+    let failed = tables(&pg, DB);
+    assert_ne!(failed, before, "half-done");
+
+    // A pg_restore that restores the schema (empty tables: a half-restored
+    // database), says so, then waits on a FIFO until the test lets it fail.
+    let tools = d.scratch.join("tools");
+    std::fs::create_dir_all(&tools).unwrap();
+    let (fifo, started) = (tools.join("go"), tools.join("started"));
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success(), "mkfifo (coreutils)");
+    let wrapper = tools.join("pg_restore");
+    write(
+        &wrapper,
+        &format!(
+            "#!/bin/sh\n{} \"$@\" || exit\ncase \"$*\" in *pre-data*) \
+             touch {}; read -r line < {}; exit 1;; esac\n",
+            pg.tool("pg_restore").display(),
+            started.display(),
+            fifo.display()
+        ),
+    );
+    let chmod = Command::new("chmod")
+        .arg("+x")
+        .arg(&wrapper)
+        .status()
+        .unwrap();
+    assert!(chmod.success());
+    let path = format!("{}:{}", tools.display(), pg.path_with_tools());
+    let mut killed = rollback(&pg, &d, &path).spawn().unwrap();
+    wait_until(LONG, "the rollback's restore under way", || {
+        started.exists().then_some(())
+    });
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    // Let the waiting pg_restore fail (its parent, restore-step, then ends).
+    std::fs::write(&fifo, "fail\n").unwrap();
+
+    assert_eq!(
+        tables(&pg, DB),
+        failed,
+        "the database is still the failed one"
+    );
+    assert!(failed_databases(&pg).is_empty(), "nothing swapped");
+
+    let out = rollback(&pg, &d, &pg.path_with_tools()).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(tables(&pg, DB), before, "the next rollback finishes it");
+    assert_eq!(files(&d.filestore()), files_before);
+    assert_eq!(failed_databases(&pg).len(), 1);
 }

@@ -136,6 +136,16 @@ impl Store {
         })
     }
 
+    /// Writes `state` as the newest row whatever the latest is, creating
+    /// the table if missing, in one transaction under the lock (`Force
+    /// Ready`, a restored database's `Ready`).
+    pub(crate) fn write(&mut self, client: &mut Client, state: State) -> PgResult<()> {
+        let mut locked = self.lock(client)?;
+        locked.create_table()?;
+        locked.insert(state)?;
+        locked.commit()
+    }
+
     /// How rows of this process name their owner (`host:pid`).
     fn owner_pid(&self) -> String {
         format!("{}:{}", self.owner, std::process::id())

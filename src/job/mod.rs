@@ -144,8 +144,7 @@ impl Ctx {
         addons: Option<Addons>,
         prehashed: Option<Prehashed>,
     ) -> Ctx {
-        let target = crate::db::conn::Target::of(&cfg.db, cfg.password.as_deref(), cfg.db.name())
-            .minding(prepared.sup.meanwhile());
+        let target = prepared.target_for(&cfg);
         Ctx {
             env: odoo::environment(&cfg.db, prepared.passfile.as_deref()),
             store: Store::new(hostname(), cfg.mode.name(), cfg.lease),

@@ -147,7 +147,11 @@ impl Prepared {
     /// `DB_USER` on `DB_NAME`, its every wait minding the supervisor's stop
     /// and reaper.
     pub(crate) fn target(&self) -> Target {
-        let cfg = &self.cfg;
+        self.target_for(&self.cfg)
+    }
+
+    /// The same for `cfg` (one database of several, `LIST_DB`).
+    pub(crate) fn target_for(&self, cfg: &Config) -> Target {
         Target::of(&cfg.db, cfg.password.as_deref(), cfg.db.name()).minding(self.sup.meanwhile())
     }
 

@@ -303,11 +303,7 @@ impl Ctx {
             }
         }
         let mut store = Store::new(hostname(), cfg.mode.name(), cfg.lease);
-        let written = store.lock(client).and_then(|mut locked| {
-            locked.create_table()?;
-            locked.insert(State::Ready)?;
-            locked.commit()
-        });
+        let written = store.write(client, State::Ready);
         written.map_err(|e| db_failure("writing Ready in the restored database", &e))?;
         session.close();
         Ok(())

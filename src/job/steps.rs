@@ -371,12 +371,7 @@ impl Ctx {
             self.cfg.db_wait_timeout,
             pause,
             "writing Force Ready",
-            |client| {
-                let mut locked = store.lock(client)?;
-                locked.create_table()?;
-                locked.insert(State::ForceReady)?;
-                locked.commit()
-            },
+            |client| store.write(client, State::ForceReady),
         )?;
         Ok(Next::Done)
     }
