@@ -356,6 +356,12 @@ fn the_sides_know_nothing_of_what_they_must_not() {
                     "{rel}: db neither signals, starts processes nor sleeps ({what})"
                 );
             }
+            for what in ["Lookup", "env::var", "std::env"] {
+                assert!(
+                    !code.contains(what),
+                    "{rel}: db reads no variable; config/ hands it values ({what})"
+                );
+            }
         }
         if rel == "src/odoo/http.rs" {
             let source = fs::read_to_string(&file).unwrap();

@@ -206,7 +206,8 @@ pub(crate) fn database(
         None => {}
     }
     check_name("DB_USER", &user, Name::Role)?;
-    let tls = tls::Settings::from_env(env, rc::value(rc, "db_sslmode").map(String::as_str))?;
+    let given = super::tls::read(env, rc::value(rc, "db_sslmode").map(String::as_str))?;
+    let tls = tls::Settings::build(given)?;
     Ok(Database {
         db: Db {
             host,

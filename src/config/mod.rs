@@ -8,6 +8,7 @@
 mod database;
 mod process;
 mod settings;
+mod tls;
 mod values;
 
 use std::path::PathBuf;

@@ -3,25 +3,26 @@
 
 use std::fmt;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
 
-use super::{given, system_bundle, Files, Mode, Roots, Source, PEM_MAX};
-use crate::env::{invalid, ConfigError, Lookup};
+use super::{noted, Files, Mode, Roots, Source, PEM_MAX};
+use crate::env::{invalid, ConfigError};
 use crate::files;
 
 /// The root certificates: a file, `system` (only with `verify-full`, as
-/// libpq 16), or libpq's default file (`default`) when it exists.
+/// libpq 16; `system` is where the store was found), or libpq's default
+/// file (`default`) when it exists.
 pub(super) fn read_roots(
-    env: Lookup,
     set: Option<Source>,
+    system: Option<PathBuf>,
     mode: Mode,
     default: Option<Source>,
     files: &mut Files,
 ) -> Result<Option<Roots>, ConfigError> {
-    let set = given(set, &mut files.root_cert);
+    let set = noted(set, &mut files.root_cert);
     match set {
         Some((var, value)) if value == "system" => {
             if mode != Mode::VerifyFull {
@@ -34,7 +35,7 @@ pub(super) fn read_roots(
                     ),
                 ));
             }
-            let bundle = system_bundle(env).ok_or_else(|| {
+            let bundle = system.ok_or_else(|| {
                 invalid(&var, &value, "a CA file: no system trust store found (install ca-certificates, or set SSL_CERT_FILE)")
             })?;
             let from = format!("the system's trust store ({})", bundle.display());

@@ -1,10 +1,9 @@
 //! TLS to PostgreSQL with libpq's `sslmode` semantics, over rustls.
 //!
-//! [`Settings::from_env`] reads `DB_SSLMODE`, `DB_SSLROOTCERT`, `DB_SSLCERT`,
-//! `DB_SSLKEY`, `DB_SSLCRL`, `DB_CHANNEL_BINDING` (then libpq's `PG*` names,
-//! then libpq's files under `~/.postgresql`), checks every file before
-//! anything connects, and builds the one rustls client configuration the
-//! process uses. [`Connector`] plugs it into the `tokio-postgres` client; its
+//! [`Settings::build`] takes what the settings gave ([`Given`], read by
+//! `config::tls`; this module reads no variable), adds libpq's files under
+//! `~/.postgresql`, checks every file before anything connects, and builds
+//! the one rustls client configuration the process uses. [`Connector`] plugs it into the `tokio-postgres` client; its
 //! stream answers SCRAM's channel binding (`tls-server-end-point`, RFC 5929)
 //! with the hash the server computes.
 //!
@@ -22,7 +21,7 @@ use std::sync::Arc;
 use rustls::pki_types::CertificateDer;
 use rustls::ClientConfig;
 
-use crate::env::{invalid, ConfigError, Lookup};
+use crate::env::{invalid, ConfigError};
 
 mod failure;
 mod files;
@@ -55,6 +54,11 @@ const MODES: [(&str, Mode); 6] = [
 ];
 
 impl Mode {
+    /// The mode libpq spells `name`.
+    pub(crate) fn named(name: &str) -> Option<Mode> {
+        MODES.iter().find(|(n, _)| *n == name).map(|(_, m)| *m)
+    }
+
     /// As libpq and Odoo's `--db_sslmode` spell it.
     pub fn as_str(self) -> &'static str {
         MODES
@@ -126,37 +130,45 @@ const SYSTEM_BUNDLES: [&str; 4] = [
 
 /// A setting's value and where it came from (a variable, or a file libpq
 /// would use by default), as errors name it.
-pub(super) type Source = (String, String);
+pub(crate) type Source = (String, String);
+
+/// What the settings give (`config::tls` reads them): the mode and channel
+/// binding checked, the files as named, where libpq would look for its own.
+#[derive(Debug, Clone)]
+pub(crate) struct Given {
+    pub mode: Mode,
+    /// Where the mode came from, for errors (`None`: libpq's default).
+    pub mode_set: Option<Source>,
+    /// `DB_SSLMODE` or `PGSSLMODE` chose the mode.
+    pub mode_from_env: bool,
+    pub channel_binding: ChannelBinding,
+    pub root_cert: Option<Source>,
+    pub crl: Option<Source>,
+    pub cert: Option<Source>,
+    pub key: Option<Source>,
+    /// The home directory holding libpq's `.postgresql`.
+    pub home: Option<PathBuf>,
+    /// `SSL_CERT_FILE`: the system's trust store, before the usual places.
+    pub ssl_cert_file: Option<PathBuf>,
+}
 
 /// Certificates, with what they were read from.
 pub(super) type Roots = (String, Vec<CertificateDer<'static>>);
 
-/// `var`, else `pg`, set and not empty.
-fn pick(env: Lookup, var: &str, pg: &str) -> Option<Source> {
-    [var, pg].into_iter().find_map(|name| {
-        env(name)
-            .filter(|v| !v.is_empty())
-            .map(|v| (name.to_string(), v))
-    })
-}
-
 impl Settings {
-    /// `DB_*`, then libpq's `PG*`, then (the mode only) `db_sslmode` of the
-    /// Odoo config file, then libpq's defaults. Every file is read and
-    /// checked here, so that a wrong one is a configuration error (exit 64)
-    /// before any connection.
-    pub(crate) fn from_env(env: Lookup, rc_sslmode: Option<&str>) -> Result<Settings, ConfigError> {
-        let root_set = pick(env, "DB_SSLROOTCERT", "PGSSLROOTCERT");
-        let system = root_set.as_ref().is_some_and(|(_, v)| v == "system");
-        let mode_set = pick(env, "DB_SSLMODE", "PGSSLMODE");
-        let mode_from_env = mode_set.is_some();
-        let mode_set = mode_set.or_else(|| {
-            rc_sslmode.map(|v| ("db_sslmode (Odoo config file)".to_string(), v.to_string()))
-        });
-        let mode = read_mode(mode_set.as_ref(), system)?;
-        let channel_binding = read_channel_binding(env, mode)?;
+    /// The settings `given` built: every file is read and checked here, so
+    /// that a wrong one is a configuration error (exit 64) before any
+    /// connection.
+    pub(crate) fn build(given: Given) -> Result<Settings, ConfigError> {
+        let Given {
+            mode,
+            mode_set,
+            mode_from_env,
+            channel_binding,
+            ..
+        } = given;
         // libpq's files under ~/.postgresql, when they exist (never read with `disable`).
-        let home = home_dir(env).filter(|_| mode != Mode::Disable);
+        let home = given.home.filter(|_| mode != Mode::Disable);
         let default = |name: &str| -> Option<Source> {
             let path = home.as_ref()?.join(".postgresql").join(name);
             let shown = path.display().to_string();
@@ -164,7 +176,14 @@ impl Settings {
         };
         let mut files = Files::default();
 
-        let roots = read_roots(env, root_set, mode, default("root.crt"), &mut files)?;
+        let system = system_bundle(given.ssl_cert_file);
+        let roots = read_roots(
+            given.root_cert,
+            system,
+            mode,
+            default("root.crt"),
+            &mut files,
+        )?;
         if roots.is_none() && matches!(mode, Mode::VerifyCa | Mode::VerifyFull) {
             let (var, value) = mode_set.unwrap_or_default();
             return Err(invalid(
@@ -173,15 +192,13 @@ impl Settings {
                 "a mode that does not verify the server, or a root certificate to verify it with: set DB_SSLROOTCERT to the CA file (or `system`), or put it at ~/.postgresql/root.crt",
             ));
         }
-        let crl_set = given(pick(env, "DB_SSLCRL", "PGSSLCRL"), &mut files.crl)
-            .or_else(|| default("root.crl"));
+        let crl_set = noted(given.crl, &mut files.crl).or_else(|| default("root.crl"));
         let crls = match &crl_set {
             Some((var, value)) => revocation_lists(var, Path::new(value))?,
             None => Vec::new(),
         };
-        let cert_set = given(pick(env, "DB_SSLCERT", "PGSSLCERT"), &mut files.cert)
-            .or_else(|| default("postgresql.crt"));
-        let key_set = given(pick(env, "DB_SSLKEY", "PGSSLKEY"), &mut files.key)
+        let cert_set = noted(given.cert, &mut files.cert).or_else(|| default("postgresql.crt"));
+        let key_set = noted(given.key, &mut files.key)
             .or_else(|| cert_set.as_ref().and_then(|_| default("postgresql.key")));
         let client_auth = read_client_auth(cert_set, key_set)?;
 
@@ -231,66 +248,14 @@ impl Settings {
 }
 
 /// A file setting from a variable, noted in `files` for the children.
-pub(super) fn given(set: Option<Source>, slot: &mut Option<String>) -> Option<Source> {
+pub(super) fn noted(set: Option<Source>, slot: &mut Option<String>) -> Option<Source> {
     *slot = set.as_ref().map(|(_, value)| value.clone());
     set
 }
 
-fn read_mode(set: Option<&Source>, system: bool) -> Result<Mode, ConfigError> {
-    match set {
-        Some((var, value)) => MODES
-            .iter()
-            .find(|(name, _)| name == value)
-            .map(|(_, m)| *m)
-            .ok_or_else(|| {
-                invalid(
-                    var,
-                    value,
-                    "one of disable, allow, prefer, require, verify-ca, verify-full (libpq's sslmode)",
-                )
-            }),
-        // libpq 16: the system's trust store makes verify-full the default.
-        None if system => Ok(Mode::VerifyFull),
-        None => Ok(Mode::Prefer),
-    }
-}
-
-fn read_channel_binding(env: Lookup, mode: Mode) -> Result<ChannelBinding, ConfigError> {
-    let Some((var, value)) = pick(env, "DB_CHANNEL_BINDING", "PGCHANNELBINDING") else {
-        return Ok(ChannelBinding::Prefer);
-    };
-    match value.as_str() {
-        "disable" => Ok(ChannelBinding::Disable),
-        "prefer" => Ok(ChannelBinding::Prefer),
-        "require" if mode == Mode::Disable => Err(invalid(
-            &var,
-            &value,
-            "not require with sslmode disable: channel binding needs TLS",
-        )),
-        "require" => Ok(ChannelBinding::Require),
-        _ => Err(invalid(
-            &var,
-            &value,
-            "one of disable, prefer, require (libpq's channel_binding)",
-        )),
-    }
-}
-
-/// `HOME`, else the user's home directory from the password database, as libpq.
-fn home_dir(env: Lookup) -> Option<PathBuf> {
-    match env("HOME") {
-        Some(h) if !h.is_empty() => Some(PathBuf::from(h)),
-        _ => nix::unistd::User::from_uid(nix::unistd::geteuid())
-            .ok()
-            .flatten()
-            .map(|u| u.dir),
-    }
-}
-
-pub(super) fn system_bundle(env: Lookup) -> Option<PathBuf> {
-    env("SSL_CERT_FILE")
-        .filter(|f| !f.is_empty())
-        .map(PathBuf::from)
+/// The system's trust store: `SSL_CERT_FILE`, else the first usual place found.
+fn system_bundle(ssl_cert_file: Option<PathBuf>) -> Option<PathBuf> {
+    ssl_cert_file
         .into_iter()
         .chain(SYSTEM_BUNDLES.iter().map(PathBuf::from))
         .find(|p| p.is_file())
