@@ -81,6 +81,16 @@ fn db_filter_and_db_names_narrow_the_choice() {
     // Odoo's %h and %d depend on a request: refused.
     let mut run = update_all(&pg).env("DB_FILTER", "^%d$").start();
     assert_eq!(run.wait_exit(LONG), 64, "{}", run.stderr());
+    // A filter that takes none: nothing to do, said; DB_NAME unused, said.
+    let mut run = update_all(&pg)
+        .env("DB_FILTER", "^nowhere$")
+        .env("DB_NAME", "shop_a")
+        .start();
+    assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
+    assert_eq!(updated(&pg), (vec![1, 1, 1], false));
+    let said = run.stderr();
+    assert!(said.contains("no database chosen"), "{said}");
+    assert!(said.contains("DB_NAME=shop_a is not used"), "{said}");
 }
 
 #[test]

@@ -257,6 +257,12 @@ impl Config {
                 odoo_rc.as_deref().map(|p| p.display().to_string()).unwrap_or_default()
             ));
         }
+        // Many databases: DB_NAME names none of them; said, never silent.
+        if let Some(name) = env("DB_NAME").filter(|n| list_db && !n.is_empty()) {
+            notes.push(format!(
+                "DB_NAME={name} is not used with LIST_DB=True: the databases are those Odoo would list, narrowed by DB_FILTER or DB_NAMES (DB_NAMES={name} for this one alone)"
+            ));
+        }
         if db.user == "postgres" && entry == Entry::Main {
             return Err(invalid(
                 "DB_USER",

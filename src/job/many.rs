@@ -134,11 +134,14 @@ pub(super) fn each(
         Choice::Filter(pattern, _) => format!("DB_FILTER {pattern}"),
         Choice::Names(_) => "DB_NAMES".to_string(),
     };
-    log::info!(
-        "LIST_DB: {} database(s) chosen ({what}): {}",
-        chosen.len(),
-        chosen.join(", ")
-    );
+    match chosen.is_empty() {
+        true => log::warn!("LIST_DB: no database chosen ({what}): nothing to do"),
+        false => log::info!(
+            "LIST_DB: {} database(s) chosen ({what}): {}",
+            chosen.len(),
+            chosen.join(", ")
+        ),
+    }
     let started = Instant::now();
     let mut failed: Vec<(String, String)> = Vec::new();
     let mut queue: VecDeque<Ctx> = chosen
