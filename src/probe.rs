@@ -96,11 +96,16 @@ fn ready(record: &Record, now: f64, timeout: Duration) -> Result<String, String>
     if record.phase != Phase::Running || record.child_pid.is_none() {
         return Err(format!("not ready: {}", phase_line(record, now)));
     }
-    match endpoint(record)? {
+    let said = match endpoint(record)? {
         None => Ok("ready: Odoo runs and serves no HTTP (--no-http): nothing to ask".into()),
         Some(at) => http::ask(&at, timeout)
             .map(|what| format!("ready: {what} answered at {at}"))
             .map_err(|why| format!("not ready: {why}")),
+    };
+    // Many databases: which are served, said in bounded size.
+    match record.databases_line() {
+        Some(line) => said.map(|s| format!("{s}; databases: {line}")),
+        None => said,
     }
 }
 

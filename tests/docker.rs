@@ -436,6 +436,7 @@ fn the_documented_compose_commands_run_as_far_as_the_engine_allows() {
     for files in [
         &["-f", "docker-compose.yml"][..],
         &["-f", "docker-compose.yml", "-f", "docker-compose.dev.yml"][..],
+        &["-f", "docker-compose.yml", "-f", "docker-compose.many.yml"][..],
     ] {
         let out = compose(&dir, &project, &[files, &["config", "-q"]].concat());
         assert!(

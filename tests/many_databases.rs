@@ -25,17 +25,21 @@ fn server() -> Pg {
     pg
 }
 
-/// `UpdateOnly` of everything over the databases `LIST_DB` chooses.
-fn update_all<'a>(pg: &Pg) -> Setup<'a> {
-    let mut s = Setup::main_job("UpdateOnly")
+/// `mode` over the databases `LIST_DB` chooses.
+fn over_all<'a>(pg: &Pg, mode: &str) -> Setup<'a> {
+    let mut s = Setup::main_job(mode)
         .env("LIST_DB", "True")
-        .env("UPDATE", "all")
         .env("DB_USER", USER)
         .env("DB_PASSWORD", PASSWORD);
     for (k, v) in pg.host_env() {
         s = s.env(k, v);
     }
     s
+}
+
+/// `UpdateOnly` of everything over the databases `LIST_DB` chooses.
+fn update_all<'a>(pg: &Pg) -> Setup<'a> {
+    over_all(pg, "UpdateOnly").env("UPDATE", "all")
 }
 
 /// How many updates each of `ODOOS` got (its own `Updating` rows that
@@ -213,4 +217,100 @@ fn a_pod_killed_mid_database_is_reset_and_another_pod_finishes_it() {
         ["Updating", "Reset", "Updating", "Ready"],
         "{held}: {states:?}"
     );
+}
+
+/// `RunOnly` over every database `LIST_DB` chooses.
+fn serve_all<'a>(pg: &Pg) -> Setup<'a> {
+    over_all(pg, "RunOnly").env("TIMEOUT", "600")
+}
+
+/// `odoo-init status --json` of `run`; None before its first record.
+fn status_json(run: &Run) -> Option<String> {
+    let out = std::process::Command::new(odoo_init())
+        .args(["status", "--json", "--pid", &run.pid.to_string()])
+        .env("ODOO_INIT_RUNTIME_DIR", &run.runtime_dir)
+        .output()
+        .unwrap();
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The run phase's arguments, once Odoo runs.
+fn served_argv(run: &Run) -> String {
+    wait_until(LONG, "Odoo's run phase", || {
+        run.starts()
+            .into_iter()
+            .find(Start::is_run_phase)
+            .map(|s| s.argv)
+    })
+}
+
+/// Waits until `run` waits at a gate for something that `what` names.
+fn waits_for(run: &Run, what: &str) -> String {
+    wait_until(LONG, &format!("RunOnly to wait for {what}"), || {
+        let s = status_json(run)?;
+        (s.contains("\"waiting_for\":{") && s.contains(what)).then_some(s)
+    })
+}
+
+#[test]
+fn run_only_serves_once_each_gate_lets_it_and_leaves_a_failed_database_out() {
+    let pg = server();
+    let mut failing = update_all(&pg)
+        .env("STANDIN_UPDATE_FAIL_DB", "shop_b")
+        .start();
+    assert_eq!(failing.wait_exit(LONG), 65, "{}", failing.stderr());
+    // Another pod updates shop_c and is still at it (its lease: 5 s).
+    let mut owner = update_all(&pg)
+        .env("DB_NAMES", "shop_c")
+        .env("STATE_LEASE", "5")
+        .env("STANDIN_UPDATE_HANG", "1")
+        .start();
+    owner.wait_events("the update of shop_c under way", |ev| {
+        ev.iter().any(|e| e.contains("update hanging"))
+    });
+
+    // No Odoo while shop_c's owner is live, whatever the other databases.
+    // Its own dbfilter routes by host name (`%d`).
+    let mut serve = serve_all(&pg);
+    serve
+        .args
+        .extend(["--".into(), "--db-filter".into(), "^%d$".into()]);
+    let mut serving = serve.start();
+    let waiting = waits_for(&serving, "'Updating'");
+    assert!(!in_run_phase(&serving), "{waiting}");
+    // Its owner is stopped mid-update (the state stays 'Updating', silent):
+    // reset after the lease, shop_c is served; shop_b, failed, is left out.
+    owner.signal(libc::SIGTERM);
+    owner.wait_exit(LONG);
+    let argv = served_argv(&serving);
+    assert_eq!(pg.states("shop_c").unwrap().last().unwrap(), "Reset");
+    // Within the served ones, its own filter goes on routing.
+    assert!(
+        argv.ends_with("--db-filter ^%d$ --db-filter=^(?=(?:shop_a|shop_c)$)(?:^%d$)"),
+        "{argv}"
+    );
+    assert!(!argv.contains(" -d "), "{argv}");
+    let status = wait_until(LONG, "the databases in the status record", || {
+        status_json(&serving).filter(|s| s.contains("\"databases\":{"))
+    });
+    assert!(
+        status.contains(r#""databases":{"left_out":["shop_b"],"left_out_more":0,"served":2}"#),
+        "{status}"
+    );
+    serving.signal(libc::SIGTERM);
+    serving.wait_exit(LONG);
+
+    // ON_FAILED_DATABASE=wait: the failed database is waited for, until a
+    // person mends it; then everything is served, without a filter.
+    let mut waiting = serve_all(&pg).env("ON_FAILED_DATABASE", "wait").start();
+    let said = waits_for(&waiting, "failed with status");
+    assert!(!in_run_phase(&waiting), "{said}");
+    let mut mend = pg.job("ForceReadyState").env("DB_NAME", "shop_b").start();
+    assert_eq!(mend.wait_exit(LONG), 0, "{}", mend.stderr());
+    let argv = served_argv(&waiting);
+    assert!(!argv.contains("--db-filter"), "{argv}");
+    waiting.signal(libc::SIGTERM);
+    waiting.wait_exit(LONG);
 }

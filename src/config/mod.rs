@@ -86,6 +86,10 @@ pub(crate) struct Config {
     pub(crate) restore: Restore,
     /// `LIST_DB=True`: `DB_FILTER`, `DB_NAMES`.
     pub(crate) databases: Choice,
+    /// `LIST_DB=True`, `RunOnly`: `ON_FAILED_DATABASE=leave-out` (or `wait`).
+    pub(crate) leave_out_failed: bool,
+    /// `dbfilter` of the Odoo config file, kept when databases are left out.
+    pub(crate) rc_dbfilter: Option<String>,
     /// What to say at start about settings whose sources disagree.
     pub(crate) notes: Vec<String>,
 }
@@ -373,6 +377,10 @@ impl Config {
             backup: values::backup(env)?,
             restore: values::restore(env, mode, entry == Entry::Restores)?,
             databases: values::choice(env)?,
+            leave_out_failed: values::leave_out_failed(env)?,
+            rc_dbfilter: rc::value(&rc, "dbfilter")
+                .filter(|f| !f.is_empty())
+                .cloned(),
             notes,
         })
     }

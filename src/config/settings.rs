@@ -61,6 +61,11 @@ pub const SETTINGS: &[Setting] = &[
         "LIST_DB=True: the databases to work on, by name, comma-separated",
     ),
     row(
+        &["ON_FAILED_DATABASE"],
+        "ON_FAILED_DATABASE",
+        "LIST_DB=True, RunOnly: a database whose update failed: leave-out (of Odoo's dbfilter) or wait (leave-out)",
+    ),
+    row(
         &["TIMEOUT"],
         "TIMEOUT",
         "seconds a busy state without heartbeat may last before Reset (1800)",

@@ -233,3 +233,18 @@ pub(super) fn choice(env: Lookup) -> Result<Choice, ConfigError> {
         (None, None) => Ok(Choice::All),
     }
 }
+
+/// `ON_FAILED_DATABASE` (`LIST_DB=True`, `RunOnly`): true (`leave-out`, the
+/// default) leaves a database whose update failed out of Odoo's dbfilter
+/// for the run; false (`wait`) waits at its gate as one database's pods do.
+pub(super) fn leave_out_failed(env: Lookup) -> Result<bool, ConfigError> {
+    match env("ON_FAILED_DATABASE").as_deref().map(str::trim) {
+        None | Some("") | Some("leave-out") => Ok(true),
+        Some("wait") => Ok(false),
+        Some(other) => Err(invalid(
+            "ON_FAILED_DATABASE",
+            other,
+            "leave-out (serve the others without it) or wait (serve nothing until a person mends it)",
+        )),
+    }
+}

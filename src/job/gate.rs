@@ -28,9 +28,14 @@ const POLL: Duration = Duration::from_secs(1);
 const WAIT_LOG_EVERY: Duration = Duration::from_secs(30);
 
 /// What the gate is asked to do once it is open.
+#[derive(Clone, Copy)]
 pub(super) enum Ask<'a> {
     /// Only look (the run phase): no lock, nothing written.
     Look,
+    /// Only look, but a step that failed and waits for a person ends the
+    /// wait at once (`StepFailed`): a database served among many is then
+    /// left out (`ON_FAILED_DATABASE=leave-out`).
+    LookUnlessFailed,
     /// Claim `busy`. `create`: the table may be created here.
     Claim { busy: State, create: bool },
     /// `UPDATE=changed`: claim `Updating` only if an installed module (of
@@ -125,6 +130,12 @@ impl Ctx {
                 Ok(Look::NoTable) => Some("state table"),
                 Ok(Look::NoDatabase) => Some("database"),
                 Ok(Look::Busy(latest)) => {
+                    if let (Ask::LookUnlessFailed, Some(status)) = (&ask, latest.failed) {
+                        return Err(Failure::StepFailed(format!(
+                            "its step ('{}', row {}) failed with status {status} and waits for a person (MODE=ForceUpdateOnly or ForceReadyState on it)",
+                            latest.state, latest.id
+                        )));
+                    }
                     let watched = watch.see(&latest);
                     match verdict::judge(&latest, watched, self.cfg.timeout, self.cfg.lease) {
                         Verdict::Proceed => return Ok(None),
@@ -260,7 +271,7 @@ fn one_look(
     pause: &Pause,
 ) -> Result<Look, tokio_postgres::Error> {
     let (busy, create) = match ask {
-        Ask::Look => return peek(client, store, force),
+        Ask::Look | Ask::LookUnlessFailed => return peek(client, store, force),
         Ask::Claim { busy, create } => (*busy, *create),
         Ask::Update { .. } => (State::Updating, force),
     };

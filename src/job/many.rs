@@ -21,10 +21,12 @@ use crate::db::verdict;
 use crate::exit::Failure;
 use crate::odoo::addons::Addons;
 use crate::odoo::prehashed::Prehashed;
+use crate::pid1::launch::Pause;
 use crate::plan::{Plan, Step};
 
-/// The chosen databases, by name, in order: `DB_NAMES`' order, else by name.
-fn choose(prepared: &mut Prepared) -> Result<Vec<String>, Failure> {
+/// The chosen databases, by name, in order (`DB_NAMES`' order, else by
+/// name), said in the log.
+pub(super) fn choose(prepared: &mut Prepared) -> Result<Vec<String>, Failure> {
     let cfg = prepared.cfg.clone();
     let meanwhile = prepared.sup.meanwhile();
     let pause = &mut prepared.sup.pause();
@@ -66,11 +68,24 @@ fn choose(prepared: &mut Prepared) -> Result<Vec<String>, Failure> {
             false => log::info!("LIST_DB: {db} holds no Odoo (ir_module_module): left alone"),
         }
     }
+    let what = match &cfg.databases {
+        Choice::All => "every database it lists".to_string(),
+        Choice::Filter(pattern, _) => format!("DB_FILTER {pattern}"),
+        Choice::Names(_) => "DB_NAMES".to_string(),
+    };
+    match chosen.is_empty() {
+        true => log::warn!("LIST_DB: no database chosen ({what}): nothing to do"),
+        false => log::info!(
+            "LIST_DB: {} database(s) chosen ({what}): {}",
+            chosen.len(),
+            chosen.join(", ")
+        ),
+    }
     Ok(chosen)
 }
 
 /// The configuration for one database of many.
-fn for_database(cfg: &Config, db: &str) -> Config {
+pub(super) fn for_database(cfg: &Config, db: &str) -> Config {
     let mut one = cfg.clone();
     one.db.name = Some(db.to_string());
     one.odoo.database = Some(db.to_string());
@@ -89,9 +104,9 @@ enum Turn {
 }
 
 /// One look (no lock) at `ctx`'s database: whose turn it is.
-fn turn(ctx: &mut Ctx, sup: &mut crate::pid1::supervisor::Supervisor) -> Result<Turn, Failure> {
+fn turn(ctx: &mut Ctx, pause: &mut Pause) -> Result<Turn, Failure> {
     let wait = ctx.cfg.db_wait_timeout;
-    let client = connected(&mut ctx.session, wait, &mut sup.pause()).map_err(unavailable)?;
+    let client = connected(&mut ctx.session, wait, pause).map_err(unavailable)?;
     let seen = ctx
         .store
         .peek(client)
@@ -129,19 +144,6 @@ pub(super) fn each(
         Ok(chosen) => chosen,
         Err(failure) => return end(&mut prepared.sup, failure),
     };
-    let what = match &prepared.cfg.databases {
-        Choice::All => "every database it lists".to_string(),
-        Choice::Filter(pattern, _) => format!("DB_FILTER {pattern}"),
-        Choice::Names(_) => "DB_NAMES".to_string(),
-    };
-    match chosen.is_empty() {
-        true => log::warn!("LIST_DB: no database chosen ({what}): nothing to do"),
-        false => log::info!(
-            "LIST_DB: {} database(s) chosen ({what}): {}",
-            chosen.len(),
-            chosen.join(", ")
-        ),
-    }
     let started = Instant::now();
     let mut failed: Vec<(String, String)> = Vec::new();
     let mut queue: VecDeque<Ctx> = chosen
@@ -167,7 +169,7 @@ pub(super) fn each(
         let db = ctx.cfg.db.name().to_string();
         let patient = all_held.is_some_and(|t| t.elapsed() >= HELD_PATIENCE);
         let turn = match plan.gate {
-            crate::plan::Gate::Respect if !patient => turn(&mut ctx, sup),
+            crate::plan::Gate::Respect if !patient => turn(&mut ctx, &mut sup.pause()),
             _ => Ok(Turn::Go),
         };
         match turn {

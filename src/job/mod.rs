@@ -10,7 +10,8 @@
 //! - [`update_step`]: the update step, claimed, with what `MODULES` lacks;
 //! - [`provision`]: `Init`'s role and database, and an install's database;
 //! - [`launcher`]: the run phase's gate before every start of Odoo;
-//! - [`many`]: `LIST_DB=True`: each chosen database's steps in turn.
+//! - [`many`]: `LIST_DB=True`: each chosen database's steps in turn;
+//!   [`serve_many`]: Odoo serving them once each one's gate lets it.
 
 mod admin;
 mod backup;
@@ -23,6 +24,7 @@ mod prepared;
 mod provision;
 mod restore;
 mod rollback;
+mod serve_many;
 mod steps;
 mod update;
 mod update_step;
@@ -117,6 +119,10 @@ fn run(prepared: &mut Prepared, plan: Plan, extra: Vec<OsString>) -> i32 {
     // Many databases: each chosen one's steps in turn (no run phase).
     if cfg.list_db && plan.steps.iter().any(|s| *s != Step::Run) {
         return many::each(prepared, &plan, &extra, addons, prehashed);
+    }
+    // Many databases served: each one's gate before every start of Odoo.
+    if cfg.list_db {
+        return serve_many::serve(prepared, &plan, extra);
     }
     let mut ctx = Ctx::new(prepared, cfg, plan.gate, extra, addons, prehashed);
     let sup = &mut prepared.sup;

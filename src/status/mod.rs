@@ -174,6 +174,18 @@ impl Status {
         self.save();
     }
 
+    /// The databases a run over many serves now, and those left out (the
+    /// first [`record::LEFT_OUT_SHOWN`] named).
+    pub fn databases(&mut self, served: usize, left_out: &[String]) {
+        let shown = left_out.len().min(record::LEFT_OUT_SHOWN);
+        self.record.databases = Some(record::Databases {
+            served,
+            left_out: left_out[..shown].to_vec(),
+            left_out_more: left_out.len() - shown,
+        });
+        self.save();
+    }
+
     /// A restart in place began; its stop sequence or backoff ends `within`.
     pub fn restarting(&mut self, within: Duration) {
         self.record.restarts += 1;
@@ -203,4 +215,27 @@ pub fn read(dir: &RuntimeDir, pid: i32) -> Result<(Instance, Record), RuntimeErr
     let record = Record::parse(&text)
         .map_err(|why| RuntimeError(format!("its status record is refused: {why}")))?;
     Ok((instance, record))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_left_out_databases_are_named_up_to_a_bound() {
+        let mut status = Status::detached();
+        let left_out: Vec<String> = (0..30).map(|i| format!("db_{i}")).collect();
+        status.databases(170, &left_out);
+        let d = status.record.databases.clone().unwrap_or_default();
+        assert_eq!(
+            (d.served, d.left_out.len(), d.left_out_more),
+            (170, record::LEFT_OUT_SHOWN, 30 - record::LEFT_OUT_SHOWN)
+        );
+        let line = status.record.databases_line().unwrap_or_default();
+        assert!(
+            line.starts_with("170 served; left out: db_0, db_1"),
+            "{line}"
+        );
+        assert!(line.ends_with("(+10 more)"), "{line}");
+    }
 }

@@ -49,7 +49,22 @@ pub struct Record {
     pub owns: Option<String>,
     /// When the child first reached `running`.
     pub first_running: Option<f64>,
+    /// `LIST_DB=True`, `RunOnly`: the databases served and left out.
+    pub databases: Option<Databases>,
 }
+
+/// The databases a run over many serves: how many, and those left out
+/// (the first [`LEFT_OUT_SHOWN`] by name, the rest counted).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Databases {
+    pub served: usize,
+    pub left_out: Vec<String>,
+    pub left_out_more: usize,
+}
+
+/// How many left-out databases a record names: its size stays bounded
+/// however many databases a server holds.
+pub const LEFT_OUT_SHOWN: usize = 20;
 
 pub fn now() -> f64 {
     SystemTime::now()
@@ -74,6 +89,7 @@ impl Record {
             waiting_for: None,
             owns: None,
             first_running: None,
+            databases: None,
         }
     }
 
@@ -125,6 +141,13 @@ impl Record {
         }
         if let Some(t) = self.first_running {
             line("first_running", &t.to_string());
+        }
+        if let Some(d) = &self.databases {
+            line("databases_served", &d.served.to_string());
+            for name in &d.left_out {
+                line("database_left_out", name);
+            }
+            line("databases_left_out_more", &d.left_out_more.to_string());
         }
         out.push_str("end\n");
         out
@@ -178,6 +201,20 @@ impl Record {
                 "waiting_since" => waiting_since = Some(float(&value).ok_or_else(bad)?),
                 "owns" => rec.owns = Some(value),
                 "first_running" => rec.first_running = Some(float(&value).ok_or_else(bad)?),
+                "databases_served" => {
+                    rec.databases.get_or_insert_with(Databases::default).served =
+                        value.parse().map_err(|_| bad())?
+                }
+                "database_left_out" => rec
+                    .databases
+                    .get_or_insert_with(Databases::default)
+                    .left_out
+                    .push(value),
+                "databases_left_out_more" => {
+                    rec.databases
+                        .get_or_insert_with(Databases::default)
+                        .left_out_more = value.parse().map_err(|_| bad())?
+                }
                 // A newer odoo-init may know more: not an error.
                 _ => {}
             }
@@ -242,6 +279,11 @@ mod tests {
         rec.restarts = 2;
         rec.owns = Some("Updating, row 3".into());
         rec.first_running = Some(9.0);
+        rec.databases = Some(Databases {
+            served: 198,
+            left_out: vec!["shop_b".into(), "shop c".into()],
+            left_out_more: 3,
+        });
         let text = rec.to_text();
         assert_eq!(Record::parse(&text), Ok(rec));
         let torn = &text[..text.len() - 4];

@@ -23,6 +23,19 @@ fn human(seconds: f64) -> String {
 }
 
 impl Record {
+    /// `3 served; left out: a, b (+4 more)`, for a run over many databases.
+    pub fn databases_line(&self) -> Option<String> {
+        let d = self.databases.as_ref()?;
+        let mut line = format!("{} served", d.served);
+        if !d.left_out.is_empty() {
+            let _ = write!(line, "; left out: {}", d.left_out.join(", "));
+        }
+        if d.left_out_more > 0 {
+            let _ = write!(line, " (+{} more)", d.left_out_more);
+        }
+        Some(line)
+    }
+
     /// The readable block `odoo-init status` prints, ages as of `now`.
     pub fn describe(&self, now: f64) -> String {
         let mut out = String::new();
@@ -83,6 +96,9 @@ impl Record {
             );
         }
         let _ = writeln!(out, "restarts   {}", self.restarts);
+        if let Some(line) = self.databases_line() {
+            let _ = writeln!(out, "databases  {line}");
+        }
         out
     }
 
@@ -121,6 +137,11 @@ impl Record {
             "waiting_for": waiting,
             "owns": self.owns,
             "first_running_age_seconds": self.first_running.map(|t| age(now, t)),
+            "databases": self.databases.as_ref().map(|d| json!({
+                "served": d.served,
+                "left_out": d.left_out,
+                "left_out_more": d.left_out_more,
+            })),
         });
         format!("{record}\n")
     }
