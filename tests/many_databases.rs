@@ -314,3 +314,74 @@ fn run_only_serves_once_each_gate_lets_it_and_leaves_a_failed_database_out() {
     waiting.signal(libc::SIGTERM);
     waiting.wait_exit(LONG);
 }
+
+#[test]
+fn state_all_shows_each_chosen_database_and_commands_take_one_by_name() {
+    let pg = server();
+    let mut failing = update_all(&pg)
+        .env("STANDIN_UPDATE_FAIL_DB", "shop_b")
+        .start();
+    assert_eq!(failing.wait_exit(LONG), 65, "{}", failing.stderr());
+    let scratch = Scratch::new("many-tools");
+    let backups = scratch.join("backups");
+    std::fs::create_dir_all(&backups).unwrap();
+    // A pod's environment: LIST_DB, no DB_NAME.
+    let tool = |args: &[&str]| {
+        std::process::Command::new(odoo_init())
+            .args(args)
+            .env("LIST_DB", "True")
+            .env("DB_USER", USER)
+            .env("DB_PASSWORD", PASSWORD)
+            .env("DB_HOST", "127.0.0.1")
+            .env("DB_PORT", pg.port.to_string())
+            .env("BACKUP_DIR", &backups)
+            .env("PATH", pg.path_with_tools())
+            .env("HOME", scratch.join("home"))
+            .env("ODOO_INIT_RUNTIME_DIR", scratch.join("rt"))
+            .env_remove("MODE")
+            .env_remove("DB_NAME")
+            .output()
+            .unwrap()
+    };
+    let out = tool(&["state", "--all"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let states: Vec<(String, String)> = text
+        .lines()
+        .skip(2)
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            (cells.len() == 4).then(|| (cells[0].to_string(), cells[2].to_string()))
+        })
+        .collect();
+    let expected: Vec<(String, String)> = [
+        ("shop_a", "Ready"),
+        ("shop_b", "Updating"),
+        ("shop_c", "Ready"),
+    ]
+    .iter()
+    .map(|(d, s)| (d.to_string(), s.to_string()))
+    .collect();
+    assert_eq!(states, expected, "{text}");
+
+    // One database of them, by name.
+    let out = tool(&["state", "--database", "shop_b", "--limit", "1"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("Updating"), "{text}");
+    let out = tool(&["backup", "--database", "shop_a"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let made: Vec<_> = std::fs::read_dir(backups.join("shop_a")).unwrap().collect();
+    assert_eq!(made.len(), 1, "one backup of shop_a");
+    // None named: refused, saying how to name one.
+    let out = tool(&["state"]);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--database NAME"));
+}

@@ -41,6 +41,9 @@ USAGE:
     odoo-init rollback                          the backup of the latest failed update restored in place
                                                 of the database (the failed one kept as DB_failed_TIME),
                                                 Force Ready; refused while a step runs
+                                                (state, adopt, backup, rollback: --database NAME for
+                                                 that database instead of DB_NAME, one of LIST_DB's)
+    odoo-init state --all                       LIST_DB=True: each chosen database and its latest state
     odoo-init write-checksums FILE [--langs CODES]
                                                 at image build: the module checksums of the addons
                                                 path, for ADDONS_CHECKSUMS_FILE (pods read, not hash)
@@ -117,28 +120,40 @@ fn command(args: Vec<OsString>) -> Result<i32, Failure> {
         "state" => state(rest)?,
         "adopt" => {
             let spec = Spec {
-                valued: &[],
+                valued: &["--database"],
                 flags: &["--force"],
                 words: 0,
                 dashes: false,
             };
-            let force = options("adopt", rest, &spec)?.has("--force");
-            prepared(Entry::Tool, |p| adopt::adopt(p, force))
+            let parsed = options("adopt", rest, &spec)?;
+            let force = parsed.has("--force");
+            prepared(Entry::Tool, database(&parsed)?, |p| adopt::adopt(p, force))
         }
-        "write-checksums" => prepared(Entry::Build, |p| checksums::write(p, rest)),
+        "write-checksums" => prepared(Entry::Build, None, |p| checksums::write(p, rest)),
         "backup" => {
             let spec = Spec {
-                valued: &[],
+                valued: &["--database"],
                 flags: &["--zip"],
                 words: 0,
                 dashes: false,
             };
-            let zip = options("backup", rest, &spec)?.has("--zip");
-            prepared(Entry::Tool, |p| crate::job::backup_now(p, zip))
+            let parsed = options("backup", rest, &spec)?;
+            let zip = parsed.has("--zip");
+            prepared(Entry::Tool, database(&parsed)?, |p| {
+                crate::job::backup_now(p, zip)
+            })
         }
         "rollback" => {
-            options("rollback", rest, &Spec::default())?;
-            prepared(Entry::Restores, crate::job::rollback_now)
+            let spec = Spec {
+                valued: &["--database"],
+                ..Spec::default()
+            };
+            let parsed = options("rollback", rest, &spec)?;
+            prepared(
+                Entry::Restores,
+                database(&parsed)?,
+                crate::job::rollback_now,
+            )
         }
         "status" => status(rest)?,
         "probe" => probe(rest)?,
@@ -208,10 +223,19 @@ fn with_pid(parsed: Parsed) -> Result<(Parsed, i32), Failure> {
     Ok((parsed, pid))
 }
 
+/// `--database NAME`: the database a command works on instead of
+/// `DB_NAME` (one of a `LIST_DB` server's); checked as `DB_NAME` is.
+fn database(parsed: &Parsed) -> Result<Option<&str>, Failure> {
+    match parsed.value("--database") {
+        Some("") => Err(usage("--database needs a database name")),
+        other => Ok(other),
+    }
+}
+
 fn state(args: &[OsString]) -> Result<i32, Failure> {
     let spec = Spec {
-        valued: &["--limit"],
-        flags: &["--changed"],
+        valued: &["--limit", "--database"],
+        flags: &["--changed", "--all"],
         words: 0,
         dashes: false,
     };
@@ -223,6 +247,12 @@ fn state(args: &[OsString]) -> Result<i32, Failure> {
             _ => return Err(usage("--limit needs a positive number")),
         },
     };
+    if parsed.has("--all") {
+        if limit.is_some() || parsed.has("--changed") || parsed.value("--database").is_some() {
+            return Err(usage("state --all takes no other option"));
+        }
+        return Ok(prepared(Entry::Listing, None, state::every_database));
+    }
     if parsed.has("--changed") {
         if limit.is_some() {
             return Err(usage("state takes --limit N or --changed, not both"));
@@ -230,7 +260,7 @@ fn state(args: &[OsString]) -> Result<i32, Failure> {
         // Like `git diff --exit-code`: 1 when something changed, so that a
         // CI job can gate on it.
         let mut changed = false;
-        let code = prepared(Entry::Tool, |p| {
+        let code = prepared(Entry::Tool, database(&parsed)?, |p| {
             let text = state::changed_modules(p)?;
             changed = !text.is_empty();
             Ok(text)
@@ -240,13 +270,20 @@ fn state(args: &[OsString]) -> Result<i32, Failure> {
             code => code,
         });
     }
-    Ok(prepared(Entry::Tool, |p| state::history(p, limit)))
+    Ok(prepared(Entry::Tool, database(&parsed)?, |p| {
+        state::history(p, limit)
+    }))
 }
 
 /// Runs a command of odoo-init's own in the one prepared context
-/// ([`Prepared`]): its text printed, or its failure said; the exit code.
-fn prepared(entry: Entry, command: impl FnOnce(&mut Prepared) -> Result<String, Failure>) -> i32 {
-    let mut prepared = match Prepared::new(entry) {
+/// ([`Prepared`], on `database` when given): its text printed, or its
+/// failure said; the exit code.
+fn prepared(
+    entry: Entry,
+    database: Option<&str>,
+    command: impl FnOnce(&mut Prepared) -> Result<String, Failure>,
+) -> i32 {
+    let mut prepared = match Prepared::on(entry, database) {
         Ok(p) => p,
         Err(code) => return code,
     };

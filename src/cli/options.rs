@@ -100,24 +100,29 @@ pub(super) fn help(command: &str) -> Option<&'static str> {
         }
         "state" => {
             "USAGE:
-    odoo-init state [--limit N]
+    odoo-init state [--limit N] [--database NAME]
         Print the state history (curq_state_history), newest last.
-    odoo-init state --changed
+    odoo-init state --changed [--database NAME]
         The installed modules whose files changed since the stored checksums,
         one a line (what UPDATE=changed updates). Writes nothing. Exit 0 when
         none changed, 1 when some did.
+    --database NAME: that database instead of DB_NAME (one of a LIST_DB server).
+    odoo-init state --all
+        With LIST_DB=True: each database it chooses (DB_FILTER, DB_NAMES) and
+        its latest state, one a line.
 "
         }
         "adopt" => {
             "USAGE:
-    odoo-init adopt [--force]
+    odoo-init adopt [--force] [--database NAME]
         Take the existing Odoo database the environment names (DB_NAME ...)
         under the gate: the state table made, Force Ready written, and this
         image's module checksums recorded as current (for a database that ran
         this image's code: the next UpdateAndRun updates only what changed).
         A database adopted already (its state table has rows) is refused:
         its stored checksums say what is still to update. --force records
-        this image's checksums over them.
+        this image's checksums over them. --database NAME: that database
+        instead of DB_NAME.
 "
         }
         "write-checksums" => {
@@ -134,13 +139,14 @@ pub(super) fn help(command: &str) -> Option<&'static str> {
         }
         "rollback" => {
             "USAGE:
-    odoo-init rollback
+    odoo-init rollback [--database NAME]
         Undo the latest failed update (its state row names the backup made
         before it, BACKUP_DIR): the backup is restored as DB_rollback, then,
         as DB_ADMIN_USER, DB_NAME is renamed DB_failed_TIME (kept) and the
         restored one DB_NAME in one transaction; the files likewise. Writes
         Force Ready, naming the failed image: its update is not retried by
         itself. Refused while a step runs, or when a later step ran.
+        --database NAME: that database instead of DB_NAME.
 "
         }
         "status" => {

@@ -15,7 +15,10 @@ use crate::odoo::checksums;
 /// One connection to the prepared context's database (one attempt: a
 /// command a person typed says at once what is wrong).
 pub(super) fn connection(prepared: &Prepared) -> Result<Client, Failure> {
-    let target = prepared.target();
+    connect(&prepared.target())
+}
+
+fn connect(target: &conn::Target) -> Result<Client, Failure> {
     target
         .connect_once(std::time::Instant::now() + conn::CONNECT_TIMEOUT)
         .map_err(|e| match e {
@@ -75,6 +78,34 @@ pub(super) fn history(prepared: &mut Prepared, limit: Option<i64>) -> Result<Str
             conn::message(&e)
         ))),
     }
+}
+
+/// `odoo-init state --all`: each database `LIST_DB` chooses with its
+/// latest row, one a line, as `psql` prints a table.
+pub(super) fn every_database(prepared: &mut Prepared) -> Result<String, Failure> {
+    let mut table = History {
+        columns: vec!["database", "id", "state", "write_date"],
+        rows: Vec::new(),
+    };
+    for (db, target) in crate::job::chosen_databases(prepared)? {
+        let mut client = connect(&target)?;
+        let latest = history::read(&mut client, Some(1))
+            .map_err(|e| Failure::Db(format!("reading {db}: {}", conn::message(&e))))?;
+        let cell = |h: &History, name: &str| {
+            let at = h.columns.iter().position(|c| *c == name);
+            at.and_then(|i| h.rows.last().and_then(|r| r.get(i)).cloned())
+        };
+        let row = match latest {
+            Some(h) if !h.rows.is_empty() => ["id", "state", "write_date"]
+                .iter()
+                .map(|c| cell(&h, c).unwrap_or_default())
+                .collect(),
+            Some(_) => vec![String::new(), "(no row)".into(), String::new()],
+            None => vec![String::new(), "(no state table)".into(), String::new()],
+        };
+        table.rows.push([vec![db], row].concat());
+    }
+    Ok(format_history(&table))
 }
 
 /// Columns shown right-aligned, as `psql` shows numbers.

@@ -200,7 +200,7 @@ pub(crate) fn database(
             return Err(invalid(
                 "DB_NAME",
                 "",
-                "a database name: the state table lives in one database (or set PGDATABASE, or db_name in the Odoo config)",
+                "a database name: the state table lives in one database (or set PGDATABASE, or db_name in the Odoo config; odoo-init's own commands take --database NAME)",
             ))
         }
         None => {}

@@ -178,12 +178,15 @@ pub(crate) enum Entry {
     Build,
     /// `rollback`: as [`Entry::Tool`], with the tools of a restore.
     Restores,
+    /// `state --all`: as [`Entry::Tool`], over the databases `LIST_DB`
+    /// chooses, none named.
+    Listing,
 }
 
 impl Entry {
     /// Whether one database must be named (`LIST_DB` aside).
     fn needs_database(self) -> bool {
-        self != Entry::Build
+        !matches!(self, Entry::Build | Entry::Listing)
     }
 }
 
@@ -207,7 +210,7 @@ impl Config {
         let list_db = match env("LIST_DB") {
             None => false,
             Some(v) => boolean("LIST_DB", &v)?,
-        } && entry == Entry::Main;
+        } && matches!(entry, Entry::Main | Entry::Listing);
         if list_db && !mode.allows_list_db() {
             return Err(invalid(
                 "LIST_DB",
@@ -289,9 +292,10 @@ impl Config {
         let found = env::find_executable(&odoo_bin_value, env("PATH").as_deref());
         let odoo_bin = match (found, entry) {
             (Ok(path), _) => path,
-            (Err(_), Entry::Tool | Entry::Build | Entry::OneOff | Entry::Restores) => {
-                PathBuf::from(&odoo_bin_value)
-            }
+            (
+                Err(_),
+                Entry::Tool | Entry::Build | Entry::OneOff | Entry::Restores | Entry::Listing,
+            ) => PathBuf::from(&odoo_bin_value),
             (Err(_), Entry::Main) if mode == Mode::ForceReadyState => {
                 PathBuf::from(&odoo_bin_value)
             }

@@ -57,6 +57,26 @@ pub(crate) use oneoff::{one_off, OneOff};
 pub(crate) use prepared::Prepared;
 pub(crate) use rollback::rollback_now;
 
+/// The databases `LIST_DB` chooses (`state --all`), each with the target
+/// of its own settings (`DB_USER` on it).
+pub(crate) fn chosen_databases(
+    prepared: &mut Prepared,
+) -> Result<Vec<(String, crate::db::conn::Target)>, Failure> {
+    if !prepared.cfg.list_db {
+        return Err(Failure::Usage(
+            "state --all works on the databases LIST_DB=True chooses: set LIST_DB (and DB_FILTER or DB_NAMES), or name one with --database".into(),
+        ));
+    }
+    let chosen = many::choose(prepared)?;
+    Ok(chosen
+        .into_iter()
+        .map(|db| {
+            let target = prepared.target_for(&many::for_database(&prepared.cfg, &db));
+            (db, target)
+        })
+        .collect())
+}
+
 pub(crate) fn main_job(extra: Vec<OsString>) -> i32 {
     let cfg = match Prepared::settings(Entry::Main) {
         Ok(cfg) => cfg,

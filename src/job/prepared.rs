@@ -51,6 +51,22 @@ impl Prepared {
         Prepared::start(Prepared::settings(entry)?, entry)
     }
 
+    /// The same for a command given `--database NAME`: that name is
+    /// `DB_NAME` (one database of a `LIST_DB` server, say), the rest of the
+    /// settings as the environment gives them.
+    pub(crate) fn on(entry: Entry, database: Option<&str>) -> Result<Prepared, i32> {
+        let Some(name) = database else {
+            return Prepared::new(entry);
+        };
+        let lookup = |var: &str| match var {
+            "DB_NAME" => Some(name.to_string()),
+            _ => env::process_env(var),
+        };
+        let cfg =
+            Config::from_env(&lookup, entry).map_err(|e| Failure::Usage(e.to_string()).said())?;
+        Prepared::start(cfg, entry)
+    }
+
     /// Step 1 alone, for an entry that checks more before anything starts
     /// (the main job its run arguments): the settings, or the exit code.
     pub(crate) fn settings(entry: Entry) -> Result<Config, i32> {
@@ -78,7 +94,7 @@ impl Prepared {
         }
         let mut sup = Supervisor::new(&cfg.supervisor)
             .map_err(|e| Failure::Os(format!("cannot take over signals: {e}")).said())?;
-        if entry != Entry::Tool {
+        if !matches!(entry, Entry::Tool | Entry::Listing) {
             sup.announce();
         }
         let instance = match Instance::create(&RuntimeDir::new(cfg.runtime_dir.clone())) {
