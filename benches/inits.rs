@@ -20,6 +20,8 @@ use odoo_init_testkit as common;
 mod backups;
 #[path = "inits/fleet.rs"]
 mod fleet;
+#[path = "inits/many.rs"]
+mod many;
 
 const SIGNALS: usize = 600;
 const ORPHANS: &str = "5000";
@@ -74,6 +76,11 @@ fn main() {
     }
     if std::env::args().any(|a| a == "backups") {
         backups::backup_costs(&odoo_init, &standin);
+        return;
+    }
+    // `-- many`: LIST_DB's scaling over the pods.
+    if std::env::args().any(|a| a == "many") {
+        many::scaling();
         return;
     }
     let inits = [
@@ -148,6 +155,7 @@ fn main() {
     });
     own_costs(&odoo_init, &standin);
     backups::backup_costs(&odoo_init, &standin);
+    many::scaling();
 }
 
 const RUNS: usize = 25;

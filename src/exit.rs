@@ -50,6 +50,10 @@ pub(crate) enum Failure {
     GateReset(String),
     /// The owner of a busy state lost its claim ([`CLAIM_LOST`]).
     ClaimLost(String),
+    /// `LIST_DB`: another pod's step holds this database now, so this pod
+    /// gives way and comes back to it; the queue takes it back, so it ends
+    /// no process (were it to, as [`GATE_RESET`]: a temporary failure).
+    Held(String),
     /// `restart`, `status`: the running odoo-init could not be asked ([`NOT_REACHED`]).
     NotReached(String),
     /// SIGTERM/SIGINT before anything was started: exit as a process
@@ -67,7 +71,7 @@ impl Failure {
             Failure::StepFailed(_) => STEP_FAILED,
             Failure::Db(_) => DB_UNREACHABLE,
             Failure::Os(_) => OS_ERROR,
-            Failure::GateReset(_) => GATE_RESET,
+            Failure::GateReset(_) | Failure::Held(_) => GATE_RESET,
             Failure::ClaimLost(_) => CLAIM_LOST,
             Failure::NotReached(_) => NOT_REACHED,
             Failure::Stopped => for_signal(libc::SIGTERM),
@@ -104,6 +108,7 @@ impl Failure {
             | Failure::Db(why)
             | Failure::Os(why)
             | Failure::GateReset(why)
+            | Failure::Held(why)
             | Failure::ClaimLost(why)
             | Failure::NotReached(why) => why,
             Failure::Stopped => "stopped",
@@ -123,6 +128,7 @@ mod tests {
         assert_eq!(Failure::Db(said()).code(), 69);
         assert_eq!(Failure::Os(said()).code(), 71);
         assert_eq!(Failure::GateReset(said()).code(), 75);
+        assert_eq!(Failure::Held(said()).code(), 75);
         assert_eq!(Failure::ClaimLost(said()).code(), 76);
         assert_eq!(Failure::NotReached(said()).code(), 77);
         assert_eq!(Failure::Stopped.code(), 143);

@@ -150,28 +150,10 @@ fn pods_started_at_once_share_the_databases_and_update_each_once() {
         assert_eq!(pod.wait_exit(LONG * 2), 0, "{}", pod.stderr());
     }
     for db in &names {
-        let states = pg.states(db).unwrap();
-        let updates = states
-            .windows(2)
-            .filter(|w| w[0] == "Updating" && w[1] == "Ready")
-            .count();
-        assert_eq!(updates, 1, "{db}: {states:?}");
+        assert_eq!(pg.updates(db), 1, "{db}: {:?}", pg.states(db));
     }
-    // Which databases each pod's Odoo updated (`-d DB -u ...`).
-    let by_pod: Vec<Vec<String>> = pods
-        .iter()
-        .map(|pod| {
-            pod.starts()
-                .iter()
-                .filter(|s| s.argv.contains(" -u "))
-                .filter_map(|s| {
-                    let words: Vec<&str> = s.argv.split(' ').collect();
-                    let at = words.iter().position(|w| *w == "-d")?;
-                    words.get(at + 1).map(|d| d.to_string())
-                })
-                .collect()
-        })
-        .collect();
+    // Which databases each pod's Odoo updated.
+    let by_pod: Vec<Vec<String>> = pods.iter().map(Run::updated_databases).collect();
     let mut all: Vec<String> = by_pod.concat();
     all.sort();
     assert_eq!(all, names, "each database updated by one pod: {by_pod:?}");

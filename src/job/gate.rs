@@ -139,6 +139,8 @@ impl Ctx {
                     let watched = watch.see(&latest);
                     match verdict::judge(&latest, watched, self.cfg.timeout, self.cfg.lease) {
                         Verdict::Proceed => return Ok(None),
+                        // A live owner elsewhere: this pod comes back later.
+                        Verdict::Wait(what) if self.give_way => return Err(Failure::Held(what)),
                         Verdict::Wait(what) => say(pause, &what),
                         Verdict::Reset(reason) => {
                             if self.reset(pause, &latest, &mut lost, &mut watch)? {

@@ -25,8 +25,11 @@ use crate::pid1::launch::Pause;
 use crate::plan::{Plan, Step};
 
 /// The chosen databases, by name, in order (`DB_NAMES`' order, else by
-/// name), said in the log.
-pub(super) fn choose(prepared: &mut Prepared) -> Result<Vec<String>, Failure> {
+/// name), said in the log. With `look_into`, only those that hold an Odoo
+/// (a connection to each); without, the update modes find that out at
+/// each database's turn, on the connection of its look (one connection
+/// per database and pod fewer when many pods start at once).
+pub(super) fn choose(prepared: &mut Prepared, look_into: bool) -> Result<Vec<String>, Failure> {
     let cfg = prepared.cfg.clone();
     let meanwhile = prepared.sup.meanwhile();
     let pause = &mut prepared.sup.pause();
@@ -58,6 +61,10 @@ pub(super) fn choose(prepared: &mut Prepared) -> Result<Vec<String>, Failure> {
     };
     let mut chosen = Vec::new();
     for db in wanted {
+        if !look_into {
+            chosen.push(db);
+            continue;
+        }
         let mut session = Session::new(target(&db));
         let client = connected(&mut session, cfg.db_wait_timeout, pause).map_err(unavailable)?;
         let odoo = listing::holds_odoo(client)
@@ -97,6 +104,8 @@ pub(super) fn for_database(cfg: &Config, db: &str) -> Config {
 enum Turn {
     /// No step runs there: its steps now.
     Go,
+    /// It holds no Odoo (no state table, no `ir_module_module`): left alone.
+    NotOdoo,
     /// Another pod's step runs there: later.
     Held,
     /// Its last step failed and waits for a person: not now.
@@ -119,6 +128,13 @@ fn turn(ctx: &mut Ctx, pause: &mut Pause) -> Result<Turn, Failure> {
             )),
             None => Turn::Held,
         },
+        // No state table: an Odoo without one (the gate says how to adopt
+        // it), or no Odoo at all, left alone.
+        Seen::NoTable => match listing::holds_odoo(client) {
+            Ok(true) => Turn::Go,
+            Ok(false) => Turn::NotOdoo,
+            Err(e) => return Err(db_failure("looking for Odoo's tables", &e)),
+        },
         _ => Turn::Go,
     })
 }
@@ -140,7 +156,7 @@ pub(super) fn each(
     addons: Option<Addons>,
     prehashed: Option<Prehashed>,
 ) -> i32 {
-    let chosen = match choose(prepared) {
+    let chosen = match choose(prepared, false) {
         Ok(chosen) => chosen,
         Err(failure) => return end(&mut prepared.sup, failure),
     };
@@ -168,11 +184,16 @@ pub(super) fn each(
     while let Some(mut ctx) = queue.pop_front() {
         let db = ctx.cfg.db.name().to_string();
         let patient = all_held.is_some_and(|t| t.elapsed() >= HELD_PATIENCE);
-        let turn = match plan.gate {
-            crate::plan::Gate::Respect if !patient => turn(&mut ctx, &mut sup.pause()),
-            _ => Ok(Turn::Go),
+        let turn = match turn(&mut ctx, &mut sup.pause()) {
+            // Patient: wait at its gate as one database's pods wait.
+            Ok(Turn::Held) if patient => Ok(Turn::Go),
+            other => other,
         };
         match turn {
+            Ok(Turn::NotOdoo) => {
+                log::info!("LIST_DB: {db} holds no Odoo (ir_module_module): left alone");
+                continue;
+            }
             Ok(Turn::Held) => {
                 ctx.session.close();
                 queue.push_back(ctx);
@@ -198,10 +219,19 @@ pub(super) fn each(
         held_in_a_row = 0;
         all_held = None;
         log::info!("LIST_DB: {db}");
+        // Not yet patient: a claim another pod made since the look gives way.
+        ctx.give_way = !patient;
         for step in plan.steps.iter().copied().filter(|s| *s != Step::Run) {
             match ctx.one_step(sup, step) {
                 Ok(Next::Continue) => {}
                 Ok(Next::Done) => break,
+                // Another pod claimed it between the look and the claim: later.
+                Err(Failure::Held(why)) => {
+                    log::info!("LIST_DB: {db}: {why}; later");
+                    ctx.session.close();
+                    queue.push_back(ctx);
+                    break;
+                }
                 // A stop, or a server that is away: the rest would wait for it too.
                 Err(failure @ (Failure::Stopped | Failure::Db(_) | Failure::Os(_))) => {
                     return end(sup, failure)

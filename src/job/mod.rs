@@ -67,7 +67,7 @@ pub(crate) fn chosen_databases(
             "state --all works on the databases LIST_DB=True chooses: set LIST_DB (and DB_FILTER or DB_NAMES), or name one with --database".into(),
         ));
     }
-    let chosen = many::choose(prepared)?;
+    let chosen = many::choose(prepared, true)?;
     Ok(chosen
         .into_iter()
         .map(|db| {
@@ -182,6 +182,7 @@ impl Ctx {
             sums: Sums::with_prehashed(prehashed),
             backup_made: None,
             master_rc_text: prepared.master_rc_text.clone(),
+            give_way: false,
             cfg,
         }
     }
@@ -279,6 +280,10 @@ struct Ctx {
     backup_made: Option<(i64, String)>,
     /// The run phase's config file with `ADMIN_PASSWD`'s hash, as written.
     master_rc_text: Option<String>,
+    /// `LIST_DB`: a claim that finds another pod's step busy gives way
+    /// (`Failure::Held`) instead of waiting, so that the pods spread over
+    /// the databases instead of queueing behind each other.
+    give_way: bool,
 }
 
 impl Ctx {

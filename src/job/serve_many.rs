@@ -18,7 +18,7 @@ use crate::plan::{Gate, Plan};
 /// Chooses the databases, then serves them: Odoo started (and restarted)
 /// once each chosen database's gate lets it; the exit code.
 pub(super) fn serve(prepared: &mut Prepared, plan: &Plan, extra: Vec<OsString>) -> i32 {
-    let chosen = match many::choose(prepared) {
+    let chosen = match many::choose(prepared, true) {
         Ok(chosen) => chosen,
         Err(failure) => return end(&mut prepared.sup, failure),
     };

@@ -47,3 +47,29 @@ pub fn installed(pg: &Pg, dir: &Path) {
     let mut run = job(pg, "InstallOnly", dir).start();
     assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
 }
+
+/// `names`, each a copy of one database `InstallOnly` of the addons in
+/// `dir` made (`model`): the same tables, rows and checksums in each, at
+/// the cost of a `CREATE DATABASE ... TEMPLATE` each.
+pub fn installed_copies(pg: &Pg, dir: &Path, model: &str, names: &[String]) {
+    let mut run = job(pg, "InstallOnly", dir).env("DB_NAME", model).start();
+    assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
+    let mut admin = pg.superuser("postgres");
+    for db in names {
+        admin
+            .batch_execute(&format!(
+                "CREATE DATABASE {db} TEMPLATE {model} OWNER {USER}"
+            ))
+            .unwrap_or_else(|e| panic!("a copy of {model} as {db}: {e}"));
+    }
+}
+
+/// A pod's `UpdateOnly` of what changed over the databases `filter`
+/// (`DB_FILTER`) chooses with `LIST_DB`, none named.
+pub fn update_over<'a>(pg: &Pg, dir: &Path, filter: &str) -> Setup<'a> {
+    job(pg, "UpdateOnly", dir)
+        .env("LIST_DB", "True")
+        .env("DB_FILTER", filter)
+        .env("DB_NAME", "")
+        .env("UPDATE", "changed")
+}

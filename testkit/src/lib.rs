@@ -404,6 +404,19 @@ impl<'a> Setup<'a> {
 }
 
 impl Run {
+    /// The databases this run's Odoo updated (`-d DB -u ...`), in order.
+    pub fn updated_databases(&self) -> Vec<String> {
+        self.starts()
+            .iter()
+            .filter(|s| s.argv.contains(" -u "))
+            .filter_map(|s| {
+                let words: Vec<&str> = s.argv.split(' ').collect();
+                let at = words.iter().position(|w| *w == "-d")?;
+                words.get(at + 1).map(|d| d.to_string())
+            })
+            .collect()
+    }
+
     pub fn events(&self) -> Vec<String> {
         fs::read_to_string(&self.events)
             .unwrap_or_default()

@@ -387,6 +387,15 @@ impl Pg {
             .get(0)
     }
 
+    /// How many updates `db`'s rows record (`Updating` followed by `Ready`).
+    pub fn updates(&self, db: &str) -> usize {
+        let states = self.states(db).unwrap_or_default();
+        states
+            .windows(2)
+            .filter(|w| w[0] == "Updating" && w[1] == "Ready")
+            .count()
+    }
+
     /// The states in `curq_state_history`, oldest first; `None` without table or database.
     pub fn states(&self, db: &str) -> Option<Vec<String>> {
         let mut c = self.superuser_config(db).connect(postgres::NoTls).ok()?;
