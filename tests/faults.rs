@@ -501,17 +501,6 @@ fn an_install_through_pgbouncer_creates_the_missing_database() {
     assert_eq!(states_of(&pg), ["Creating", "Ready"]);
 }
 
-/// Sessions of ours waiting for a lock another session holds.
-fn lock_waits(pg: &Pg, locktype: &str) -> i64 {
-    pg.superuser(DB)
-        .query_one(
-            "SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = $1",
-            &[&locktype],
-        )
-        .unwrap()
-        .get(0)
-}
-
 /// Another session holds the gate's advisory lock, or the state table: a
 /// SIGTERM meanwhile ends the pod with 143 (as at the gate), nothing is
 /// claimed after it, and it does not wait for the lock to be released.
@@ -526,7 +515,7 @@ fn sigterm_is_honoured_while_a_lock_blocks_the_gate() {
         .unwrap();
     let mut updater = pg.job("UpdateOnly").start();
     wait_until(LONG, "the updater to wait for the advisory lock", || {
-        (lock_waits(&pg, "advisory") > 0).then_some(())
+        (pg.lock_waits("advisory") > 0).then_some(())
     });
     // TERM is pending before the lock is free: the claim that then gets
     // through must not be committed.
@@ -546,7 +535,7 @@ fn sigterm_is_honoured_while_a_lock_blocks_the_gate() {
     // It says what holds it up once its statement's lock_timeout ends it...
     runner.wait_stderr("locked by another session");
     wait_until(LONG, "the pod to wait for the table lock again", || {
-        (lock_waits(&pg, "relation") > 0).then_some(())
+        (pg.lock_waits("relation") > 0).then_some(())
     });
     // ...and a SIGTERM during the next wait ends it at once, the lock
     // still held (the client gives up the statement and its connection).

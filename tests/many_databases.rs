@@ -367,3 +367,44 @@ fn state_all_shows_each_chosen_database_and_commands_take_one_by_name() {
     assert_eq!(out.status.code(), Some(64));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--database NAME"));
 }
+
+/// With nothing changed, an update over the databases takes no lock: the
+/// gate's advisory lock held by another session in every database (as a
+/// claiming pod holds it) does not hold the pod up, and nothing is written.
+#[test]
+fn nothing_changed_costs_a_look_without_the_lock() {
+    use common::addons;
+    let pg = Pg::start();
+    pg.role(USER, PASSWORD, true);
+    let scratch = Scratch::new("many-unlocked");
+    let dir = addons::three(&scratch.path);
+    let names: Vec<String> = (0..3).map(|i| format!("tenant_{i}")).collect();
+    addons::installed_copies(&pg, &dir, "model", &names);
+    let rows: Vec<usize> = names.iter().map(|db| pg.rows(db).len()).collect();
+    // The advisory lock odoo-init's claims take (src/db/state.rs, LOCK_KEY).
+    let holders: Vec<_> = names
+        .iter()
+        .map(|db| {
+            let mut c = pg.superuser(db);
+            c.batch_execute("SELECT pg_advisory_lock(1668641393)")
+                .unwrap();
+            c
+        })
+        .collect();
+    let mut pod = addons::update_over(&pg, &dir, "tenant_").start();
+    assert_eq!(pod.wait_exit(LONG), 0, "{}", pod.stderr());
+    assert!(pod.starts().is_empty(), "no Odoo: {:?}", pod.starts());
+    let after: Vec<usize> = names.iter().map(|db| pg.rows(db).len()).collect();
+    assert_eq!(after, rows, "nothing written");
+    // Changed: the claim waits for the lock (the look alone did not).
+    addons::write(&dir.join("m1/models/main.py"), "# m1, changed\n");
+    let mut changed = addons::update_over(&pg, &dir, "tenant_").start();
+    wait_until(LONG, "the claim to wait for the lock", || {
+        (pg.lock_waits("advisory") > 0).then_some(())
+    });
+    drop(holders);
+    assert_eq!(changed.wait_exit(LONG), 0, "{}", changed.stderr());
+    for db in &names {
+        assert_eq!(pg.updates(db), 1, "{db}");
+    }
+}

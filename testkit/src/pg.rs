@@ -387,6 +387,18 @@ impl Pg {
             .get(0)
     }
 
+    /// Sessions waiting for a lock of `locktype` (`advisory`, `relation`),
+    /// in any database of the server.
+    pub fn lock_waits(&self, locktype: &str) -> i64 {
+        self.superuser("postgres")
+            .query_one(
+                "SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = $1",
+                &[&locktype],
+            )
+            .unwrap_or_else(|e| panic!("reading pg_locks: {e}"))
+            .get(0)
+    }
+
     /// How many updates `db`'s rows record (`Updating` followed by `Ready`).
     pub fn updates(&self, db: &str) -> usize {
         let states = self.states(db).unwrap_or_default();
