@@ -15,10 +15,10 @@ use common::docker::{docker, images, run_docker, Container, ODOO_UID};
 use common::pg::{Pg, DB, PASSWORD, USER};
 use common::*;
 
-/// A container of the image in `RunOnly` with `LIST_DB=True` (no database
+/// A container of the image in `ForceRunOnly` (Odoo at once, no database
 /// needed), with `options` and Odoo's `args`.
 fn odoo(options: &[&str], args: &[&str]) -> Container {
-    let mut all = vec!["-e", "LIST_DB=True"];
+    let mut all = vec!["-e", "MODE=ForceRunOnly", "-e", "DB_NAME=odoo"];
     all.extend_from_slice(options);
     Container::start(&all, &images().odoo, args)
 }
@@ -150,7 +150,7 @@ fn odoo_init_restart_through_docker_exec_passes_new_arguments() {
     assert!(text.contains("restarts   1"), "{text}");
 }
 
-/// `docker run -it` of the image in `RunOnly` with `LIST_DB=True` and
+/// `docker run -it` of the image in `ForceRunOnly` (no database) and
 /// `env`, on a fresh pseudo-terminal, as a person types it: the container,
 /// the client, the master to type into and what the terminal shows.
 fn on_terminal(
@@ -170,7 +170,8 @@ fn on_terminal(
     let client = std::process::Command::new("setsid")
         .arg("--ctty")
         .arg(docker().get_program())
-        .args(["run", "-it", "--name", &name, "-e", "LIST_DB=True"])
+        .args(["run", "-it", "--name", &name])
+        .args(["-e", "MODE=ForceRunOnly", "-e", "DB_NAME=odoo"])
         .args(Container::event_options(&events))
         .args(env.iter().flat_map(|e| ["-e", e]))
         .arg(&images().odoo)

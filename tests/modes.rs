@@ -131,8 +131,10 @@ fn a_wrong_password_fails_at_once() {
     );
 }
 
+/// `LIST_DB=True` on a server where no database holds an Odoo: nothing
+/// to gate, Odoo serves without `-d` (its own database list).
 #[test]
-fn list_db_runs_without_gate_and_without_d() {
+fn list_db_with_no_odoo_database_serves_without_d() {
     let pg = Pg::start();
     pg.role(USER, PASSWORD, false);
     let mut s = Setup::main_job("RunOnly")

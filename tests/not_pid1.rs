@@ -87,9 +87,9 @@ fn a_child_of_the_same_user_cannot_read_odoo_inits_environment() {
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     // Not root: root may read any process's environment. `nobody` runs
     // odoo-init and its child alike.
-    let mut setup = Setup::main_job("RunOnly")
+    let mut setup = Setup::main_job("ForceRunOnly")
         .not_pid1()
-        .env("LIST_DB", "True")
+        .env("DB_NAME", "odoo")
         .env("DB_PASSWORD", "env-secret-4711")
         .env("ODOO_BIN", path_str(&script))
         .env("ODOO_INIT_RUNTIME_DIR", path_str(&out.join("runtime")));

@@ -391,8 +391,8 @@ fn a_master_that_died_by_itself_leaves_no_workers_behind_for_the_next_start() {
 /// values. The children never get them at all.
 #[test]
 fn passwords_are_scrubbed_from_pid1s_environment() {
-    let mut run = Setup::main_job("RunOnly")
-        .env("LIST_DB", "True")
+    let mut run = Setup::main_job("ForceRunOnly")
+        .env("DB_NAME", "odoo")
         .env("DB_HOST", "127.0.0.1")
         .env("DB_PASSWORD", "hunter2-in-environ")
         .start();

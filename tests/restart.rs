@@ -185,8 +185,8 @@ fn two_odoo_init_of_one_user_keep_their_files_apart() {
     let scratch = Scratch::new("two");
     let shared = scratch.join("rt");
     let start = |password: &str| {
-        let mut setup = Setup::main_job("RunOnly")
-            .env("LIST_DB", "True")
+        let mut setup = Setup::main_job("ForceRunOnly")
+            .env("DB_NAME", "odoo")
             .env("DB_PASSWORD", password)
             .env("ODOO_INIT_RUNTIME_DIR", shared.display())
             .not_pid1();
@@ -229,8 +229,8 @@ fn a_foreign_runtime_directory_stops_only_what_needs_it() {
     std::fs::create_dir_all(&foreign).unwrap();
     std::fs::set_permissions(&foreign, std::fs::Permissions::from_mode(0o777)).unwrap();
     let job = || {
-        Setup::main_job("RunOnly")
-            .env("LIST_DB", "True")
+        Setup::main_job("ForceRunOnly")
+            .env("DB_NAME", "odoo")
             .env("ODOO_INIT_RUNTIME_DIR", foreign.display())
     };
     let mut run = job().start();
@@ -264,8 +264,8 @@ fn two_pid1s_sharing_a_runtime_directory_never_share_a_file() {
     let scratch = Scratch::new("shared");
     let shared = path_str(&scratch.join("runtime"));
     let pod = || {
-        Setup::main_job("RunOnly")
-            .env("LIST_DB", "True")
+        Setup::main_job("ForceRunOnly")
+            .env("DB_NAME", "odoo")
             .env("DB_HOST", "127.0.0.1")
             .env("DB_PASSWORD", "secret")
             .env("ODOO_INIT_RUNTIME_DIR", shared.clone())

@@ -260,7 +260,7 @@ impl Config {
             && Plan::for_mode(mode, list_db).steps.contains(&Step::Run)
         {
             notes.push(format!(
-                "list_db = True ({}) is overridden: Odoo runs with --no-database-list, since the state gate watches DB_NAME alone and Odoo's database manager would make and drop databases past it; LIST_DB=True serves every database (RunOnly, without a gate)",
+                "list_db = True ({}) is overridden: Odoo runs with --no-database-list, since the state gate watches DB_NAME alone and Odoo's database manager would make and drop databases past it; LIST_DB=True serves many databases (RunOnly, each behind its own gate)",
                 odoo_rc.as_deref().map(|p| p.display().to_string()).unwrap_or_default()
             ));
         }

@@ -318,7 +318,7 @@ mod tests {
         ] {
             assert_eq!(refused_in_run(&os(good), Some("odoo")), None, "{good:?}");
         }
-        // LIST_DB=True: no gate, no one database.
+        // LIST_DB=True: no one database.
         assert_eq!(refused_in_run(&os(&["-d", "any"]), None), None);
         assert!(refused_in_run(&os(&["-u", "all"]), None).is_some());
     }
