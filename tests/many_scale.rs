@@ -34,9 +34,37 @@ fn ten_pods_update_two_hundred_databases_each_once() {
 
     addons::write(&dir.join("m1/models/main.py"), "# m1, changed\n");
     let mut round = pods();
+    // While they work: the connections to PostgreSQL each pod's processes
+    // hold, sampled from outside (the most seen, per pod).
+    let roots: Vec<i32> = round.iter().map(|r| r.pid).collect();
+    let port = pg.port;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut most = vec![0; roots.len()];
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                for (m, root) in most.iter_mut().zip(&roots) {
+                    *m = (*m).max(connections_to(port, *root));
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            most
+        })
+    };
     for pod in &mut round {
         assert_eq!(pod.wait_exit(ROUND), 0, "{}", pod.stderr());
     }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let most = sampler.join().unwrap();
+    eprintln!("connections to PostgreSQL per pod, most seen: {most:?}");
+    // One database's pod during its update: its look or claim's session,
+    // the owner's heartbeat, Odoo's own (the stand-in's one).
+    assert!(
+        most.iter().all(|&m| m <= 3),
+        "connections per pod: {most:?}"
+    );
+    assert!(most.iter().any(|&m| m >= 1), "sampled: {most:?}");
     for db in &names {
         assert_eq!(pg.updates(db), 1, "{db}: {:?}", pg.states(db));
     }

@@ -229,6 +229,43 @@ pub fn descendants(root: i32) -> Vec<Proc> {
     found
 }
 
+/// How many established TCP connections to `port` on this host the
+/// processes of the tree at `root` hold now (their sockets' inodes found in
+/// `/proc/net/tcp` and `tcp6`), read from outside.
+pub fn connections_to(port: u16, root: i32) -> usize {
+    let mut inodes = std::collections::HashSet::new();
+    let pids = std::iter::once(root).chain(descendants(root).into_iter().map(|p| p.pid));
+    for pid in pids {
+        let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            let target = fs::read_link(fd.path()).unwrap_or_default();
+            let text = target.to_string_lossy();
+            if let Some(inode) = text
+                .strip_prefix("socket:[")
+                .and_then(|t| t.strip_suffix(']'))
+            {
+                inodes.insert(inode.to_string());
+            }
+        }
+    }
+    let remote = format!(":{port:04X}");
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|table| fs::read_to_string(table).ok())
+        .flat_map(|text| text.lines().skip(1).map(str::to_string).collect::<Vec<_>>())
+        .filter(|line| {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            // rem_address, st (01: established), inode.
+            cols.len() > 9
+                && cols[2].ends_with(&remote)
+                && cols[3] == "01"
+                && inodes.contains(cols[9])
+        })
+        .count()
+}
+
 pub fn send(pid: i32, signo: i32) {
     // SAFETY: kill has no memory effects.
     let rc = unsafe { libc::kill(pid, signo) };
