@@ -62,12 +62,18 @@ impl Mode {
     }
 
     /// The modes that work without one database (`LIST_DB=True`): RunOnly
-    /// serves every database, UpdateOnly and InstallOnly run their steps on
-    /// each chosen one in turn, Init does nothing.
+    /// serves the chosen databases, UpdateOnly and InstallOnly run their
+    /// steps on each in turn (the `AndRun` forms then serve them), Init
+    /// does nothing. The Force modes and Restore name one database.
     pub fn allows_list_db(self) -> bool {
         matches!(
             self,
-            Mode::RunOnly | Mode::Init | Mode::UpdateOnly | Mode::InstallOnly
+            Mode::RunOnly
+                | Mode::Init
+                | Mode::UpdateOnly
+                | Mode::InstallOnly
+                | Mode::UpdateAndRun
+                | Mode::InstallAndRun
         )
     }
 
@@ -203,6 +209,8 @@ mod tests {
                 Mode::InstallOnly,
                 Mode::RunOnly,
                 Mode::UpdateOnly,
+                Mode::InstallAndRun,
+                Mode::UpdateAndRun,
                 Mode::Init
             ]
         );

@@ -80,7 +80,7 @@ fn bad_configuration_is_refused_before_any_database_contact() {
         (
             "LIST_DB",
             "True",
-            vec![("LIST_DB", "True"), ("MODE", "UpdateAndRun")],
+            vec![("LIST_DB", "True"), ("MODE", "ForceUpdateOnly")],
         ),
         (
             "DB_FILTER",

@@ -215,7 +215,7 @@ impl Config {
             return Err(invalid(
                 "LIST_DB",
                 "True",
-                &format!("False with MODE={mode}: RunOnly serves many databases, UpdateOnly and InstallOnly work on each, Init does nothing; run an UpdateOnly (a Job, an init container) before RunOnly instead of {mode}"),
+                &format!("False with MODE={mode}: it names one database (DB_NAME); with LIST_DB, RunOnly serves the chosen databases, UpdateOnly and InstallOnly (and their AndRun forms) work on each, Init does nothing"),
             ));
         }
         let timeout = seconds_or("TIMEOUT", env, 1800.0)?;

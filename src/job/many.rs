@@ -11,7 +11,7 @@ use std::ffi::OsString;
 use std::time::{Duration, Instant};
 
 use super::connect::{connected, db_failure, unavailable};
-use super::{end, Ctx, Next, Prepared};
+use super::{Ctx, Next, Prepared};
 use crate::config::{Choice, Config};
 use crate::db::conn::Target;
 use crate::db::listing;
@@ -146,20 +146,19 @@ const HELD_POLL: Duration = Duration::from_secs(1);
 /// gone: the gate's lease and `Reset` apply).
 const HELD_PATIENCE: Duration = Duration::from_secs(10);
 
-/// Runs `plan`'s steps on each chosen database; the exit code. A database
-/// another pod's step holds is left for later, so that pods started at
-/// once share the databases instead of queueing behind each other.
+/// Runs `plan`'s steps (its run phase aside) on each chosen database. A
+/// database another pod's step holds is left for later, so that pods
+/// started at once share the databases instead of queueing behind each
+/// other. `Err(StepFailed)`: some failed, the others are done (one line
+/// says which); any other `Err` ended the whole run (a stop, a server away).
 pub(super) fn each(
     prepared: &mut Prepared,
     plan: &Plan,
     extra: &[OsString],
     addons: Option<Addons>,
     prehashed: Option<Prehashed>,
-) -> i32 {
-    let chosen = match choose(prepared, false) {
-        Ok(chosen) => chosen,
-        Err(failure) => return end(&mut prepared.sup, failure),
-    };
+) -> Result<(), Failure> {
+    let chosen = choose(prepared, false)?;
     let started = Instant::now();
     let mut failed: Vec<(String, String)> = Vec::new();
     let mut queue: VecDeque<Ctx> = chosen
@@ -203,7 +202,7 @@ pub(super) fn each(
                     all_held.get_or_insert_with(Instant::now);
                     held_in_a_row = 0;
                     if sup.pause().sleep(HELD_POLL).is_err() {
-                        return end(sup, Failure::Stopped);
+                        return Err(Failure::Stopped);
                     }
                 }
                 continue;
@@ -214,7 +213,7 @@ pub(super) fn each(
                 continue;
             }
             Ok(Turn::Go) => {}
-            Err(failure) => return end(sup, failure),
+            Err(failure) => return Err(failure),
         }
         held_in_a_row = 0;
         all_held = None;
@@ -234,7 +233,7 @@ pub(super) fn each(
                 }
                 // A stop, or a server that is away: the rest would wait for it too.
                 Err(failure @ (Failure::Stopped | Failure::Db(_) | Failure::Os(_))) => {
-                    return end(sup, failure)
+                    return Err(failure)
                 }
                 // This pod reset a silent owner there: its turn again, later (once).
                 Err(Failure::GateReset(why)) if reset.insert(db.clone()) => {
@@ -257,19 +256,16 @@ pub(super) fn each(
             chosen.len(),
             started.elapsed().as_secs_f64()
         );
-        return sup.shutdown(0);
+        return Ok(());
     }
     let list: Vec<String> = failed
         .iter()
         .map(|(db, why)| format!("{db} ({why})"))
         .collect();
-    end(
-        sup,
-        Failure::StepFailed(format!(
-            "LIST_DB: {} of {} database(s) failed: {}; the others are done",
-            failed.len(),
-            chosen.len(),
-            list.join(", ")
-        )),
-    )
+    Err(Failure::StepFailed(format!(
+        "LIST_DB: {} of {} database(s) failed: {}; the others are done",
+        failed.len(),
+        chosen.len(),
+        list.join(", ")
+    )))
 }

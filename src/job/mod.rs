@@ -136,13 +136,21 @@ fn run(prepared: &mut Prepared, plan: Plan, extra: Vec<OsString>) -> i32 {
         },
         None => None,
     };
-    // Many databases: each chosen one's steps in turn (no run phase).
-    if cfg.list_db && plan.steps.iter().any(|s| *s != Step::Run) {
-        return many::each(prepared, &plan, &extra, addons, prehashed);
-    }
-    // Many databases served: each one's gate before every start of Odoo.
+    // Many databases: each chosen one's steps in turn, then (the run
+    // modes) Odoo serving them once each one's gate lets it.
     if cfg.list_db {
-        return serve_many::serve(prepared, &plan, extra);
+        let serves = plan.steps.contains(&Step::Run);
+        if plan.steps.iter().any(|s| *s != Step::Run) {
+            match many::each(prepared, &plan, &extra, addons, prehashed) {
+                Ok(()) if !serves => return prepared.sup.shutdown(0),
+                Ok(()) => {}
+                // Said; the failed ones are then left out or waited for
+                // (ON_FAILED_DATABASE), the others served.
+                Err(failure @ Failure::StepFailed(_)) if serves => failure.say(),
+                Err(failure) => return end(&mut prepared.sup, failure),
+            }
+        }
+        return serve_many::serve(prepared, extra);
     }
     let mut ctx = Ctx::new(prepared, cfg, plan.gate, extra, addons, prehashed);
     let sup = &mut prepared.sup;

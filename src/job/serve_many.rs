@@ -13,11 +13,11 @@ use super::many;
 use super::{end, Ctx, Prepared};
 use crate::exit::Failure;
 use crate::pid1::launch::{Abort, ChildSpec, Launcher, Pause};
-use crate::plan::{Gate, Plan};
+use crate::plan::Gate;
 
 /// Chooses the databases, then serves them: Odoo started (and restarted)
 /// once each chosen database's gate lets it; the exit code.
-pub(super) fn serve(prepared: &mut Prepared, plan: &Plan, extra: Vec<OsString>) -> i32 {
+pub(super) fn serve(prepared: &mut Prepared, extra: Vec<OsString>) -> i32 {
     let chosen = match many::choose(prepared, true) {
         Ok(chosen) => chosen,
         Err(failure) => return end(&mut prepared.sup, failure),
@@ -30,7 +30,8 @@ pub(super) fn serve(prepared: &mut Prepared, plan: &Plan, extra: Vec<OsString>) 
             Ctx::new(prepared, one, Gate::Respect, extra.clone(), None, None)
         })
         .collect();
-    let serving = Ctx::new(prepared, cfg.clone(), plan.gate, extra, None, None);
+    // The gates are ServeMany's: the serving context has none of its own.
+    let serving = Ctx::new(prepared, cfg.clone(), Gate::None, extra, None, None);
     let mut launcher = ServeMany::new(serving, each, cfg.leave_out_failed);
     prepared.sup.serve(&mut launcher, cfg.supervisor.on_exit)
 }

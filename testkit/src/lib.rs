@@ -7,6 +7,7 @@ pub use postgres;
 
 pub mod addons;
 pub mod docker;
+pub mod many;
 pub mod pg;
 pub mod tls;
 
