@@ -1,4 +1,5 @@
-//! `LIST_DB=True` with `RunOnly`: Odoo serves the chosen databases once
+//! `LIST_DB=True` with `RunOnly` (and the `AndRun` modes once their steps
+//! ran on each database, `many.rs`): Odoo serves the chosen databases once
 //! each one's gate lets it (ready, or reset by the gate's rule), looked at
 //! again at every start and restart. A database whose update failed and
 //! waits for a person is left out of Odoo's `dbfilter` for the run
