@@ -28,6 +28,7 @@ mod serve_many;
 mod steps;
 mod update;
 mod update_step;
+mod watch;
 
 use std::ffi::OsString;
 
