@@ -172,6 +172,22 @@ fn state_all_shows_each_chosen_database_and_commands_take_one_by_name() {
     );
     let made: Vec<_> = std::fs::read_dir(backups.join("shop_a")).unwrap().collect();
     assert_eq!(made.len(), 1, "one backup of shop_a");
+    // adopt and rollback reach the one named: shop_a is adopted already
+    // (refused, nothing written), shop_b has no backup to go back to.
+    let rows = pg.rows("shop_a").len();
+    let out = tool(&["adopt", "--database", "shop_a"]);
+    assert_eq!(out.status.code(), Some(64), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("shop_a is adopted already"),
+        "{out:?}"
+    );
+    assert_eq!(pg.rows("shop_a").len(), rows);
+    let out = tool(&["rollback", "--database", "shop_b"]);
+    assert_eq!(out.status.code(), Some(64), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("shop_b"),
+        "{out:?}"
+    );
     // None named: refused, saying how to name one.
     let out = tool(&["state"]);
     assert_eq!(out.status.code(), Some(64));
