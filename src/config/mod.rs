@@ -382,9 +382,7 @@ impl Config {
             restore: values::restore(env, mode, entry == Entry::Restores)?,
             databases: values::choice(env)?,
             leave_out_failed: values::leave_out_failed(env)?,
-            rc_dbfilter: rc::value(&rc, "dbfilter")
-                .filter(|f| !f.is_empty())
-                .cloned(),
+            rc_dbfilter: rc::value(&rc, "dbfilter").cloned(),
             notes,
         })
     }

@@ -72,7 +72,7 @@ pub(super) fn choose(prepared: &mut Prepared, look_into: bool) -> Result<Vec<Str
         session.close();
         match odoo {
             true => chosen.push(db),
-            false => log::info!("LIST_DB: {db} holds no Odoo (ir_module_module): left alone"),
+            false => left_alone(&db),
         }
     }
     let what = match &cfg.databases {
@@ -89,6 +89,11 @@ pub(super) fn choose(prepared: &mut Prepared, look_into: bool) -> Result<Vec<Str
         ),
     }
     Ok(chosen)
+}
+
+/// Said of a database that holds no Odoo: the steps leave it alone.
+fn left_alone(db: &str) {
+    log::info!("LIST_DB: {db} holds no Odoo (ir_module_module): left alone");
 }
 
 /// The configuration for one database of many.
@@ -190,7 +195,7 @@ pub(super) fn each(
         };
         match turn {
             Ok(Turn::NotOdoo) => {
-                log::info!("LIST_DB: {db} holds no Odoo (ir_module_module): left alone");
+                left_alone(&db);
                 continue;
             }
             Ok(Turn::Held) => {

@@ -62,15 +62,13 @@ impl Prepared {
             "DB_NAME" => Some(name.to_string()),
             _ => env::process_env(var),
         };
-        let cfg =
-            Config::from_env(&lookup, entry).map_err(|e| Failure::Usage(e.to_string()).said())?;
-        Prepared::start(cfg, entry)
+        Prepared::start(read_settings(&lookup, entry)?, entry)
     }
 
     /// Step 1 alone, for an entry that checks more before anything starts
     /// (the main job its run arguments): the settings, or the exit code.
     pub(crate) fn settings(entry: Entry) -> Result<Config, i32> {
-        Config::from_env(&env::process_env, entry).map_err(|e| Failure::Usage(e.to_string()).said())
+        read_settings(&env::process_env, entry)
     }
 
     /// Steps 2 to 5 with the settings `entry` read.
@@ -213,6 +211,11 @@ impl Prepared {
         }
         code
     }
+}
+
+/// The settings `env` gives for `entry`, or the exit code of their error (said).
+fn read_settings(env: env::Lookup, entry: Entry) -> Result<Config, i32> {
+    Config::from_env(env, entry).map_err(|e| Failure::Usage(e.to_string()).said())
 }
 
 /// Writes the password file into `instance` unless it is there already

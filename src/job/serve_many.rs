@@ -12,6 +12,8 @@ use std::ffi::OsString;
 use super::gate::Ask;
 use super::many;
 use super::{end, Ctx, Prepared};
+use crate::db::state::Seen;
+use crate::db::verdict;
 use crate::exit::Failure;
 use crate::pid1::launch::{Abort, ChildSpec, Launcher, Pause};
 use crate::plan::Gate;
@@ -134,23 +136,26 @@ fn gate(
     ask: &Ask,
     db: &str,
 ) -> Result<Result<(), String>, Failure> {
-    // A silent owner reset here: the second look finds the gate open. A
-    // second `GateReset` is a wait that ended in vain (`TIMEOUT`).
-    let mut last = String::new();
-    for _ in 0..2 {
-        match ctx.pass_gate(pause, *ask) {
-            Ok(_) => return Ok(Ok(())),
-            Err(Failure::GateReset(why)) => {
-                log::warn!("LIST_DB: {db}: {why}");
-                last = why;
-            }
-            Err(failure @ (Failure::Stopped | Failure::Db(_) | Failure::Os(_))) => {
-                return Err(failure)
-            }
-            Err(other) => return Ok(Err(other.message().to_string())),
+    match ctx.pass_gate(pause, *ask) {
+        Ok(_) => Ok(Ok(())),
+        Err(Failure::GateReset(why)) => {
+            log::warn!("LIST_DB: {db}: {why}");
+            // A `Reset` written (a silent owner, a state past `TIMEOUT`)
+            // opens the gate, as for a restarted pod; a wait for a missing
+            // database that ended in vain does not.
+            Ok(if ready_now(ctx) { Ok(()) } else { Err(why) })
         }
+        Err(failure @ (Failure::Stopped | Failure::Db(_) | Failure::Os(_))) => Err(failure),
+        Err(other) => Ok(Err(other.message().to_string())),
     }
-    Ok(Err(last))
+}
+
+/// Whether `ctx`'s latest row is ready now (one attempt, one query).
+fn ready_now(ctx: &mut Ctx) -> bool {
+    let Ok(client) = ctx.session.connect() else {
+        return false;
+    };
+    matches!(ctx.store.peek(client), Ok(Seen::Latest(l)) if verdict::is_ready(&l.state))
 }
 
 /// `(a|b)`: `names` as one group of a Python regular expression.

@@ -3,7 +3,8 @@
 //! [`Settings::build`] takes what the settings gave ([`Given`], read by
 //! `config::tls`; this module reads no variable), adds libpq's files under
 //! `~/.postgresql`, checks every file before anything connects, and builds
-//! the one rustls client configuration the process uses. [`Connector`] plugs it into the `tokio-postgres` client; its
+//! the one rustls client configuration the process uses. [`Connector`]
+//! plugs it into the `tokio-postgres` client; its
 //! stream answers SCRAM's channel binding (`tls-server-end-point`, RFC 5929)
 //! with the hash the server computes.
 //!
