@@ -96,17 +96,97 @@ fn database(pg: &common::pg::Pg, db: &str) {
         .expect("the database");
 }
 
+/// What the restore rounds restore, and where.
+struct Restores<'a> {
+    odoo_init: &'a Path,
+    standin: &'a Path,
+    /// odoo-init's backup directory, restored by `MODE=Restore`.
+    backup: PathBuf,
+    /// Odoo's zip of the same database, restored as `restore_db` does.
+    zip: PathBuf,
+    home: PathBuf,
+    /// Odoo's data directory (`HOME/.local/share/Odoo`).
+    data: PathBuf,
+    runtime: PathBuf,
+    /// Odoo's temporary directory ([`container_tmp`]).
+    odoo_tmp: PathBuf,
+}
+
+impl Restores<'_> {
+    /// `ROUNDS` of each side, interleaved, into the server `pg`; the row
+    /// of medians, and each round's ratio.
+    fn compare(&self, pg: &common::pg::Pg, server: &str) {
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for round in 0..ROUNDS {
+            let db = format!("restored_{}_{round}", pg.port);
+            let mut c = Command::new(self.odoo_init);
+            c.envs(env(pg, &db).iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .env("MODE", "Restore")
+                .env("RESTORE_FROM", &self.backup)
+                .env("ODOO_BIN", self.standin)
+                .env("HOME", &self.home)
+                .env("ODOO_INIT_RUNTIME_DIR", &self.runtime)
+                .env("ODOO_INIT_LOG", "warn")
+                .env("MAINTENANCE_SCRIPT", "");
+            ours.push(timed(&mut c));
+            let db = format!("odoo_restored_{}_{round}", pg.port);
+            let mut c = Command::new("python3");
+            c.args(["-c", ODOO_RESTORE])
+                .arg(&self.zip)
+                .arg(&db)
+                .arg(self.data.join("filestore").join(&db))
+                .arg(&self.odoo_tmp)
+                .env("PATH", pg.path_with_tools())
+                .env("PGHOST", "127.0.0.1")
+                .env("PGPORT", pg.port.to_string())
+                .env("PGUSER", "odoo")
+                .env("PGPASSWORD", "bench-pw");
+            theirs.push(timed(&mut c));
+        }
+        let each: Vec<String> = theirs
+            .iter()
+            .zip(&ours)
+            .map(|(t, o)| format!("{:.1}", t / o))
+            .collect();
+        let (ours, theirs) = (median(ours), median(theirs));
+        println!(
+            "| restore ({server}): MODE=Restore of odoo-init's backup / Odoo's restore_db of its zip (each round: {}) | {ours:.0} | {theirs:.0} | {:.1}x faster | at least 2x |",
+            each.join(" "),
+            theirs / ours
+        );
+    }
+}
+
+/// A temporary directory for Odoo's side on another file system than
+/// `data` (the filestore's), as a container's `/tmp` is to its volume: the
+/// shared-memory file system, which is this machine's other one.
+fn container_tmp(data: &Path) -> PathBuf {
+    use std::os::unix::fs::MetadataExt;
+    let dir = PathBuf::from(format!("/dev/shm/odoo-init-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a directory in /dev/shm (a tmpfs) for Odoo's /tmp");
+    let device = |p: &Path| std::fs::metadata(p).expect("stat").dev();
+    assert_ne!(
+        device(&dir),
+        device(data),
+        "/dev/shm must be another file system than the filestore's for Odoo's restore_db to copy"
+    );
+    dir
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     percentile(&v, 0.5)
 }
 
-/// Odoo's `restore_db` of `zip` as `db`, written in Python as Odoo does it.
+/// Odoo's `restore_db` of `zip` as `db`, written in Python as Odoo does it:
+/// the zip extracted into a temporary directory (`tmp`: in a container, its
+/// own `/tmp`, another file system than the filestore's volume, so that
+/// `shutil.move` copies the files).
 const ODOO_RESTORE: &str = r#"
 import os, shutil, subprocess, sys, tempfile, zipfile
-zip_path, db, filestore_dest = sys.argv[1:4]
+zip_path, db, filestore_dest, tmp = sys.argv[1:5]
 subprocess.run(['createdb', '--template=template0', db], check=True)
-with tempfile.TemporaryDirectory() as dump_dir:
+with tempfile.TemporaryDirectory(dir=tmp) as dump_dir:
     with zipfile.ZipFile(zip_path, 'r') as z:
         filestore = [m for m in z.namelist() if m.startswith('filestore/')]
         z.extractall(dump_dir, ['dump.sql'] + filestore)
@@ -190,42 +270,26 @@ pub(super) fn backup_costs(odoo_init: &Path, standin: &Path) {
     assert!(zip_out.status.success(), "{zip_out:?}");
     let zip = PathBuf::from(String::from_utf8_lossy(&zip_out.stdout).trim());
     timed(&mut odoo_init_backup(false));
-    let backup_dir = newest(&backups.join("bk"), false);
-    let (mut restore, mut odoo) = (Vec::new(), Vec::new());
-    for round in 0..ROUNDS {
-        let ours_db = format!("restored_{round}");
-        let mut c = Command::new(odoo_init);
-        c.envs(
-            env(&pg, &ours_db)
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str())),
-        )
-        .env("MODE", "Restore")
-        .env("RESTORE_FROM", &backup_dir)
-        .env("ODOO_BIN", standin)
-        .env("HOME", &home)
-        .env("ODOO_INIT_RUNTIME_DIR", scratch.join("rt"))
-        .env("ODOO_INIT_LOG", "warn")
-        .env("MAINTENANCE_SCRIPT", "");
-        restore.push(timed(&mut c));
-        let theirs_db = format!("odoo_restored_{round}");
-        let mut c = Command::new("python3");
-        c.args(["-c", ODOO_RESTORE])
-            .arg(&zip)
-            .arg(&theirs_db)
-            .arg(data.join("filestore").join(&theirs_db))
-            .env("PATH", pg.path_with_tools())
-            .env("PGHOST", "127.0.0.1")
-            .env("PGPORT", pg.port.to_string())
-            .env("PGUSER", "odoo")
-            .env("PGPASSWORD", "bench-pw");
-        odoo.push(timed(&mut c));
-    }
-    let (restore, odoo) = (median(restore), median(odoo));
-    println!(
-        "| restore: MODE=Restore of odoo-init's backup / Odoo's restore_db of its zip | {restore:.0} | {odoo:.0} | {:.1}x faster | at least 2x |",
-        odoo / restore
-    );
+    let restores = Restores {
+        odoo_init,
+        standin,
+        backup: newest(&backups.join("bk"), false),
+        zip,
+        home: home.clone(),
+        data: data.clone(),
+        runtime: scratch.join("rt"),
+        odoo_tmp: container_tmp(&data),
+    };
+    restores.compare(&pg, "fsync off, as the tests run it");
+    // The same on a server as production runs one: each of Odoo's `psql`
+    // statements is its own commit, and a commit waits for the disk.
+    eprintln!("backups: starting a second PostgreSQL, with fsync on ...");
+    let mut durable = common::pg::Pg::init();
+    durable.fsync = true;
+    durable.start_on_a_free_port();
+    durable.role("odoo", "bench-pw", true);
+    restores.compare(&durable, "fsync on, as production runs it");
+    let _ = std::fs::remove_dir_all(&restores.odoo_tmp);
 
     // 3. The update path without BACKUP_DIR, with it, and an earlier build's.
     let update = |binary: &Path, backup: bool| {

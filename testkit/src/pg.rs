@@ -29,6 +29,9 @@ pub struct Pg {
     pub max_connections: u32,
     /// `listen_addresses` (loopback; a test's network namespaces add theirs).
     pub listen: String,
+    /// `fsync` (off: the tests need no durability; the benchmark's
+    /// production-like server has it on).
+    pub fsync: bool,
 }
 
 /// The server binaries: `ODOO_INIT_TEST_PG_BIN` when it names a directory
@@ -108,6 +111,7 @@ impl Pg {
             ids,
             max_connections: 200,
             listen: "127.0.0.1".into(),
+            fsync: false,
         };
         pg.run(
             "initdb",
@@ -200,10 +204,11 @@ impl Pg {
 
     fn server_options(&self) -> String {
         format!(
-            "-p {} -k {} -c listen_addresses={} -c fsync=off -c max_connections={}",
+            "-p {} -k {} -c listen_addresses={} -c fsync={} -c max_connections={}",
             self.port,
             self.scratch.path.display(),
             self.listen,
+            if self.fsync { "on" } else { "off" },
             self.max_connections
         )
     }

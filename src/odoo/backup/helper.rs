@@ -16,7 +16,7 @@ use std::ffi::OsString;
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::PARTIAL;
@@ -30,11 +30,27 @@ pub(crate) const HELPER_COMMAND: &str = "backup-step";
 /// killed: removed by the next one.
 const STALE: Duration = Duration::from_secs(3600);
 
-/// What the filestore copy did.
+/// What the filestore copy did, and what of it is not durable yet.
 #[derive(Default)]
 pub(super) struct Copied {
     linked: u64,
     copied: u64,
+    /// The directories made and the files copied: a link is a name in a
+    /// directory, and the linked file's bytes were durable already.
+    unsynced: Vec<PathBuf>,
+}
+
+impl Copied {
+    /// What [`link_tree`] made, made durable: each of its directories and
+    /// copies synced, and nothing else. A `syncfs` would be one call, but
+    /// it also writes out whatever else is waiting on that file system (a
+    /// PostgreSQL beside it: measured, 150 ms with 300 MB waiting, where
+    /// the filestore's few hundred directories take under 1 ms).
+    pub(super) fn sync(&self) -> io::Result<()> {
+        self.unsynced
+            .iter()
+            .try_for_each(|path| File::open(path)?.sync_all())
+    }
 }
 
 /// `backup-step ...`: 0 when the backup `DIR/NAME` is complete; 1 (said)
@@ -104,8 +120,9 @@ fn make(
     fs::create_dir(&partial)?;
     // The database: pg_dump's directory format, its files synced by pg_dump;
     // the files linked meanwhile (this helper has nothing else to do while
-    // the server dumps), where one file system holds both, copied elsewhere.
-    let mut dump = Command::new(pg_dump)
+    // the server dumps), where one file system holds both, copied elsewhere,
+    // and made durable.
+    let dump = Command::new(pg_dump)
         .arg("--format=directory")
         .arg(format!("--jobs={jobs}"))
         .arg("--file")
@@ -117,16 +134,9 @@ fn make(
         true => link_tree(filestore, &partial.join("filestore"), &mut copied),
         false => fs::create_dir(partial.join("filestore")),
     };
-    if files.is_err() {
-        // The dump is of no use without its files.
-        let _ = dump.kill();
-    }
-    let dumped = dump.wait()?;
-    files?;
-    if !dumped.success() {
-        return Err(io::Error::other(format!("pg_dump failed ({dumped})")));
-    }
-    fs::copy(manifest, partial.join("manifest.json"))?;
+    alongside(dump, "pg_dump", files.and_then(|()| copied.sync()))?;
+    let copy = partial.join("manifest.json");
+    fs::copy(manifest, &copy)?;
     // Read back: a dump pg_restore cannot list is no backup.
     let listed = Command::new(pg_restore)
         .arg("--list")
@@ -139,8 +149,9 @@ fn make(
             "pg_restore --list of the dump failed ({listed})"
         )));
     }
-    // The files, the links, the manifest and the directories, at once.
-    sync_all_below(&partial)?;
+    // What is not durable yet: the manifest and the names in `partial`.
+    File::open(&copy)?.sync_all()?;
+    File::open(&partial)?.sync_all()?;
     fs::rename(&partial, &done)?;
     File::open(dir)?.sync_all()?;
     Ok((done, copied))
@@ -197,6 +208,23 @@ fn make_zip(
     Ok((done, copied))
 }
 
+/// The end of `tool`, a child that ran while this helper did its own part
+/// (`meanwhile`'s result): one process waits on the server while the other
+/// works on files, and no thread is needed for it. When our part failed,
+/// the tool's work is of no use without it: it is killed.
+pub(super) fn alongside(mut tool: Child, what: &str, meanwhile: io::Result<()>) -> io::Result<()> {
+    if meanwhile.is_err() {
+        let _ = tool.kill();
+    }
+    let status = tool.wait()?;
+    meanwhile?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!("{what} failed ({status})")))
+    }
+}
+
 /// Runs a tool with our environment; its failure as an error.
 pub(super) fn run(command: &mut Command) -> io::Result<()> {
     let status = command.stdin(Stdio::null()).status()?;
@@ -210,12 +238,13 @@ pub(super) fn run(command: &mut Command) -> io::Result<()> {
 /// `from`'s tree made again at `to`: directories made, files hard-linked,
 /// or copied where linking is refused (another file system), symbolic
 /// links made again as they are. Nothing is synced here: the caller syncs
-/// the file system once ([`sync_all_below`]), rather than each of the
-/// filestore's hundreds of directories.
+/// ([`Copied::sync`]) when it has nothing else to do (while the server
+/// works); `to`'s own name is its parent's to sync.
 pub(super) fn link_tree(from: &Path, to: &Path, copied: &mut Copied) -> io::Result<()> {
     let mut pending = vec![(from.to_path_buf(), to.to_path_buf())];
     while let Some((src, dst)) = pending.pop() {
         fs::create_dir(&dst)?;
+        copied.unsynced.push(dst.clone());
         for entry in fs::read_dir(&src)? {
             let entry = entry?;
             let (s, d) = (entry.path(), dst.join(entry.file_name()));
@@ -229,17 +258,11 @@ pub(super) fn link_tree(from: &Path, to: &Path, copied: &mut Copied) -> io::Resu
             } else {
                 fs::copy(&s, &d)?;
                 copied.copied += 1;
+                copied.unsynced.push(d);
             }
         }
     }
     Ok(())
-}
-
-/// Everything written below `dir` made durable: one `syncfs` of its file
-/// system (links, directories and copies alike), where a sync per
-/// directory would cost a round trip to the disk each.
-pub(super) fn sync_all_below(dir: &Path) -> io::Result<()> {
-    nix::unistd::syncfs(File::open(dir)?).map_err(io::Error::from)
 }
 
 /// The bytes of a file, or of the files below a directory.

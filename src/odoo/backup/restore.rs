@@ -28,7 +28,7 @@ use std::path::{Component, Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use super::helper::run;
+use super::helper::{alongside, run};
 use super::unzip::Archive;
 
 /// The hidden command: `odoo-init restore-step SOURCE FILESTORE DBNAME
@@ -87,14 +87,18 @@ pub(crate) fn restore_main(args: &[OsString]) -> i32 {
     }
     let restored = match Kind::of(source) {
         Ok(Some(Kind::Directory)) => directory(source, filestore, &tools),
-        Ok(Some(Kind::OdooZip)) => odoo_zip(source, filestore, &tools),
+        Ok(Some(Kind::OdooZip)) => {
+            odoo_zip(source, filestore, &tools).and_then(|()| sync_all_below(filestore))
+        }
+        // An empty directory: its name is synced with the parent's, when
+        // PID 1 renames it into place.
         Ok(Some(Kind::Custom)) => fs::create_dir(filestore).and_then(|()| tools.pg_restore(source)),
         Ok(None) => Err(io::Error::other(
             "neither an odoo-init backup, an Odoo backup zip nor a pg_dump custom-format file",
         )),
         Err(e) => Err(e),
     };
-    match restored.and_then(|()| super::helper::sync_all_below(filestore)) {
+    match restored {
         Ok(()) => {
             log::info!(
                 "restored {} in {:.1}s",
@@ -127,35 +131,63 @@ impl Tools<'_> {
     /// it connects as (`--no-owner`, `--no-acl`: the source's roles need
     /// not exist here), stopping at the first error. In two runs: the
     /// schema (`pre-data`: a few statements per table, each its own commit
-    /// otherwise) in one transaction, then the rows and the indexes in
-    /// parallel; measured on a few hundred tables, a third less time than
-    /// one parallel run (docs/benchmark.md).
+    /// otherwise) in one transaction ([`Self::schema`]), then the rows and
+    /// the indexes in parallel ([`Self::rows`]); measured on a few hundred
+    /// tables, a third less time than one parallel run (docs/benchmark.md).
     fn pg_restore(&self, dump: &Path) -> io::Result<()> {
-        let restore = |sections: &[&str], jobs: Option<u32>| {
-            let mut command = Command::new(self.pg_restore);
-            command.args(["--no-owner", "--no-acl", "--exit-on-error"]);
-            command.args(sections.iter().map(|s| format!("--section={s}")));
-            match jobs {
-                Some(jobs) => command.arg(format!("--jobs={jobs}")),
-                None => command.arg("--single-transaction"),
-            };
-            run(command.arg("--dbname").arg(self.conninfo).arg(dump))
+        run(&mut self.schema(dump))?;
+        run(&mut self.rows(dump))
+    }
+
+    fn schema(&self, dump: &Path) -> Command {
+        self.sections(dump, &["pre-data"], None)
+    }
+
+    fn rows(&self, dump: &Path) -> Command {
+        self.sections(dump, &["data", "post-data"], Some(self.jobs))
+    }
+
+    fn sections(&self, dump: &Path, sections: &[&str], jobs: Option<u32>) -> Command {
+        let mut command = Command::new(self.pg_restore);
+        command.args(["--no-owner", "--no-acl", "--exit-on-error"]);
+        command.args(sections.iter().map(|s| format!("--section={s}")));
+        match jobs {
+            Some(jobs) => command.arg(format!("--jobs={jobs}")),
+            None => command.arg("--single-transaction"),
         };
-        restore(&["pre-data"], None)?;
-        restore(&["data", "post-data"], Some(self.jobs))
+        command.arg("--dbname").arg(self.conninfo).arg(dump);
+        command.stdin(Stdio::null());
+        command
     }
 }
 
-/// odoo-init's backup: the files linked, then the dump restored.
+/// odoo-init's backup: the dump restored and the files linked, done while
+/// `pg_restore` works in the server: the links made and synced while the
+/// schema is restored, which on a few hundred tables and a few thousand
+/// files hides the files' time entirely (docs/benchmark.md).
 fn directory(source: &Path, filestore: &Path, tools: &Tools) -> io::Result<()> {
+    let dump = source.join("dump");
     let files = source.join("filestore");
-    let mut copied = super::helper::Copied::default();
-    if files.is_dir() {
-        super::helper::link_tree(&files, filestore, &mut copied)?;
-    } else {
-        fs::create_dir(filestore)?;
-    }
-    tools.pg_restore(&source.join("dump"))
+    let started = Instant::now();
+    let schema = tools.schema(&dump).spawn()?;
+    let mut copied = Default::default();
+    let linked = match files.is_dir() {
+        true => super::helper::link_tree(&files, filestore, &mut copied),
+        false => fs::create_dir(filestore),
+    };
+    alongside(
+        schema,
+        "pg_restore of the schema",
+        linked.and_then(|()| copied.sync()),
+    )?;
+    let schema_done = Instant::now();
+    run(&mut tools.rows(&dump))?;
+    log::info!(
+        "schema and files {:.2}s, rows and indexes {:.2}s",
+        (schema_done - started).as_secs_f64(),
+        schema_done.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 /// Odoo's zip: the files extracted, then `dump.sql` streamed into `psql`.
@@ -201,6 +233,13 @@ fn odoo_zip(source: &Path, filestore: &Path, tools: &Tools) -> io::Result<()> {
         )));
     }
     streamed.map(drop)
+}
+
+/// Everything written below `dir` made durable: one `syncfs` of its file
+/// system, for the files extracted from a zip (new bytes each, where a
+/// sync per file would wait for the disk once per file).
+fn sync_all_below(dir: &Path) -> io::Result<()> {
+    nix::unistd::syncfs(File::open(dir)?).map_err(io::Error::from)
 }
 
 /// `rest` (a name in the archive below `filestore/`) as a path below
