@@ -8,7 +8,7 @@
 
 use odoo_init_testkit as common;
 
-use common::addons::write;
+use common::addons::{script, write};
 use common::pg::{Pg, DB};
 use common::*;
 use std::ffi::OsStr;
@@ -224,6 +224,96 @@ fn an_odoo_init_backup_restores_once_for_two_pods_with_its_files_linked() {
         leftovers(&pg, &data),
         (vec![COPY.to_string()], vec![COPY.to_string()])
     );
+}
+
+/// Objects of every kind a schema holds, beside Odoo's tables, with rows:
+/// a schema, a type and a function a table uses, a serial and an identity
+/// column, a child table, a standalone sequence as a default, a view over
+/// two tables, a materialized view, a comment, a foreign key, an index.
+const EVERY_KIND: &str = "\
+    CREATE SCHEMA s2; CREATE TYPE mood AS ENUM ('a', 'b'); \
+    CREATE FUNCTION plus1(x int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT x + 1'; \
+    CREATE TABLE partner (id serial PRIMARY KEY, name varchar, m mood, c int CHECK (plus1(c) > 0)); \
+    CREATE TABLE s2.child (extra int) INHERITS (partner); \
+    CREATE SEQUENCE ir_sequence_001; \
+    CREATE TABLE t2 (id int DEFAULT nextval('ir_sequence_001'), p int REFERENCES partner (id)); \
+    CREATE TABLE t3 (id int GENERATED ALWAYS AS IDENTITY, n text); \
+    CREATE VIEW v AS SELECT p.name, t2.id FROM partner p JOIN t2 ON t2.p = p.id; \
+    CREATE MATERIALIZED VIEW mv AS SELECT count(*) AS n FROM t3; \
+    COMMENT ON TABLE t3 IS 'lone'; CREATE INDEX ON partner (name); \
+    INSERT INTO partner (name, m, c) SELECT 'p' || g, 'a', g FROM generate_series(1, 50) g; \
+    INSERT INTO s2.child (name, m, c, extra) VALUES ('c', 'b', 1, 7); \
+    INSERT INTO t2 (p) SELECT id FROM ONLY partner; \
+    INSERT INTO t3 (n) SELECT 'n' || g FROM generate_series(1, 20) g; \
+    REFRESH MATERIALIZED VIEW mv;";
+
+/// The schema of `db` as `pg_dump` writes it, without its comments and
+/// session lines (PostgreSQL 18 writes a random key in `\restrict`).
+fn schema_of(pg: &Pg, scratch: &Scratch, db: &str) -> String {
+    let out = scratch.join(&format!("{db}.schema.sql"));
+    let args = [
+        "--schema-only",
+        "--no-owner",
+        "--no-acl",
+        "--dbname",
+        db,
+        "--file",
+    ];
+    let args = args.map(OsStr::new);
+    pg.as_superuser("pg_dump", &[&args[..], &[out.as_os_str()]].concat());
+    std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("--") && !l.starts_with('\\'))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn a_schema_of_every_kind_restores_in_parts_at_once_as_it_was() {
+    let pg = Pg::start();
+    source(&pg, "17");
+    pg.superuser(DB).batch_execute(EVERY_KIND).unwrap();
+    let scratch = Scratch::new("restore-every-kind");
+    let custom = scratch.join("custom.dump");
+    let dump = ["--format=custom", "--no-owner", "--dbname", DB, "--file"].map(OsStr::new);
+    pg.as_superuser("pg_dump", &[&dump[..], &[custom.as_os_str()]].concat());
+    // pg_restore, its arguments written down.
+    let (tools, calls) = (scratch.join("tools"), scratch.join("calls"));
+    let wrapper = tools.join("pg_restore");
+    script(
+        &wrapper,
+        &format!(
+            "#!/bin/sh\necho \"$*\" >> {}\nexec {} \"$@\"\n",
+            calls.display(),
+            pg.tool("pg_restore").display()
+        ),
+    );
+
+    let mut run = restore(&pg, &custom, &scratch.join("data"))
+        .env(
+            "PATH",
+            format!("{}:{}", tools.display(), pg.path_with_tools()),
+        )
+        .start();
+    assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
+    let calls = std::fs::read_to_string(&calls).unwrap();
+    let parts = calls.lines().filter(|l| l.contains("--use-list")).count();
+    assert!(parts >= 2, "the schema restored in parts: {calls}");
+    assert_eq!(schema_of(&pg, &scratch, COPY), schema_of(&pg, &scratch, DB));
+    let count = |db: &str, table: &str| -> i64 {
+        let sql = format!("SELECT count(*) FROM {table}");
+        pg.superuser(db).query_one(&sql, &[]).unwrap().get(0)
+    };
+    for table in ["partner", "s2.child", "t2", "t3", "v"] {
+        assert_eq!(count(COPY, table), count(DB, table), "{table}");
+    }
+    let n: i64 = pg
+        .superuser(COPY)
+        .query_one("SELECT n FROM mv", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 20);
 }
 
 #[test]

@@ -7,7 +7,7 @@
 
 use odoo_init_testkit as common;
 
-use common::addons::{self, write};
+use common::addons::{self, script, write};
 use common::pg::{Pg, DB};
 use common::*;
 use std::collections::BTreeMap;
@@ -252,29 +252,24 @@ fn a_rollback_killed_during_its_restore_leaves_the_failed_database_and_the_next_
     assert_ne!(failed, before, "half-done");
 
     // A pg_restore that restores the schema (empty tables: a half-restored
-    // database), says so, then waits on a FIFO until the test lets it fail.
+    // database), then, asked for the rows, says so and waits on a FIFO
+    // until the test lets it fail.
     let tools = d.scratch.join("tools");
     std::fs::create_dir_all(&tools).unwrap();
     let (fifo, started) = (tools.join("go"), tools.join("started"));
     let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
     assert!(made.success(), "mkfifo (coreutils)");
     let wrapper = tools.join("pg_restore");
-    write(
+    script(
         &wrapper,
         &format!(
-            "#!/bin/sh\n{} \"$@\" || exit\ncase \"$*\" in *pre-data*) \
-             touch {}; read -r line < {}; exit 1;; esac\n",
-            pg.tool("pg_restore").display(),
+            "#!/bin/sh\ncase \"$*\" in *post-data*) \
+             touch {}; read -r line < {}; exit 1;; esac\nexec {} \"$@\"\n",
             started.display(),
-            fifo.display()
+            fifo.display(),
+            pg.tool("pg_restore").display()
         ),
     );
-    let chmod = Command::new("chmod")
-        .arg("+x")
-        .arg(&wrapper)
-        .status()
-        .unwrap();
-    assert!(chmod.success());
     let path = format!("{}:{}", tools.display(), pg.path_with_tools());
     let mut killed = rollback(&pg, &d, &path).spawn().unwrap();
     wait_until(LONG, "the rollback's restore under way", || {

@@ -12,6 +12,13 @@ pub fn write(path: &Path, content: &str) {
     std::fs::write(path, content).unwrap();
 }
 
+/// An executable script at `path` (a wrapper of a tool, a hook).
+pub fn script(path: &Path, content: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    write(path, content);
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
 /// Three addons `m1`..`m3` under `root/addons`, each with a manifest, code,
 /// static files and two languages.
 pub fn three(root: &Path) -> PathBuf {

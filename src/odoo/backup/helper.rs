@@ -134,7 +134,7 @@ fn make(
         true => link_tree(filestore, &partial.join("filestore"), &mut copied),
         false => fs::create_dir(partial.join("filestore")),
     };
-    alongside(dump, "pg_dump", files.and_then(|()| copied.sync()))?;
+    alongside(vec![dump], "pg_dump", files.and_then(|()| copied.sync()))?;
     let copy = partial.join("manifest.json");
     fs::copy(manifest, &copy)?;
     // Read back: a dump pg_restore cannot list is no backup.
@@ -208,21 +208,38 @@ fn make_zip(
     Ok((done, copied))
 }
 
-/// The end of `tool`, a child that ran while this helper did its own part
-/// (`meanwhile`'s result): one process waits on the server while the other
-/// works on files, and no thread is needed for it. When our part failed,
-/// the tool's work is of no use without it: it is killed.
-pub(super) fn alongside(mut tool: Child, what: &str, meanwhile: io::Result<()>) -> io::Result<()> {
-    if meanwhile.is_err() {
+/// The end of `tools`, children that ran while this helper did its own
+/// part (`meanwhile`'s result): they wait on the server while this works
+/// on files, and no thread is needed for it. When our part failed, their
+/// work is of no use without it: they are stopped.
+pub(super) fn alongside(
+    tools: Vec<Child>,
+    what: &str,
+    meanwhile: io::Result<()>,
+) -> io::Result<()> {
+    if let Err(e) = meanwhile {
+        return Err(stopped(tools, e));
+    }
+    let mut failed = None;
+    for mut tool in tools {
+        let status = tool.wait()?;
+        if !status.success() {
+            failed.get_or_insert(status);
+        }
+    }
+    match failed {
+        None => Ok(()),
+        Some(status) => Err(io::Error::other(format!("{what} failed ({status})"))),
+    }
+}
+
+/// `tools` killed and waited for, their work of no use after `why`.
+pub(super) fn stopped(tools: Vec<Child>, why: io::Error) -> io::Error {
+    for mut tool in tools {
         let _ = tool.kill();
+        let _ = tool.wait();
     }
-    let status = tool.wait()?;
-    meanwhile?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(io::Error::other(format!("{what} failed ({status})")))
-    }
+    why
 }
 
 /// Runs a tool with our environment; its failure as an error.

@@ -15,6 +15,7 @@
 mod helper;
 mod manifest;
 mod restore;
+mod schema;
 mod unzip;
 mod zip;
 
