@@ -152,6 +152,51 @@ fn a_failed_backup_is_a_failed_step_and_no_update_runs() {
     assert!(last.4.is_some_and(|s| s != 0), "{last:?}");
 }
 
+/// The database out of reach while the backup reads what its manifest
+/// holds (here a lock held from outside, past `DB_WAIT_TIMEOUT`): the
+/// database's absence (69, the claim left to its lease), not a failed
+/// backup that waits for a person (65); no backup, no update.
+#[test]
+fn the_database_out_of_reach_during_the_backup_is_not_a_failed_backup() {
+    let pg = Pg::start();
+    pg.ready_database();
+    let scratch = Scratch::new("backup-unreachable");
+    let (backups, data) = (scratch.join("backups"), scratch.join("data"));
+    std::fs::create_dir(&backups).unwrap();
+    // The pre-update hook (run under the claim, just before the backup)
+    // says it runs and waits until the test holds the lock.
+    let (fifo, started) = (scratch.join("go"), scratch.join("started"));
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success(), "mkfifo (coreutils)");
+    let hook = scratch.join("pre-update.sh");
+    let text = format!(
+        "#!/bin/sh\ntouch {}\nread -r line < {}\n",
+        started.display(),
+        fifo.display()
+    );
+    common::addons::script(&hook, &text);
+    let before = pg.base_updates(DB);
+    let mut run = update(&pg, &backups, &data)
+        .env("PRE_UPDATE_SCRIPT", path_str(&hook))
+        .env("DB_WAIT_TIMEOUT", "2")
+        .start();
+    wait_until(LONG, "the pre-update hook", || {
+        started.exists().then_some(())
+    });
+    let mut holder = pg.superuser(DB);
+    let mut lock = holder.transaction().unwrap();
+    lock.batch_execute("LOCK TABLE ir_module_module IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    std::fs::write(&fifo, "go\n").unwrap();
+    assert_eq!(run.wait_exit(LONG), 69, "{}", run.stderr());
+    lock.rollback().unwrap();
+    assert_eq!(pg.base_updates(DB), before, "the update ran");
+    assert!(complete(&backups).is_empty(), "{:?}", complete(&backups));
+    let last = pg.rows(DB).pop().unwrap();
+    assert_eq!(last.1, "Updating");
+    assert_eq!(last.4, None, "no failure recorded: {last:?}");
+}
+
 #[test]
 fn backup_keep_prunes_the_oldest() {
     let pg = Pg::start();

@@ -128,21 +128,29 @@ impl Ctx {
         );
         let at = SystemTime::now();
         let db = self.cfg.db.name().to_string();
+        // What the database answers for good is the backup's; a connection
+        // lost (or a lock waited out) for DB_WAIT_TIMEOUT is the database's
+        // absence, as anywhere else in a claim (69, the claim left to the
+        // lease), never a failed backup that waits for a person.
+        let what = "reading what the backup's manifest holds";
         let read = retrying(
             &mut self.session,
             self.cfg.db_wait_timeout,
             &mut sup.pause(),
-            "reading what the backup's manifest holds",
-            |client| read_manifest(client, &db, Some(id), at),
-        );
+            what,
+            |client| match read_manifest(client, &db, Some(id), at) {
+                Err(e) if !conn::is_connection_loss(&e) && !conn::is_lock_wait(&e) => {
+                    Ok(Err(format!("{what}: {}", conn::message(&e))))
+                }
+                read => read.map(Ok),
+            },
+        )?;
         let manifest = match read {
             Ok(text) => text,
-            // The database answered, but not what a backup needs: a failed backup.
-            Err(Failure::Db(why)) => {
+            Err(why) => {
                 let end = StepEnd::Exited(STEP_FAILED);
                 return Err(self.ended(sup, &format!("{who}: {why}"), State::Updating, id, end));
             }
-            Err(other) => return Err(other),
         };
         let planned = plan(
             &self.cfg,
