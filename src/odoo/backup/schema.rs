@@ -24,29 +24,36 @@ struct Entry {
     depends_on: Vec<u32>,
 }
 
-/// The entries of a schema script, in its order.
+/// The entries of a schema script, in its order. A head is a `--` line,
+/// the entry's line, then its dependencies' if it has any: the same words
+/// inside a definition (a function's body) are not taken for one.
 fn entries(script: &str) -> Vec<Entry> {
     let mut found: Vec<Entry> = Vec::new();
+    let (mut previous, mut in_head) = ("", false);
     for line in script.lines() {
-        if let Some(rest) = line.strip_prefix("-- TOC entry ") {
+        let head = line
+            .strip_prefix("-- TOC entry ")
+            .filter(|_| previous == "--");
+        if let Some(rest) = head {
             let mut words = rest.split_whitespace();
-            let id = words.next().and_then(|w| w.parse().ok());
-            let class = words.nth(1);
-            if let Some(id) = id {
+            let class = words.nth(2);
+            if let Some(id) = rest.split_whitespace().next().and_then(|w| w.parse().ok()) {
                 found.push(Entry {
                     id,
                     relation: class == Some(RELATION),
                     depends_on: Vec::new(),
                 });
             }
-        } else if let Some(rest) = line.strip_prefix("-- Dependencies:") {
+        } else if let Some(rest) = line.strip_prefix("-- Dependencies:").filter(|_| in_head) {
             if let Some(entry) = found.last_mut() {
-                entry.depends_on.extend(
-                    rest.split_whitespace()
-                        .filter_map(|w| w.parse::<u32>().ok()),
-                );
+                let ids = rest
+                    .split_whitespace()
+                    .filter_map(|w| w.parse::<u32>().ok());
+                entry.depends_on.extend(ids);
             }
         }
+        in_head = head.is_some();
+        previous = line;
     }
     found
 }
@@ -165,15 +172,28 @@ mod tests {
     #[test]
     fn one_group_or_one_job_is_not_split() {
         assert_eq!(split(SCRIPT, 1), None);
-        let one = "-- TOC entry 5 (class 1259 OID 1)\n-- TOC entry 6 (class 0 OID 0)\n-- Dependencies: 5\n";
+        let one = "--\n-- TOC entry 5 (class 1259 OID 1)\n--\n-- TOC entry 6 (class 0 OID 0)\n-- Dependencies: 5\n";
         assert_eq!(split(one, 4), None);
         assert_eq!(split("", 2), None);
     }
 
     #[test]
+    fn heads_inside_a_definition_are_not_entries() {
+        let body = "--\n-- TOC entry 5 (class 1255 OID 1)\n\
+            CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$\n\
+            -- TOC entry 9 (class 1259 OID 9)\n-- Dependencies: 7\nSELECT 1 $$;\n";
+        let only = Entry {
+            id: 5,
+            relation: false,
+            depends_on: vec![],
+        };
+        assert_eq!(entries(body), vec![only]);
+    }
+
+    #[test]
     fn groups_are_spread_by_size_and_keep_the_dump_order() {
         let script: String = (1..=5)
-            .map(|i| format!("-- TOC entry {i} (class 1259 OID {i})\n"))
+            .map(|i| format!("--\n-- TOC entry {i} (class 1259 OID {i})\n"))
             .collect();
         let split = split(&script, 2).unwrap();
         assert!(split.first.is_empty());
