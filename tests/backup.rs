@@ -197,6 +197,57 @@ fn the_database_out_of_reach_during_the_backup_is_not_a_failed_backup() {
     assert_eq!(last.4, None, "no failure recorded: {last:?}");
 }
 
+/// `BACKUP_DIR` on another file system than the filestore (a tmpfs): the
+/// files are copied, not linked, and the backup is whole and restorable.
+#[test]
+fn a_backup_on_another_file_system_copies_the_files() {
+    let pg = Pg::start();
+    pg.ready_database();
+    let scratch = Scratch::new("backup-elsewhere");
+    let stored = scratch
+        .join(".local/share/Odoo/filestore")
+        .join(DB)
+        .join("ab/abcdef0123");
+    write(&stored, "an attachment\n");
+    let shm = Path::new("/dev/shm");
+    let device = |p: &Path| std::fs::metadata(p).unwrap().dev();
+    assert!(
+        shm.is_dir() && device(shm) != device(&scratch.path),
+        "/dev/shm (a tmpfs, as Debian mounts it) is needed as another file system"
+    );
+    let backups = shm.join(format!("odoo-init-test-backups-{}", std::process::id()));
+    std::fs::create_dir(&backups).unwrap();
+    let out = odoo_init_backup(&pg, &[], &backups, &scratch.path);
+    // What is seen is taken before the directory (ours, on a shared
+    // file system) is removed; judged after.
+    let made = complete(&backups);
+    let listed = made.first().map(|b| {
+        let list = Command::new(pg.tool("pg_restore"))
+            .arg("--list")
+            .arg(b.join("dump"))
+            .output();
+        list.is_ok_and(|o| o.status.success())
+    });
+    let copy = made.first().map(|b| b.join("filestore/ab/abcdef0123"));
+    let content = copy.as_ref().and_then(|c| std::fs::read_to_string(c).ok());
+    let inode = copy
+        .as_ref()
+        .and_then(|c| std::fs::metadata(c).ok())
+        .map(|m| m.ino());
+    if backups.exists() {
+        std::fs::remove_dir_all(&backups).unwrap();
+    }
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(listed, Some(true), "one backup, its dump listed: {made:?}");
+    assert_eq!(content.as_deref(), Some("an attachment\n"));
+    let linked = std::fs::metadata(&stored).unwrap().ino();
+    assert!(inode.is_some_and(|i| i != linked), "copied, not linked");
+}
+
 #[test]
 fn backup_keep_prunes_the_oldest() {
     let pg = Pg::start();
