@@ -144,21 +144,20 @@ impl Restores<'_> {
                 .env("PGPASSWORD", "bench-pw");
             timed(&mut c)
         };
-        // A round of each first, not counted: the server's first databases
-        // are made from a cold start (whichever side came first paid it,
-        // 1.3x to 1.8x where the other rounds gave 2x to 3x); then each
-        // side goes first in every other round.
+        // A round of each first, not counted (a server's first databases
+        // are slower to make); then each side first in every other round,
+        // so that the order favours neither, each from a quiet disk.
         ours("warm");
         theirs("warm");
         let (mut ours_ms, mut theirs_ms) = (Vec::new(), Vec::new());
         for round in 0..ROUNDS {
             let name = round.to_string();
-            if round % 2 == 0 {
-                ours_ms.push(ours(&name));
-                theirs_ms.push(theirs(&name));
-            } else {
-                theirs_ms.push(theirs(&name));
-                ours_ms.push(ours(&name));
+            for side in [round % 2, 1 - round % 2] {
+                quiet();
+                match side {
+                    0 => ours_ms.push(ours(&name)),
+                    _ => theirs_ms.push(theirs(&name)),
+                }
             }
         }
         let (ours, theirs) = (ours_ms, theirs_ms);
@@ -190,6 +189,14 @@ fn container_tmp(data: &Path) -> PathBuf {
         "/dev/shm must be another file system than the filestore's for Odoo's restore_db to copy"
     );
     dir
+}
+
+/// What the run before left to write out, written (`sync`, not timed):
+/// each run starts from a quiet disk, as a pod's restore or backup does,
+/// and not in the writes of the other side's run just before.
+fn quiet() {
+    let synced = Command::new("sync").status().expect("sync (coreutils)");
+    assert!(synced.success(), "sync");
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -257,13 +264,15 @@ pub(super) fn backup_costs(odoo_init: &Path, standin: &Path) {
     for size in [4_096, 65_536] {
         filestore(&files, size);
         for round in 0..ROUNDS {
-            let t = timed(&mut odoo_init_backup(false));
-            match size {
-                4_096 => ours.push(t),
-                _ => large.push(t),
-            }
-            if size == 4_096 {
-                bare.push(timed(&mut bare_dump(round)));
+            // Each first in every other round, each from a quiet disk.
+            for side in [round % 2, 1 - round % 2] {
+                quiet();
+                match (side, size) {
+                    (0, 4_096) => ours.push(timed(&mut odoo_init_backup(false))),
+                    (0, _) => large.push(timed(&mut odoo_init_backup(false))),
+                    (_, 4_096) => bare.push(timed(&mut bare_dump(round))),
+                    _ => {}
+                }
             }
         }
     }
