@@ -65,7 +65,9 @@ fn filestore(dir: &Path, size: usize) {
     let _ = std::fs::remove_dir_all(dir);
     let body: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
     for i in 0..FILES {
-        let name = format!("{:040x}", (i as u128 + 1) * 0x9E37_79B9_7F4A_7C15);
+        // A sha1's 40 hex digits, the first two spread over 256 values.
+        let spread = (i as u128 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835);
+        let name = format!("{spread:032x}{i:08x}");
         let path = dir.join(&name[..2]).join(&name);
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         std::fs::write(&path, &body).expect("write");
