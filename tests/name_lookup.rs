@@ -13,7 +13,7 @@ use odoo_init_testkit as common;
 use common::pg::{Pg, DB, PASSWORD, USER};
 use common::*;
 use std::net::UdpSocket;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -78,13 +78,16 @@ fn with_resolver_files<'a>(setup: Setup<'a>, files: &Scratch) -> Setup<'a> {
 /// dropped; the largest seen and how many samples were read.
 struct Threads {
     done: Arc<AtomicBool>,
+    /// Samples read so far.
+    taken: Arc<AtomicUsize>,
     sampler: Option<std::thread::JoinHandle<(usize, usize)>>,
 }
 
 impl Threads {
     fn watch(pid: i32) -> Threads {
         let done = Arc::new(AtomicBool::new(false));
-        let stop = Arc::clone(&done);
+        let taken = Arc::new(AtomicUsize::new(0));
+        let (stop, count) = (Arc::clone(&done), Arc::clone(&taken));
         let sampler = std::thread::spawn(move || {
             let (mut most, mut samples) = (0, 0);
             while !stop.load(Ordering::Relaxed) {
@@ -97,6 +100,7 @@ impl Threads {
                 if let Some(n) = threads {
                     most = most.max(n);
                     samples += 1;
+                    count.store(samples, Ordering::Relaxed);
                 }
                 std::thread::sleep(Duration::from_millis(1));
             }
@@ -104,8 +108,17 @@ impl Threads {
         });
         Threads {
             done,
+            taken,
             sampler: Some(sampler),
         }
+    }
+
+    /// Waits until more than `n` samples are read (a loaded machine may
+    /// give the sampler few turns while the lookup lasts).
+    fn wait_for_samples(&self, n: usize) {
+        wait_until(LONG, "samples of the thread count", || {
+            (self.taken.load(Ordering::Relaxed) > n).then_some(())
+        });
     }
 
     /// The largest thread count seen, and the number of samples.
@@ -136,6 +149,7 @@ fn a_lookup_that_gets_no_answer_holds_no_stop_and_no_thread() {
     // A process of the pod's that ends meanwhile is reaped meanwhile,
     // and the wait goes on.
     end_and_see_reaped(orphan_of(&run));
+    threads.wait_for_samples(10);
     assert!(run.alive(), "{}", run.stderr());
     let sent = Instant::now();
     run.signal(libc::SIGTERM);
