@@ -33,8 +33,20 @@ fn complete(backups: &Path) -> Vec<PathBuf> {
     let mut found: Vec<PathBuf> = std::fs::read_dir(backups.join(DB))
         .map(|d| d.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
-    found.retain(|p| !p.to_string_lossy().ends_with(".partial"));
-    found.sort();
+    found.retain(|p| {
+        let name = p.to_string_lossy();
+        !name.ends_with(".partial") && !name.ends_with(".pruned")
+    });
+    // By time: by the state row they were made for (backups made in one
+    // second too), else by name.
+    found.sort_by_key(|p| {
+        let name = p.to_string_lossy().into_owned();
+        let row = name
+            .rsplit("-state")
+            .next()
+            .and_then(|r| r.parse::<u64>().ok());
+        (row, name)
+    });
     found
 }
 
@@ -118,16 +130,35 @@ fn a_backup_is_made_under_the_claim_before_odoos_update() {
         .is_some_and(|v| v.contains('.')));
     assert_eq!(manifest["odoo_init"]["state_row"], claim);
 
-    // Its path on the claim's row.
-    let path: Option<String> = pg
+    // Its path, size (every file's bytes) and time on the claim's row.
+    let row = pg
         .superuser(DB)
         .query_one(
-            "SELECT backup FROM curq_state_history WHERE id = $1",
+            "SELECT backup, backup_bytes, backup_seconds FROM curq_state_history WHERE id = $1",
             &[&claim],
         )
-        .unwrap()
-        .get(0);
+        .unwrap();
+    let path: Option<String> = row.get(0);
     assert_eq!(path.as_deref(), Some(backup.to_string_lossy().as_ref()));
+    assert_eq!(row.get::<_, Option<i64>>(1), Some(bytes_below(backup)));
+    assert!(row.get::<_, Option<f64>>(2).is_some_and(|s| s > 0.0));
+    // And in the history for people: `PATH (SIZE MB, TIME s)`.
+    let out = pg.state_command().output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let shown = format!("| {} (", backup.display());
+    assert!(text.contains(&shown) && text.contains(" MB, "), "{text}");
+}
+
+/// The bytes of the files below `dir`.
+fn bytes_below(dir: &Path) -> i64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| match e.file_type().unwrap().is_dir() {
+            true => bytes_below(&e.path()),
+            false => e.metadata().unwrap().len() as i64,
+        })
+        .sum()
 }
 
 #[test]
@@ -255,13 +286,86 @@ fn backup_keep_prunes_the_oldest() {
     let scratch = Scratch::new("backup-keep");
     let (backups, data) = (scratch.join("backups"), scratch.join("data"));
     std::fs::create_dir(&backups).unwrap();
+    let stored = data.join("filestore").join(DB).join("ab/abcdef0123");
+    write(&stored, "an attachment\n");
     let mut names = Vec::new();
+    let pruned = |n: &PathBuf| PathBuf::from(format!("{}.pruned", n.display()));
     for _ in 0..3 {
         let mut run = update(&pg, &backups, &data).env("BACKUP_KEEP", "2").start();
         assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
         names.push(complete(&backups).pop().unwrap());
     }
+    // The oldest out of the set at once; its files removed by the next backup.
     assert_eq!(complete(&backups), names[1..].to_vec());
+    assert!(pruned(&names[0]).join("dump/toc.dat").is_file());
+    let first_tree = std::fs::metadata(pruned(&names[0]).join("filestore"))
+        .unwrap()
+        .ino();
+
+    // Odoo's files change: one removed, one added, one name now another
+    // file. The next backup takes the pruned one's tree of links and holds
+    // exactly Odoo's files as they are now.
+    let files = data.join("filestore").join(DB);
+    write(&files.join("cd/cdef"), "kept\n");
+    write(&files.join("ef/ef01"), "to be removed\n");
+    let mut run = update(&pg, &backups, &data).env("BACKUP_KEEP", "2").start();
+    assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
+    names.push(complete(&backups).pop().unwrap());
+    std::fs::remove_file(files.join("ef/ef01")).unwrap();
+    write(&files.join("01/0123"), "new\n");
+    std::fs::remove_file(&stored).unwrap();
+    write(&stored, "another attachment\n");
+    let mut run = update(&pg, &backups, &data).env("BACKUP_KEEP", "2").start();
+    assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
+    names.push(complete(&backups).pop().unwrap());
+    assert_eq!(complete(&backups), names[3..].to_vec());
+    assert!(!pruned(&names[0]).exists(), "removed by the next backup");
+    assert!(!pruned(&names[1]).exists(), "taken and removed by the last");
+    assert!(pruned(&names[2]).is_dir());
+    let left = std::fs::read_dir(backups.join(DB)).unwrap().count();
+    assert_eq!(left, 3, "two backups and one pruned, nothing else");
+    let newest = names[4].join("filestore");
+    assert_eq!(
+        files_below(&newest),
+        files_below(&files),
+        "Odoo's files now"
+    );
+    assert_eq!(
+        std::fs::read_to_string(newest.join("ab/abcdef0123")).unwrap(),
+        "another attachment\n"
+    );
+    let previous = names[3].join("filestore");
+    assert!(previous.join("ef/ef01").is_file(), "the one before kept it");
+    assert_eq!(
+        std::fs::read_to_string(previous.join("ab/abcdef0123")).unwrap(),
+        "an attachment\n"
+    );
+    // The pruned backups' trees were taken (a renamed directory keeps its
+    // inode), not made anew: the first one's went to the fourth backup.
+    let tree = |n: &PathBuf| std::fs::metadata(n.join("filestore")).unwrap().ino();
+    assert_eq!(tree(&names[3]), first_tree);
+    // Odoo's own files are untouched by the removal of their links.
+    assert_eq!(
+        std::fs::read_to_string(files.join("cd/cdef")).unwrap(),
+        "kept\n"
+    );
+}
+
+/// Each file below `dir` (its path inside) with its inode, sorted.
+fn files_below(dir: &Path) -> Vec<(PathBuf, u64)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        match entry.file_type().unwrap().is_dir() {
+            true => found.extend(
+                files_below(&entry.path())
+                    .into_iter()
+                    .map(|(p, i)| (Path::new(&entry.file_name()).join(p), i)),
+            ),
+            false => found.push((entry.file_name().into(), entry.metadata().unwrap().ino())),
+        }
+    }
+    found.sort();
+    found
 }
 
 /// `odoo-init backup` (a CronJob's): the same backup now, named `manual`;

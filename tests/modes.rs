@@ -339,7 +339,8 @@ fn state_into_a_closed_pipe_ends_quietly() {
 }
 
 /// Rows odoo-init wrote say who wrote them: `state` shows the optional
-/// columns (host, pid, mode, heartbeat, exit_status) when the table has them.
+/// columns (host, pid, mode, heartbeat, exit_status, backup) when the table
+/// has them.
 #[test]
 fn state_shows_who_wrote_each_row() {
     let pg = Pg::start();
@@ -359,7 +360,8 @@ fn state_shows_who_wrote_each_row() {
             "pid",
             "mode",
             "heartbeat",
-            "exit_status"
+            "exit_status",
+            "backup"
         ],
         "{text}"
     );

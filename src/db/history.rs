@@ -31,13 +31,17 @@ pub(crate) fn read(client: &mut Client, limit: Option<i64>) -> PgResult<Option<H
         format!("coalesce({}, '')", utc("write_date")),
     ];
     if has_extra_columns(&mut tx)? {
-        columns.extend(["host", "pid", "mode", "heartbeat", "exit_status"]);
+        columns.extend(["host", "pid", "mode", "heartbeat", "exit_status", "backup"]);
         select.extend([
             "coalesce(host::text, '')".to_string(),
             "coalesce(pid::text, '')".into(),
             "coalesce(mode::text, '')".into(),
             format!("coalesce({}, '')", utc("heartbeat")),
             "coalesce(exit_status::text, '')".into(),
+            // The path, then its size and time: `PATH (15.8 MB, 0.4 s)`.
+            "coalesce(backup || coalesce(' (' || round(backup_bytes / 1e6, 1) || ' MB, ' \
+             || round(backup_seconds::numeric, 1) || ' s)', ''), '')"
+                .into(),
         ]);
     }
     let rows = tx.query_typed(

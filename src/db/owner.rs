@@ -29,26 +29,56 @@ pub(crate) fn record_failure(client: &mut Client, claimed: i64, status: i32) -> 
     )
 }
 
+/// What is recorded of the backup made before an update.
+pub(crate) struct BackupMade<'a> {
+    pub(crate) path: &'a str,
+    /// Its bytes, when the helper could tell them.
+    pub(crate) bytes: Option<i64>,
+    pub(crate) seconds: f64,
+}
+
 /// Records on our busy row `claimed` where the backup made before its
-/// update is (a rollback finds it there).
-pub(crate) fn record_backup(client: &mut Client, claimed: i64, path: &str) -> PgResult<bool> {
-    set_text(client, claimed, "backup", path)
+/// update is (a rollback finds it there), its size and how long it took.
+pub(crate) fn record_backup(
+    client: &mut Client,
+    claimed: i64,
+    made: &BackupMade,
+) -> PgResult<bool> {
+    set_columns(
+        client,
+        claimed,
+        &[
+            ("backup", &made.path, Type::TEXT),
+            ("backup_bytes", &made.bytes, Type::INT8),
+            ("backup_seconds", &made.seconds, Type::FLOAT8),
+        ],
+    )
 }
 
 /// Records on our busy row `claimed` (a failed update) the image's module
 /// checksums (JSON): a rollback refuses that image's update afterwards.
 pub(crate) fn record_code(client: &mut Client, claimed: i64, code: &str) -> PgResult<bool> {
-    set_text(client, claimed, "code", code)
+    set_columns(client, claimed, &[("code", &code, Type::TEXT)])
 }
 
-/// `column = value` on row `claimed` if it is the latest.
-fn set_text(client: &mut Client, claimed: i64, column: &str, value: &str) -> PgResult<bool> {
+/// `column = value, ...` on row `claimed` if it is the latest.
+fn set_columns(
+    client: &mut Client,
+    claimed: i64,
+    values: &[(&str, &(dyn ToSql + Sync), Type)],
+) -> PgResult<bool> {
+    let set: Vec<String> = (values.iter().enumerate())
+        .map(|(i, (column, _, _))| format!("{column} = ${}", i + 2))
+        .collect();
     let sql = format!(
-        "UPDATE {TABLE} SET {column} = $2 \
-         WHERE id = $1 AND id = (SELECT max(id) FROM {TABLE}) RETURNING id::int8"
+        "UPDATE {TABLE} SET {} \
+         WHERE id = $1 AND id = (SELECT max(id) FROM {TABLE}) RETURNING id::int8",
+        set.join(", ")
     );
+    let mut params: Vec<(&(dyn ToSql + Sync), Type)> = vec![(&claimed, Type::INT8)];
+    params.extend(values.iter().map(|(_, v, t)| (*v, t.clone())));
     let mut tx = conn::bounded(client)?;
-    let row = tx.query_typed_opt(&sql, &[(&claimed, Type::INT8), (&value, Type::TEXT)])?;
+    let row = tx.query_typed_opt(&sql, &params)?;
     tx.commit()?;
     Ok(row.is_some())
 }

@@ -74,14 +74,17 @@ const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS curq_state_history \
     (id serial PRIMARY KEY, state varchar NOT NULL, write_date timestamptz NOT NULL DEFAULT now())";
 
 /// The optional columns odoo-init adds when it may.
-const EXTRA_COLUMNS: [(&str, &str); 9] = [
+const EXTRA_COLUMNS: [(&str, &str); 11] = [
     ("host", "varchar"),
     ("pid", "integer"),
     ("mode", "varchar"),
     ("heartbeat", "timestamptz"),
     ("lease_seconds", "double precision"),
     ("exit_status", "integer"),
+    // The backup made before the row's update: its path, size, duration.
     ("backup", "text"),
+    ("backup_bytes", "bigint"),
+    ("backup_seconds", "double precision"),
     // A failed update's image (its module checksums), and on a rollback's
     // row the image whose update is not tried again (db/rollback.rs).
     ("code", "text"),

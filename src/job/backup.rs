@@ -27,6 +27,9 @@ use crate::runtime::Instance;
 /// The manifest handed to the helper, in this process's runtime directory.
 const MANIFEST: &str = "backup-manifest.json";
 
+/// Where the helper writes the complete backup's size, beside it.
+const BYTES: &str = "backup-bytes";
+
 /// A backup to be made: the helper's command line and where it goes.
 struct Planned {
     argv: Vec<OsString>,
@@ -76,6 +79,7 @@ fn plan(
         settings.pg_restore.clone().into(),
         jobs.to_string().into(),
         if zip { "zip" } else { "dir" }.into(),
+        instance.file(BYTES).into(),
     ];
     let path = match zip {
         true => dir.join(format!("{name}.zip")),
@@ -169,18 +173,29 @@ impl Ctx {
             ..ChildSpec::new(planned.argv)
         };
         log::info!("backup before the update: {}", planned.path.display());
+        let started = std::time::Instant::now();
         match self.supervise_step(sup, &spec, id) {
             StepEnd::Exited(0) => {}
             end => return Err(self.ended(sup, &who, State::Updating, id, end)),
         }
+        let seconds = started.elapsed().as_secs_f64();
+        // The size as the helper counted it (a missing file: not known).
+        let bytes = (self.extra.instance())
+            .and_then(|i| i.take(BYTES, 32).ok().flatten())
+            .and_then(|b| String::from_utf8_lossy(&b).trim().parse().ok());
         let path = planned.path.display().to_string();
         self.backup_made = Some((id, path.clone()));
+        let made = owner::BackupMade {
+            path: &path,
+            bytes,
+            seconds,
+        };
         retrying(
             &mut self.session,
             self.cfg.db_wait_timeout,
             &mut sup.pause(),
             "recording the backup",
-            |client| owner::record_backup(client, id, &path),
+            |client| owner::record_backup(client, id, &made),
         )?;
         Ok(())
     }

@@ -4,13 +4,16 @@
 //! environment is the steps' (libpq's variables, the password file, the
 //! claim's tag: a pod that resets the claim ends `pg_dump`'s sessions).
 //!
-//! In order: `pg_dump` into `NAME.partial/dump` and, while it runs, the
-//! filestore linked into `NAME.partial/filestore`; the manifest written,
-//! the dump read back (`pg_restore --list`), everything synced at once
-//! (`syncfs`), then `NAME.partial` renamed to
+//! In order: `pg_dump` into `NAME.partial/dump` and, while it runs, what
+//! earlier runs left to remove (backups pruned, `.partial` ones of runs
+//! killed long ago) removed and the filestore linked into
+//! `NAME.partial/filestore`; the dump read back (`pg_restore --list`) while
+//! the manifest is written; what is new synced, `NAME.partial` renamed to
 //! `NAME` and the directory synced; then the oldest complete backups beyond
-//! `KEEP` removed. Killed at any point, it leaves at most a `.partial`
-//! directory, which no one takes for a backup and a later run removes.
+//! `KEEP` pruned: renamed `NAME.pruned` (no backup any more), their files
+//! removed by the next run while its `pg_dump` works. Killed at any point,
+//! it leaves at most a `.partial` or `.pruned` directory, which no one
+//! takes for a backup and a later run removes.
 
 use std::ffi::OsString;
 use std::fs::{self, File};
@@ -19,54 +22,26 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::PARTIAL;
+use super::tree::{link_tree, update_tree, Copied};
+use super::{PARTIAL, PRUNED};
 
 /// The hidden command: `odoo-init backup-step DIR NAME FILESTORE MANIFEST
-/// KEEP PG_DUMP PG_RESTORE JOBS FORMAT` (`dir`, or `zip`: Odoo's zip,
-/// `NAME.zip`).
+/// KEEP PG_DUMP PG_RESTORE JOBS FORMAT BYTES` (`dir`, or `zip`: Odoo's
+/// zip, `NAME.zip`); the backup's size in bytes is written to the file
+/// `BYTES` (for the state row) once it is complete.
 pub(crate) const HELPER_COMMAND: &str = "backup-step";
 
 /// A `.partial` directory older than this is left from a run that was
 /// killed: removed by the next one.
 const STALE: Duration = Duration::from_secs(3600);
 
-/// What the filestore copy did, and what of it is not durable yet.
-#[derive(Default)]
-pub(super) struct Copied {
-    linked: u64,
-    copied: u64,
-    /// The directories made, the copy's own first: a link is a name in a
-    /// directory, and the linked file's bytes were durable already.
-    dirs: Vec<PathBuf>,
-}
-
-impl Copied {
-    /// What [`link_tree`] made, made durable. Links only: each directory
-    /// synced, and nothing else; a `syncfs` would be one call, but it also
-    /// writes out whatever else waits on that file system (a PostgreSQL
-    /// beside it: measured, 150 ms with 300 MB waiting, where a
-    /// filestore's few hundred directories take under 1 ms). Copies (the
-    /// backup on another file system): their bytes must be written out
-    /// anyway, and one `syncfs` of that file system does it for all at
-    /// once, where a sync per file would wait for the disk per file.
-    pub(super) fn sync(&self) -> io::Result<()> {
-        match (self.copied, self.dirs.first()) {
-            (0, _) => self
-                .dirs
-                .iter()
-                .try_for_each(|dir| File::open(dir)?.sync_all()),
-            (_, Some(root)) => nix::unistd::syncfs(File::open(root)?).map_err(io::Error::from),
-            (_, None) => Ok(()),
-        }
-    }
-}
-
 /// `backup-step ...`: 0 when the backup `DIR/NAME` is complete; 1 (said)
 /// otherwise.
 pub(crate) fn helper_main(args: &[OsString]) -> i32 {
-    let [dir, name, filestore, manifest, keep, pg_dump, pg_restore, jobs, format] = args else {
+    let [dir, name, filestore, manifest, keep, pg_dump, pg_restore, jobs, format, bytes] = args
+    else {
         log::error!(
-            "{HELPER_COMMAND}: DIR NAME FILESTORE MANIFEST KEEP PG_DUMP PG_RESTORE JOBS FORMAT expected"
+            "{HELPER_COMMAND}: DIR NAME FILESTORE MANIFEST KEEP PG_DUMP PG_RESTORE JOBS FORMAT BYTES expected"
         );
         return crate::exit::USAGE;
     };
@@ -82,18 +57,24 @@ pub(crate) fn helper_main(args: &[OsString]) -> i32 {
         _ => make(&dir, &name, filestore, manifest, tools, jobs),
     };
     match made {
-        Ok((path, copied)) => {
+        Ok(Made { path, size, copied }) => {
             log::info!(
-                "backup {}: {} bytes, filestore {} files ({} linked, {} copied), {:.1}s",
+                "backup {}: {size} bytes, filestore {} files ({} linked, {} copied, {} kept from a pruned backup), {:.1}s",
                 path.display(),
-                size(&path),
-                copied.linked + copied.copied,
+                copied.files(),
                 copied.linked,
                 copied.copied,
+                copied.kept,
                 started.elapsed().as_secs_f64()
             );
+            if let Err(e) = fs::write(bytes, size.to_string()) {
+                log::warn!(
+                    "writing the backup's size to {}: {e}",
+                    Path::new(bytes).display()
+                );
+            }
             if let Err(e) = prune(&dir, keep) {
-                log::warn!("removing old backups in {}: {e}", dir.display());
+                log::warn!("pruning old backups in {}: {e}", dir.display());
             }
             0
         }
@@ -104,6 +85,14 @@ pub(crate) fn helper_main(args: &[OsString]) -> i32 {
     }
 }
 
+/// A complete backup: where, its bytes (the dump's, the files', the
+/// manifest's), and what the filestore's copy did.
+struct Made {
+    path: PathBuf,
+    size: u64,
+    copied: Copied,
+}
+
 /// The backup `dir/name`, made under `name.partial` and renamed once whole.
 fn make(
     dir: &Path,
@@ -112,7 +101,7 @@ fn make(
     manifest: &Path,
     (pg_dump, pg_restore): (&Path, &Path),
     jobs: u32,
-) -> io::Result<(PathBuf, Copied)> {
+) -> io::Result<Made> {
     fs::create_dir_all(dir)?;
     let partial = dir.join(format!("{name}{PARTIAL}"));
     let done = dir.join(name);
@@ -126,10 +115,11 @@ fn make(
         fs::remove_dir_all(&partial)?;
     }
     fs::create_dir(&partial)?;
-    // The database: pg_dump's directory format, its files synced by pg_dump;
-    // the files linked meanwhile (this helper has nothing else to do while
-    // the server dumps), where one file system holds both, copied elsewhere,
-    // and made durable.
+    // The database: pg_dump's directory format, its files synced by pg_dump.
+    // Meanwhile (this helper has nothing else to do while the server
+    // dumps): the files linked where one file system holds both (a pruned
+    // backup's links brought up to date where there is one), copied
+    // elsewhere, and made durable; what earlier runs left removed.
     let dump = Command::new(pg_dump)
         .arg("--format=directory")
         .arg(format!("--jobs={jobs}"))
@@ -138,31 +128,44 @@ fn make(
         .stdin(Stdio::null())
         .spawn()?;
     let mut copied = Copied::default();
-    let files = match filestore.is_dir() {
-        true => link_tree(filestore, &partial.join("filestore"), &mut copied),
-        false => fs::create_dir(partial.join("filestore")),
+    let files = partial.join("filestore");
+    let taken = filestore.is_dir() && take_pruned(dir, filestore, &files);
+    remove_left(dir);
+    let files = match (filestore.is_dir(), taken) {
+        (true, true) => update_tree(filestore, &files, &mut copied),
+        (true, false) => link_tree(filestore, &files, &mut copied),
+        (false, _) => fs::create_dir(&files),
     };
     alongside(vec![dump], "pg_dump", files.and_then(|()| copied.sync()))?;
-    let copy = partial.join("manifest.json");
-    fs::copy(manifest, &copy)?;
-    // Read back: a dump pg_restore cannot list is no backup.
-    let listed = Command::new(pg_restore)
+    // Read back: a dump pg_restore cannot list is no backup. Meanwhile the
+    // manifest copied and made durable, the dump's bytes counted.
+    let list = Command::new(pg_restore)
         .arg("--list")
         .arg(partial.join("dump"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .status()?;
-    if !listed.success() {
-        return Err(io::Error::other(format!(
-            "pg_restore --list of the dump failed ({listed})"
-        )));
-    }
-    // What is not durable yet: the manifest and the names in `partial`.
-    File::open(&copy)?.sync_all()?;
+        .spawn()?;
+    let copy = partial.join("manifest.json");
+    let written = fs::copy(manifest, &copy).and_then(|n| {
+        File::open(&copy)?.sync_all()?;
+        Ok(n)
+    });
+    let bytes = written.as_ref().map_or(0, |n| n + copied.bytes);
+    let size = bytes + size(&partial.join("dump"));
+    alongside(
+        vec![list],
+        "pg_restore --list of the dump",
+        written.map(drop),
+    )?;
+    // What is not durable yet: the names in `partial`, then its own.
     File::open(&partial)?.sync_all()?;
     fs::rename(&partial, &done)?;
     File::open(dir)?.sync_all()?;
-    Ok((done, copied))
+    Ok(Made {
+        path: done,
+        size,
+        copied,
+    })
 }
 
 /// Odoo's zip `dir/name.zip` (as `dump_db` writes it: `dump.sql` from
@@ -174,8 +177,9 @@ fn make_zip(
     filestore: &Path,
     manifest: &Path,
     pg_dump: &Path,
-) -> io::Result<(PathBuf, Copied)> {
+) -> io::Result<Made> {
     fs::create_dir_all(dir)?;
+    remove_left(dir);
     let done = dir.join(format!("{name}.zip"));
     if done.exists() {
         return Err(io::Error::other(format!(
@@ -213,7 +217,11 @@ fn make_zip(
     fs::remove_file(&sql)?;
     fs::rename(&partial, &done)?;
     File::open(dir)?.sync_all()?;
-    Ok((done, copied))
+    Ok(Made {
+        size: size(&done),
+        path: done,
+        copied,
+    })
 }
 
 /// The end of `tools`, children that ran while this helper did its own
@@ -260,35 +268,6 @@ pub(super) fn run(command: &mut Command) -> io::Result<()> {
     }
 }
 
-/// `from`'s tree made again at `to`: directories made, files hard-linked,
-/// or copied where linking is refused (another file system), symbolic
-/// links made again as they are. Nothing is synced here: the caller syncs
-/// ([`Copied::sync`]) when it has nothing else to do (while the server
-/// works); `to`'s own name is its parent's to sync.
-pub(super) fn link_tree(from: &Path, to: &Path, copied: &mut Copied) -> io::Result<()> {
-    let mut pending = vec![(from.to_path_buf(), to.to_path_buf())];
-    while let Some((src, dst)) = pending.pop() {
-        fs::create_dir(&dst)?;
-        copied.dirs.push(dst.clone());
-        for entry in fs::read_dir(&src)? {
-            let entry = entry?;
-            let (s, d) = (entry.path(), dst.join(entry.file_name()));
-            let kind = entry.file_type()?;
-            if kind.is_dir() {
-                pending.push((s, d));
-            } else if kind.is_symlink() {
-                std::os::unix::fs::symlink(fs::read_link(&s)?, &d)?;
-            } else if fs::hard_link(&s, &d).is_ok() {
-                copied.linked += 1;
-            } else {
-                fs::copy(&s, &d)?;
-                copied.copied += 1;
-            }
-        }
-    }
-    Ok(())
-}
-
 /// The bytes of a file, or of the files below a directory.
 fn size(path: &Path) -> u64 {
     if path.is_file() {
@@ -306,40 +285,95 @@ fn size(path: &Path) -> u64 {
         .unwrap_or(0)
 }
 
-/// Keeps the newest `keep` complete backups of `dir` (their names sort by
-/// time) and removes the older ones, and `.partial` directories left by
-/// runs killed long ago.
+/// Keeps the newest `keep` complete backups of `dir` (by their names,
+/// [`super::by_time`]): the older ones renamed `NAME.pruned`, which takes them out of
+/// the set at once, and their files left for the next run to remove while
+/// its `pg_dump` works ([`remove_left`]): the volume holds, between two
+/// backups, what it holds during one.
 fn prune(dir: &Path, keep: usize) -> io::Result<()> {
     let mut complete = Vec::new();
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        let kind = entry.file_type()?;
         // A backup is a directory, or Odoo's zip.
-        if !kind.is_dir() && !name.ends_with(".zip") && !name.ends_with(PARTIAL) {
-            continue;
-        }
-        if name.ends_with(PARTIAL) {
-            let age = entry
-                .metadata()?
-                .modified()
-                .ok()
-                .and_then(|m| SystemTime::now().duration_since(m).ok())
-                .unwrap_or_default();
-            if age > STALE {
-                remove(&entry.path())?;
-            }
-        } else {
+        let backup = entry.file_type()?.is_dir() || name.ends_with(".zip");
+        if backup && !name.ends_with(PARTIAL) && !name.ends_with(PRUNED) {
             complete.push(name);
         }
     }
-    complete.sort();
+    complete.sort_by_key(|n| super::by_time(n));
     let old = complete.len().saturating_sub(keep);
     for name in &complete[..old] {
-        remove(&dir.join(name))?;
-        log::info!("removed the old backup {}", dir.join(name).display());
+        fs::rename(dir.join(name), dir.join(format!("{name}{PRUNED}")))?;
+        log::info!("pruned the old backup {}", dir.join(name).display());
     }
-    Ok(())
+    match old {
+        0 => Ok(()),
+        _ => File::open(dir)?.sync_all(),
+    }
+}
+
+/// The newest pruned backup's filestore in `dir`, when it holds links to
+/// `filestore` (the same file system), renamed to `to`, to be brought up
+/// to date ([`update_tree`]) instead of made anew. False when there is
+/// none to take (a first backup, copies on another file system).
+fn take_pruned(dir: &Path, filestore: &Path, to: &Path) -> bool {
+    let device = |p: &Path| fs::metadata(p).map(|m| std::os::unix::fs::MetadataExt::dev(&m));
+    let same = matches!((device(filestore), device(dir)), (Ok(a), Ok(b)) if a == b);
+    let mut pruned: Vec<PathBuf> = match fs::read_dir(dir) {
+        Ok(entries) => entries
+            .flatten()
+            .map(|e| e.path().join("filestore"))
+            .filter(|p| {
+                p.parent()
+                    .is_some_and(|b| b.to_string_lossy().ends_with(PRUNED))
+            })
+            .filter(|p| p.is_dir())
+            .collect(),
+        Err(_) => return false,
+    };
+    pruned.sort_by_key(|p| super::by_time(&p.to_string_lossy()));
+    match pruned.pop() {
+        Some(newest) if same => fs::rename(newest, to).is_ok(),
+        _ => false,
+    }
+}
+
+/// What earlier runs left in `dir` removed: backups they pruned, and
+/// `.partial` ones of runs killed long ago (a recent one may be another
+/// run's). What cannot be removed is said and left: it fails no backup.
+fn remove_left(dir: &Path) {
+    let left = fs::read_dir(dir).and_then(|entries| {
+        entries
+            .map(|entry| {
+                let entry = entry?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let stale = name.ends_with(PARTIAL)
+                    && entry
+                        .metadata()?
+                        .modified()
+                        .ok()
+                        .and_then(|m| SystemTime::now().duration_since(m).ok())
+                        .is_some_and(|age| age > STALE);
+                Ok((name.ends_with(PRUNED) || stale).then(|| entry.path()))
+            })
+            .collect::<io::Result<Vec<_>>>()
+    });
+    let left = left.unwrap_or_else(|e| {
+        log::warn!(
+            "looking for what earlier backups left in {}: {e}",
+            dir.display()
+        );
+        Vec::new()
+    });
+    for path in left.into_iter().flatten() {
+        if let Err(e) = remove(&path) {
+            log::warn!(
+                "removing {}, left by an earlier backup: {e}",
+                path.display()
+            );
+        }
+    }
 }
 
 /// Removes a backup: a directory with what is in it, or a file.

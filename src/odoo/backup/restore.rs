@@ -238,7 +238,7 @@ fn directory(source: &Path, filestore: &Path, tools: &Tools) -> io::Result<()> {
     let schema = tools.start_schema(&dump)?;
     let mut copied = Default::default();
     let linked = match files.is_dir() {
-        true => super::helper::link_tree(&files, filestore, &mut copied),
+        true => super::tree::link_tree(&files, filestore, &mut copied),
         false => fs::create_dir(filestore),
     };
     alongside(
