@@ -128,13 +128,14 @@ fn make(
         .stdin(Stdio::null())
         .spawn()?;
     let mut copied = Copied::default();
-    let files = partial.join("filestore");
-    let taken = filestore.is_dir() && take_pruned(dir, filestore, &files);
+    let tree = partial.join("filestore");
+    // The pruned backup's tree first: what is left of it is removed next.
+    let taken = filestore.is_dir() && take_pruned(dir, filestore, &tree);
     remove_left(dir);
     let files = match (filestore.is_dir(), taken) {
-        (true, true) => update_tree(filestore, &files, &mut copied),
-        (true, false) => link_tree(filestore, &files, &mut copied),
-        (false, _) => fs::create_dir(&files),
+        (true, true) => update_tree(filestore, &tree, &mut copied),
+        (true, false) => link_tree(filestore, &tree, &mut copied),
+        (false, _) => fs::create_dir(&tree),
     };
     alongside(vec![dump], "pg_dump", files.and_then(|()| copied.sync()))?;
     // Read back: a dump pg_restore cannot list is no backup. Meanwhile the
@@ -286,10 +287,11 @@ fn size(path: &Path) -> u64 {
 }
 
 /// Keeps the newest `keep` complete backups of `dir` (by their names,
-/// [`super::by_time`]): the older ones renamed `NAME.pruned`, which takes them out of
-/// the set at once, and their files left for the next run to remove while
-/// its `pg_dump` works ([`remove_left`]): the volume holds, between two
-/// backups, what it holds during one.
+/// [`super::by_time`]): the older ones renamed `NAME.pruned`, which takes
+/// them out of the set at once, and their files left to the next run,
+/// which takes the newest one's filestore over ([`take_pruned`]) and
+/// removes the rest ([`remove_left`]) while its `pg_dump` works. The
+/// volume holds, between two backups, what it holds during one.
 fn prune(dir: &Path, keep: usize) -> io::Result<()> {
     let mut complete = Vec::new();
     for entry in fs::read_dir(dir)? {
