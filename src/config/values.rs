@@ -141,7 +141,7 @@ pub(super) fn restore(
             if !matches!(kind, Ok(Some(_))) {
                 let why = match kind {
                     Err(e) => format!("a readable backup ({e})"),
-                    _ => "an odoo-init backup directory, an Odoo backup zip or a pg_dump custom-format file".into(),
+                    _ => "an odoo-init backup directory (complete: not .partial or .pruned), an Odoo backup zip or a pg_dump custom-format file".into(),
                 };
                 return Err(invalid("RESTORE_FROM", &path, &why));
             }

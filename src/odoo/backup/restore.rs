@@ -48,8 +48,13 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
-    /// What `path` holds, from its first bytes; `None`: no backup this reads.
+    /// What `path` holds, from its first bytes; `None`: no backup this
+    /// reads, or none complete (a `.partial` or `.pruned` one).
     pub(crate) fn of(path: &Path) -> io::Result<Option<Kind>> {
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        if name.ends_with(super::PARTIAL) || name.ends_with(super::PRUNED) {
+            return Ok(None);
+        }
         if path.is_dir() {
             return Ok(path.join("dump").is_dir().then_some(Kind::Directory));
         }
@@ -332,6 +337,23 @@ mod tests {
         assert!(inside(root, "../etc/passwd").is_err());
         assert!(inside(root, "/etc/passwd").is_err());
         assert!(inside(root, "ab/../../x").is_err());
+    }
+
+    #[test]
+    fn a_backup_not_complete_is_no_backup() {
+        let root = std::env::temp_dir().join(format!("kind-of-{}", std::process::id()));
+        for name in [
+            "odoo-T-state1",
+            "odoo-T-state1.partial",
+            "odoo-T-state1.pruned",
+        ] {
+            fs::create_dir_all(root.join(name).join("dump")).unwrap();
+        }
+        let kind = |name: &str| Kind::of(&root.join(name)).unwrap();
+        assert_eq!(kind("odoo-T-state1"), Some(Kind::Directory));
+        assert_eq!(kind("odoo-T-state1.partial"), None);
+        assert_eq!(kind("odoo-T-state1.pruned"), None);
+        fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]
