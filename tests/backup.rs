@@ -161,6 +161,45 @@ fn bytes_below(dir: &Path) -> i64 {
         .sum()
 }
 
+/// A state table of the shell image's three columns that this role may
+/// not alter (another role owns it): the backup is made and the update
+/// runs; nothing of the backup can be recorded on the row, and that is no
+/// error. `state` shows the three columns.
+#[test]
+fn a_legacy_state_table_we_may_not_alter_takes_a_backup_unrecorded() {
+    let pg = Pg::start();
+    pg.ready_database();
+    pg.superuser(DB)
+        .batch_execute(
+            "ALTER TABLE curq_state_history OWNER TO postgres; \
+             GRANT SELECT, INSERT, UPDATE ON curq_state_history TO odoo; \
+             GRANT USAGE, SELECT ON SEQUENCE curq_state_history_id_seq TO odoo",
+        )
+        .unwrap();
+    let scratch = Scratch::new("backup-legacy");
+    let (backups, data) = (scratch.join("backups"), scratch.join("data"));
+    std::fs::create_dir(&backups).unwrap();
+    let before = pg.base_updates(DB);
+    let mut run = update(&pg, &backups, &data).start();
+    assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
+    assert_eq!(complete(&backups).len(), 1);
+    assert_eq!(pg.base_updates(DB), before + 1, "the update ran");
+    assert_eq!(
+        pg.states(DB).unwrap(),
+        ["Creating", "Ready", "Updating", "Ready"]
+    );
+    let out = pg.state_command().output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let header: Vec<&str> = text
+        .lines()
+        .next()
+        .unwrap()
+        .split('|')
+        .map(str::trim)
+        .collect();
+    assert_eq!(header, ["id", "state", "write_date"], "{text}");
+}
+
 #[test]
 fn a_failed_backup_is_a_failed_step_and_no_update_runs() {
     let pg = Pg::start();

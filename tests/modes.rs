@@ -338,6 +338,43 @@ fn state_into_a_closed_pipe_ends_quietly() {
     assert!(!err.contains("panicked"), "{err}");
 }
 
+/// A table an earlier version extended (the columns of its time, no
+/// backup's size yet): `state` shows what it has before this version
+/// writes a row, which adds the rest.
+#[test]
+fn state_shows_the_columns_an_earlier_version_added() {
+    let pg = Pg::start();
+    pg.ready_database();
+    pg.superuser(DB)
+        .batch_execute(
+            "ALTER TABLE curq_state_history ADD COLUMN host varchar, ADD COLUMN pid integer, \
+             ADD COLUMN mode varchar, ADD COLUMN heartbeat timestamptz, \
+             ADD COLUMN lease_seconds double precision, ADD COLUMN exit_status integer, \
+             ADD COLUMN backup text, ADD COLUMN code text, ADD COLUMN refused_code text",
+        )
+        .unwrap();
+    let header = |text: &str| -> Vec<String> {
+        let first = text.lines().next().unwrap_or_default();
+        first.split('|').map(|c| c.trim().to_string()).collect()
+    };
+    let text = state_output(&pg, &[]);
+    let who = [
+        "id",
+        "state",
+        "write_date",
+        "host",
+        "pid",
+        "mode",
+        "heartbeat",
+        "exit_status",
+    ];
+    assert_eq!(header(&text), who, "{text}");
+    let mut run = pg.job("UpdateOnly").start();
+    assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
+    let text = state_output(&pg, &[]);
+    assert_eq!(header(&text), [&who[..], &["backup"]].concat(), "{text}");
+}
+
 /// Rows odoo-init wrote say who wrote them: `state` shows the optional
 /// columns (host, pid, mode, heartbeat, exit_status, backup) when the table
 /// has them.

@@ -5,7 +5,7 @@ use crate::db::client::Client;
 use tokio_postgres::types::Type;
 
 use super::conn;
-use super::state::{has_extra_columns, table_exists, utc, TABLE};
+use super::state::{has_columns, table_exists, utc, TABLE};
 
 type PgResult<T> = Result<T, tokio_postgres::Error>;
 
@@ -30,19 +30,25 @@ pub(crate) fn read(client: &mut Client, limit: Option<i64>) -> PgResult<Option<H
         "coalesce(state::text, '')".into(),
         format!("coalesce({}, '')", utc("write_date")),
     ];
-    if has_extra_columns(&mut tx)? {
-        columns.extend(["host", "pid", "mode", "heartbeat", "exit_status", "backup"]);
+    let who = ["host", "pid", "mode", "heartbeat", "exit_status"];
+    if has_columns(&mut tx, &who)? {
+        columns.extend(who);
         select.extend([
             "coalesce(host::text, '')".to_string(),
             "coalesce(pid::text, '')".into(),
             "coalesce(mode::text, '')".into(),
             format!("coalesce({}, '')", utc("heartbeat")),
             "coalesce(exit_status::text, '')".into(),
-            // The path, then its size and time: `PATH (15.8 MB, 0.4 s)`.
+        ]);
+    }
+    if has_columns(&mut tx, &["backup", "backup_bytes", "backup_seconds"])? {
+        columns.push("backup");
+        // The path, then its size and time: `PATH (15.8 MB, 0.4 s)`.
+        select.push(
             "coalesce(backup || coalesce(' (' || round(backup_bytes / 1e6, 1) || ' MB, ' \
              || round(backup_seconds::numeric, 1) || ' s)', ''), '')"
                 .into(),
-        ]);
+        );
     }
     let rows = tx.query_typed(
         &format!(

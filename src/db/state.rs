@@ -310,6 +310,12 @@ pub(super) fn table_exists(tx: &mut Transaction) -> PgResult<bool> {
 /// The table has every optional column.
 pub(super) fn has_extra_columns(tx: &mut Transaction) -> PgResult<bool> {
     let names: Vec<&str> = EXTRA_COLUMNS.iter().map(|(n, _)| *n).collect();
+    has_columns(tx, &names)
+}
+
+/// The table has each of `names` (a table an earlier version extended has
+/// the columns of its time, until this one writes a row).
+pub(super) fn has_columns(tx: &mut Transaction, names: &[&str]) -> PgResult<bool> {
     let present: i64 = tx
         .query_typed_one(
             "SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass($1) \
@@ -317,7 +323,7 @@ pub(super) fn has_extra_columns(tx: &mut Transaction) -> PgResult<bool> {
             &[(&TABLE, Type::TEXT), (&names, Type::TEXT_ARRAY)],
         )?
         .try_get(0)?;
-    Ok(present == EXTRA_COLUMNS.len() as i64)
+    Ok(present == names.len() as i64)
 }
 
 /// Adds the optional columns if we may; a legacy table we cannot alter
