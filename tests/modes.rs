@@ -338,6 +338,12 @@ fn state_into_a_closed_pipe_ends_quietly() {
     assert!(!err.contains("panicked"), "{err}");
 }
 
+/// The column names of `state`'s table.
+fn header(text: &str) -> Vec<String> {
+    let first = text.lines().next().unwrap_or_default();
+    first.split('|').map(|c| c.trim().to_string()).collect()
+}
+
 /// A table an earlier version extended (the columns of its time, no
 /// backup's size yet): `state` shows what it has before this version
 /// writes a row, which adds the rest.
@@ -353,10 +359,6 @@ fn state_shows_the_columns_an_earlier_version_added() {
              ADD COLUMN backup text, ADD COLUMN code text, ADD COLUMN refused_code text",
         )
         .unwrap();
-    let header = |text: &str| -> Vec<String> {
-        let first = text.lines().next().unwrap_or_default();
-        first.split('|').map(|c| c.trim().to_string()).collect()
-    };
     let text = state_output(&pg, &[]);
     let who = [
         "id",
@@ -386,9 +388,8 @@ fn state_shows_who_wrote_each_row() {
     assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
     let text = state_output(&pg, &[]);
     let lines: Vec<&str> = text.lines().collect();
-    let header: Vec<&str> = lines[0].split('|').map(str::trim).collect();
     assert_eq!(
-        header,
+        header(&text),
         [
             "id",
             "state",

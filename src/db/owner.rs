@@ -70,47 +70,47 @@ fn set_columns(
     let set: Vec<String> = (values.iter().enumerate())
         .map(|(i, (column, _, _))| format!("{column} = ${}", i + 2))
         .collect();
-    let sql = format!(
-        "UPDATE {TABLE} SET {} \
-         WHERE id = $1 AND id = (SELECT max(id) FROM {TABLE}) RETURNING id::int8",
-        set.join(", ")
-    );
-    let mut params: Vec<(&(dyn ToSql + Sync), Type)> = vec![(&claimed, Type::INT8)];
-    params.extend(values.iter().map(|(_, v, t)| (*v, t.clone())));
-    let mut tx = conn::bounded(client)?;
-    match tx.query_typed_opt(&sql, &params) {
-        // A legacy table we may not alter: nothing can be written there.
-        Err(e) if e.code() == Some(&SqlState::UNDEFINED_COLUMN) => {
-            drop(tx);
-            is_latest(client, claimed)
-        }
-        Err(e) => Err(e),
-        Ok(row) => {
-            tx.commit()?;
-            Ok(row.is_some())
-        }
-    }
+    let params: Vec<_> = values.iter().map(|(_, v, t)| (*v, t.clone())).collect();
+    update_latest(client, claimed, &set.join(", "), &params, false)
 }
 
-/// `SET set` on row `claimed` if it is the latest. On a table without the
-/// optional columns (a legacy one we may not alter) nothing can be
-/// written: it only checks that the row is still the latest.
+/// `SET set` on row `claimed` if it is the latest, ending every other
+/// claim's sessions then (the row is busy and ours).
 fn update_own_row(
     client: &mut Client,
     claimed: i64,
     set: &str,
     status: Option<i32>,
 ) -> PgResult<bool> {
+    let params: Vec<(&(dyn ToSql + Sync), Type)> = match &status {
+        Some(status) => vec![(status, Type::INT4)],
+        None => Vec::new(),
+    };
+    update_latest(client, claimed, set, &params, true)
+}
+
+/// `SET set` (`params` from `$2`) on row `claimed` if it is the latest;
+/// with `end_others`, every other claim's sessions ended in the same
+/// transaction. On a table without the optional columns (a legacy one we
+/// may not alter) nothing can be written: it only checks that the row is
+/// still the latest.
+fn update_latest(
+    client: &mut Client,
+    claimed: i64,
+    set: &str,
+    params: &[(&(dyn ToSql + Sync), Type)],
+    end_others: bool,
+) -> PgResult<bool> {
     let sql = format!(
         "UPDATE {TABLE} SET {set} \
          WHERE id = $1 AND id = (SELECT max(id) FROM {TABLE}) RETURNING id::int8"
     );
-    let mut params: Vec<(&(dyn ToSql + Sync), Type)> = vec![(&claimed, Type::INT8)];
-    if let Some(status) = &status {
-        params.push((status, Type::INT4));
-    }
+    let all: Vec<(&(dyn ToSql + Sync), Type)> = [(&claimed as _, Type::INT8)]
+        .into_iter()
+        .chain(params.iter().cloned())
+        .collect();
     let mut tx = conn::bounded(client)?;
-    match tx.query_typed_opt(&sql, &params) {
+    match tx.query_typed_opt(&sql, &all) {
         Err(e) if e.code() == Some(&SqlState::UNDEFINED_COLUMN) => {
             drop(tx);
             is_latest(client, claimed)
@@ -118,7 +118,7 @@ fn update_own_row(
         Err(e) => Err(e),
         Ok(row) => {
             // Our row is the latest and busy: every other claim is over.
-            if row.is_some() {
+            if end_others && row.is_some() {
                 fence::end_stale(&mut tx, Some(claimed))?;
             }
             tx.commit()?;
