@@ -390,6 +390,38 @@ fn backup_keep_prunes_the_oldest() {
     );
 }
 
+/// A pruned backup whose `filestore` is a symbolic link (to a directory
+/// outside): never taken over, so nothing there is changed; the backup
+/// links Odoo's files anew.
+#[test]
+fn a_pruned_filestore_that_is_a_link_elsewhere_is_not_followed() {
+    let pg = Pg::start();
+    pg.ready_database();
+    let scratch = Scratch::new("backup-pruned-link");
+    let (backups, data) = (scratch.join("backups"), scratch.join("data"));
+    let stored = data.join("filestore").join(DB).join("ab/abcdef0123");
+    write(&stored, "an attachment\n");
+    let outside = scratch.join("outside");
+    write(&outside.join("ab/not-odoos"), "elsewhere\n");
+    let pruned = backups
+        .join(DB)
+        .join(format!("{DB}-20000101T000000Z-state1.pruned"));
+    std::fs::create_dir_all(&pruned).unwrap();
+    std::os::unix::fs::symlink(&outside, pruned.join("filestore")).unwrap();
+
+    let mut run = update(&pg, &backups, &data).start();
+    assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
+    assert!(outside.join("ab/not-odoos").is_file(), "left alone");
+    assert!(
+        !pruned.exists(),
+        "the pruned one removed, not what it pointed to"
+    );
+    let made = complete(&backups);
+    assert_eq!(made.len(), 1, "{made:?}");
+    let files = data.join("filestore").join(DB);
+    assert_eq!(files_below(&made[0].join("filestore")), files_below(&files));
+}
+
 /// Each file below `dir` (its path inside) with its inode, sorted.
 fn files_below(dir: &Path) -> Vec<(PathBuf, u64)> {
     let mut found = Vec::new();

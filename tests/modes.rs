@@ -338,6 +338,20 @@ fn state_into_a_closed_pipe_ends_quietly() {
     assert!(!err.contains("panicked"), "{err}");
 }
 
+/// `state`'s columns on a table with every optional column: the row, who
+/// wrote it, the backup made before its update.
+const WHO_WROTE: [&str; 9] = [
+    "id",
+    "state",
+    "write_date",
+    "host",
+    "pid",
+    "mode",
+    "heartbeat",
+    "exit_status",
+    "backup",
+];
+
 /// The column names of `state`'s table.
 fn header(text: &str) -> Vec<String> {
     let first = text.lines().next().unwrap_or_default();
@@ -360,21 +374,11 @@ fn state_shows_the_columns_an_earlier_version_added() {
         )
         .unwrap();
     let text = state_output(&pg, &[]);
-    let who = [
-        "id",
-        "state",
-        "write_date",
-        "host",
-        "pid",
-        "mode",
-        "heartbeat",
-        "exit_status",
-    ];
-    assert_eq!(header(&text), who, "{text}");
+    assert_eq!(header(&text), WHO_WROTE[..8], "{text}");
     let mut run = pg.job("UpdateOnly").start();
     assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
     let text = state_output(&pg, &[]);
-    assert_eq!(header(&text), [&who[..], &["backup"]].concat(), "{text}");
+    assert_eq!(header(&text), WHO_WROTE, "{text}");
 }
 
 /// Rows odoo-init wrote say who wrote them: `state` shows the optional
@@ -388,21 +392,7 @@ fn state_shows_who_wrote_each_row() {
     assert_eq!(run.wait_exit(LONG), 0, "{}", run.stderr());
     let text = state_output(&pg, &[]);
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(
-        header(&text),
-        [
-            "id",
-            "state",
-            "write_date",
-            "host",
-            "pid",
-            "mode",
-            "heartbeat",
-            "exit_status",
-            "backup"
-        ],
-        "{text}"
-    );
+    assert_eq!(header(&text), WHO_WROTE, "{text}");
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
     let updating = lines
         .iter()

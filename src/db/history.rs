@@ -4,8 +4,9 @@
 use crate::db::client::Client;
 use tokio_postgres::types::Type;
 
+use super::columns::{has_columns, table_exists};
 use super::conn;
-use super::state::{has_columns, table_exists, utc, TABLE};
+use super::state::{utc, TABLE};
 
 type PgResult<T> = Result<T, tokio_postgres::Error>;
 

@@ -2,13 +2,15 @@
 //! ([`tls`]), the client every connection is ([`client`]), one connection
 //! attempt and what its failure means ([`conn`]), a session that owns its
 //! connection and makes it again ([`session`]), the state store
-//! `curq_state_history` ([`state`]), the owner's writes on its own row
+//! `curq_state_history` ([`state`]) and its table's optional columns
+//! ([`columns`]), the owner's writes on its own row
 //! ([`owner`]) and its heartbeat ([`heartbeat`]), the fencing of a
 //! reset claim ([`fence`]), and whole databases for restores ([`databases`]). Knows nothing of processes, signals or Odoo:
 //! it never sleeps (a stop reaches it only as a descriptor to watch); the
 //! job decides when to try again.
 
 pub(crate) mod client;
+mod columns;
 pub(crate) mod conn;
 pub(crate) mod databases;
 pub(crate) mod errors;

@@ -16,9 +16,9 @@ use crate::db::client::{Client, Transaction};
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Row;
 
+pub use super::columns::TABLE;
+use super::columns::{ensure_columns, table_exists};
 use super::verdict::{self, Latest};
-
-pub const TABLE: &str = "curq_state_history";
 /// Key of the transaction-scoped advisory lock ("curq").
 const LOCK_KEY: i64 = 0x6375_7271;
 
@@ -72,24 +72,6 @@ type PgResult<T> = Result<T, tokio_postgres::Error>;
 /// The table as the earlier shell implementation made it.
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS curq_state_history \
     (id serial PRIMARY KEY, state varchar NOT NULL, write_date timestamptz NOT NULL DEFAULT now())";
-
-/// The optional columns odoo-init adds when it may.
-const EXTRA_COLUMNS: [(&str, &str); 11] = [
-    ("host", "varchar"),
-    ("pid", "integer"),
-    ("mode", "varchar"),
-    ("heartbeat", "timestamptz"),
-    ("lease_seconds", "double precision"),
-    ("exit_status", "integer"),
-    // The backup made before the row's update: its path, size, duration.
-    ("backup", "text"),
-    ("backup_bytes", "bigint"),
-    ("backup_seconds", "double precision"),
-    // A failed update's image (its module checksums), and on a rollback's
-    // row the image whose update is not tried again (db/rollback.rs).
-    ("code", "text"),
-    ("refused_code", "text"),
-];
 
 /// A UTC timestamp as text, whatever the session's time zone.
 pub(super) fn utc(expr: &str) -> String {
@@ -297,64 +279,6 @@ fn insert(store: &Store, tx: &mut Transaction, state: State, extended: bool) -> 
         )?
     };
     row.try_get(0)
-}
-
-pub(super) fn table_exists(tx: &mut Transaction) -> PgResult<bool> {
-    let row = tx.query_typed_one(
-        "SELECT to_regclass($1) IS NOT NULL",
-        &[(&TABLE, Type::TEXT)],
-    )?;
-    row.try_get(0)
-}
-
-/// The table has every optional column.
-pub(super) fn has_extra_columns(tx: &mut Transaction) -> PgResult<bool> {
-    let names: Vec<&str> = EXTRA_COLUMNS.iter().map(|(n, _)| *n).collect();
-    has_columns(tx, &names)
-}
-
-/// The table has each of `names` (a table an earlier version extended has
-/// the columns of its time, until this one writes a row).
-pub(super) fn has_columns(tx: &mut Transaction, names: &[&str]) -> PgResult<bool> {
-    let present: i64 = tx
-        .query_typed_one(
-            "SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass($1) \
-             AND NOT attisdropped AND attname = ANY($2)",
-            &[(&TABLE, Type::TEXT), (&names, Type::TEXT_ARRAY)],
-        )?
-        .try_get(0)?;
-    Ok(present == names.len() as i64)
-}
-
-/// Adds the optional columns if we may; a legacy table we cannot alter
-/// keeps working with its three columns (`refused`: found so once, said once).
-fn ensure_columns(tx: &mut Transaction, refused: &mut bool) -> PgResult<bool> {
-    if has_extra_columns(tx)? {
-        return Ok(true);
-    }
-    if *refused {
-        return Ok(false);
-    }
-    let adds: Vec<String> = EXTRA_COLUMNS
-        .iter()
-        .map(|(name, ty)| format!("ADD COLUMN IF NOT EXISTS {name} {ty}"))
-        .collect();
-    let mut sp = tx.savepoint("columns")?;
-    match sp.batch_execute(&format!("ALTER TABLE {TABLE} {}", adds.join(", "))) {
-        Ok(()) => {
-            sp.commit()?;
-            Ok(true)
-        }
-        Err(e) => {
-            *refused = true;
-            log::warn!(
-                "cannot add the heartbeat columns to {TABLE} ({}); using its three columns: busy states then time out by TIMEOUT",
-                conn::message(&e)
-            );
-            sp.rollback()?;
-            Ok(false)
-        }
-    }
 }
 
 /// The longest state or writer odoo-init reads from a row: what it writes

@@ -323,14 +323,14 @@ fn take_pruned(dir: &Path, filestore: &Path, to: &Path) -> bool {
     let device = |p: &Path| fs::metadata(p).map(|m| std::os::unix::fs::MetadataExt::dev(&m));
     let same = matches!((device(filestore), device(dir)), (Ok(a), Ok(b)) if a == b);
     let mut pruned: Vec<PathBuf> = match fs::read_dir(dir) {
+        // Directories themselves, never reached through a symbolic link:
+        // the tree taken is changed in place, what it lacks removed.
         Ok(entries) => entries
             .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(PRUNED))
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
             .map(|e| e.path().join("filestore"))
-            .filter(|p| {
-                p.parent()
-                    .is_some_and(|b| b.to_string_lossy().ends_with(PRUNED))
-            })
-            .filter(|p| p.is_dir())
+            .filter(|p| fs::symlink_metadata(p).is_ok_and(|m| m.is_dir()))
             .collect(),
         Err(_) => return false,
     };

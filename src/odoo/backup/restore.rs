@@ -340,20 +340,20 @@ mod tests {
     }
 
     #[test]
-    fn a_backup_not_complete_is_no_backup() {
+    fn a_backup_not_complete_is_no_backup() -> io::Result<()> {
         let root = std::env::temp_dir().join(format!("kind-of-{}", std::process::id()));
         for name in [
             "odoo-T-state1",
             "odoo-T-state1.partial",
             "odoo-T-state1.pruned",
         ] {
-            fs::create_dir_all(root.join(name).join("dump")).unwrap();
+            fs::create_dir_all(root.join(name).join("dump"))?;
         }
-        let kind = |name: &str| Kind::of(&root.join(name)).unwrap();
-        assert_eq!(kind("odoo-T-state1"), Some(Kind::Directory));
-        assert_eq!(kind("odoo-T-state1.partial"), None);
-        assert_eq!(kind("odoo-T-state1.pruned"), None);
-        fs::remove_dir_all(&root).unwrap();
+        let kind = |name: &str| Kind::of(&root.join(name));
+        assert_eq!(kind("odoo-T-state1")?, Some(Kind::Directory));
+        assert_eq!(kind("odoo-T-state1.partial")?, None);
+        assert_eq!(kind("odoo-T-state1.pruned")?, None);
+        fs::remove_dir_all(&root)
     }
 
     #[test]

@@ -155,39 +155,38 @@ fn remove(path: &Path, kind: FileType) -> io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
-    /// Each file below `dir` with its inode, sorted.
-    fn listing(dir: &Path) -> Vec<(String, u64)> {
+    /// Each file below `dir` with its inode, and each directory, sorted.
+    fn listing(dir: &Path) -> io::Result<Vec<(PathBuf, u64)>> {
         let mut found = Vec::new();
-        let mut pending = vec![dir.to_path_buf()];
-        while let Some(d) = pending.pop() {
-            for e in fs::read_dir(&d).unwrap() {
-                let e = e.unwrap();
-                let name = e.path().strip_prefix(dir).unwrap().display().to_string();
-                match e.file_type().unwrap().is_dir() {
+        let mut pending = vec![PathBuf::new()];
+        while let Some(inside) = pending.pop() {
+            for e in fs::read_dir(dir.join(&inside))? {
+                let e = e?;
+                let name = inside.join(e.file_name());
+                match e.file_type()?.is_dir() {
                     true => {
-                        found.push((format!("{name}/"), 0));
-                        pending.push(e.path());
+                        found.push((name.join(""), 0));
+                        pending.push(name);
                     }
-                    false => found.push((name, e.metadata().unwrap().ino())),
+                    false => found.push((name, e.metadata()?.ino())),
                 }
             }
         }
         found.sort();
-        found
+        Ok(found)
     }
 
     #[test]
-    fn an_updated_tree_is_what_a_new_one_would_be_with_only_the_changes_made() {
+    fn an_updated_tree_is_what_a_new_one_would_be_with_only_the_changes_made() -> io::Result<()> {
         let root = std::env::temp_dir().join(format!("update-tree-{}", std::process::id()));
         let _ = fs::remove_dir_all(&root);
         let (live, old) = (root.join("live"), root.join("old"));
         let file = |p: &str, body: &str| {
             let path = live.join(p);
-            fs::create_dir_all(path.parent().unwrap()).unwrap();
-            fs::write(path, body).unwrap();
+            fs::create_dir_all(path.parent().unwrap_or(&live))?;
+            fs::write(path, body)
         };
         for p in [
             "aa/kept1",
@@ -196,32 +195,33 @@ mod tests {
             "cc/whole-dir-gone",
             "dd/rewritten",
         ] {
-            file(p, p);
+            file(p, p)?;
         }
-        link_tree(&live, &old, &mut Copied::default()).unwrap();
+        link_tree(&live, &old, &mut Copied::default())?;
         // Since then: a file and a directory gone, files and a directory
         // new, a name now another file, a directory where a file was.
-        fs::remove_file(live.join("aa/gone")).unwrap();
-        fs::remove_dir_all(live.join("cc")).unwrap();
-        file("aa/new", "new");
-        file("ee/new-dir-file", "x");
-        fs::remove_file(live.join("dd/rewritten")).unwrap();
-        file("dd/rewritten", "another file");
-        fs::remove_file(live.join("bb/kept2")).unwrap();
-        file("bb/kept2/now-a-dir", "y");
-        file("aa/kept1-sibling", "z");
+        fs::remove_file(live.join("aa/gone"))?;
+        fs::remove_dir_all(live.join("cc"))?;
+        file("aa/new", "new")?;
+        file("ee/new-dir-file", "x")?;
+        fs::remove_file(live.join("dd/rewritten"))?;
+        file("dd/rewritten", "another file")?;
+        fs::remove_file(live.join("bb/kept2"))?;
+        file("bb/kept2/now-a-dir", "y")?;
+        file("aa/kept1-sibling", "z")?;
 
         let mut updated = Copied::default();
-        update_tree(&live, &old, &mut updated).unwrap();
-        assert_eq!(listing(&old), listing(&live), "same names, same files");
+        update_tree(&live, &old, &mut updated)?;
+        assert_eq!(listing(&old)?, listing(&live)?, "same names, same files");
         assert_eq!(updated.kept, 1, "aa/kept1 alone was the same file");
         assert_eq!(updated.linked, 5);
-        let bytes: u64 = listing(&live)
-            .iter()
-            .filter(|(n, _)| !n.ends_with('/'))
-            .map(|(n, _)| fs::metadata(live.join(n)).unwrap().len())
-            .sum();
+        let mut bytes = 0;
+        for (name, ino) in listing(&live)? {
+            if ino != 0 {
+                bytes += fs::metadata(live.join(name))?.len();
+            }
+        }
         assert_eq!(updated.bytes, bytes);
-        fs::remove_dir_all(&root).unwrap();
+        fs::remove_dir_all(&root)
     }
 }
